@@ -1,0 +1,551 @@
+"""ONNX → ModelGraph.
+
+Weights are never copied: the graph keeps ``TensorInfo`` (name, dtype, shape, size) and a
+``tensor_store`` that reads an initializer's values on demand (external data included).
+Shape inference runs on a copy of the model whose large initializers carry no bytes.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from converters import schema
+from converters.errors import ModelLoadError
+from converters.op_catalog import category_of
+from converters.source import ModelSource
+
+if TYPE_CHECKING:
+    import numpy as np
+    import onnx
+
+FORMAT = "onnx"
+EXTENSIONS = (".onnx", ".onnx.data")
+SMALL_INITIALIZER_ELEMENTS = 1024
+_NUMPY_DTYPES = {
+    "FLOAT": "float32", "DOUBLE": "float64", "FLOAT16": "float16", "INT8": "int8", "INT16": "int16",
+    "INT32": "int32", "INT64": "int64", "UINT8": "uint8", "UINT16": "uint16", "UINT32": "uint32",
+    "UINT64": "uint64", "BOOL": "bool", "COMPLEX64": "complex64", "COMPLEX128": "complex128",
+}
+
+
+def match(source: ModelSource) -> bool:
+    """An ONNX ModelProto starts with field 1 (ir_version, varint): bytes 0x08, 1..15."""
+    head = source.head
+    if source.is_dir or len(head) < 2:
+        return False
+    if head[0] == 0x08 and 1 <= head[1] <= 15:
+        return True
+    return source.suffix == ".onnx" and head[0] in (0x0A, 0x12, 0x1A, 0x22, 0x2A, 0x32, 0x3A, 0x42)
+
+
+def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> schema.ModelGraph:
+    model = _load_proto(source)
+    warnings: list[str] = []
+    value_types = _infer_value_types(model, warnings)
+    store = OnnxTensorStore(model, source.base_dir)
+    warnings.extend(store.missing_external_data_warnings(source.display_name))
+    converter = _GraphConverter(model, value_types, warnings)
+    graph = converter.convert_graph(model.graph, scope="")
+    _fill_model_attributes(graph, model, warnings, store)
+    converter.convert_functions(graph)
+    return graph
+
+
+def _load_proto(source: ModelSource) -> onnx.ModelProto:
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    fix = "re-export the model, or check that the file was copied completely"
+    try:
+        model = onnx.load(str(source.path), load_external_data=False)
+    except (DecodeError, RuntimeError, ValueError) as err:
+        raise ModelLoadError(f"{source.display_name} is a truncated or corrupt ONNX file ({err})", fix) from err
+    except OSError as err:
+        raise ModelLoadError(f"{source.display_name} cannot be read ({err})", "check file permissions") from err
+    if model.ir_version <= 0 or not model.HasField("graph"):
+        raise ModelLoadError(f"{source.display_name} is not a valid ONNX model (no graph found)", fix)
+    return model
+
+
+def _infer_value_types(model: onnx.ModelProto, warnings: list[str]) -> dict[str, onnx.TypeProto]:
+    """Every known value's TypeProto: from the file, plus onnx.shape_inference on a light copy."""
+    import onnx
+
+    light = _without_weight_bytes(model)
+    try:
+        light = onnx.shape_inference.infer_shapes(light, check_type=False, strict_mode=False, data_prop=True)
+    except Exception as err:  # noqa: BLE001 - inference is optional; the graph still shows
+        warnings.append(f"Shape inference failed, showing shapes stored in the file only: {_first_line(err)}")
+    types: dict[str, onnx.TypeProto] = {}
+    for graph in _all_graphs(light.graph):
+        for value in (*graph.input, *graph.output, *graph.value_info):
+            if value.type.WhichOneof("value") is not None:
+                types.setdefault(value.name, value.type)
+        for tensor in graph.initializer:
+            types.setdefault(tensor.name, _tensor_type(tensor))
+    return types
+
+
+def _without_weight_bytes(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of ``model`` whose large initializers are shape-only (no bytes copied)."""
+    import onnx
+
+    light = onnx.ModelProto()
+    light.CopyFrom(_shallow_model(model))
+    light.graph.ClearField("initializer")
+    for tensor in model.graph.initializer:
+        if _element_count(tensor.dims) <= SMALL_INITIALIZER_ELEMENTS and not _is_external(tensor):
+            light.graph.initializer.append(tensor)
+        else:
+            light.graph.input.append(onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, tensor.dims))
+    known_inputs = set()
+    deduped = []
+    for value in light.graph.input:
+        if value.name not in known_inputs:
+            known_inputs.add(value.name)
+            deduped.append(value)
+    light.graph.ClearField("input")
+    light.graph.input.extend(deduped)
+    return light
+
+
+def _shallow_model(model: onnx.ModelProto) -> onnx.ModelProto:
+    """``model`` without main-graph initializers (they are re-added selectively)."""
+    import onnx
+
+    initializers = list(model.graph.initializer)
+    model.graph.ClearField("initializer")
+    try:
+        copy = onnx.ModelProto()
+        copy.CopyFrom(model)
+    finally:
+        model.graph.initializer.extend(initializers)
+    return copy
+
+
+def _tensor_type(tensor: onnx.TensorProto) -> onnx.TypeProto:
+    import onnx
+
+    return onnx.helper.make_tensor_type_proto(tensor.data_type, list(tensor.dims))
+
+
+def _all_graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
+    yield graph
+    for node in graph.node:
+        for attribute in node.attribute:
+            for sub in _attribute_graphs(attribute):
+                yield from _all_graphs(sub)
+
+
+def _attribute_graphs(attribute: onnx.AttributeProto) -> list[onnx.GraphProto]:
+    if attribute.HasField("g"):
+        return [attribute.g]
+    return list(attribute.graphs)
+
+
+def _element_count(dims: Iterable[int]) -> int:
+    count = 1
+    for dim in dims:
+        count *= dim
+    return count
+
+
+def _is_external(tensor: onnx.TensorProto) -> bool:
+    import onnx
+
+    return tensor.data_location == onnx.TensorProto.EXTERNAL
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:300] if text else type(err).__name__
+
+
+def dtype_name(elem_type: int) -> str:
+    """numpy name for numeric types, else the ONNX name lowercased (bfloat16, string, ...)."""
+    import onnx
+
+    try:
+        onnx_name = onnx.TensorProto.DataType.Name(elem_type)
+    except ValueError:
+        return f"type{elem_type}"
+    return _NUMPY_DTYPES.get(onnx_name, onnx_name.lower())
+
+
+def type_description(type_proto: onnx.TypeProto | None) -> tuple[str | None, schema.Shape]:
+    """(dtype text, shape) of a TypeProto; sequences/maps/optionals become ``sequence<float32>``."""
+    if type_proto is None:
+        return None, None
+    kind = type_proto.WhichOneof("value")
+    if kind in ("tensor_type", "sparse_tensor_type"):
+        tensor = getattr(type_proto, kind)
+        dtype = dtype_name(tensor.elem_type) if tensor.elem_type else None
+        if kind == "sparse_tensor_type" and dtype:
+            dtype = f"sparse<{dtype}>"
+        if not tensor.HasField("shape"):
+            return dtype, None
+        return dtype, tuple(_dim_value(d) for d in tensor.shape.dim)
+    if kind == "sequence_type":
+        inner, _ = type_description(type_proto.sequence_type.elem_type)
+        return f"sequence<{inner or '?'}>", None
+    if kind == "map_type":
+        value, _ = type_description(type_proto.map_type.value_type)
+        return f"map<{dtype_name(type_proto.map_type.key_type)},{value or '?'}>", None
+    if kind == "optional_type":
+        inner, shape = type_description(type_proto.optional_type.elem_type)
+        return f"optional<{inner or '?'}>", shape
+    return None, None
+
+
+def _dim_value(dim: onnx.TensorShapeProto.Dimension) -> schema.Dim:
+    which = dim.WhichOneof("value")
+    if which == "dim_value":
+        return int(dim.dim_value)
+    if which == "dim_param" and dim.dim_param:
+        return str(dim.dim_param)
+    return None
+
+
+@dataclass
+class OnnxTensorStore:
+    """Reads initializer values on demand; external data comes from ``base_dir``."""
+
+    model: onnx.ModelProto
+    base_dir: Path
+    _index: dict[str, onnx.TensorProto] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for graph in _all_graphs(self.model.graph):
+            for tensor in graph.initializer:
+                self._index.setdefault(tensor.name, tensor)
+
+    def names(self) -> list[str]:
+        return list(self._index)
+
+    def tensor(self, name: str) -> onnx.TensorProto | None:
+        return self._index.get(name)
+
+    def array(self, name: str) -> np.ndarray:
+        """The initializer's values; ModelLoadError when its external data is unavailable."""
+        from onnx import numpy_helper
+
+        tensor = self._index.get(name)
+        if tensor is None:
+            raise ModelLoadError(f"No stored tensor named {name!r}", "pick a weight listed by the node")
+        try:
+            return numpy_helper.to_array(tensor, base_dir=str(self.base_dir))
+        except (OSError, ValueError) as err:
+            raise ModelLoadError(
+                f"The values of {name!r} are not available ({_first_line(err)})",
+                "open the model by path, or upload its external data files together with the .onnx",
+            ) from err
+
+    def external_locations(self) -> set[str]:
+        locations = set()
+        for tensor in self._index.values():
+            if _is_external(tensor):
+                entry = {item.key: item.value for item in tensor.external_data}
+                if "location" in entry:
+                    locations.add(entry["location"])
+        return locations
+
+    def missing_external_data_warnings(self, model_name: str) -> list[str]:
+        missing = sorted(loc for loc in self.external_locations() if not (self.base_dir / loc).is_file())
+        return [
+            f"External data file {loc!r} is missing next to {model_name}: weights show shapes only. "
+            "Put the file beside the model (or upload it together with the .onnx)"
+            for loc in missing
+        ]
+
+
+class _GraphConverter:
+    """Turns GraphProtos (main graph, control-flow bodies, functions) into ModelGraphs."""
+
+    def __init__(self, model: onnx.ModelProto, value_types: dict[str, onnx.TypeProto], warnings: list[str]):
+        self.model = model
+        self.value_types = value_types
+        self.warnings = warnings
+        self.subgraphs: dict[str, schema.ModelGraph] = {}
+        self.functions = {(f.domain, f.name): f for f in model.functions}
+        self.opset = {imp.domain or "ai.onnx": imp.version for imp in model.opset_import}
+
+    def convert_graph(
+        self, proto: onnx.GraphProto, scope: str, outer_names: frozenset[str] = frozenset()
+    ) -> schema.ModelGraph:
+        graph = schema.new_graph(FORMAT, "")
+        graph.graph["subgraphs"] = self.subgraphs
+        graph.graph["name"] = proto.name
+        graph.graph["doc"] = proto.doc_string
+        self._build_nodes(graph, proto.name, proto, scope, outer_names)
+        return graph
+
+    def convert_functions(self, graph: schema.ModelGraph) -> None:
+        import onnx
+
+        for function in self.model.functions:
+            body = onnx.helper.make_graph(
+                list(function.node),
+                function.name,
+                [onnx.helper.make_empty_tensor_value_info(n) for n in function.input],
+                [onnx.helper.make_empty_tensor_value_info(n) for n in function.output],
+            )
+            sub = self.convert_graph(body, scope=f"function:{function.domain}.{function.name}")
+            sub.graph["doc"] = function.doc_string
+            sub.graph["attributes"] = list(function.attribute)
+            self.subgraphs[function_id(function.domain, function.name)] = sub
+
+    def _build_nodes(
+        self,
+        graph: schema.ModelGraph,
+        graph_name: str,
+        proto: onnx.GraphProto,
+        scope: str,
+        outer_names: frozenset[str],
+    ) -> None:
+        initializers = {t.name: t for t in proto.initializer}
+        taken: set[str] = set()
+        producers: dict[str, tuple[str, int]] = {}
+        for value in proto.input:
+            if value.name in initializers:
+                continue
+            node_id = schema.unique_id(f"input:{value.name}", taken, "input")
+            schema.add_node(
+                graph, node_id, kind="input", op_type="Input", category="other", name=value.name,
+                outputs=[self._tensor_info(value.name)], doc=value.doc_string,
+            )
+            graph.graph["inputs"].append(node_id)
+            producers[value.name] = (node_id, 0)
+        local_names = frozenset(producers) | frozenset(initializers) | frozenset(
+            out for node in proto.node for out in node.output
+        )
+        for index, node in enumerate(proto.node):
+            node_id = schema.unique_id(node.name, taken, f"{node.op_type}_{index}")
+            self._add_op_node(graph, node_id, node, initializers, scope, outer_names | local_names)
+            for port, out in enumerate(node.output):
+                if out:
+                    producers[out] = (node_id, port)
+        for node_id in [n for n in graph.nodes if graph.nodes[n]["kind"] in ("op", "constant")]:
+            self._connect_inputs(graph, node_id, producers, initializers, taken, outer_names)
+        for value in proto.output:
+            self._add_graph_output(graph, value, producers, initializers, taken)
+
+    def _add_op_node(
+        self,
+        graph: schema.ModelGraph,
+        node_id: str,
+        node: onnx.NodeProto,
+        initializers: dict[str, onnx.TensorProto],
+        scope: str,
+        visible_names: frozenset[str],
+    ) -> None:
+        subgraph_ids = []
+        for attribute in node.attribute:
+            for position, body in enumerate(_attribute_graphs(attribute)):
+                suffix = attribute.name if attribute.HasField("g") else f"{attribute.name}[{position}]"
+                sub_id = f"{scope}/{node_id}/{suffix}" if scope else f"{node_id}/{suffix}"
+                self.subgraphs[sub_id] = self.convert_graph(body, sub_id, visible_names)
+                subgraph_ids.append(sub_id)
+        if (node.domain, node.op_type) in self.functions:
+            subgraph_ids.append(function_id(node.domain, node.op_type))
+        weights = {
+            port: self._weight_info(initializers[name])
+            for port, name in enumerate(node.input)
+            if name in initializers
+        }
+        metadata = {item.key: item.value for item in node.metadata_props}
+        schema.add_node(
+            graph,
+            node_id,
+            kind="constant" if node.op_type == "Constant" and node.domain in ("", "ai.onnx") else "op",
+            op_type=node.op_type,
+            domain=node.domain,
+            name=node.name,
+            namespace=namespace_of(node.name, metadata),
+            category=category_of(node.op_type, node.domain),
+            attributes={a.name: attribute_value(a) for a in node.attribute},
+            outputs=[self._tensor_info(name) for name in node.output],
+            weights=weights,
+            input_names=list(node.input),
+            subgraph_ids=subgraph_ids,
+            doc=node.doc_string,
+            source=metadata.get("pkg.torch.onnx.stack_trace", ""),
+        )
+        if metadata:
+            graph.nodes[node_id]["metadata"] = metadata
+
+    def _connect_inputs(
+        self,
+        graph: schema.ModelGraph,
+        node_id: str,
+        producers: dict[str, tuple[str, int]],
+        initializers: dict[str, onnx.TensorProto],
+        taken: set[str],
+        outer_names: frozenset[str],
+    ) -> None:
+        for port, name in enumerate(graph.nodes[node_id]["input_names"]):
+            if not name or name in initializers and name not in producers:
+                continue
+            if name not in producers:
+                producers[name] = self._add_dangling_input(graph, name, taken, name in outer_names)
+            src, src_port = producers[name]
+            schema.add_edge(graph, src, node_id, src_port, port, name)
+
+    def _add_dangling_input(
+        self, graph: schema.ModelGraph, name: str, taken: set[str], from_outer_scope: bool
+    ) -> tuple[str, int]:
+        """An implicit input: a captured outer-scope value, or a name nothing produces."""
+        prefix = "outer" if from_outer_scope else "missing"
+        node_id = schema.unique_id(f"{prefix}:{name}", taken, prefix)
+        op_type = "OuterScope" if from_outer_scope else "Missing"
+        schema.add_node(
+            graph, node_id, kind="input", op_type=op_type, category="other", name=name,
+            outputs=[self._tensor_info(name)],
+        )
+        if not from_outer_scope:
+            self.warnings.append(f"Tensor {name!r} is used but produced by no node or input")
+        return node_id, 0
+
+    def _add_graph_output(
+        self,
+        graph: schema.ModelGraph,
+        value: onnx.ValueInfoProto,
+        producers: dict[str, tuple[str, int]],
+        initializers: dict[str, onnx.TensorProto],
+        taken: set[str],
+    ) -> None:
+        node_id = schema.unique_id(f"output:{value.name}", taken, "output")
+        weights = {0: self._weight_info(initializers[value.name])} if value.name in initializers else {}
+        schema.add_node(
+            graph, node_id, kind="output", op_type="Output", category="other", name=value.name,
+            weights=weights, input_names=[value.name], doc=value.doc_string,
+        )
+        graph.nodes[node_id]["tensor"] = self._tensor_info(value.name)
+        graph.graph["outputs"].append(node_id)
+        if value.name in producers:
+            src, src_port = producers[value.name]
+            schema.add_edge(graph, src, node_id, src_port, 0, value.name)
+
+    def _tensor_info(self, name: str) -> schema.TensorInfo:
+        dtype, shape = type_description(self.value_types.get(name)) if name else (None, None)
+        return schema.TensorInfo(name=name, dtype=dtype, shape=shape)
+
+    def _weight_info(self, tensor: onnx.TensorProto) -> schema.TensorInfo:
+        return schema.TensorInfo(
+            name=tensor.name,
+            dtype=dtype_name(tensor.data_type),
+            shape=tuple(int(d) for d in tensor.dims),
+            is_initializer=True,
+            nbytes=stored_bytes(tensor),
+        )
+
+
+def function_id(domain: str, name: str) -> str:
+    return f"function:{domain}.{name}" if domain else f"function:{name}"
+
+
+def stored_bytes(tensor: onnx.TensorProto) -> int:
+    """Bytes a tensor occupies in the file (raw or typed fields) or in its external file."""
+    if _is_external(tensor):
+        entry = {item.key: item.value for item in tensor.external_data}
+        if "length" in entry:
+            return int(entry["length"])
+        return _element_count(tensor.dims) * _item_size(tensor.data_type)
+    if tensor.raw_data:
+        return len(tensor.raw_data)
+    return _element_count(tensor.dims) * _item_size(tensor.data_type)
+
+
+def _item_size(elem_type: int) -> int:
+    import onnx
+
+    try:
+        return int(onnx.helper.tensor_dtype_to_np_dtype(elem_type).itemsize)
+    except (KeyError, TypeError, ValueError):
+        return 0
+
+
+def namespace_of(node_name: str, metadata: dict[str, str]) -> str:
+    """Module path of a node: exporter metadata first, else the ``/a/b/Op`` node-name convention."""
+    scopes = metadata.get("pkg.torch.onnx.name_scopes")
+    if scopes:
+        try:
+            parts = [str(p) for p in ast.literal_eval(scopes)]
+        except (ValueError, SyntaxError):
+            parts = []
+        path = [p.replace("/", "∕") for p in parts[1:-1] if p]
+        if parts:
+            return "/".join(path)
+    namespace = metadata.get("namespace")
+    if namespace:
+        segments = [seg.split(": ", 1)[0].strip() for seg in namespace.split("/")]
+        return "/".join(s for s in segments[1:-1] if s)
+    if node_name.startswith("/") and node_name.count("/") >= 2:
+        return "/".join(p for p in node_name.strip("/").split("/")[:-1] if p)
+    return ""
+
+
+def attribute_value(attribute: onnx.AttributeProto) -> Any:
+    """A JSON-safe view of an attribute (tensors summarised, graphs referenced by name)."""
+    import onnx
+
+    kind = attribute.type
+    if kind == onnx.AttributeProto.TENSOR:
+        return _tensor_summary(attribute.t)
+    if kind == onnx.AttributeProto.TENSORS:
+        return [_tensor_summary(t) for t in attribute.tensors]
+    if kind == onnx.AttributeProto.GRAPH:
+        return {"graph": attribute.g.name, "nodes": len(attribute.g.node)}
+    if kind == onnx.AttributeProto.GRAPHS:
+        return [{"graph": g.name, "nodes": len(g.node)} for g in attribute.graphs]
+    if kind == onnx.AttributeProto.TYPE_PROTO:
+        return type_description(attribute.tp)[0]
+    if kind == onnx.AttributeProto.SPARSE_TENSOR:
+        return {"sparse_tensor": list(attribute.sparse_tensor.dims)}
+    value = onnx.helper.get_attribute_value(attribute)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in value]
+    return value
+
+
+def _tensor_summary(tensor: onnx.TensorProto) -> dict[str, Any]:
+    from onnx import numpy_helper
+
+    summary: dict[str, Any] = {
+        "dtype": dtype_name(tensor.data_type),
+        "shape": [int(d) for d in tensor.dims],
+    }
+    if not _is_external(tensor) and _element_count(tensor.dims) <= schema.PREVIEW_LIMIT:
+        try:
+            summary["value"] = numpy_helper.to_array(tensor).tolist()
+        except (ValueError, TypeError):
+            pass
+    return summary
+
+
+def _fill_model_attributes(
+    graph: schema.ModelGraph, model: onnx.ModelProto, warnings: list[str], store: OnnxTensorStore
+) -> None:
+    opsets = {imp.domain or "ai.onnx": int(imp.version) for imp in model.opset_import}
+    default_opset = opsets.get("ai.onnx")
+    label = f"ONNX v{model.ir_version}" + (f", opset {default_opset}" if default_opset else "")
+    initializers = list(model.graph.initializer)
+    graph.graph.update(
+        format_label=label,
+        producer=" ".join(p for p in (model.producer_name, model.producer_version) if p),
+        metadata={item.key: item.value for item in model.metadata_props},
+        ir_version=int(model.ir_version),
+        opsets=opsets,
+        domain=model.domain,
+        model_version=int(model.model_version),
+        model_doc=model.doc_string,
+        parameters=sum(_element_count(t.dims) for t in initializers),
+        parameter_bytes=sum(stored_bytes(t) for t in initializers),
+        warnings=warnings,
+        tensor_store=store,
+    )

@@ -1,0 +1,72 @@
+"""The ordered list of formats and content-based detection.
+
+Adding a format = one module with FORMAT, EXTENSIONS, match(source), convert(source, settings),
+listed in ``FORMAT_MODULES``. The extension is only a hint; bytes decide.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from converters import onnx_format, schema, sniff
+from converters.errors import ModelLensError, UnsupportedFormatError
+from converters.source import ModelSource
+
+FORMAT_MODULES: tuple[ModuleType, ...] = (onnx_format,)
+SUPPORTED_TEXT = "ONNX (.onnx, optionally with external data, or a .zip of them)"
+_MODEL_SUFFIXES_IN_ZIP = (".onnx",)
+
+
+def detect_format(source: ModelSource) -> ModuleType:
+    """The format module that reads ``source``; raises for non-models and unknown files."""
+    for module in FORMAT_MODULES:
+        if module.match(source):
+            return module
+    sniff.explain_non_model(source)
+    if source.is_dir:
+        raise UnsupportedFormatError(
+            f"The folder {source.display_name} holds no model ModelLens can open",
+            f"open a model file: {SUPPORTED_TEXT}",
+        )
+    raise UnsupportedFormatError(
+        f"{source.display_name} is not in a format ModelLens opens", f"open one of: {SUPPORTED_TEXT}"
+    )
+
+
+def load_source(source: ModelSource, settings: dict[str, Any] | None = None) -> schema.ModelGraph:
+    """Convert a source to a ModelGraph; a zip holding a model is unpacked safely first."""
+    if source.is_zip() and _zip_holds_model(source):
+        source = _model_in(source.unpacked())
+    module = detect_format(source)
+    try:
+        graph = module.convert(source, settings or {})
+    except ModelLensError:
+        raise
+    except MemoryError as err:
+        raise UnsupportedFormatError(
+            f"{source.display_name} is too large to open in the memory available", "close other apps or "
+            "open it on a machine with more memory"
+        ) from err
+    graph.graph["sha256"] = source.sha256
+    graph.graph["source_name"] = source.display_name
+    graph.graph["source_path"] = str(source.path)
+    return graph
+
+
+def load_model(path: str | Path, settings: dict[str, Any] | None = None) -> schema.ModelGraph:
+    """Open a model file or folder by path."""
+    return load_source(ModelSource.from_path(path), settings)
+
+
+def _zip_holds_model(source: ModelSource) -> bool:
+    return any(name.lower().endswith(_MODEL_SUFFIXES_IN_ZIP) for name in source.zip_names())
+
+
+def _model_in(unpacked: ModelSource) -> ModelSource:
+    candidates = sorted(p for p in unpacked.path.rglob("*") if p.suffix.lower() in _MODEL_SUFFIXES_IN_ZIP)
+    if not candidates:
+        return unpacked
+    main = candidates[0]
+    return ModelSource(path=main, display_name=main.name, temp_dir=unpacked.temp_dir)

@@ -1,0 +1,157 @@
+"""Recognise files that are not models we open, from their bytes alone — nothing is unpickled.
+
+``explain_non_model(source)`` raises ``NotAModelError`` (with a copyable snippet where one helps)
+for known non-models, and returns quietly for anything else.
+"""
+
+from __future__ import annotations
+
+import pickletools
+import zipfile
+
+from converters.errors import NotAModelError
+from converters.source import ModelSource
+
+TORCH_SCRIPT_SNIPPET = """\
+import torch
+
+model = MyModel()  # your torch.nn.Module class
+model.load_state_dict(torch.load("weights.pt", map_location="cpu"))
+model.eval()
+
+# Either script it (keeps control flow) ...
+torch.jit.script(model).save("model.torchscript")
+# ... or trace it with an example input of the right shape:
+example = torch.randn(1, 3, 224, 224)
+torch.jit.trace(model, example).save("model.torchscript")
+# For ModelLens today, export ONNX:
+torch.onnx.export(model, (example,), "model.onnx", dynamo=True)
+"""
+
+_IMAGE_MAGIC = {
+    b"\x89PNG\r\n\x1a\n": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF87a": "a GIF image",
+    b"GIF89a": "a GIF image",
+    b"%PDF": "a PDF document",
+}
+_STATE_DICT_GLOBALS = {"collections OrderedDict", "torch._utils _rebuild_tensor_v2", "torch FloatStorage"}
+
+
+def explain_non_model(source: ModelSource) -> None:
+    """Raise NotAModelError when the bytes are a known non-model."""
+    head = source.head
+    for magic, what in _IMAGE_MAGIC.items():
+        if head.startswith(magic):
+            raise NotAModelError(
+                f"{source.display_name} is {what}, not a model", "open an .onnx model file instead"
+            )
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        raise NotAModelError(f"{source.display_name} is a WebP image, not a model", "open an .onnx model")
+    if head.startswith(b"\x93NUMPY"):
+        raise NotAModelError(
+            f"{source.display_name} is a NumPy array, not a model", "open the model file it belongs to"
+        )
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        raise NotAModelError(
+            f"{source.display_name} is an HDF5 (Keras .h5) file",
+            "export it to ONNX with tf2onnx, e.g. `python -m tf2onnx.convert --keras model.h5 "
+            "--output model.onnx`",
+        )
+    if head.startswith(b"GGUF"):
+        raise NotAModelError(f"{source.display_name} is a GGUF (llama.cpp) file", "export the model to ONNX")
+    if head[4:8] == b"TFL3":
+        raise NotAModelError(
+            f"{source.display_name} is a TensorFlow Lite model",
+            "convert it to ONNX with `python -m tf2onnx.convert --tflite model.tflite --output model.onnx`",
+        )
+    if head.startswith(b"\x1f\x8b"):
+        raise NotAModelError(
+            f"{source.display_name} is a gzip archive", "unpack it and open the model file, or re-pack as .zip"
+        )
+    if _is_safetensors(head):
+        raise NotAModelError(
+            f"{source.display_name} is a safetensors weights file: weights only, no graph",
+            "load the weights into your model and export it with torch.onnx.export",
+            TORCH_SCRIPT_SNIPPET,
+        )
+    if head[:1] == b"\x80" and 2 <= head[1] <= 5:
+        raise NotAModelError(
+            f"{source.display_name} is a Python pickle (a legacy torch.save file or similar), "
+            "not a graph ModelLens can read",
+            "script or trace the module and save that (see the snippet)",
+            TORCH_SCRIPT_SNIPPET,
+        )
+    if source.is_zip():
+        _explain_zip(source)
+    if _looks_like_text(head):
+        raise NotAModelError(
+            f"{source.display_name} is a text file, not a model", "open a binary .onnx model file"
+        )
+
+
+def _explain_zip(source: ModelSource) -> None:
+    names = source.zip_names()
+    leaves = {name.split("/", 1)[-1] for name in names}
+    if "constants.pkl" in leaves or any("/code/" in name for name in names):
+        raise NotAModelError(
+            f"{source.display_name} is a TorchScript archive; ModelLens opens ONNX models today",
+            "export it to ONNX: `torch.onnx.export(torch.jit.load(path), example_inputs, 'model.onnx')`",
+        )
+    if any(name.endswith(("serialized_exported_program.json", "models/model.json")) for name in names):
+        raise NotAModelError(
+            f"{source.display_name} is a PyTorch ExportedProgram (.pt2); ModelLens opens ONNX models today",
+            "export it to ONNX: `torch.onnx.export(torch.export.load(path).module(), args, 'model.onnx')`",
+        )
+    if "data.pkl" in leaves:
+        kind = _torch_pickle_kind(source)
+        raise NotAModelError(
+            f"{source.display_name} is a torch.save {kind}, not a runnable model: it holds Python "
+            "objects, no graph",
+            "script or trace the module: `torch.jit.script(model).save('model.torchscript')` or "
+            "`torch.jit.trace(model, example).save(...)`; for ModelLens today, `torch.onnx.export`",
+            TORCH_SCRIPT_SNIPPET,
+        )
+    if "config.json" in leaves and "model.weights.h5" in leaves:
+        raise NotAModelError(
+            f"{source.display_name} is a Keras 3 .keras file",
+            "export it to ONNX with tf2onnx (`model.export('saved_model')` then `python -m tf2onnx.convert`)",
+        )
+
+
+def _torch_pickle_kind(source: ModelSource) -> str:
+    """'state_dict' or 'pickled module', read from the pickle's GLOBAL opcodes (never executed)."""
+    try:
+        with zipfile.ZipFile(source.path) as archive:
+            name = next(n for n in archive.namelist() if n.endswith("data.pkl"))
+            data = archive.read(name)
+        globals_seen = set()
+        for opcode, arg, _ in pickletools.genops(data):
+            if opcode.name in ("GLOBAL", "INST") and isinstance(arg, str):
+                globals_seen.add(arg)
+    except (StopIteration, zipfile.BadZipFile, ValueError, OSError):
+        return "checkpoint"
+    return "state_dict" if globals_seen <= _STATE_DICT_GLOBALS | _storage_globals(globals_seen) else (
+        "pickled module"
+    )
+
+
+def _storage_globals(names: set[str]) -> set[str]:
+    return {n for n in names if n.startswith("torch ") and n.endswith("Storage")}
+
+
+def _is_safetensors(head: bytes) -> bool:
+    if len(head) < 10:
+        return False
+    header_len = int.from_bytes(head[:8], "little")
+    return 0 < header_len < 100_000_000 and head[8:10] == b'{"'
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if not head or b"\x00" in head:
+        return False
+    text = head.decode("utf-8", "ignore")
+    if len(text.encode()) < len(head) - 3:
+        return False
+    printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)
+    return printable / len(text) > 0.95

@@ -1,0 +1,199 @@
+"""ModelSource: where a model's bytes are — a path on disk, or uploaded files saved to a temp dir.
+
+Uploads (one file, several files such as ``model.onnx`` + ``weights.bin``, or a ``.zip``) are
+written into a private temporary directory; zips are unpacked safely (no entries escaping the
+folder, no links, bounded size and compression ratio).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import stat
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from converters.errors import ModelLoadError, UnsupportedFormatError
+
+HEAD_SIZE = 64
+MAX_UNZIPPED_BYTES = 8 * 1024**3
+MAX_ZIP_ENTRIES = 20_000
+MAX_COMPRESSION_RATIO = 200
+RATIO_CHECK_MIN_BYTES = 64 * 1024**2
+
+
+@dataclass
+class ModelSource:
+    """A model location. ``path`` is a file or a directory (SavedModel)."""
+
+    path: Path
+    display_name: str
+    temp_dir: Path | None = None
+    _sha256: str | None = field(default=None, repr=False)
+    _head: bytes | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_path(cls, path: str | Path) -> ModelSource:
+        resolved = Path(path).expanduser()
+        if not resolved.exists():
+            raise ModelLoadError(f"No such file: {resolved}", "check the path and try again")
+        if resolved.is_file() and resolved.stat().st_size == 0:
+            raise ModelLoadError(f"{resolved.name} is empty (0 bytes)", "re-export or re-copy the model file")
+        return cls(path=resolved.resolve(), display_name=resolved.name)
+
+    @classmethod
+    def from_uploads(cls, files: Iterable[tuple[str, bytes]]) -> ModelSource:
+        """Save uploaded (name, bytes) pairs side by side; a lone .zip is unpacked."""
+        uploads = [(Path(name).name, data) for name, data in files]
+        if not uploads:
+            raise ModelLoadError("No file was uploaded", "drop a model file onto the uploader")
+        temp_dir = Path(tempfile.mkdtemp(prefix="modellens-"))
+        for name, data in uploads:
+            if not data:
+                raise ModelLoadError(f"{name} is empty (0 bytes)", "re-export or re-copy the model file")
+            (temp_dir / name).write_bytes(data)
+        main = temp_dir / pick_main_file([name for name, _ in uploads])
+        source = cls(path=main, display_name=main.name, temp_dir=temp_dir)
+        return source
+
+    @property
+    def is_dir(self) -> bool:
+        return self.path.is_dir()
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path if self.is_dir else self.path.parent
+
+    @property
+    def size(self) -> int:
+        if self.is_dir:
+            return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+        return self.path.stat().st_size
+
+    @property
+    def head(self) -> bytes:
+        if self._head is None:
+            self._head = b"" if self.is_dir else _read_head(self.path)
+        return self._head
+
+    @property
+    def sha256(self) -> str:
+        if self._sha256 is None:
+            self._sha256 = hash_path(self.path)
+        return self._sha256
+
+    @property
+    def suffix(self) -> str:
+        return self.path.suffix.lower()
+
+    def is_zip(self) -> bool:
+        return not self.is_dir and self.head.startswith(b"PK\x03\x04")
+
+    def zip_names(self) -> list[str]:
+        """Entry names of a zip source ([] when not a zip or unreadable)."""
+        if not self.is_zip():
+            return []
+        try:
+            with zipfile.ZipFile(self.path) as archive:
+                return archive.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return []
+
+    def unpacked(self) -> ModelSource:
+        """A new source for this zip's contents, extracted safely into a temp dir."""
+        target = Path(tempfile.mkdtemp(prefix="modellens-zip-"))
+        try:
+            safe_extract(self.path, target)
+        except Exception:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+        entries = [p for p in target.iterdir() if not p.name.startswith(("__MACOSX", "."))]
+        root = entries[0] if len(entries) == 1 and entries[0].is_dir() else target
+        return ModelSource(path=root, display_name=self.display_name, temp_dir=target)
+
+    def cleanup(self) -> None:
+        if self.temp_dir is not None:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+def pick_main_file(names: list[str]) -> str:
+    """The model file among uploaded names: an .onnx / .pt / .pt2 / .zip first, else the first."""
+    preferred = (".onnx", ".pt2", ".pt", ".pth", ".torchscript", ".zip", ".pb")
+    for suffix in preferred:
+        for name in names:
+            if name.lower().endswith(suffix):
+                return name
+    return names[0]
+
+
+def _read_head(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(HEAD_SIZE)
+
+
+def hash_path(path: Path) -> str:
+    """sha256 of a file, or of a directory's files (names and contents, sorted)."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode())
+        with file.open("rb") as handle:
+            while chunk := handle.read(1 << 22):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def safe_extract(zip_path: Path, target: Path) -> None:
+    """Extract a zip refusing path traversal, links, too many entries and zip bombs."""
+    fix = "unzip it yourself, check its contents, and open the model file or folder directly"
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise UnsupportedFormatError(f"{zip_path.name} is not a readable zip ({err})", fix) from err
+    with archive:
+        infos = archive.infolist()
+        _check_zip_entries(zip_path.name, infos, fix)
+        written = 0
+        for info in infos:
+            destination = target / PurePosixPath(info.filename)
+            if info.is_dir():
+                destination.mkdir(parents=True, exist_ok=True)
+                continue
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(info) as src, destination.open("wb") as dst:
+                while chunk := src.read(1 << 20):
+                    written += len(chunk)
+                    if written > MAX_UNZIPPED_BYTES:
+                        raise UnsupportedFormatError(
+                            f"{zip_path.name} unpacks to more than {MAX_UNZIPPED_BYTES >> 30} GiB "
+                            "(a zip bomb?)",
+                            fix,
+                        )
+                    dst.write(chunk)
+
+
+def _check_zip_entries(zip_name: str, infos: list[zipfile.ZipInfo], fix: str) -> None:
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise UnsupportedFormatError(f"{zip_name} has {len(infos)} entries, too many for a model", fix)
+    declared = sum(info.file_size for info in infos)
+    compressed = sum(info.compress_size for info in infos) or 1
+    if declared > MAX_UNZIPPED_BYTES or (
+        declared > RATIO_CHECK_MIN_BYTES and declared / compressed > MAX_COMPRESSION_RATIO
+    ):
+        raise UnsupportedFormatError(
+            f"{zip_name} declares {declared / 1024**3:.1f} GiB unpacked from "
+            f"{compressed / 1024**2:.1f} MiB (a zip bomb?)",
+            fix,
+        )
+    for info in infos:
+        name = info.filename
+        parts = PurePosixPath(name.replace("\\", "/")).parts
+        if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+            raise UnsupportedFormatError(f"{zip_name} has an entry escaping its folder: {name!r}", fix)
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise UnsupportedFormatError(f"{zip_name} contains a link ({name!r}), which is not allowed", fix)

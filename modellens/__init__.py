@@ -1,0 +1,35 @@
+"""ModelLens: view, inspect and run machine-learning models in the browser.
+
+Python API::
+
+    import modellens
+    graph = modellens.load("model.onnx")      # a ModelGraph (networkx.MultiDiGraph)
+    info = modellens.summarize(graph)         # the `modellens info --json` dict
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from converters import ModelGraph, load_model
+from viewer.summary import model_summary
+
+try:
+    __version__ = version("modellens")
+except PackageNotFoundError:  # running from a source checkout
+    __version__ = "0.0.0+source"
+
+
+def load(path: str | Path, settings: dict[str, Any] | None = None) -> ModelGraph:
+    """Open a model by path (format detected from content)."""
+    return load_model(path, settings)
+
+
+def summarize(graph: ModelGraph) -> dict[str, Any]:
+    """The model summary: see ``viewer.summary.model_summary``."""
+    return model_summary(graph)
+
+
+__all__ = ["__version__", "load", "summarize"]

@@ -1,0 +1,5 @@
+import sys
+
+from modellens.cli import main
+
+sys.exit(main())

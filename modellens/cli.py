@@ -1,0 +1,129 @@
+"""The ``modellens`` command: open the app, print a model summary, render a graph.
+
+    modellens [MODEL] [--host H] [--port N] [--no-browser]
+    modellens info MODEL [--json]
+    modellens render MODEL -o OUT.{svg,dot,html} [--expand none|all|DEPTH]
+
+User errors exit 2 with one ``error: ...`` line on stderr; our own bugs exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from converters.errors import ModelLensError
+
+EXIT_OK, EXIT_BUG, EXIT_USER_ERROR = 0, 1, 2
+SUBCOMMANDS = ("info", "render", "app")
+RENDER_SUFFIXES = (".svg", ".dot", ".html")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one ``error:`` line with exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ModelLensError(message, f"see `{self.prog} --help`")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(args)
+    except ModelLensError as err:
+        print(f"error: {err.one_line()}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # noqa: BLE001 - the last line of defence: a bug report, no traceback
+        if os.environ.get("MODELLENS_DEBUG"):
+            raise
+        print(
+            f"internal error: {type(err).__name__}: {err} (a ModelLens bug; rerun with MODELLENS_DEBUG=1 "
+            "for a traceback and please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
+
+
+def _dispatch(args: list[str]) -> int:
+    if args[:1] in (["--version"], ["-V"]):
+        from modellens import __version__
+
+        print(f"modellens {__version__}")
+        return EXIT_OK
+    command = args[0] if args and args[0] in SUBCOMMANDS else "app"
+    rest = args[1:] if args and args[0] in SUBCOMMANDS else args
+    handlers: dict[str, Callable[[list[str]], int]] = {"info": _info, "render": _render, "app": _app}
+    return handlers[command](rest)
+
+
+def _info(args: list[str]) -> int:
+    parser = _Parser(prog="modellens info", description="Print a model's summary.")
+    parser.add_argument("model", help="model file or folder")
+    parser.add_argument("--json", action="store_true", help="machine-readable JSON (schema_version 1)")
+    options = parser.parse_args(args)
+    from modellens import load, summarize
+    from viewer.summary import format_summary_text
+
+    summary = summarize(load(options.model))
+    print(json.dumps(summary, indent=2) if options.json else format_summary_text(summary))
+    return EXIT_OK
+
+
+def _render(args: list[str]) -> int:
+    parser = _Parser(prog="modellens render", description="Draw a model graph to .svg, .dot or .html.")
+    parser.add_argument("model", help="model file or folder")
+    parser.add_argument("-o", "--output", required=True, help="output file: .svg, .dot or .html")
+    parser.add_argument(
+        "--expand", default=None, help="groups to open: none, all, or a depth (default: the app's first view)"
+    )
+    parser.add_argument("--direction", choices=("TB", "LR"), default="TB", help="layout direction")
+    options = parser.parse_args(args)
+    output = Path(options.output)
+    if output.suffix.lower() not in RENDER_SUFFIXES:
+        raise ModelLensError(
+            f"Cannot write {output.name}: unknown output type", "name the output .svg, .dot or .html"
+        )
+    from modellens import load
+    from viewer import render
+    from viewer.canvas_payload import build_payload
+
+    payload = build_payload(load(options.model))
+    view = {"expand": _expand_option(options.expand), "direction": options.direction}
+    writers = {".svg": render.render_svg, ".dot": render.render_dot, ".html": render.render_html}
+    text = writers[output.suffix.lower()](payload, view)
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise ModelLensError(f"Cannot write {output}: {err.strerror}", "pick a writable output path") from err
+    return EXIT_OK
+
+
+def _expand_option(value: str | None) -> str | int | None:
+    if value is None or value in ("none", "all"):
+        return value
+    if value.isdigit():
+        return int(value)
+    raise ModelLensError(f"--expand {value!r} is not valid", "use none, all, or a depth such as 2")
+
+
+def _app(args: list[str]) -> int:
+    parser = _Parser(prog="modellens", description="Open the ModelLens app (optionally with a model).")
+    parser.add_argument("model", nargs="?", help="model file or folder to open")
+    parser.add_argument("--host", help="address to serve on (default 127.0.0.1, from .streamlit/config.toml)")
+    parser.add_argument("--port", type=int, help="port to serve on (default 8501)")
+    parser.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    options = parser.parse_args(args)
+    from modellens.launcher import launch_app
+
+    model = None
+    if options.model:
+        model = Path(options.model).expanduser().resolve()
+        if not model.exists():
+            raise ModelLensError(f"No such file: {options.model}", "check the path, or run `modellens` alone")
+    return launch_app(model, host=options.host, port=options.port, open_browser=not options.no_browser)

@@ -1,0 +1,59 @@
+"""Start the Streamlit app as a subprocess (the CLI never imports streamlit itself)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+import webbrowser
+from pathlib import Path
+
+HEALTH_TIMEOUT_S = 60.0
+
+
+def app_script() -> Path:
+    """app.py inside an installed wheel (modellens/_app) or at the source checkout's root."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_app" / "app.py", here.parent / "app.py"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("app.py not found beside the modellens package")
+
+
+def streamlit_command(model: Path | None, host: str | None, port: int | None) -> list[str]:
+    """Flags only for what the user asked; defaults stay in .streamlit/config.toml so that
+    STREAMLIT_SERVER_* environment settings keep working."""
+    command = [sys.executable, "-m", "streamlit", "run", str(app_script()), "--server.headless", "true"]
+    if host:
+        command += ["--server.address", host]
+    if port:
+        command += ["--server.port", str(port)]
+    if model is not None:
+        command += ["--", "--model", str(model)]
+    return command
+
+
+def launch_app(model: Path | None, *, host: str | None, port: int | None, open_browser: bool) -> int:
+    process = subprocess.Popen(streamlit_command(model, host, port))
+    try:
+        if open_browser:
+            url = _wait_for_server(process, host or "127.0.0.1", port or 8501)
+            if url:
+                webbrowser.open(url)
+        return process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        return process.wait()
+
+
+def _wait_for_server(process: subprocess.Popen[bytes], host: str, port: int) -> str | None:
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    deadline = time.monotonic() + HEALTH_TIMEOUT_S
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1):
+                return url
+        except OSError:
+            time.sleep(0.25)
+    return None

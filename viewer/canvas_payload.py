@@ -1,0 +1,66 @@
+"""ModelGraph → the JSON payload the graph engine draws (see viewer/component/CONTRACT.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from converters.op_catalog import onnx_op_doc
+from converters.schema import ModelGraph, TensorInfo, format_shape
+from viewer.colors import CATEGORY_STYLES
+from viewer.hierarchy import Grouping, build_groups
+
+PAYLOAD_SCHEMA = 1
+
+
+def build_payload(graph: ModelGraph, grouping: Grouping | None = None, title: str = "") -> dict[str, Any]:
+    grouping = grouping or build_groups(graph)
+    index = {node_id: i for i, node_id in enumerate(graph.nodes)}
+    meta = graph.graph
+    return {
+        "schema": PAYLOAD_SCHEMA,
+        "title": title or meta.get("source_name") or meta.get("name") or "model",
+        "subtitle": meta.get("format_label", ""),
+        "groups": [
+            {"id": g.id, "label": g.label, "parent": g.parent, "count": g.count}
+            for g in grouping.ordered_groups()
+        ],
+        "nodes": [_node_entry(graph, node_id, grouping) for node_id in graph.nodes],
+        "edges": [_edge_entry(graph, index, src, dst, data) for src, dst, data in graph.edges(data=True)],
+        "categories": CATEGORY_STYLES,
+    }
+
+
+def _node_entry(graph: ModelGraph, node_id: str, grouping: Grouping) -> dict[str, Any]:
+    data = graph.nodes[node_id]
+    return {
+        "id": node_id,
+        "name": data["name"],
+        "op": data["op_type"],
+        "cat": data["category"],
+        "kind": data["kind"],
+        "group": grouping.node_group.get(node_id, ""),
+        "weights": [
+            [weight_label(graph, node_id, port, info), format_shape(info.shape)]
+            for port, info in sorted(data["weights"].items())
+        ],
+        "subgraphs": len(data["subgraph_ids"]),
+    }
+
+
+def weight_label(graph: ModelGraph, node_id: str, port: int, info: TensorInfo) -> str:
+    """The operator's formal name for an input port (W, B, scale ...), else the tensor's short name."""
+    data = graph.nodes[node_id]
+    if graph.graph.get("format") == "onnx" and data["kind"] == "op":
+        doc = onnx_op_doc(data["op_type"], data["domain"], graph.graph.get("opsets", {}).get(
+            data["domain"] or "ai.onnx"))
+        if doc is not None and port < len(doc.inputs):
+            return doc.inputs[port]
+    return info.name.rsplit(".", 1)[-1] or info.name
+
+
+def _edge_entry(graph: ModelGraph, index: dict[str, int], src: str, dst: str, data: dict) -> list[Any]:
+    outputs = graph.nodes[src]["outputs"]
+    info = outputs[data["src_port"]] if data["src_port"] < len(outputs) else None
+    shape = format_shape(info.shape) if info is not None and info.dtype is not None else ""
+    dtype = info.dtype if info is not None else None
+    return [index[src], index[dst], data["tensor"], shape, dtype or ""]

@@ -1,0 +1,76 @@
+"""The model summary — the ``modellens info --json`` contract (schema_version 1)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from converters.schema import ModelGraph, TensorInfo, iter_op_nodes
+
+SCHEMA_VERSION = 1
+
+
+def model_summary(graph: ModelGraph) -> dict[str, Any]:
+    """A JSON-safe summary; consumers ignore keys they do not know."""
+    meta = graph.graph
+    op_nodes = list(iter_op_nodes(graph))
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "format": meta["format"],
+        "format_label": meta["format_label"],
+        "producer": meta.get("producer", ""),
+        "ir_version": meta.get("ir_version"),
+        "opsets": dict(meta.get("opsets", {})),
+        "metadata": {str(k): str(v) for k, v in meta.get("metadata", {}).items()},
+        "sha256": meta.get("sha256", ""),
+        "nodes": len(op_nodes),
+        "edges": graph.number_of_edges(),
+        "inputs": [_io_entry(graph.nodes[n]["outputs"][0]) for n in meta["inputs"]],
+        "outputs": [_io_entry(graph.nodes[n]["tensor"]) for n in meta["outputs"]],
+        "op_types": dict(Counter(data["op_type"] for _, data in op_nodes)),
+        "parameters": int(meta.get("parameters", 0)),
+        "parameter_bytes": int(meta.get("parameter_bytes", 0)),
+        "subgraphs": len(meta.get("subgraphs", {})),
+        "warnings": list(meta.get("warnings", [])),
+    }
+
+
+def _io_entry(tensor: TensorInfo) -> dict[str, Any]:
+    return tensor.to_json()
+
+
+def format_summary_text(summary: dict[str, Any]) -> str:
+    """The human-readable ``modellens info`` output."""
+    lines = [
+        f"format      {summary['format_label']}",
+        f"producer    {summary['producer'] or '-'}",
+        f"sha256      {summary['sha256']}",
+        f"nodes       {summary['nodes']:,}   edges {summary['edges']:,}   subgraphs {summary['subgraphs']}",
+        f"parameters  {summary['parameters']:,} ({_human_bytes(summary['parameter_bytes'])})",
+    ]
+    if summary["opsets"]:
+        lines.append("opsets      " + ", ".join(f"{k} {v}" for k, v in summary["opsets"].items()))
+    for title, key in (("inputs", "inputs"), ("outputs", "outputs")):
+        lines.append(f"{title}:")
+        lines.extend(f"  {io['name']}  {io['dtype'] or '?'}  {_shape_text(io['shape'])}" for io in summary[key])
+    top = sorted(summary["op_types"].items(), key=lambda item: (-item[1], item[0]))
+    lines.append("op types    " + ", ".join(f"{op}×{count}" for op, count in top))
+    for key, value in summary["metadata"].items():
+        lines.append(f"metadata    {key} = {value}")
+    lines.extend(f"warning     {w}" for w in summary["warnings"])
+    return "\n".join(lines)
+
+
+def _shape_text(shape: list[Any] | None) -> str:
+    if shape is None:
+        return "[?]"
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _human_bytes(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
