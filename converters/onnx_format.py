@@ -8,6 +8,8 @@ Shape inference runs on a copy of the model whose large initializers carry no by
 from __future__ import annotations
 
 import ast
+import contextlib
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +28,20 @@ FORMAT = "onnx"
 EXTENSIONS = (".onnx", ".onnx.data")
 SMALL_INITIALIZER_ELEMENTS = 1024
 _NUMPY_DTYPES = {
-    "FLOAT": "float32", "DOUBLE": "float64", "FLOAT16": "float16", "INT8": "int8", "INT16": "int16",
-    "INT32": "int32", "INT64": "int64", "UINT8": "uint8", "UINT16": "uint16", "UINT32": "uint32",
-    "UINT64": "uint64", "BOOL": "bool", "COMPLEX64": "complex64", "COMPLEX128": "complex128",
+    "FLOAT": "float32",
+    "DOUBLE": "float64",
+    "FLOAT16": "float16",
+    "INT8": "int8",
+    "INT16": "int16",
+    "INT32": "int32",
+    "INT64": "int64",
+    "UINT8": "uint8",
+    "UINT16": "uint16",
+    "UINT32": "uint32",
+    "UINT64": "uint64",
+    "BOOL": "bool",
+    "COMPLEX64": "complex64",
+    "COMPLEX128": "complex128",
 }
 
 
@@ -61,11 +74,15 @@ def _load_proto(source: ModelSource) -> onnx.ModelProto:
 
     fix = "re-export the model, or check that the file was copied completely"
     try:
-        model = onnx.load(str(source.path), load_external_data=False)
+        model = onnx.load_model_from_string(source.read_bytes())
     except (DecodeError, RuntimeError, ValueError) as err:
-        raise ModelLoadError(f"{source.display_name} is a truncated or corrupt ONNX file ({err})", fix) from err
+        raise ModelLoadError(
+            f"{source.display_name} is a truncated or corrupt ONNX file ({err})", fix
+        ) from err
     except OSError as err:
-        raise ModelLoadError(f"{source.display_name} cannot be read ({err})", "check file permissions") from err
+        raise ModelLoadError(
+            f"{source.display_name} cannot be read ({err})", "check file permissions"
+        ) from err
     if model.ir_version <= 0 or not model.HasField("graph"):
         raise ModelLoadError(f"{source.display_name} is not a valid ONNX model (no graph found)", fix)
     return model
@@ -91,40 +108,25 @@ def _infer_value_types(model: onnx.ModelProto, warnings: list[str]) -> dict[str,
 
 
 def _without_weight_bytes(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy of ``model`` whose large initializers are shape-only (no bytes copied)."""
+    """A copy of ``model`` whose large initializers are declared as typed inputs (no bytes copied)."""
     import onnx
 
-    light = onnx.ModelProto()
-    light.CopyFrom(_shallow_model(model))
-    light.graph.ClearField("initializer")
-    for tensor in model.graph.initializer:
+    light = onnx.ModelProto(ir_version=model.ir_version)
+    light.opset_import.extend(model.opset_import)
+    light.functions.extend(model.functions)
+    source, graph = model.graph, light.graph
+    graph.name = source.name
+    graph.node.extend(source.node)
+    graph.output.extend(source.output)
+    graph.value_info.extend(source.value_info)
+    declared = {value.name for value in source.input}
+    graph.input.extend(source.input)
+    for tensor in source.initializer:
         if _element_count(tensor.dims) <= SMALL_INITIALIZER_ELEMENTS and not _is_external(tensor):
-            light.graph.initializer.append(tensor)
-        else:
-            light.graph.input.append(onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, tensor.dims))
-    known_inputs = set()
-    deduped = []
-    for value in light.graph.input:
-        if value.name not in known_inputs:
-            known_inputs.add(value.name)
-            deduped.append(value)
-    light.graph.ClearField("input")
-    light.graph.input.extend(deduped)
+            graph.initializer.append(tensor)
+        elif tensor.name not in declared:
+            graph.input.append(onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, tensor.dims))
     return light
-
-
-def _shallow_model(model: onnx.ModelProto) -> onnx.ModelProto:
-    """``model`` without main-graph initializers (they are re-added selectively)."""
-    import onnx
-
-    initializers = list(model.graph.initializer)
-    model.graph.ClearField("initializer")
-    try:
-        copy = onnx.ModelProto()
-        copy.CopyFrom(model)
-    finally:
-        model.graph.initializer.extend(initializers)
-    return copy
 
 
 def _tensor_type(tensor: onnx.TensorProto) -> onnx.TypeProto:
@@ -314,13 +316,21 @@ class _GraphConverter:
                 continue
             node_id = schema.unique_id(f"input:{value.name}", taken, "input")
             schema.add_node(
-                graph, node_id, kind="input", op_type="Input", category="other", name=value.name,
-                outputs=[self._tensor_info(value.name)], doc=value.doc_string,
+                graph,
+                node_id,
+                kind="input",
+                op_type="Input",
+                category="other",
+                name=value.name,
+                outputs=[self._tensor_info(value.name)],
+                doc=value.doc_string,
             )
             graph.graph["inputs"].append(node_id)
             producers[value.name] = (node_id, 0)
-        local_names = frozenset(producers) | frozenset(initializers) | frozenset(
-            out for node in proto.node for out in node.output
+        local_names = (
+            frozenset(producers)
+            | frozenset(initializers)
+            | frozenset(out for node in proto.node for out in node.output)
         )
         for index, node in enumerate(proto.node):
             node_id = schema.unique_id(node.name, taken, f"{node.op_type}_{index}")
@@ -387,7 +397,7 @@ class _GraphConverter:
         outer_names: frozenset[str],
     ) -> None:
         for port, name in enumerate(graph.nodes[node_id]["input_names"]):
-            if not name or name in initializers and name not in producers:
+            if not name or (name in initializers and name not in producers):
                 continue
             if name not in producers:
                 producers[name] = self._add_dangling_input(graph, name, taken, name in outer_names)
@@ -402,7 +412,12 @@ class _GraphConverter:
         node_id = schema.unique_id(f"{prefix}:{name}", taken, prefix)
         op_type = "OuterScope" if from_outer_scope else "Missing"
         schema.add_node(
-            graph, node_id, kind="input", op_type=op_type, category="other", name=name,
+            graph,
+            node_id,
+            kind="input",
+            op_type=op_type,
+            category="other",
+            name=name,
             outputs=[self._tensor_info(name)],
         )
         if not from_outer_scope:
@@ -420,8 +435,15 @@ class _GraphConverter:
         node_id = schema.unique_id(f"output:{value.name}", taken, "output")
         weights = {0: self._weight_info(initializers[value.name])} if value.name in initializers else {}
         schema.add_node(
-            graph, node_id, kind="output", op_type="Output", category="other", name=value.name,
-            weights=weights, input_names=[value.name], doc=value.doc_string,
+            graph,
+            node_id,
+            kind="output",
+            op_type="Output",
+            category="other",
+            name=value.name,
+            weights=weights,
+            input_names=[value.name],
+            doc=value.doc_string,
         )
         graph.nodes[node_id]["tensor"] = self._tensor_info(value.name)
         graph.graph["outputs"].append(node_id)
@@ -454,12 +476,14 @@ def stored_bytes(tensor: onnx.TensorProto) -> int:
         if "length" in entry:
             return int(entry["length"])
         return _element_count(tensor.dims) * _item_size(tensor.data_type)
-    if tensor.raw_data:
-        return len(tensor.raw_data)
+    if tensor.string_data:
+        return sum(len(item) for item in tensor.string_data)
     return _element_count(tensor.dims) * _item_size(tensor.data_type)
 
 
+@functools.lru_cache(maxsize=64)
 def _item_size(elem_type: int) -> int:
+    """Bytes per element as stored (4-bit types count as half a byte, rounded up per tensor)."""
     import onnx
 
     try:
@@ -521,10 +545,8 @@ def _tensor_summary(tensor: onnx.TensorProto) -> dict[str, Any]:
         "shape": [int(d) for d in tensor.dims],
     }
     if not _is_external(tensor) and _element_count(tensor.dims) <= schema.PREVIEW_LIMIT:
-        try:
+        with contextlib.suppress(ValueError, TypeError):
             summary["value"] = numpy_helper.to_array(tensor).tolist()
-        except (ValueError, TypeError):
-            pass
     return summary
 
 

@@ -46,8 +46,8 @@ def load_source(source: ModelSource, settings: dict[str, Any] | None = None) -> 
         raise
     except MemoryError as err:
         raise UnsupportedFormatError(
-            f"{source.display_name} is too large to open in the memory available", "close other apps or "
-            "open it on a machine with more memory"
+            f"{source.display_name} is too large to open in the memory available",
+            "close other apps or open it on a machine with more memory",
         ) from err
     graph.graph["sha256"] = source.sha256
     graph.graph["source_name"] = source.display_name

@@ -67,7 +67,8 @@ def explain_non_model(source: ModelSource) -> None:
         )
     if head.startswith(b"\x1f\x8b"):
         raise NotAModelError(
-            f"{source.display_name} is a gzip archive", "unpack it and open the model file, or re-pack as .zip"
+            f"{source.display_name} is a gzip archive",
+            "unpack it and open the model file, or re-pack as .zip",
         )
     if _is_safetensors(head):
         raise NotAModelError(
@@ -131,8 +132,10 @@ def _torch_pickle_kind(source: ModelSource) -> str:
                 globals_seen.add(arg)
     except (StopIteration, zipfile.BadZipFile, ValueError, OSError):
         return "checkpoint"
-    return "state_dict" if globals_seen <= _STATE_DICT_GLOBALS | _storage_globals(globals_seen) else (
-        "pickled module"
+    return (
+        "state_dict"
+        if globals_seen <= _STATE_DICT_GLOBALS | _storage_globals(globals_seen)
+        else ("pickled module")
     )
 
 

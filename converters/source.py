@@ -13,6 +13,7 @@ import stat
 import tempfile
 import zipfile
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -23,6 +24,7 @@ MAX_UNZIPPED_BYTES = 8 * 1024**3
 MAX_ZIP_ENTRIES = 20_000
 MAX_COMPRESSION_RATIO = 200
 RATIO_CHECK_MIN_BYTES = 64 * 1024**2
+_HASH_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modellens-sha256")
 
 
 @dataclass
@@ -34,6 +36,7 @@ class ModelSource:
     temp_dir: Path | None = None
     _sha256: str | None = field(default=None, repr=False)
     _head: bytes | None = field(default=None, repr=False)
+    _pending_hash: Future[str] | None = field(default=None, repr=False)
 
     @classmethod
     def from_path(cls, path: str | Path) -> ModelSource:
@@ -82,8 +85,15 @@ class ModelSource:
     @property
     def sha256(self) -> str:
         if self._sha256 is None:
-            self._sha256 = hash_path(self.path)
+            self._sha256 = self._pending_hash.result() if self._pending_hash else hash_path(self.path)
         return self._sha256
+
+    def read_bytes(self) -> bytes:
+        """The file's bytes, read once; their sha256 is computed meanwhile on another thread."""
+        data = self.path.read_bytes()
+        if self._sha256 is None and self._pending_hash is None:
+            self._pending_hash = _HASH_POOL.submit(lambda: hashlib.sha256(data).hexdigest())
+        return data
 
     @property
     def suffix(self) -> str:

@@ -9,17 +9,23 @@ Python API::
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from converters import ModelGraph, load_model
 from viewer.summary import model_summary
 
-try:
-    __version__ = version("modellens")
-except PackageNotFoundError:  # running from a source checkout
-    __version__ = "0.0.0+source"
+
+def __getattr__(name: str) -> Any:
+    """``__version__`` is read lazily: importlib.metadata costs ~0.1 s at start-up."""
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("modellens")
+        except PackageNotFoundError:  # a source checkout that was never installed
+            return "0.0.0+source"
+    raise AttributeError(name)
 
 
 def load(path: str | Path, settings: dict[str, Any] | None = None) -> ModelGraph:

@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 130
-    except Exception as err:  # noqa: BLE001 - the last line of defence: a bug report, no traceback
+    except Exception as err:
         if os.environ.get("MODELLENS_DEBUG"):
             raise
         print(

@@ -51,8 +51,9 @@ def weight_label(graph: ModelGraph, node_id: str, port: int, info: TensorInfo) -
     """The operator's formal name for an input port (W, B, scale ...), else the tensor's short name."""
     data = graph.nodes[node_id]
     if graph.graph.get("format") == "onnx" and data["kind"] == "op":
-        doc = onnx_op_doc(data["op_type"], data["domain"], graph.graph.get("opsets", {}).get(
-            data["domain"] or "ai.onnx"))
+        doc = onnx_op_doc(
+            data["op_type"], data["domain"], graph.graph.get("opsets", {}).get(data["domain"] or "ai.onnx")
+        )
         if doc is not None and port < len(doc.inputs):
             return doc.inputs[port]
     return info.name.rsplit(".", 1)[-1] or info.name

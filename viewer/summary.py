@@ -46,13 +46,15 @@ def format_summary_text(summary: dict[str, Any]) -> str:
         f"producer    {summary['producer'] or '-'}",
         f"sha256      {summary['sha256']}",
         f"nodes       {summary['nodes']:,}   edges {summary['edges']:,}   subgraphs {summary['subgraphs']}",
-        f"parameters  {summary['parameters']:,} ({_human_bytes(summary['parameter_bytes'])})",
+        f"parameters  {summary['parameters']:,} ({human_bytes(summary['parameter_bytes'])})",
     ]
     if summary["opsets"]:
         lines.append("opsets      " + ", ".join(f"{k} {v}" for k, v in summary["opsets"].items()))
     for title, key in (("inputs", "inputs"), ("outputs", "outputs")):
         lines.append(f"{title}:")
-        lines.extend(f"  {io['name']}  {io['dtype'] or '?'}  {_shape_text(io['shape'])}" for io in summary[key])
+        lines.extend(
+            f"  {io['name']}  {io['dtype'] or '?'}  {_shape_text(io['shape'])}" for io in summary[key]
+        )
     top = sorted(summary["op_types"].items(), key=lambda item: (-item[1], item[0]))
     lines.append("op types    " + ", ".join(f"{op}×{count}" for op, count in top))
     for key, value in summary["metadata"].items():
@@ -67,7 +69,7 @@ def _shape_text(shape: list[Any] | None) -> str:
     return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
 
 
-def _human_bytes(count: int) -> str:
+def human_bytes(count: int) -> str:
     size = float(count)
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":

@@ -1,0 +1,122 @@
+"""AppTest for every page: open samples, select nodes, search, subgraphs, bad files, summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from converters import ModelSource
+from viewer import pages
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+TIMEOUT = 120
+
+
+def _app(**query: str) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in query.items():
+        app.query_params[key] = value
+    return app
+
+
+def _texts(app: AppTest) -> str:
+    return "\n".join(str(m.value) for m in [*app.markdown, *app.caption])
+
+
+def test_welcome_page_offers_samples() -> None:
+    app = _app().run()
+    assert not app.exception
+    assert any(b.label == "cnn_branches.onnx" for b in app.button)
+    assert app.sidebar.selectbox[0].options  # the sample picker
+
+
+def test_picking_a_sample_shows_its_graph_page() -> None:
+    app = _app().run()
+    app.sidebar.selectbox[0].select("cnn_branches.onnx").run()
+    assert not app.exception
+    assert "cnn_branches.onnx" in _texts(app)
+    assert app.query_params["model"] == ["sample:cnn_branches.onnx"] or app.query_params["model"] == (
+        "sample:cnn_branches.onnx"
+    )
+
+
+def test_query_params_restore_model_and_selected_node() -> None:
+    app = _app(model="sample:cnn_branches.onnx", node="node_conv2d").run()
+    assert not app.exception
+    text = _texts(app)
+    assert "node_conv2d" in text
+    assert any("Conv documentation" in e.label for e in app.expander)
+    assert any(e.label.startswith("Weight ") for e in app.expander)
+    assert [m.label for m in app.metric][:4] == ["min", "max", "mean", "std"]
+
+
+def test_jump_link_selects_the_consumer() -> None:
+    app = _app(model="sample:cnn_branches.onnx", node="node_conv2d").run()
+    jump = next(b for b in app.button if b.label.startswith("to "))
+    target = jump.label.removeprefix("to ")
+    jump.click().run()
+    assert not app.exception
+    assert app.session_state.selected.startswith(target)
+
+
+def test_search_lists_matches_and_jumps() -> None:
+    app = _app(model="sample:cnn_branches.onnx").run()
+    app.text_input(key="search").input("Relu").run()
+    picker = app.selectbox(key="search_pick_Relu")
+    assert len(picker.options) >= 2
+    picker.select_index(1).run()
+    assert not app.exception
+    assert app.session_state.selected == app.session_state.focus
+    assert "relu" in app.session_state.selected.lower()
+
+
+def test_control_flow_subgraph_opens_with_breadcrumbs() -> None:
+    app = _app(model="sample:control_flow_if_loop.onnx", node="choose_activation").run()
+    opener = next(b for b in app.button if b.label.startswith("Open subgraph"))
+    opener.click().run()
+    assert not app.exception
+    assert app.session_state.subgraph.startswith("choose_activation/")
+    assert any(b.label == "⬅ main graph" for b in app.button)
+    next(b for b in app.button if b.label == "⬅ main graph").click().run()
+    assert app.session_state.subgraph == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "needle"),
+    [
+        ("random.onnx", bytes(range(256)) * 8, "not in a format"),
+        ("truncated.onnx", (ROOT / "sample_models" / "cnn_branches.onnx").read_bytes()[:5000], "truncated"),
+        ("notes.txt", b"just some text\n" * 20, "text file"),
+    ],
+)
+def test_a_bad_file_shows_one_error_and_keeps_the_previous_model(name: str, data: bytes, needle: str) -> None:
+    bad = ModelSource.from_uploads([(name, data)])
+    pages._upload_store()[f"bad-{name}"] = bad
+    app = _app(model="sample:cnn_branches.onnx").run()
+    app.session_state.model_key = f"upload:bad-{name}"
+    app.run()
+    assert not app.exception
+    assert len(app.error) == 1 and needle in app.error[0].value
+    assert app.session_state.model_key == "sample:cnn_branches.onnx"
+    assert "cnn_branches.onnx" in _texts(app)
+
+
+def _summary_script() -> None:
+    from viewer import pages
+
+    pages.init_session_state(None)
+    pages.summary_page()
+
+
+def test_summary_page() -> None:
+    app = AppTest.from_function(_summary_script, default_timeout=TIMEOUT)
+    app.query_params["model"] = "sample:transformer_block.onnx"
+    app.run()
+    assert not app.exception
+    labels = [m.label for m in app.metric]
+    assert labels[:4] == ["Format", "Nodes", "Parameters", "Weights size"]
+    assert len(app.dataframe) >= 3
+    assert any(b.label == "Node table (CSV)" for b in app.get("download_button"))

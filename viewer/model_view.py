@@ -1,0 +1,58 @@
+"""An opened model with everything the pages derive from it, computed once and cached by the app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from converters import ModelGraph, ModelSource, load_source
+from viewer.canvas_payload import build_payload
+from viewer.hierarchy import Grouping, build_groups
+from viewer.summary import model_summary
+from viewer.tables import node_table
+
+MAIN_GRAPH = ""
+
+
+@dataclass
+class OpenModel:
+    """A loaded model. ``graph_for(sub_id)`` gives the main graph ("") or a control-flow body."""
+
+    key: str
+    name: str
+    graph: ModelGraph
+    summary: dict[str, Any]
+    _groupings: dict[str, Grouping] = field(default_factory=dict, repr=False)
+    _payloads: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    def graph_for(self, sub_id: str) -> ModelGraph:
+        if sub_id == MAIN_GRAPH:
+            return self.graph
+        return self.graph.graph["subgraphs"][sub_id]
+
+    def has_subgraph(self, sub_id: str) -> bool:
+        return sub_id == MAIN_GRAPH or sub_id in self.graph.graph["subgraphs"]
+
+    def grouping(self, sub_id: str) -> Grouping:
+        if sub_id not in self._groupings:
+            self._groupings[sub_id] = build_groups(self.graph_for(sub_id))
+        return self._groupings[sub_id]
+
+    def payload(self, sub_id: str) -> dict[str, Any]:
+        if sub_id not in self._payloads:
+            title = self.name if sub_id == MAIN_GRAPH else f"{self.name} › {sub_id}"
+            self._payloads[sub_id] = build_payload(self.graph_for(sub_id), self.grouping(sub_id), title)
+        return self._payloads[sub_id]
+
+    def node_table(self, sub_id: str) -> pd.DataFrame:
+        if sub_id not in self._tables:
+            self._tables[sub_id] = node_table(self.graph_for(sub_id))
+        return self._tables[sub_id]
+
+
+def open_model(key: str, source: ModelSource) -> OpenModel:
+    graph = load_source(source)
+    return OpenModel(key=key, name=source.display_name, graph=graph, summary=model_summary(graph))

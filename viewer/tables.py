@@ -1,0 +1,232 @@
+"""Pure data for the inspector and summary: pandas frames and small dicts, no streamlit."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from converters.op_catalog import OpDoc, onnx_op_doc
+from converters.schema import ModelGraph, TensorInfo, format_shape, iter_op_nodes
+
+PREVIEW_VALUES = 64
+HISTOGRAM_BINS = 40
+SEARCH_LIMIT = 200
+
+
+def node_table(graph: ModelGraph) -> pd.DataFrame:
+    """One row per node: id, name, op type, category, namespace, inputs, outputs, weights."""
+    rows = []
+    for node_id, data in graph.nodes(data=True):
+        rows.append(
+            {
+                "id": node_id,
+                "name": data["name"],
+                "op_type": data["op_type"],
+                "domain": data["domain"],
+                "kind": data["kind"],
+                "category": data["category"],
+                "namespace": data["namespace"],
+                "inputs": "; ".join(n for n in data["input_names"] if n),
+                "outputs": "; ".join(t.name for t in data["outputs"]),
+                "output_shapes": "; ".join(format_shape(t.shape) for t in data["outputs"]),
+                "weights": "; ".join(f"{w.name} {format_shape(w.shape)}" for w in data["weights"].values()),
+                "parameters": sum(w.size or 0 for w in data["weights"].values()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def io_table(graph: ModelGraph, which: str) -> pd.DataFrame:
+    """Graph inputs or outputs: name, dtype, shape."""
+    rows = []
+    for node_id in graph.graph[which]:
+        data = graph.nodes[node_id]
+        info = data["outputs"][0] if which == "inputs" else data.get("tensor") or TensorInfo(data["name"])
+        rows.append({"name": info.name, "dtype": info.dtype or "?", "shape": format_shape(info.shape)})
+    return pd.DataFrame(rows, columns=["name", "dtype", "shape"])
+
+
+def op_histogram(graph: ModelGraph) -> pd.DataFrame:
+    counts = Counter((d["op_type"], d["category"]) for _, d in iter_op_nodes(graph))
+    rows = [{"op_type": op, "category": cat, "count": n} for (op, cat), n in counts.items()]
+    frame = pd.DataFrame(rows, columns=["op_type", "category", "count"])
+    return frame.sort_values(["count", "op_type"], ascending=[False, True], ignore_index=True)
+
+
+def metadata_table(graph: ModelGraph) -> pd.DataFrame:
+    items = graph.graph.get("metadata", {}).items()
+    return pd.DataFrame([{"key": k, "value": v} for k, v in items], columns=["key", "value"])
+
+
+@dataclass(frozen=True)
+class PortRow:
+    port: int
+    formal: str
+    tensor: str
+    dtype: str
+    shape: str
+    links: tuple[str, ...]  # producer (inputs) or consumers (outputs) node ids
+
+
+def input_rows(graph: ModelGraph, node_id: str, doc: OpDoc | None) -> list[PortRow]:
+    data = graph.nodes[node_id]
+    producers = {d["dst_port"]: (src, d["src_port"]) for src, _, d in graph.in_edges(node_id, data=True)}
+    rows = []
+    for port, name in enumerate(data["input_names"]):
+        formal = doc.inputs[port] if doc and port < len(doc.inputs) else f"input {port}"
+        if port in data["weights"]:
+            info = data["weights"][port]
+            rows.append(PortRow(port, formal, name, info.dtype or "?", format_shape(info.shape), ()))
+            continue
+        if port in producers:
+            src, src_port = producers[port]
+            info = graph.nodes[src]["outputs"][src_port]
+            rows.append(PortRow(port, formal, name, info.dtype or "?", format_shape(info.shape), (src,)))
+        else:
+            rows.append(PortRow(port, formal, name or "(omitted)", "", "", ()))
+    return rows
+
+
+def output_rows(graph: ModelGraph, node_id: str, doc: OpDoc | None) -> list[PortRow]:
+    data = graph.nodes[node_id]
+    consumers: dict[int, list[str]] = {}
+    for _, dst, d in graph.out_edges(node_id, data=True):
+        consumers.setdefault(d["src_port"], []).append(dst)
+    rows = []
+    for port, info in enumerate(data["outputs"]):
+        formal = doc.outputs[port] if doc and port < len(doc.outputs) else f"output {port}"
+        rows.append(
+            PortRow(
+                port,
+                formal,
+                info.name,
+                info.dtype or "?",
+                format_shape(info.shape),
+                tuple(consumers.get(port, [])),
+            )
+        )
+    return rows
+
+
+def node_doc(graph: ModelGraph, node_id: str) -> OpDoc | None:
+    data = graph.nodes[node_id]
+    if graph.graph.get("format") != "onnx" or data["kind"] not in ("op", "constant"):
+        return None
+    opset = graph.graph.get("opsets", {}).get(data["domain"] or "ai.onnx")
+    return onnx_op_doc(data["op_type"], data["domain"], opset)
+
+
+def attribute_table(graph: ModelGraph, node_id: str, doc: OpDoc | None) -> pd.DataFrame:
+    """Attributes set on the node plus the defaults of those left unset."""
+    data = graph.nodes[node_id]
+    rows = [
+        {
+            "attribute": k,
+            "value": _short(v),
+            "set": "yes",
+            "description": doc.attribute_docs.get(k, "") if doc else "",
+        }
+        for k, v in data["attributes"].items()
+    ]
+    if doc is not None:
+        rows += [
+            {
+                "attribute": k,
+                "value": _short(v),
+                "set": "default",
+                "description": doc.attribute_docs.get(k, ""),
+            }
+            for k, v in doc.attribute_defaults.items()
+            if k not in data["attributes"]
+        ]
+    return pd.DataFrame(rows, columns=["attribute", "value", "set", "description"])
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class TensorStats:
+    dtype: str
+    shape: str
+    count: int
+    minimum: float | None
+    maximum: float | None
+    mean: float | None
+    std: float | None
+    zeros: int | None
+    preview: list[Any]
+    histogram: pd.DataFrame
+
+
+def tensor_stats(values: np.ndarray) -> TensorStats:
+    """Statistics, a capped preview and a histogram of a weight's values."""
+    flat = values.reshape(-1)
+    preview = flat[:PREVIEW_VALUES].tolist()
+    histogram = pd.DataFrame(columns=["start", "end", "count"])
+    if flat.size and (np.issubdtype(flat.dtype, np.number) or flat.dtype == np.bool_):
+        numeric = flat.astype(np.float64, copy=False)
+        finite = numeric[np.isfinite(numeric)]
+        if finite.size:
+            counts, edges = np.histogram(finite, bins=HISTOGRAM_BINS)
+            histogram = pd.DataFrame({"start": edges[:-1], "end": edges[1:], "count": counts})
+            return TensorStats(
+                dtype=str(values.dtype),
+                shape=format_shape(values.shape),
+                count=int(flat.size),
+                minimum=float(finite.min()),
+                maximum=float(finite.max()),
+                mean=float(finite.mean()),
+                std=float(finite.std()),
+                zeros=int(np.count_nonzero(numeric == 0)),
+                preview=preview,
+                histogram=histogram,
+            )
+    return TensorStats(
+        str(values.dtype),
+        format_shape(values.shape),
+        int(flat.size),
+        None,
+        None,
+        None,
+        None,
+        None,
+        preview,
+        histogram,
+    )
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    node_id: str
+    label: str
+
+
+def search_nodes(graph: ModelGraph, query: str, limit: int = SEARCH_LIMIT) -> list[SearchHit]:
+    """Nodes whose name, op type or any input/output tensor name contains ``query`` (case-insensitive)."""
+    needle = query.strip().lower()
+    if not needle:
+        return []
+    hits = []
+    for node_id, data in graph.nodes(data=True):
+        tensors = [*data["input_names"], *(t.name for t in data["outputs"])]
+        fields = (node_id, data["name"], data["op_type"], *tensors)
+        if any(needle in field.lower() for field in fields if field):
+            matched_tensor = next((t for t in tensors if t and needle in t.lower()), "")
+            suffix = (
+                f"  · tensor {matched_tensor}" if matched_tensor and needle not in node_id.lower() else ""
+            )
+            hits.append(SearchHit(node_id, f"{data['op_type']}  {data['name'] or node_id}{suffix}"))
+            if len(hits) >= limit:
+                break
+    return hits
+
+
+def tensor_consumers(graph: ModelGraph, src: str, src_port: int) -> list[str]:
+    return [dst for _, dst, d in graph.out_edges(src, data=True) if d["src_port"] == src_port]
