@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import functools
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 FORMAT = "onnx"
 EXTENSIONS = (".onnx", ".onnx.data")
 SMALL_INITIALIZER_ELEMENTS = 1024
+_INFERENCE_PLACEHOLDER = re.compile(r"^unk__\d+$")  # names shape inference invents for unknown dims
 _NUMPY_DTYPES = {
     "FLOAT": "float32",
     "DOUBLE": "float64",
@@ -94,9 +96,13 @@ def _infer_value_types(model: onnx.ModelProto, warnings: list[str]) -> dict[str,
 
     light = _without_weight_bytes(model)
     try:
-        light = onnx.shape_inference.infer_shapes(light, check_type=False, strict_mode=False, data_prop=True)
-    except Exception as err:  # noqa: BLE001 - inference is optional; the graph still shows
-        warnings.append(f"Shape inference failed, showing shapes stored in the file only: {_first_line(err)}")
+        light = onnx.shape_inference.infer_shapes(light, check_type=True, strict_mode=True, data_prop=True)
+    except Exception as strict_err:  # noqa: BLE001 - inference is optional; the graph still shows
+        warnings.append(f"Shape inference found a problem, some shapes may be missing: {_first_line(strict_err)}")
+        try:
+            light = onnx.shape_inference.infer_shapes(light, strict_mode=False, data_prop=True)
+        except Exception as err:  # noqa: BLE001
+            warnings.append(f"Shape inference failed, showing shapes stored in the file only: {_first_line(err)}")
     types: dict[str, onnx.TypeProto] = {}
     for graph in _all_graphs(light.graph):
         for value in (*graph.input, *graph.output, *graph.value_info):
@@ -207,7 +213,7 @@ def _dim_value(dim: onnx.TensorShapeProto.Dimension) -> schema.Dim:
     which = dim.WhichOneof("value")
     if which == "dim_value":
         return int(dim.dim_value)
-    if which == "dim_param" and dim.dim_param:
+    if which == "dim_param" and dim.dim_param and not _INFERENCE_PLACEHOLDER.match(dim.dim_param):
         return str(dim.dim_param)
     return None
 
@@ -240,7 +246,7 @@ class OnnxTensorStore:
             raise ModelLoadError(f"No stored tensor named {name!r}", "pick a weight listed by the node")
         try:
             return numpy_helper.to_array(tensor, base_dir=str(self.base_dir))
-        except (OSError, ValueError) as err:
+        except Exception as err:  # noqa: BLE001 - onnx raises OSError, ValueError or ValidationError
             raise ModelLoadError(
                 f"The values of {name!r} are not available ({_first_line(err)})",
                 "open the model by path, or upload its external data files together with the .onnx",

@@ -1,0 +1,388 @@
+"""Regenerate the sample models next to this file: ``python sample_models/make_samples.py``.
+
+Every model is built in code with seeded random weights (nothing is downloaded):
+
+* ``cnn_branches.onnx``      a small CNN (residual adds, a concat of two conv paths, BatchNorm, Relu,
+                             MaxPool, pooling, Gemm) exported with ``torch.onnx.export(dynamo=True)``;
+                             nodes carry ``namespace`` metadata_props with the module path.
+* ``transformer_block.onnx`` a 2-layer BERT encoder (``transformers.BertModel``, tiny config) with named
+                             dynamic ``batch``/``seq`` dims.
+* ``control_flow_if_loop.onnx`` built with ``onnx.helper``: an ``If`` (then/else bodies), a ``Loop``
+                             whose body calls a model-local function.
+
+Each file is checked with ``onnx.checker`` and run once in onnxruntime. The builders are also
+imported by ``tests/model_cases.py`` so tests build the same models fresh.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+HERE = Path(__file__).resolve().parent
+SEED = 0
+OPSET = 18
+
+
+# --------------------------------------------------------------------------------------------- torch
+
+
+def _torch_export(module: Any, args: tuple[Any, ...], path: Path, **kwargs: Any) -> Path:
+    """``torch.onnx.export(dynamo=True)`` into one self-contained file, export chatter silenced."""
+    import io
+    import logging
+    from contextlib import redirect_stdout
+
+    import torch
+
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    with warnings.catch_warnings(), redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, args, str(path), dynamo=True, external_data=False, verbose=False, **kwargs)
+    model = onnx.load(str(path))
+    # The exporter records a Python stack trace per node; drop it so files do not carry local paths.
+    for node in model.graph.node:
+        keep = [p for p in node.metadata_props if p.key != "pkg.torch.onnx.stack_trace"]
+        del node.metadata_props[:]
+        node.metadata_props.extend(keep)
+    model.doc_string = ""
+    onnx.save(model, str(path))
+    return path
+
+
+def _tidy_names(*classes: type) -> None:
+    """Module classes defined in a function: drop ``<locals>`` from the names the exporter records."""
+    for cls in classes:
+        cls.__qualname__ = cls.__name__
+        cls.__module__ = "samples"
+
+
+def build_cnn_branches(path: Path) -> Path:
+    """A small CNN with residual blocks and a two-path concat; dynamic ``batch`` dim."""
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, channels: int) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+            self.bn1 = nn.BatchNorm2d(channels)
+            self.relu = nn.ReLU()
+            self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+            self.bn2 = nn.BatchNorm2d(channels)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.relu(self.bn1(self.conv1(x)))
+            return self.relu(self.bn2(self.conv2(y)) + x)
+
+    class BranchNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Conv2d(3, 8, 3, padding=1)
+            self.layer1 = Block(8)
+            self.left = nn.Conv2d(8, 8, 1)
+            self.right = nn.Conv2d(8, 8, 3, padding=1)
+            self.merge_bn = nn.BatchNorm2d(16)
+            self.pool = nn.MaxPool2d(2)
+            self.layer2 = Block(16)
+            self.gap = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(16, 10)
+
+        def forward(self, image: torch.Tensor) -> torch.Tensor:
+            x = torch.relu(self.stem(image))
+            x = self.layer1(x)
+            x = self.merge_bn(torch.cat([self.left(x), self.right(x)], dim=1))
+            x = self.layer2(self.pool(x))
+            return self.fc(torch.flatten(self.gap(x), 1))
+
+    _tidy_names(Block, BranchNet)
+    torch.manual_seed(SEED)
+    model = BranchNet()
+    with torch.no_grad():  # non-trivial BatchNorm statistics
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.1, 0.1)
+                module.running_var.uniform_(0.5, 1.5)
+    model.eval()
+    batch = torch.export.Dim("batch", max=1024)
+    return _torch_export(
+        model,
+        (torch.randn(2, 3, 32, 32),),
+        path,
+        input_names=["image"],
+        output_names=["logits"],
+        dynamic_shapes={"image": {0: batch}},
+    )
+
+
+def build_cnn_legacy(path: Path) -> Path:
+    """The same kind of CNN through the legacy TorchScript exporter: names like ``/layer1/conv1/Conv``,
+    GlobalAveragePool and Flatten nodes. Raises RuntimeError when this torch has no legacy exporter."""
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, channels: int) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+            self.relu = nn.ReLU()
+            self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.relu(self.conv2(self.relu(self.conv1(x))) + x)
+
+    class LegacyNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Conv2d(3, 8, 3, padding=1)
+            self.layer1 = Block(8)
+            self.left = nn.Conv2d(8, 8, 1)
+            self.right = nn.Conv2d(8, 8, 3, padding=1)
+            self.bn = nn.BatchNorm2d(16)
+            self.pool = nn.MaxPool2d(2)
+            self.gap = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(16, 10)
+
+        def forward(self, image: torch.Tensor) -> torch.Tensor:
+            x = self.layer1(torch.relu(self.stem(image)))
+            x = self.pool(self.bn(torch.cat([self.left(x), self.right(x)], dim=1)))
+            return self.fc(torch.flatten(self.gap(x), 1))
+
+    _tidy_names(Block, LegacyNet)
+    torch.manual_seed(SEED)
+    model = LegacyNet().eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(
+                model,
+                (torch.randn(2, 3, 16, 16),),
+                str(path),
+                dynamo=False,
+                input_names=["image"],
+                output_names=["logits"],
+                dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+                opset_version=17,
+            )
+        except Exception as exc:  # the legacy exporter is deprecated and may be removed
+            raise RuntimeError(f"legacy torch.onnx exporter unavailable: {exc}") from exc
+    return path
+
+
+def build_transformer_block(path: Path) -> Path:
+    """A tiny 2-layer BERT encoder with random weights; dynamic ``batch`` and ``seq`` dims."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(SEED)
+    config = BertConfig(
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+        vocab_size=1000,
+        max_position_embeddings=128,
+    )
+    model = BertModel(config).eval()
+    input_ids = torch.randint(0, config.vocab_size, (2, 16))
+    attention_mask = torch.ones(2, 16, dtype=torch.int64)
+    batch = torch.export.Dim("batch", max=1024)
+    seq = torch.export.Dim("seq", max=config.max_position_embeddings)
+    return _torch_export(
+        model,
+        (input_ids, attention_mask),
+        path,
+        input_names=["input_ids", "attention_mask"],
+        output_names=["last_hidden_state", "pooler_output"],
+        dynamic_shapes={"input_ids": {0: batch, 1: seq}, "attention_mask": {0: batch, 1: seq}},
+    )
+
+
+# ---------------------------------------------------------------------------------------- onnx.helper
+
+
+def _const(name: str, array: np.ndarray) -> onnx.NodeProto:
+    return helper.make_node(
+        "Constant", [], [name], name=f"const_{name}", value=numpy_helper.from_array(array)
+    )
+
+
+def build_control_flow(path: Path) -> Path:
+    """If (then/else) + Loop (body with a Constant and a call to a local function) + a local function.
+
+    Inputs: ``x`` float[batch, 4], ``use_relu`` bool scalar, ``trip_count`` int64 scalar.
+    Outputs: ``final`` float[batch, 4] (loop-carried), ``history`` float[?, batch, 4] (scan output).
+    """
+    float_b4 = [("batch"), 4]
+
+    # model-local function mylib.ScaleAdd(a, b) = a * 0.5 + b
+    scale_add = helper.make_function(
+        "mylib",
+        "ScaleAdd",
+        inputs=["a", "b"],
+        outputs=["out"],
+        nodes=[
+            helper.make_node(
+                "Constant", [], ["half"], value=numpy_helper.from_array(np.array(0.5, np.float32))
+            ),
+            helper.make_node("Mul", ["a", "half"], ["scaled"]),
+            helper.make_node("Add", ["scaled", "b"], ["out"]),
+        ],
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        doc_string="a * 0.5 + b",
+    )
+
+    then_body = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["then_out"], name="then_relu")],  # captures outer-scope x
+        "then_body",
+        [],
+        [helper.make_tensor_value_info("then_out", TensorProto.FLOAT, float_b4)],
+    )
+    else_body = helper.make_graph(
+        [
+            helper.make_node("Neg", ["x"], ["neg_x"], name="else_neg"),
+            helper.make_node("Sigmoid", ["neg_x"], ["else_out"], name="else_sigmoid"),
+        ],
+        "else_body",
+        [],
+        [helper.make_tensor_value_info("else_out", TensorProto.FLOAT, float_b4)],
+    )
+    loop_body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"], name="body_cond"),
+            _const("step", np.array([0.25, -0.25, 0.5, -0.5], np.float32)),
+            helper.make_node("ScaleAdd", ["v_in", "step"], ["v_mid"], name="body_scale_add", domain="mylib"),
+            helper.make_node("Tanh", ["v_mid"], ["v_out"], name="body_tanh"),
+            helper.make_node("Identity", ["v_out"], ["scan_out"], name="body_scan"),
+        ],
+        "loop_body",
+        [
+            helper.make_tensor_value_info("iter", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("v_in", TensorProto.FLOAT, float_b4),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("v_out", TensorProto.FLOAT, float_b4),
+            helper.make_tensor_value_info("scan_out", TensorProto.FLOAT, float_b4),
+        ],
+    )
+
+    rng = np.random.default_rng(SEED)
+    bias = numpy_helper.from_array(rng.standard_normal((4,), dtype=np.float32), "bias")
+    nodes = [
+        helper.make_node(
+            "If",
+            ["use_relu"],
+            ["branch"],
+            name="choose_activation",
+            then_branch=then_body,
+            else_branch=else_body,
+        ),
+        helper.make_node("ScaleAdd", ["branch", "bias"], ["biased"], name="scale_add", domain="mylib"),
+        _const("keep_going", np.array(True)),
+        helper.make_node(
+            "Loop",
+            ["trip_count", "keep_going", "biased"],
+            ["final", "history"],
+            name="refine",
+            body=loop_body,
+        ),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "control_flow_if_loop",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, float_b4),
+            helper.make_tensor_value_info("use_relu", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("trip_count", TensorProto.INT64, []),
+        ],
+        [
+            helper.make_tensor_value_info("final", TensorProto.FLOAT, float_b4),
+            helper.make_tensor_value_info("history", TensorProto.FLOAT, [None, "batch", 4]),
+        ],
+        initializer=[bias],
+        doc_string="If + Loop + a model-local function, built with onnx.helper",
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("mylib", 1)],
+        functions=[scale_add],
+        producer_name="modellens.make_samples",
+        producer_version="1",
+    )
+    model.ir_version = 9
+    helper.set_model_props(model, {"description": "control-flow sample", "author": "ModelLens"})
+    onnx.save(model, str(path))
+    return path
+
+
+# ------------------------------------------------------------------------------------------- checks
+
+
+def sample_feeds(path: Path) -> dict[str, np.ndarray]:
+    """Seeded inputs for a model's graph inputs (named dims -> 2, except ``seq`` -> 8)."""
+    model = onnx.load(str(path), load_external_data=False)
+    inits = {i.name for i in model.graph.initializer}
+    rng = np.random.default_rng(SEED)
+    feeds: dict[str, np.ndarray] = {}
+    for value in model.graph.input:
+        if value.name in inits:
+            continue
+        tensor = value.type.tensor_type
+        dtype = helper.tensor_dtype_to_np_dtype(tensor.elem_type)
+        shape = [
+            d.dim_value if d.HasField("dim_value") else (8 if d.dim_param == "seq" else 2)
+            for d in tensor.shape.dim
+        ]
+        if dtype == np.dtype(np.bool_):
+            feeds[value.name] = np.ones(shape, np.bool_)
+        elif value.name == "trip_count":
+            feeds[value.name] = np.array(3, np.int64)
+        elif value.name == "attention_mask":
+            feeds[value.name] = np.ones(shape, dtype)
+        elif np.issubdtype(dtype, np.integer):
+            feeds[value.name] = rng.integers(0, 100, size=shape).astype(dtype)
+        else:
+            feeds[value.name] = rng.standard_normal(shape).astype(dtype)
+    return feeds
+
+
+def check_model_file(path: Path) -> list[np.ndarray]:
+    """onnx.checker (full check with shape inference) + one onnxruntime run; returns the outputs."""
+    import onnxruntime as ort
+
+    onnx.checker.check_model(str(path), full_check=True)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return session.run(None, sample_feeds(path))
+
+
+SAMPLES = {
+    "cnn_branches.onnx": build_cnn_branches,
+    "transformer_block.onnx": build_transformer_block,
+    "control_flow_if_loop.onnx": build_control_flow,
+}
+
+
+def main(out_dir: Path = HERE) -> int:
+    total = 0
+    for name, builder in SAMPLES.items():
+        path = builder(out_dir / name)
+        outputs = check_model_file(path)
+        size = path.stat().st_size
+        total += size
+        print(f"{name}: {size / 1024:.1f} KiB, outputs {[o.shape for o in outputs]}")
+    print(f"total {total / 1024:.1f} KiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE))
