@@ -98,11 +98,13 @@ def _infer_value_types(model: onnx.ModelProto, warnings: list[str]) -> dict[str,
     try:
         light = onnx.shape_inference.infer_shapes(light, check_type=True, strict_mode=True, data_prop=True)
     except Exception as strict_err:  # noqa: BLE001 - inference is optional; the graph still shows
-        warnings.append(f"Shape inference found a problem, some shapes may be missing: {_first_line(strict_err)}")
+        problem = _first_line(strict_err)
+        warnings.append(f"Shape inference found a problem, some shapes may be missing: {problem}")
         try:
             light = onnx.shape_inference.infer_shapes(light, strict_mode=False, data_prop=True)
         except Exception as err:  # noqa: BLE001
-            warnings.append(f"Shape inference failed, showing shapes stored in the file only: {_first_line(err)}")
+            problem = _first_line(err)
+            warnings.append(f"Shape inference failed, showing shapes stored in the file only: {problem}")
     types: dict[str, onnx.TypeProto] = {}
     for graph in _all_graphs(light.graph):
         for value in (*graph.input, *graph.output, *graph.value_info):
@@ -246,7 +248,7 @@ class OnnxTensorStore:
             raise ModelLoadError(f"No stored tensor named {name!r}", "pick a weight listed by the node")
         try:
             return numpy_helper.to_array(tensor, base_dir=str(self.base_dir))
-        except Exception as err:  # noqa: BLE001 - onnx raises OSError, ValueError or ValidationError
+        except Exception as err:
             raise ModelLoadError(
                 f"The values of {name!r} are not available ({_first_line(err)})",
                 "open the model by path, or upload its external data files together with the .onnx",
