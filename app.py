@@ -27,8 +27,8 @@ st.set_page_config(page_title="ModelLens", page_icon="🔎", layout="wide")
 pages.init_session_state(_cli_model())
 navigation = st.navigation(
     [
-        st.Page(pages.graph_page, title="Graph", icon="🕸️", url_path="graph", default=True),
-        st.Page(pages.summary_page, title="Summary", icon="📋", url_path="summary"),
+        st.Page(pages.graph_page, title="Graph", icon=":material/hub:", url_path="graph", default=True),
+        st.Page(pages.summary_page, title="Summary", icon=":material/summarize:", url_path="summary"),
     ]
 )
 pages.sidebar()

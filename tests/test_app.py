@@ -69,8 +69,9 @@ def test_search_lists_matches_and_jumps() -> None:
     assert len(picker.options) >= 2
     picker.select_index(1).run()
     assert not app.exception
-    assert app.session_state.selected == app.session_state.focus
-    assert "relu" in app.session_state.selected.lower()
+    chosen = app.selectbox(key="search_pick_Relu").value
+    assert app.session_state.selected == app.session_state.focus == chosen
+    assert app.query_params["node"] in (chosen, [chosen])
 
 
 def test_control_flow_subgraph_opens_with_breadcrumbs() -> None:

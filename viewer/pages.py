@@ -192,7 +192,7 @@ def sidebar() -> None:
 def show_load_error() -> None:
     message = st.session_state.get("load_error")
     if message:
-        st.error(message, icon="⚠️")
+        st.error(message, icon=":material/warning:")
         snippet = st.session_state.get("load_error_snippet")
         if snippet:
             st.code(snippet, language="python")
@@ -271,7 +271,7 @@ def _welcome() -> None:
                 key=f"welcome_{name}",
                 on_click=_switch_model,
                 args=(f"sample:{name}",),
-                use_container_width=True,
+                width="stretch",
             )
 
 
@@ -283,7 +283,7 @@ def _header(model: OpenModel, sub_id: str) -> None:
         f"{summary['nodes']:,} nodes · {summary['parameters']:,} parameters"
     )
     for warning in summary["warnings"][:3]:
-        st.warning(warning, icon="⚠️")
+        st.warning(warning, icon=":material/warning:")
     if sub_id != MAIN_GRAPH:
         crumbs = st.columns([1, 6])
         crumbs[0].button("⬅ main graph", key="crumb_main", on_click=open_subgraph, args=(MAIN_GRAPH,))
@@ -357,7 +357,7 @@ def _inspector(model: OpenModel, sub_id: str) -> None:
         return
     node_id = st.session_state.selected
     if not node_id or node_id not in graph:
-        st.info("Click a node to inspect it, or an edge to see its tensor.", icon="🖱️")
+        st.info("Click a node to inspect it, or an edge to see its tensor.", icon=":material/mouse:")
         _legend()
         return
     _node_panel(model, graph, node_id)
@@ -391,7 +391,7 @@ def _node_panel(model: OpenModel, graph: ModelGraph, node_id: str) -> None:
     attributes = tables.attribute_table(graph, node_id, doc)
     if not attributes.empty:
         st.markdown("**Attributes**")
-        st.dataframe(attributes, hide_index=True, use_container_width=True)
+        st.dataframe(attributes, hide_index=True, width="stretch")
     _port_section("Inputs", tables.input_rows(graph, node_id, doc), "from", node_id)
     _port_section("Outputs", tables.output_rows(graph, node_id, doc), "to", node_id)
     if data["kind"] == "output" and data.get("tensor") is not None:
@@ -454,7 +454,7 @@ def _weight_section(model: OpenModel, graph: ModelGraph, node_id: str, port: int
                 )
                 .properties(height=120)
             )
-            st.altair_chart(chart, use_container_width=True)
+            st.altair_chart(chart, width="stretch")
         st.caption(f"{stats.count:,} values; first {len(stats.preview)}:")
         st.code(np.array2string(np.asarray(stats.preview), precision=4, max_line_width=60), language=None)
         buffer = io.BytesIO()
@@ -553,19 +553,19 @@ def summary_page() -> None:
     st.dataframe(
         pd.DataFrame({"": list(facts), "value": [str(v) for v in facts.values()]}),
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
     for warning in summary["warnings"]:
-        st.warning(warning, icon="⚠️")
+        st.warning(warning, icon=":material/warning:")
     left, right = st.columns(2)
     left.markdown("**Inputs**")
-    left.dataframe(tables.io_table(graph, "inputs"), hide_index=True, use_container_width=True)
+    left.dataframe(tables.io_table(graph, "inputs"), hide_index=True, width="stretch")
     right.markdown("**Outputs**")
-    right.dataframe(tables.io_table(graph, "outputs"), hide_index=True, use_container_width=True)
+    right.dataframe(tables.io_table(graph, "outputs"), hide_index=True, width="stretch")
     metadata = tables.metadata_table(graph)
     if not metadata.empty:
         st.markdown("**Metadata**")
-        st.dataframe(metadata, hide_index=True, use_container_width=True)
+        st.dataframe(metadata, hide_index=True, width="stretch")
     st.markdown("**Operators**")
     histogram = tables.op_histogram(graph)
     domain = list(CATEGORY_STYLES)
@@ -583,7 +583,7 @@ def summary_page() -> None:
         )
         .properties(height=max(120, 18 * len(histogram)))
     )
-    st.altair_chart(chart, use_container_width=True)
+    st.altair_chart(chart, width="stretch")
     st.download_button(
         "Node table (CSV)",
         model.node_table(MAIN_GRAPH).to_csv(index=False),
