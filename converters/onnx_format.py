@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from converters import schema
 from converters.errors import ModelLoadError
+from converters.onnx_lazy import Span, WireFormatError, load_without_weights, read_raw
 from converters.op_catalog import category_of
 from converters.source import ModelSource
 
@@ -58,10 +59,10 @@ def match(source: ModelSource) -> bool:
 
 
 def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> schema.ModelGraph:
-    model = _load_proto(source)
+    model, lazy = _load_proto(source)
     warnings: list[str] = []
-    value_types = _infer_value_types(model, warnings)
-    store = OnnxTensorStore(model, source.base_dir)
+    value_types = _infer_value_types(model, set(lazy), warnings)
+    store = OnnxTensorStore(model, source.base_dir, source.path, lazy)
     warnings.extend(store.missing_external_data_warnings(source.display_name))
     converter = _GraphConverter(model, value_types, warnings)
     graph = converter.convert_graph(model.graph, scope="")
@@ -70,16 +71,17 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
     return graph
 
 
-def _load_proto(source: ModelSource) -> onnx.ModelProto:
-    import onnx
+def _load_proto(source: ModelSource) -> tuple[onnx.ModelProto, dict[str, Span]]:
+    """The model's structure; large weights stay in the file (see converters.onnx_lazy)."""
     from google.protobuf.message import DecodeError
 
     fix = "re-export the model, or check that the file was copied completely"
+    source.start_hashing()
     try:
-        model = onnx.load_model_from_string(source.read_bytes())
-    except (DecodeError, RuntimeError, ValueError) as err:
+        model, lazy = load_without_weights(source.path)
+    except (DecodeError, WireFormatError, RuntimeError, ValueError) as err:
         raise ModelLoadError(
-            f"{source.display_name} is a truncated or corrupt ONNX file ({err})", fix
+            f"{source.display_name} is a truncated or corrupt ONNX file ({_first_line(err)})", fix
         ) from err
     except OSError as err:
         raise ModelLoadError(
@@ -87,14 +89,16 @@ def _load_proto(source: ModelSource) -> onnx.ModelProto:
         ) from err
     if model.ir_version <= 0 or not model.HasField("graph"):
         raise ModelLoadError(f"{source.display_name} is not a valid ONNX model (no graph found)", fix)
-    return model
+    return model, lazy
 
 
-def _infer_value_types(model: onnx.ModelProto, warnings: list[str]) -> dict[str, onnx.TypeProto]:
+def _infer_value_types(
+    model: onnx.ModelProto, lazy_names: set[str], warnings: list[str]
+) -> dict[str, onnx.TypeProto]:
     """Every known value's TypeProto: from the file, plus onnx.shape_inference on a light copy."""
     import onnx
 
-    light = _without_weight_bytes(model)
+    light = _without_weight_bytes(model, lazy_names)
     try:
         light = onnx.shape_inference.infer_shapes(light, check_type=True, strict_mode=True, data_prop=True)
     except Exception as strict_err:  # noqa: BLE001 - inference is optional; the graph still shows
@@ -115,7 +119,7 @@ def _infer_value_types(model: onnx.ModelProto, warnings: list[str]) -> dict[str,
     return types
 
 
-def _without_weight_bytes(model: onnx.ModelProto) -> onnx.ModelProto:
+def _without_weight_bytes(model: onnx.ModelProto, lazy_names: set[str]) -> onnx.ModelProto:
     """A copy of ``model`` whose large initializers are declared as typed inputs (no bytes copied)."""
     import onnx
 
@@ -130,7 +134,8 @@ def _without_weight_bytes(model: onnx.ModelProto) -> onnx.ModelProto:
     declared = {value.name for value in source.input}
     graph.input.extend(source.input)
     for tensor in source.initializer:
-        if _element_count(tensor.dims) <= SMALL_INITIALIZER_ELEMENTS and not _is_external(tensor):
+        small = _element_count(tensor.dims) <= SMALL_INITIALIZER_ELEMENTS
+        if small and not _is_external(tensor) and tensor.name not in lazy_names:
             graph.initializer.append(tensor)
         elif tensor.name not in declared:
             graph.input.append(onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, tensor.dims))
@@ -226,6 +231,8 @@ class OnnxTensorStore:
 
     model: onnx.ModelProto
     base_dir: Path
+    path: Path
+    lazy: dict[str, Span] = field(default_factory=dict)
     _index: dict[str, onnx.TensorProto] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -247,6 +254,8 @@ class OnnxTensorStore:
         if tensor is None:
             raise ModelLoadError(f"No stored tensor named {name!r}", "pick a weight listed by the node")
         try:
+            if name in self.lazy:
+                tensor = _with_raw_data(tensor, read_raw(self.path, self.lazy[name]))
             return numpy_helper.to_array(tensor, base_dir=str(self.base_dir))
         except Exception as err:
             raise ModelLoadError(
@@ -270,6 +279,15 @@ class OnnxTensorStore:
             "Put the file beside the model (or upload it together with the .onnx)"
             for loc in missing
         ]
+
+
+def _with_raw_data(tensor: onnx.TensorProto, raw: bytes) -> onnx.TensorProto:
+    import onnx
+
+    full = onnx.TensorProto()
+    full.CopyFrom(tensor)
+    full.raw_data = raw
+    return full
 
 
 class _GraphConverter:
@@ -335,14 +353,15 @@ class _GraphConverter:
             )
             graph.graph["inputs"].append(node_id)
             producers[value.name] = (node_id, 0)
-        local_names = (
-            frozenset(producers)
+        visible_names = (
+            outer_names
+            | frozenset(producers)
             | frozenset(initializers)
             | frozenset(out for node in proto.node for out in node.output)
         )
         for index, node in enumerate(proto.node):
             node_id = schema.unique_id(node.name, taken, f"{node.op_type}_{index}")
-            self._add_op_node(graph, node_id, node, initializers, scope, outer_names | local_names)
+            self._add_op_node(graph, node_id, node, initializers, scope, visible_names)
             for port, out in enumerate(node.output):
                 if out:
                     producers[out] = (node_id, port)

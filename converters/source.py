@@ -88,12 +88,10 @@ class ModelSource:
             self._sha256 = self._pending_hash.result() if self._pending_hash else hash_path(self.path)
         return self._sha256
 
-    def read_bytes(self) -> bytes:
-        """The file's bytes, read once; their sha256 is computed meanwhile on another thread."""
-        data = self.path.read_bytes()
+    def start_hashing(self) -> None:
+        """Hash the file on a worker thread (hashlib releases the GIL) while it is being parsed."""
         if self._sha256 is None and self._pending_hash is None:
-            self._pending_hash = _HASH_POOL.submit(lambda: hashlib.sha256(data).hexdigest())
-        return data
+            self._pending_hash = _HASH_POOL.submit(hash_path, self.path)
 
     @property
     def suffix(self) -> str:

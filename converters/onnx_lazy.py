@@ -1,0 +1,141 @@
+"""Read an ONNX file without copying its weight bytes into memory.
+
+The protobuf wire format is walked over a memory map: every field of the model and its main graph
+is copied as is, except the ``raw_data`` of large initializers, whose (offset, length) in the file is
+remembered instead. Their pages are never touched, so opening a 400 MB model costs the size of its
+structure, and ``read_raw(path, span)`` fetches one weight's bytes when the inspector asks.
+"""
+
+from __future__ import annotations
+
+import mmap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import onnx
+
+LAZY_MIN_BYTES = 4096
+_MODEL_GRAPH_FIELD = 7
+_GRAPH_INITIALIZER_FIELD = 5
+_TENSOR_RAW_DATA_FIELD = 9
+_LENGTH_DELIMITED = 2
+
+
+class WireFormatError(ValueError):
+    """The bytes are not a well-formed protobuf message (truncated or corrupt)."""
+
+
+@dataclass(frozen=True)
+class Span:
+    offset: int
+    length: int
+
+
+def _varint(buf: mmap.mmap | bytes, pos: int, end: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        if pos >= end or shift > 63:
+            raise WireFormatError("truncated varint")
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def _fields(buf: mmap.mmap | bytes, start: int, end: int) -> Iterator[tuple[int, int, int, int, int]]:
+    """(field number, wire type, field start, payload start, payload end) of each field."""
+    pos = start
+    while pos < end:
+        field_start = pos
+        key, pos = _varint(buf, pos, end)
+        number, wire_type = key >> 3, key & 7
+        if wire_type == 0:
+            _, payload_end = _varint(buf, pos, end)
+        elif wire_type == 1:
+            payload_end = pos + 8
+        elif wire_type == _LENGTH_DELIMITED:
+            length, pos = _varint(buf, pos, end)
+            payload_end = pos + length
+        elif wire_type == 5:
+            payload_end = pos + 4
+        else:
+            raise WireFormatError(f"unsupported wire type {wire_type}")
+        if payload_end > end or number == 0:
+            raise WireFormatError("field runs past the end of its message")
+        yield number, wire_type, field_start, pos, payload_end
+        pos = payload_end
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _length_delimited(number: int, payload: bytes | bytearray) -> bytes:
+    return _encode_varint(number << 3 | _LENGTH_DELIMITED) + _encode_varint(len(payload)) + bytes(payload)
+
+
+def _tensor_without_raw_data(buf: mmap.mmap, start: int, end: int) -> tuple[bytes, Span | None]:
+    kept, span = bytearray(), None
+    for number, wire_type, field_start, payload_start, payload_end in _fields(buf, start, end):
+        if number == _TENSOR_RAW_DATA_FIELD and wire_type == _LENGTH_DELIMITED:
+            span = Span(payload_start, payload_end - payload_start)
+        else:
+            kept += buf[field_start:payload_end]
+    return bytes(kept), span
+
+
+def load_without_weights(path: Path) -> tuple[onnx.ModelProto, dict[str, Span]]:
+    """The model with large initializers' raw_data left in the file; returns their spans by name."""
+    import onnx
+
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        model_bytes, graph_bytes = bytearray(), bytearray()
+        spans: list[Span | None] = []
+        graph_range: tuple[int, int] | None = None
+        for number, wire_type, field_start, payload_start, payload_end in _fields(buf, 0, len(buf)):
+            if number == _MODEL_GRAPH_FIELD and wire_type == _LENGTH_DELIMITED:
+                graph_range = (payload_start, payload_end)
+            else:
+                model_bytes += buf[field_start:payload_end]
+        if graph_range is not None:
+            for number, wire_type, field_start, payload_start, payload_end in _fields(buf, *graph_range):
+                is_initializer = number == _GRAPH_INITIALIZER_FIELD and wire_type == _LENGTH_DELIMITED
+                if is_initializer and payload_end - payload_start > LAZY_MIN_BYTES:
+                    tensor, span = _tensor_without_raw_data(buf, payload_start, payload_end)
+                    graph_bytes += _length_delimited(number, tensor)
+                    spans.append(span)
+                else:
+                    graph_bytes += buf[field_start:payload_end]
+                    if is_initializer:
+                        spans.append(None)
+            model_bytes += _length_delimited(_MODEL_GRAPH_FIELD, graph_bytes)
+    model = onnx.ModelProto()
+    model.ParseFromString(bytes(model_bytes))
+    lazy = {
+        tensor.name: span
+        for tensor, span in zip(model.graph.initializer, spans, strict=True)
+        if span is not None
+    }
+    return model, lazy
+
+
+def read_raw(path: Path, span: Span) -> bytes:
+    with path.open("rb") as handle:
+        handle.seek(span.offset)
+        data = handle.read(span.length)
+    if len(data) != span.length:
+        raise WireFormatError("the file is shorter than when it was opened")
+    return data
