@@ -457,14 +457,19 @@ def _weight_section(model: OpenModel, graph: ModelGraph, node_id: str, port: int
             st.altair_chart(chart, width="stretch")
         st.caption(f"{stats.count:,} values; first {len(stats.preview)}:")
         st.code(np.array2string(np.asarray(stats.preview), precision=4, max_line_width=60), language=None)
-        buffer = io.BytesIO()
-        np.save(buffer, values)
         st.download_button(
             "Download .npy",
-            buffer.getvalue(),
+            lambda: _npy_bytes(values),
             file_name=f"{_safe_file(info.name)}.npy",
+            on_click="ignore",
             key=f"npy_{node_id}_{port}",
         )
+
+
+def _npy_bytes(values: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, values)
+    return buffer.getvalue()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -503,23 +508,22 @@ def _exports(model: OpenModel, sub_id: str) -> None:
     view = st.session_state.get("canvas_view") or {}
     left, middle, right = st.columns(3)
     stem = Path(model.name).stem
-    with left:
-        if st.button("Prepare interactive HTML", key="prep_html"):
-            options = {k: v for k, v in view.items() if v is not None}
-            st.session_state.export_html = render.render_html(model.payload(sub_id), options)
-        if st.session_state.get("export_html"):
-            st.download_button(
-                "Download HTML",
-                st.session_state.export_html,
-                file_name=f"{stem}.html",
-                mime="text/html",
-                key="dl_html",
-            )
+    options = {k: v for k, v in view.items() if v is not None}
+    payload = model.payload(sub_id)
+    left.download_button(
+        "Interactive HTML (this view)",
+        lambda: render.render_html(payload, options),
+        file_name=f"{stem}.html",
+        mime="text/html",
+        on_click="ignore",
+        key="dl_html",
+    )
     middle.download_button(
         "Node table (CSV)",
-        model.node_table(sub_id).to_csv(index=False),
+        lambda: model.node_table(sub_id).to_csv(index=False),
         file_name=f"{stem}-nodes.csv",
         mime="text/csv",
+        on_click="ignore",
         key="dl_csv",
     )
     right.caption("SVG, PNG and DOT of the current view: the ⤓ buttons in the canvas toolbar.")
@@ -586,9 +590,10 @@ def summary_page() -> None:
     st.altair_chart(chart, width="stretch")
     st.download_button(
         "Node table (CSV)",
-        model.node_table(MAIN_GRAPH).to_csv(index=False),
+        lambda: model.node_table(MAIN_GRAPH).to_csv(index=False),
         file_name=f"{Path(model.name).stem}-nodes.csv",
         mime="text/csv",
+        on_click="ignore",
         key="dl_csv_summary",
     )
 

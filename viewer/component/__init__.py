@@ -1,0 +1,68 @@
+"""The interactive graph canvas: a Streamlit custom component (v2) around the engine bundle.
+
+``graph_canvas(payload, options, key=...)`` mounts the canvas (pan/zoom, toolbar, expand/collapse,
+selection) and returns what the user did: the expanded group ids, the view toggles, and the last
+clicked node or edge (a trigger: set for one rerun only). The payload and options follow
+``CONTRACT.md`` next to this file. This module and the pages are the only importers of streamlit.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from streamlit.components.v2.types import ComponentRenderer
+
+__all__ = ["COMPONENT_NAME", "CanvasResult", "bundle_js", "graph_canvas"]
+
+COMPONENT_NAME = "modellens.graph_canvas"
+_BUNDLE = Path(__file__).resolve().parent / "dist" / "modellens-graph.js"
+
+
+@dataclass(frozen=True)
+class CanvasResult:
+    """What the canvas reported. ``select`` is set only on the rerun right after a click."""
+
+    expanded: list[str] | None
+    view: dict[str, Any] | None
+    select: dict[str, Any] | None
+
+
+@functools.lru_cache(maxsize=1)
+def bundle_js() -> str:
+    """The bundle as an ES module whose default export is the Streamlit component function."""
+    source = _BUNDLE.read_text(encoding="utf-8")
+    return f"{source}\nexport default ModelLensGraph.component;\n"
+
+
+@functools.lru_cache(maxsize=1)
+def _renderer() -> ComponentRenderer:
+    import streamlit as st
+
+    return st.components.v2.component(COMPONENT_NAME, js=bundle_js(), isolate_styles=True)
+
+
+def _ignore() -> None:
+    """State callbacks must exist for Streamlit to accept the state keys; nothing to do here."""
+
+
+def graph_canvas(
+    payload: dict[str, Any], options: dict[str, Any], *, key: str, height: int = 640
+) -> CanvasResult:
+    """Mount the graph canvas and return the expanded groups, view toggles and last selection."""
+    result = _renderer()(
+        key=key,
+        data={"payload": payload, "options": options, "key": key, "height": height},
+        height=height,
+        on_expanded_change=_ignore,
+        on_view_change=_ignore,
+        on_select_change=_ignore,
+    )
+    return CanvasResult(
+        expanded=result.get("expanded"),
+        view=result.get("view"),
+        select=result.get("select"),
+    )

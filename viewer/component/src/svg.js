@@ -1,0 +1,249 @@
+// SVG drawing of a laid-out visible graph (pure: strings only, no DOM).
+import { FONT_FAMILY, textWidth } from "./measure.js";
+import { METRICS, layoutGraph } from "./layout.js";
+import { visibleGraph, visibleIdFor } from "./visible.js";
+
+export const PALETTES = {
+  light: {
+    bg: "#ffffff", text: "#1b1f24", muted: "#66707a", edge: "#7d858e", edgeText: "#5a636c",
+    body: "#ffffff", border: "#9aa1a9", cluster: "rgba(40,80,140,0.035)", clusterBorder: "#bcc4ce",
+    clusterText: "#46515c", group: "#f1f4f8", groupBorder: "#7f8b99", accent: "#1f6feb", hl: "#f59e0b",
+  },
+  dark: {
+    bg: "#16181c", text: "#e6e8eb", muted: "#9aa3ad", edge: "#8b939c", edgeText: "#a7afb8",
+    body: "#24272c", border: "#5a616a", cluster: "rgba(255,255,255,0.035)", clusterBorder: "#4a515a",
+    clusterText: "#b6bec7", group: "#2b3038", groupBorder: "#7c8794", accent: "#58a6ff", hl: "#f5b83d",
+  },
+};
+
+/** The palette as CSS variable references (for the interactive canvas). */
+export const VAR_PALETTE = Object.fromEntries(Object.keys(PALETTES.light).map((k) => [k, `var(--ml-${k})`]));
+
+const DEFAULT_CATEGORY = { label: "Other", fill: "#5c6470", text: "#ffffff" };
+const IO_CATEGORY = { input: { label: "Input", fill: "#3c4043", text: "#ffffff" }, output: { label: "Output", fill: "#3c4043", text: "#ffffff" } };
+
+export function esc(value) {
+  return String(value).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+const r1 = (v) => Math.round(v * 10) / 10;
+
+export function categoryOf(payload, node) {
+  const cats = payload.categories || {};
+  return cats[node.cat] || IO_CATEGORY[node.kind] || cats[node.kind] || DEFAULT_CATEGORY;
+}
+
+/** CSS rules for the drawing; `pal` holds concrete colours or var() references. */
+export function svgCss(pal, scope = ".ml-svg") {
+  return `${scope} text{font-family:${FONT_FAMILY};text-rendering:geometricPrecision;fill:${pal.text}}
+${scope} .ml-body{fill:${pal.body};stroke:${pal.border};stroke-width:1}
+${scope} .ml-rowk{font-weight:600;font-size:${METRICS.rowSize}px}
+${scope} .ml-row{font-size:${METRICS.rowSize}px}
+${scope} .ml-muted{fill:${pal.muted}}
+${scope} .ml-title{font-weight:600;font-size:${METRICS.headerSize}px}
+${scope} .ml-pill text{font-size:${METRICS.pillSize}px}
+${scope} .ml-line{fill:none;stroke:${pal.edge};stroke-width:1.1}
+${scope} .ml-hit{fill:none;stroke:transparent;stroke-width:10}
+${scope} .ml-elabel{font-size:${METRICS.edgeSize}px;fill:${pal.edgeText};paint-order:stroke;stroke:${pal.bg};stroke-width:3px;stroke-linejoin:round}
+${scope} .ml-arrowhead{fill:${pal.edge}}
+${scope} .ml-arrowsel{fill:${pal.accent}}
+${scope} .ml-cbox{fill:${pal.cluster};stroke:${pal.clusterBorder};stroke-width:1}
+${scope} .ml-ctext{font-size:${METRICS.clusterSize}px;font-weight:600;fill:${pal.clusterText}}
+${scope} .ml-ccount{font-size:${METRICS.rowSize}px;fill:${pal.muted}}
+${scope} .ml-chead text{paint-order:stroke;stroke:${pal.bg};stroke-width:3px;stroke-linejoin:round}
+${scope} .ml-gbox{fill:${pal.group};stroke:${pal.groupBorder};stroke-width:1.2}
+${scope} .ml-gicon{fill:none;stroke:${pal.groupBorder};stroke-width:1.2}
+${scope} .ml-outline{fill:none;stroke:none}
+${scope} .ml-hl .ml-outline{stroke:${pal.hl};stroke-width:3}
+${scope} .ml-sel .ml-outline{stroke:${pal.accent};stroke-width:3}
+${scope} .ml-edge.ml-sel .ml-line{stroke:${pal.accent};stroke-width:2}
+${scope} .ml-legend text{font-size:10.5px;fill:${pal.muted}}
+${scope} .ml-heading{font-size:13px;font-weight:600}`;
+}
+
+function roundedTop(x, y, w, h, r) {
+  return `M${x},${y + h}V${y + r}Q${x},${y} ${x + r},${y}H${x + w - r}Q${x + w},${y} ${x + w},${y + r}V${y + h}Z`;
+}
+
+function opNode(n, cat) {
+  const M = METRICS;
+  const x = -n.w / 2;
+  const y = -n.h / 2;
+  const parts = [`<rect class="ml-body" x="${x}" y="${y}" width="${n.w}" height="${n.h}" rx="5"/>`];
+  const headH = n.rows.length ? M.headerH : n.h;
+  parts.push(n.rows.length
+    ? `<path d="${roundedTop(x, y, n.w, headH, 5)}" fill="${esc(cat.fill)}"/>`
+    : `<rect x="${x}" y="${y}" width="${n.w}" height="${n.h}" rx="5" fill="${esc(cat.fill)}"/>`);
+  parts.push(`<text class="ml-title" x="0" y="${r1(y + headH / 2 + 4)}" text-anchor="middle" style="fill:${esc(cat.text || "#fff")}">${esc(n.title)}</text>`);
+  let ry = y + M.headerH + M.rowPad + M.rowH / 2 + 3.5;
+  for (const row of n.rows) {
+    const tx = x + M.padX;
+    if (row.key) {
+      const kw = textWidth(row.key, M.rowSize, true) + 4;
+      parts.push(`<text class="ml-rowk${row.muted ? " ml-muted" : ""}" x="${r1(tx)}" y="${r1(ry)}">${esc(row.key)}</text>`);
+      if (row.value) parts.push(`<text class="ml-row" x="${r1(tx + kw)}" y="${r1(ry)}">${esc(row.value)}</text>`);
+    } else {
+      parts.push(`<text class="ml-row${row.muted ? " ml-muted" : ""}" x="${r1(tx)}" y="${r1(ry)}">${esc(row.value)}</text>`);
+    }
+    ry += M.rowH;
+  }
+  parts.push(`<rect class="ml-outline" x="${x - 2}" y="${y - 2}" width="${n.w + 4}" height="${n.h + 4}" rx="7"/>`);
+  return parts.join("");
+}
+
+function pillNode(n, cat) {
+  const x = -n.w / 2;
+  const y = -n.h / 2;
+  return `<g class="ml-pill"><rect x="${x}" y="${y}" width="${n.w}" height="${n.h}" rx="${n.h / 2}" fill="${esc(cat.fill)}"/>`
+    + `<text x="0" y="4" text-anchor="middle" style="fill:${esc(cat.text || "#fff")}">${esc(n.title)}</text></g>`
+    + `<rect class="ml-outline" x="${x - 2}" y="${y - 2}" width="${n.w + 4}" height="${n.h + 4}" rx="${n.h / 2 + 2}"/>`;
+}
+
+function groupNode(n) {
+  const M = METRICS;
+  const x = -n.w / 2;
+  const y = -n.h / 2;
+  const ix = x + 9;
+  const iy = y + 7;
+  return `<rect class="ml-gbox" x="${x}" y="${y}" width="${n.w}" height="${n.h}" rx="6"/>`
+    + `<rect x="${x + 3}" y="${y + 3}" width="${n.w - 6}" height="${n.h - 6}" rx="4" class="ml-gicon" stroke-dasharray="2 2" opacity="0.55"/>`
+    + `<g class="ml-gplus"><rect class="ml-gicon" x="${ix}" y="${iy}" width="10" height="10" rx="2"/><path class="ml-gicon" d="M${ix + 2.5},${iy + 5}h5M${ix + 5},${iy + 2.5}v5"/></g>`
+    + `<text class="ml-title" x="${ix + 15}" y="${r1(iy + 9)}">${esc(n.title)}</text>`
+    + `<text class="ml-rowk ml-muted" x="${x + M.padX + 1}" y="${r1(y + M.headerH + M.rowH / 2 + 5)}">${esc(n.badge)}`
+    + `<tspan class="ml-row" dx="6">${esc(n.sub)}</tspan></text>`
+    + `<rect class="ml-outline" x="${x - 2}" y="${y - 2}" width="${n.w + 4}" height="${n.h + 4}" rx="8"/>`;
+}
+
+/** Cubic B-spline through dagre's points (the "basis" curve). */
+export function basisPath(points) {
+  if (!points.length) return "";
+  if (points.length < 3) return `M${points.map((p) => `${r1(p.x)},${r1(p.y)}`).join("L")}`;
+  let d = `M${r1(points[0].x)},${r1(points[0].y)}`;
+  let [x0, y0, x1, y1] = [points[0].x, points[0].y, points[1].x, points[1].y];
+  d += `L${r1((5 * x0 + x1) / 6)},${r1((5 * y0 + y1) / 6)}`;
+  const curve = (x, y) => {
+    d += `C${r1((2 * x0 + x1) / 3)},${r1((2 * y0 + y1) / 3)} ${r1((x0 + 2 * x1) / 3)},${r1((y0 + 2 * y1) / 3)} ${r1((x0 + 4 * x1 + x) / 6)},${r1((y0 + 4 * y1 + y) / 6)}`;
+    [x0, y0, x1, y1] = [x1, y1, x, y];
+  };
+  for (let i = 2; i < points.length; i++) curve(points[i].x, points[i].y);
+  curve(x1, y1);
+  d += `L${r1(x1)},${r1(y1)}`;
+  return d;
+}
+
+function edgeMarkup(e, selected, idPrefix, lr) {
+  const d = basisPath(e.points);
+  const marker = `url(#${idPrefix}${selected ? "arrow-sel" : "arrow"})`;
+  let label = "";
+  if (e.label && e.lx != null) {
+    const x = lr ? e.lx : e.lx - e.lw / 2 + 2;
+    const y = lr ? e.ly - 3 : e.ly + 3;
+    label = `<text class="ml-elabel" x="${r1(x)}" y="${r1(y)}"${lr ? ' text-anchor="middle"' : ""}>${esc(e.label)}</text>`;
+  }
+  const title = `<title>${esc([e.tensor, e.shape, e.dtype].filter(Boolean).join("  "))}</title>`;
+  return `<g class="ml-edge${selected ? " ml-sel" : ""}" data-edges="${e.edges.join(",")}">${title}<path class="ml-hit" d="${d}"/>`
+    + `<path class="ml-line" d="${d}" marker-end="${marker}"/>${label}</g>`;
+}
+
+function clusterBox(c) {
+  return `<rect class="ml-cbox" data-cluster="${esc(c.id)}" x="${r1(c.x) + 0.5}" y="${r1(c.y) + 0.5}" width="${r1(c.w)}" height="${r1(c.h)}" rx="7"/>`;
+}
+
+function clusterHead(c) {
+  const tw = textWidth(c.label, METRICS.clusterSize, true);
+  const x = r1(c.x) + 0.5;
+  const y = r1(c.y) + 0.5;
+  return `<g class="ml-chead" data-cluster-head="${esc(c.id)}"><title>${esc(c.id)} — click to collapse</title>`
+    + `<rect x="${x}" y="${y}" width="${r1(Math.max(c.w, 10))}" height="${METRICS.clusterHeader - 4}" fill="transparent"/>`
+    + `<path class="ml-gicon" d="M${x + 9},${y + 10.5}h6"/>`
+    + `<text class="ml-ctext" x="${x + 20}" y="${y + 14}">${esc(c.label)}</text>`
+    + `<text class="ml-ccount" x="${r1(x + 26 + tw)}" y="${y + 14}">${esc(`${c.count} ops`)}</text></g>`;
+}
+
+export function defsMarkup(idPrefix = "ml-") {
+  const m = (id, cls) => `<marker id="${idPrefix}${id}" viewBox="0 0 10 10" refX="9.5" refY="5" markerWidth="7" markerHeight="7" markerUnits="userSpaceOnUse" orient="auto"><path class="${cls}" d="M0,0.8L10,5L0,9.2Z"/></marker>`;
+  return `<defs>${m("arrow", "ml-arrowhead")}${m("arrow-sel", "ml-arrowsel")}</defs>`;
+}
+
+/** Ids of visible nodes to mark as selected / highlighted. */
+function markSets(payload, scene, vg, options) {
+  const visible = new Set(scene.nodes.map((n) => n.id));
+  const resolve = (id) => (visible.has(String(id)) ? String(id) : visibleIdFor(payload, vg.expanded, id));
+  const sel = new Set();
+  for (const id of [options.selected, options.focus]) if (id != null) sel.add(resolve(id));
+  const hl = new Set((options.highlight || []).map(resolve));
+  const edges = new Set(options.selectedEdges || []);
+  return { sel, hl, edges };
+}
+
+/** The graph drawing (clusters, edges, nodes) as SVG markup without the outer <svg>. */
+export function sceneMarkup(payload, vg, scene, options, idPrefix = "ml-") {
+  const marks = markSets(payload, scene, vg, options);
+  const out = [];
+  const clusters = [...scene.clusters].sort((a, b) => a.depth - b.depth);
+  out.push(`<g class="ml-clusters">${clusters.map(clusterBox).join("")}</g>`);
+  const lr = scene.direction === "LR";
+  out.push(`<g class="ml-edges">${scene.edges.map((e) => edgeMarkup(e, e.edges.some((i) => marks.edges.has(i)), idPrefix, lr)).join("")}</g>`);
+  out.push(`<g class="ml-cheads">${clusters.map(clusterHead).join("")}</g>`);
+  const nodes = scene.nodes.map((n) => {
+    const cls = `ml-node ml-k-${n.kind}${marks.sel.has(n.id) ? " ml-sel" : ""}${marks.hl.has(n.id) ? " ml-hl" : ""}`;
+    const tip = n.kind === "group" ? `${n.group} — click to expand` : n.name;
+    const body = n.kind === "group" ? groupNode(n) : n.shape === "pill" ? pillNode(n, categoryOf(payload, n)) : opNode(n, categoryOf(payload, n));
+    return `<g class="${cls}" data-id="${esc(n.id)}" transform="translate(${r1(Math.round(n.x - n.w / 2) + n.w / 2 + 0.5)},${r1(Math.round(n.y - n.h / 2) + n.h / 2 + 0.5)})"><title>${esc(tip)}</title>${body}</g>`;
+  });
+  out.push(`<g class="ml-nodes">${nodes.join("")}</g>`);
+  return out.join("");
+}
+
+/** Categories drawn in the scene, in the payload's category order. */
+export function legendItems(payload, scene) {
+  const used = new Set(scene.nodes.filter((n) => n.kind !== "group").map((n) => n.cat || n.kind));
+  const cats = payload.categories || {};
+  const items = Object.keys(cats).filter((k) => used.has(k)).map((k) => ({ key: k, ...cats[k] }));
+  if (scene.nodes.some((n) => n.kind === "group")) items.push({ key: "group", label: "Collapsed group", fill: null });
+  return items;
+}
+
+function legendMarkup(items, pal, maxWidth) {
+  let x = 0;
+  let y = 0;
+  const parts = [];
+  for (const it of items) {
+    const w = 18 + textWidth(it.label, 10.5) + 14;
+    if (x > 0 && x + w > maxWidth) { x = 0; y += 18; }
+    const sw = it.fill
+      ? `<rect x="${x}" y="${y}" width="12" height="12" rx="3" fill="${esc(it.fill)}"/>`
+      : `<rect x="${x + 0.5}" y="${y + 0.5}" width="11" height="11" rx="3" fill="${pal.group}" stroke="${pal.groupBorder}"/>`;
+    parts.push(`${sw}<text x="${x + 17}" y="${y + 10}">${esc(it.label)}</text>`);
+    x += w;
+  }
+  return { markup: parts.join(""), height: items.length ? y + 18 : 0 };
+}
+
+/** Lay out and draw: the full pipeline used by renderSvg and the canvas. */
+export function buildScene(payload, options) {
+  const vg = visibleGraph(payload, options);
+  const scene = layoutGraph(vg, options);
+  return { vg, scene };
+}
+
+/** A standalone SVG document with concrete colours, a title line and a legend. */
+export function renderSvg(payload, options = {}) {
+  const opts = { direction: "TB", labels: "op", showWeights: true, showShapes: true, ...options };
+  const pal = PALETTES[opts.theme === "dark" ? "dark" : "light"];
+  const { vg, scene } = buildScene(payload, opts);
+  const pad = 16;
+  const heading = payload.title ? 24 : 0;
+  const width = Math.max(scene.width, 360);
+  const legend = legendMarkup(legendItems(payload, scene), pal, width - 2 * pad);
+  const top = pad + heading + legend.height + (legend.height ? 6 : 0);
+  const height = top + scene.height;
+  const title = payload.title
+    ? `<text class="ml-heading" x="${pad}" y="${pad + 10}">${esc(payload.title)}<tspan class="ml-muted" dx="10" style="font-weight:400;font-size:11px">${esc(payload.subtitle || "")}</tspan></text>`
+    : "";
+  return `<svg xmlns="http://www.w3.org/2000/svg" class="ml-svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${esc(FONT_FAMILY)}">`
+    + `<style>${svgCss(pal)}</style>${defsMarkup()}`
+    + `<rect width="100%" height="100%" fill="${pal.bg}"/>${title}`
+    + `<g class="ml-legend" transform="translate(${pad},${pad + heading})">${legend.markup}</g>`
+    + `<g class="ml-graph" transform="translate(0,${top})">${sceneMarkup(payload, vg, scene, opts)}</g></svg>`;
+}
