@@ -300,6 +300,7 @@ class _GraphConverter:
         self.subgraphs: dict[str, schema.ModelGraph] = {}
         self.functions = {(f.domain, f.name): f for f in model.functions}
         self.opset = {imp.domain or "ai.onnx": imp.version for imp in model.opset_import}
+        self._described: dict[bytes, tuple[str | None, schema.Shape]] = {}
 
     def convert_graph(
         self, proto: onnx.GraphProto, scope: str, outer_names: frozenset[str] = frozenset()
@@ -479,7 +480,13 @@ class _GraphConverter:
             schema.add_edge(graph, src, node_id, src_port, 0, value.name)
 
     def _tensor_info(self, name: str) -> schema.TensorInfo:
-        dtype, shape = type_description(self.value_types.get(name)) if name else (None, None)
+        type_proto = self.value_types.get(name) if name else None
+        if type_proto is None:
+            return schema.TensorInfo(name=name)
+        key = type_proto.SerializeToString()
+        if key not in self._described:
+            self._described[key] = type_description(type_proto)
+        dtype, shape = self._described[key]
         return schema.TensorInfo(name=name, dtype=dtype, shape=shape)
 
     def _weight_info(self, tensor: onnx.TensorProto) -> schema.TensorInfo:

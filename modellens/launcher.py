@@ -24,7 +24,7 @@ def app_script() -> Path:
 def streamlit_command(model: Path | None, host: str | None, port: int | None) -> list[str]:
     """Flags only for what the user asked; defaults stay in .streamlit/config.toml so that
     STREAMLIT_SERVER_* environment settings keep working."""
-    command = [sys.executable, "-m", "streamlit", "run", str(app_script()), "--server.headless", "true"]
+    command = [sys.executable, "-m", "viewer.serve", "run", str(app_script()), "--server.headless", "true"]
     if host:
         command += ["--server.address", host]
     if port:

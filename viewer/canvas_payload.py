@@ -15,36 +15,42 @@ PAYLOAD_SCHEMA = 1
 def build_payload(graph: ModelGraph, grouping: Grouping | None = None, title: str = "") -> dict[str, Any]:
     grouping = grouping or build_groups(graph)
     index = {node_id: i for i, node_id in enumerate(graph.nodes)}
+    groups = grouping.ordered_groups()
+    group_index = {group.id: i for i, group in enumerate(groups)}
     meta = graph.graph
     return {
         "schema": PAYLOAD_SCHEMA,
         "title": title or meta.get("source_name") or meta.get("name") or "model",
         "subtitle": meta.get("format_label", ""),
-        "groups": [
-            {"id": g.id, "label": g.label, "parent": g.parent, "count": g.count}
-            for g in grouping.ordered_groups()
-        ],
-        "nodes": [_node_entry(graph, node_id, grouping) for node_id in graph.nodes],
+        "groups": [{"id": g.id, "label": g.label, "parent": g.parent, "count": g.count} for g in groups],
+        "nodes": [_node_entry(graph, node_id, grouping, group_index) for node_id in graph.nodes],
         "edges": [_edge_entry(graph, index, src, dst, data) for src, dst, data in graph.edges(data=True)],
         "categories": CATEGORY_STYLES,
     }
 
 
-def _node_entry(graph: ModelGraph, node_id: str, grouping: Grouping) -> dict[str, Any]:
+def _node_entry(
+    graph: ModelGraph, node_id: str, grouping: Grouping, group_index: dict[str, int]
+) -> dict[str, Any]:
+    """A node's drawing data; fields at their default (see CONTRACT.md) are left out to keep
+    50,000-node payloads small."""
     data = graph.nodes[node_id]
-    return {
-        "id": node_id,
-        "name": data["name"],
-        "op": data["op_type"],
-        "cat": data["category"],
-        "kind": data["kind"],
-        "group": grouping.node_group.get(node_id, ""),
-        "weights": [
+    entry: dict[str, Any] = {"id": node_id, "op": data["op_type"], "cat": data["category"]}
+    if data["name"] and data["name"] != node_id:
+        entry["name"] = data["name"]
+    if data["kind"] != "op":
+        entry["kind"] = data["kind"]
+    group = grouping.node_group.get(node_id, "")
+    if group:
+        entry["group"] = group_index[group]
+    if data["weights"]:
+        entry["weights"] = [
             [weight_label(graph, node_id, port, info), format_shape(info.shape)]
             for port, info in sorted(data["weights"].items())
-        ],
-        "subgraphs": len(data["subgraph_ids"]),
-    }
+        ]
+    if data["subgraph_ids"]:
+        entry["subgraphs"] = len(data["subgraph_ids"])
+    return entry
 
 
 def weight_label(graph: ModelGraph, node_id: str, port: int, info: TensorInfo) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,5 +55,28 @@ class OpenModel:
 
 
 def open_model(key: str, source: ModelSource) -> OpenModel:
+    """Open a model, or take it over from ``preopen`` when the server started opening it already."""
+    pending = _PREOPENED.pop(key, None)
+    if pending is not None:
+        return pending.result()
     graph = load_source(source)
     return OpenModel(key=key, name=source.display_name, graph=graph, summary=model_summary(graph))
+
+
+# A one-shot hand-over from the server's start-up thread (viewer.serve) to the first page run.
+_PREOPENED: dict[str, Future[OpenModel]] = {}
+
+
+def preopen(key: str, path: str) -> None:
+    """Open ``path`` (and lay out its payload) before any page asks for it; errors are kept for the
+    page to report."""
+    future: Future[OpenModel] = Future()
+    _PREOPENED[key] = future
+    try:
+        source = ModelSource.from_path(path)
+        graph = load_source(source)
+        model = OpenModel(key=key, name=source.display_name, graph=graph, summary=model_summary(graph))
+        model.payload(MAIN_GRAPH)
+        future.set_result(model)
+    except BaseException as err:  # noqa: BLE001 - handed to the page, which shows it
+        future.set_exception(err)

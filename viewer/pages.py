@@ -94,6 +94,14 @@ def _cached_model(model_key: str, _source: ModelSource, content_id: str) -> Open
     return open_model(model_key, _source)
 
 
+def _open_cached(key: str, source: ModelSource) -> OpenModel:
+    """Uploads are cached by content; files on disk by path and modification time."""
+    content_id = (
+        source.sha256 if key.startswith("upload:") else f"{source.path}:{source.path.stat().st_mtime}"
+    )
+    return _cached_model(key, source, content_id)
+
+
 def current_model() -> OpenModel | None:
     """The open model, or None. A failing model reports its error and the previous one stays."""
     key = st.session_state.model_key
@@ -103,10 +111,7 @@ def current_model() -> OpenModel | None:
         source = _resolve_source_path(key)
         if source is None:
             raise ModelLensError("The model in this link is no longer available", "open the file again")
-        content_id = (
-            source.sha256 if key.startswith("upload:") else f"{source.path}:{source.path.stat().st_mtime}"
-        )
-        model = _cached_model(key, source, content_id)
+        model = _open_cached(key, source)
     except ModelLensError as err:
         _fail(err)
         return _previous_model()

@@ -71,7 +71,7 @@ def start_streamlit(*app_args: str) -> tuple[subprocess.Popen[bytes], str]:
     command = [
         sys.executable,
         "-m",
-        "streamlit",
+        "viewer.serve",  # what `modellens MODEL` starts: streamlit run, plus the model preload
         "run",
         str(ROOT / "app.py"),
         "--server.headless",

@@ -41,7 +41,8 @@ export function indexPayload(payload) {
   for (let i = 0; i < G; i++) if (parent[i] >= 0) directGroups[parent[i]]++;
   const nodeGroup = new Int32Array(nodes.length);
   nodes.forEach((n, i) => {
-    const g = n.group ? byId.get(String(n.group)) : undefined;
+    // `group` is an index into payload.groups (compact form) or a group id.
+    const g = typeof n.group === "number" ? n.group : n.group ? byId.get(String(n.group)) : undefined;
     nodeGroup[i] = g === undefined ? -1 : g;
     if (g !== undefined) directNodes[g]++;
   });
