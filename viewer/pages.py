@@ -242,12 +242,18 @@ def _apply_canvas_event(event: Any) -> None:
 # ---------------------------------------------------------------- graph page
 
 
-def graph_page() -> None:
-    show_load_error()
+def _model_or_welcome() -> OpenModel | None:
+    """The open model; with none, the welcome screen. Load errors show above either."""
     model = current_model()
     show_load_error()
     if model is None:
         _welcome()
+    return model
+
+
+def graph_page() -> None:
+    model = _model_or_welcome()
+    if model is None:
         return
     sub_id = st.session_state.subgraph if model.has_subgraph(st.session_state.subgraph) else MAIN_GRAPH
     graph = model.graph_for(sub_id)
@@ -538,11 +544,8 @@ def _exports(model: OpenModel, sub_id: str) -> None:
 
 
 def summary_page() -> None:
-    show_load_error()
-    model = current_model()
-    show_load_error()
+    model = _model_or_welcome()
     if model is None:
-        _welcome()
         return
     summary, graph = model.summary, model.graph
     st.markdown(f"#### {model.name}")
