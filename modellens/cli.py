@@ -83,6 +83,12 @@ def _render(args: list[str]) -> int:
         "--expand", default=None, help="groups to open: none, all, or a depth (default: the app's first view)"
     )
     parser.add_argument("--direction", choices=("TB", "LR"), default="TB", help="layout direction")
+    parser.add_argument(
+        "--engine",
+        choices=("builtin", "dot"),
+        default="builtin",
+        help="SVG layout: the app's own engine (default), or Graphviz's `dot` program if installed",
+    )
     options = parser.parse_args(args)
     output = Path(options.output)
     if output.suffix.lower() not in RENDER_SUFFIXES:
@@ -96,7 +102,10 @@ def _render(args: list[str]) -> int:
     payload = build_payload(load(options.model))
     view = {"expand": _expand_option(options.expand), "direction": options.direction}
     writers = {".svg": render.render_svg, ".dot": render.render_dot, ".html": render.render_html}
-    text = writers[output.suffix.lower()](payload, view)
+    if options.engine == "dot" and output.suffix.lower() == ".svg":
+        text = render.render_svg_with_graphviz(payload, view)
+    else:
+        text = writers[output.suffix.lower()](payload, view)
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as err:

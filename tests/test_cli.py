@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -92,6 +93,14 @@ def test_render_default_view_collapses_less_than_expand_all(tmp_path: Path) -> N
     assert run_cli("render", str(SAMPLE), "-o", str(collapsed), "--expand", "none").returncode == 0
     assert run_cli("render", str(SAMPLE), "-o", str(expanded), "--expand", "all").returncode == 0
     assert collapsed.read_text().count("data-id=") < expanded.read_text().count("data-id=")
+
+
+@pytest.mark.skipif(shutil.which("dot") is not None, reason="Graphviz's dot is installed here")
+def test_render_with_dot_engine_without_graphviz_names_the_fix(tmp_path: Path) -> None:
+    result = run_cli("render", str(SAMPLE), "-o", str(tmp_path / "g.svg"), "--engine", "dot")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: Graphviz's `dot` program is not installed")
+    assert "apt-get install graphviz" in result.stderr
 
 
 def test_launcher_passes_only_the_flags_given() -> None:

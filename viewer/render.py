@@ -13,12 +13,20 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from converters.errors import InternalError
+from converters.errors import InternalError, ModelLensError
 
 if TYPE_CHECKING:
     from py_mini_racer import MiniRacer
 
-__all__ = ["bundle_path", "bundle_source", "render_dot", "render_html", "render_svg", "visible_graph"]
+__all__ = [
+    "bundle_path",
+    "bundle_source",
+    "render_dot",
+    "render_html",
+    "render_svg",
+    "render_svg_with_graphviz",
+    "visible_graph",
+]
 
 _BUNDLE = Path(__file__).resolve().parent / "component" / "dist" / "modellens-graph.js"
 _LOCK = threading.Lock()
@@ -35,7 +43,7 @@ def bundle_source() -> str:
     try:
         return _BUNDLE.read_text(encoding="utf-8")
     except FileNotFoundError as exc:  # pragma: no cover - packaging error
-        raise RuntimeError(
+        raise InternalError(
             f"The graph engine bundle is missing at {_BUNDLE}; "
             "build it with `npm ci && npm run build` in viewer/component."
         ) from exc
@@ -69,6 +77,24 @@ def _call(function: str, payload: dict[str, Any], options: dict[str, Any] | None
 def render_svg(payload: dict[str, Any], options: dict[str, Any] | None = None) -> str:
     """A standalone SVG document of the visible graph (title, legend, concrete colours)."""
     return _call("renderSvg", payload, options)
+
+
+def render_svg_with_graphviz(payload: dict[str, Any], options: dict[str, Any] | None = None) -> str:
+    """The same visible graph laid out by Graphviz's ``dot`` program (an explicit opt-in: it needs
+    the system package, which ModelLens itself never requires)."""
+    import graphviz
+
+    try:
+        return str(
+            graphviz.Source(render_dot(payload, options)).pipe(format="svg", engine="dot", encoding="utf-8")
+        )
+    except graphviz.ExecutableNotFound as err:
+        raise ModelLensError(
+            "Graphviz's `dot` program is not installed",
+            "install Graphviz (apt-get install graphviz, brew install graphviz) or leave out --engine dot",
+        ) from err
+    except graphviz.CalledProcessError as err:
+        raise InternalError(f"dot failed on the generated graph: {err.stderr!r}") from err
 
 
 def render_dot(payload: dict[str, Any], options: dict[str, Any] | None = None) -> str:
