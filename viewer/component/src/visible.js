@@ -3,6 +3,8 @@
 // 50,000-node payload stays fast.
 
 export const AUTO_LIMIT = 200;
+// Open groups cost the compound layout most: the first view opens at most this many.
+export const AUTO_CLUSTERS = 12;
 export const GROUP_PREFIX = "group:";
 
 const indexCache = new WeakMap();
@@ -65,11 +67,13 @@ function ancestorsOf(index, g) {
   return out;
 }
 
-/** Automatic first view: expand breadth-first, shallowest and largest first, while <= limit. */
+/** Automatic first view: expand breadth-first, shallowest and largest first, while at most
+ * `limit` nodes are visible and at most AUTO_CLUSTERS groups are open. */
 export function autoExpand(index, payload, limit = AUTO_LIMIT) {
   const G = index.groups.length;
   const expanded = new Uint8Array(G);
   let visible = 0;
+  let opened = 0;
   for (let i = 0; i < payload.nodes.length; i++) if (index.nodeGroup[i] < 0) visible++;
   let level = [];
   for (let i = 0; i < G; i++) if (index.parent[i] < 0 && index.deepNodes[i] > 0) { level.push(i); visible++; }
@@ -80,7 +84,8 @@ export function autoExpand(index, payload, limit = AUTO_LIMIT) {
     for (const g of level) {
       const kids = children[g].filter((c) => index.deepNodes[c] > 0);
       const delta = index.directNodes[g] + kids.length - 1;
-      if (visible + delta > limit) continue;
+      if (visible + delta > limit || opened >= AUTO_CLUSTERS) continue;
+      opened++;
       expanded[g] = 1;
       visible += delta;
       next.push(...kids);
