@@ -550,11 +550,12 @@ def summary_page() -> None:
     summary, graph = model.summary, model.graph
     st.markdown(f"#### {model.name}")
     cols = st.columns(4)
-    cols[0].metric("Format", summary["format_label"])
+    cols[0].metric("Format", summary["format_label"].split(",")[0], help=summary["format_label"])
     cols[1].metric("Nodes", f"{summary['nodes']:,}")
     cols[2].metric("Parameters", f"{summary['parameters']:,}")
     cols[3].metric("Weights size", human_bytes(summary["parameter_bytes"]))
     facts = {
+        "Format": summary["format_label"],
         "Producer": summary["producer"] or "–",
         "IR version": summary["ir_version"],
         "Opsets": ", ".join(f"{k} {v}" for k, v in summary["opsets"].items()) or "–",
@@ -586,14 +587,14 @@ def summary_page() -> None:
         .mark_bar()
         .encode(
             x=alt.X("count:Q"),
-            y=alt.Y("op_type:N", sort="-x", title=None),
+            y=alt.Y("op_type:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False)),
             color=alt.Color(
                 "category:N",
                 scale=alt.Scale(domain=domain, range=[CATEGORY_STYLES[c]["fill"] for c in domain]),
             ),
             tooltip=["op_type", "category", "count"],
         )
-        .properties(height=max(120, 18 * len(histogram)))
+        .properties(height=max(120, 22 * len(histogram)))
     )
     st.altair_chart(chart, width="stretch")
     st.download_button(

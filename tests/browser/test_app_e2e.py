@@ -82,3 +82,15 @@ def test_reload_keeps_model_and_selection(page: Any, app_url: str) -> None:
     page.wait_for_selector(NODE, timeout=TIMEOUT_MS)
     page.get_by_text("Inputs", exact=True).wait_for(timeout=TIMEOUT_MS)
     assert page.url == url
+
+
+def test_a_bad_upload_shows_one_error_and_keeps_the_model(page: Any, app_url: str, tmp_path: Path) -> None:
+    _open(page, f"{app_url}/?model=sample:cnn_branches.onnx")
+    bad = tmp_path / "notes.onnx"
+    bad.write_text("this is not a model\n" * 10)
+    page.locator("input[type=file]").set_input_files(str(bad))
+    alert = page.get_by_role("alert").filter(has_text="text file")
+    alert.wait_for(timeout=TIMEOUT_MS)
+    assert "Fix:" in alert.inner_text()
+    assert page.get_by_text("cnn_branches.onnx").first.is_visible()
+    assert page.locator(NODE).count() > 0
