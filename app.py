@@ -13,7 +13,7 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # a source checkout runs without installing
 
-from viewer import pages
+from viewer import app_state, pages
 
 
 def _cli_model() -> str | None:
@@ -24,12 +24,12 @@ def _cli_model() -> str | None:
 
 
 st.set_page_config(page_title="ModelLens", page_icon="🔎", layout="wide")
-pages.init_session_state(_cli_model())
+app_state.init_session_state(_cli_model())
 navigation = st.navigation(
     [
         st.Page(pages.graph_page, title="Graph", icon=":material/hub:", url_path="graph", default=True),
         st.Page(pages.summary_page, title="Summary", icon=":material/summarize:", url_path="summary"),
     ]
 )
-pages.sidebar()
+app_state.sidebar()
 navigation.run()

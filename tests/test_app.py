@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from converters import ModelSource
-from viewer import pages
+from viewer import app_state
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -95,7 +95,7 @@ def test_control_flow_subgraph_opens_with_breadcrumbs() -> None:
 )
 def test_a_bad_file_shows_one_error_and_keeps_the_previous_model(name: str, data: bytes, needle: str) -> None:
     bad = ModelSource.from_uploads([(name, data)])
-    pages._upload_store()[f"bad-{name}"] = bad
+    app_state._upload_store()[f"bad-{name}"] = bad
     app = _app(model="sample:cnn_branches.onnx").run()
     app.session_state.model_key = f"upload:bad-{name}"
     app.run()
@@ -106,9 +106,9 @@ def test_a_bad_file_shows_one_error_and_keeps_the_previous_model(name: str, data
 
 
 def _summary_script() -> None:
-    from viewer import pages
+    from viewer import app_state, pages
 
-    pages.init_session_state(None)
+    app_state.init_session_state(None)
     pages.summary_page()
 
 

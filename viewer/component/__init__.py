@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from viewer.render import bundle_source
 
 if TYPE_CHECKING:
     from streamlit.components.v2.types import ComponentRenderer
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["COMPONENT_NAME", "CanvasResult", "bundle_js", "graph_canvas"]
 
 COMPONENT_NAME = "modellens.graph_canvas"
-_BUNDLE = Path(__file__).resolve().parent / "dist" / "modellens-graph.js"
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,7 @@ class CanvasResult:
 @functools.lru_cache(maxsize=1)
 def bundle_js() -> str:
     """The bundle as an ES module whose default export is the Streamlit component function."""
-    source = _BUNDLE.read_text(encoding="utf-8")
-    return f"{source}\nexport default ModelLensGraph.component;\n"
+    return f"{bundle_source()}\nexport default ModelLensGraph.component;\n"
 
 
 @functools.lru_cache(maxsize=1)

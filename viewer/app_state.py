@@ -1,0 +1,230 @@
+"""Session state, model loading and selection for the pages (Streamlit-bound, no model logic).
+
+The URL's query parameters mirror the open model, subgraph and selected node, so a reload or a
+shared link on the same server shows the same view. A model that fails to open reports one
+``st.error`` line and the previously opened model stays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from converters import ModelLensError, ModelSource
+from viewer.model_view import MAIN_GRAPH, OpenModel, open_model
+
+UPLOAD_HELP = (
+    "Drop an .onnx file (add its external-data files alongside, or a .zip of them). "
+    "Up to 4 GB here; bigger files open with `modellens PATH` on the command line."
+)
+SESSION_DEFAULTS: dict[str, Any] = {
+    "model_key": None,
+    "selected": None,
+    "selected_edges": [],
+    "focus": None,
+    "subgraph": MAIN_GRAPH,
+    "load_error": None,
+    "cli_model": None,
+    "uploader_version": 0,
+}
+
+
+def init_session_state(cli_model: str | None) -> None:
+    """One place for session defaults; the URL's query parameters restore model and selection."""
+    for key, value in SESSION_DEFAULTS.items():
+        st.session_state.setdefault(key, value)
+    st.session_state.cli_model = cli_model
+    if st.session_state.model_key is None:
+        params = st.query_params
+        wanted = params.get("model") or (f"path:{cli_model}" if cli_model else None)
+        if wanted and _resolve_source_path(wanted) is not None:
+            st.session_state.model_key = wanted
+            st.session_state.subgraph = params.get("sub", MAIN_GRAPH)
+            st.session_state.selected = params.get("node")
+            st.session_state.focus = st.session_state.selected
+
+
+def sample_models_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "sample_models", here.parent / "modellens" / "_app" / "sample_models"):
+        if candidate.is_dir():
+            return candidate
+    return here.parent / "sample_models"
+
+
+def sample_names() -> list[str]:
+    return sorted(p.name for p in sample_models_dir().glob("*.onnx"))
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _upload_store() -> dict[str, ModelSource]:
+    """Uploaded files saved to temp dirs, by content hash, shared across sessions of this server."""
+    return {}
+
+
+_UPLOAD_LOCK = threading.Lock()
+
+
+def _resolve_source_path(model_key: str) -> ModelSource | None:
+    kind, _, value = model_key.partition(":")
+    if kind == "sample" and value in sample_names():
+        return ModelSource.from_path(sample_models_dir() / value)
+    if kind == "path" and value and value == st.session_state.get("cli_model"):
+        return ModelSource.from_path(value)
+    if kind == "upload":
+        return _upload_store().get(value)
+    return None
+
+
+@st.cache_resource(max_entries=4, show_spinner="Opening model…")
+def _cached_model(model_key: str, _source: ModelSource, content_id: str) -> OpenModel:
+    return open_model(model_key, _source)
+
+
+def _open_cached(key: str, source: ModelSource) -> OpenModel:
+    """Uploads are cached by content; files on disk by path and modification time."""
+    content_id = (
+        source.sha256 if key.startswith("upload:") else f"{source.path}:{source.path.stat().st_mtime}"
+    )
+    return _cached_model(key, source, content_id)
+
+
+def current_model() -> OpenModel | None:
+    """The open model, or None. A failing model reports its error and the previous one stays."""
+    key = st.session_state.model_key
+    if key is None:
+        return None
+    try:
+        source = _resolve_source_path(key)
+        if source is None:
+            raise ModelLensError("The model in this link is no longer available", "open the file again")
+        model = _open_cached(key, source)
+    except ModelLensError as err:
+        _fail(err)
+        return _previous_model()
+    st.session_state.previous_model_key = key
+    st.query_params["model"] = key
+    return model
+
+
+def _previous_model() -> OpenModel | None:
+    previous = st.session_state.get("previous_model_key")
+    if previous and previous != st.session_state.model_key:
+        st.session_state.model_key = previous
+        return current_model()
+    st.session_state.model_key = None
+    st.query_params.clear()
+    return None
+
+
+def _fail(err: ModelLensError) -> None:
+    st.session_state.load_error = err.one_line()
+    st.session_state.load_error_snippet = getattr(err, "snippet", "")
+
+
+def switch_model(key: str) -> None:
+    st.session_state.model_key = key
+    st.session_state.update(
+        selected=None, selected_edges=[], focus=None, subgraph=MAIN_GRAPH, load_error=None
+    )
+    st.query_params.clear()
+    st.query_params["model"] = key
+
+
+def _on_upload() -> None:
+    files = st.session_state.get(f"uploader_{st.session_state.uploader_version}") or []
+    if not files:
+        return
+    contents = [(f.name, f.getvalue()) for f in files]
+    digest = hashlib.sha256()
+    for name, data in sorted(contents):
+        digest.update(name.encode())
+        digest.update(hashlib.sha256(data).digest())
+    content_id = digest.hexdigest()[:32]
+    try:
+        with _UPLOAD_LOCK:
+            store = _upload_store()
+            if content_id not in store:
+                store[content_id] = ModelSource.from_uploads(contents)
+    except ModelLensError as err:
+        _fail(err)
+        return
+    switch_model(f"upload:{content_id}")
+
+
+def _on_sample() -> None:
+    name = st.session_state.get("sample_choice")
+    if name:
+        switch_model(f"sample:{name}")
+
+
+def sidebar() -> None:
+    with st.sidebar:
+        st.markdown("### ModelLens")
+        st.file_uploader(
+            "Open a model",
+            accept_multiple_files=True,
+            help=UPLOAD_HELP,
+            key=f"uploader_{st.session_state.uploader_version}",
+            on_change=_on_upload,
+        )
+        samples = sample_names()
+        if samples:
+            st.selectbox(
+                "…or a bundled sample",
+                samples,
+                index=None,
+                placeholder="Pick a sample model",
+                key="sample_choice",
+                on_change=_on_sample,
+            )
+        st.caption("Large models: `modellens path/to/model.onnx` opens them straight from disk.")
+
+
+def show_load_error() -> None:
+    message = st.session_state.get("load_error")
+    if message:
+        st.error(message, icon=":material/warning:")
+        snippet = st.session_state.get("load_error_snippet")
+        if snippet:
+            st.code(snippet, language="python")
+        st.session_state.load_error = None
+        st.session_state.load_error_snippet = ""
+
+
+# ---------------------------------------------------------------- selection
+
+
+def select_node(node_id: str | None) -> None:
+    st.session_state.selected = node_id
+    st.session_state.selected_edges = []
+    st.session_state.focus = node_id
+    if node_id:
+        st.query_params["node"] = node_id
+    elif "node" in st.query_params:
+        del st.query_params["node"]
+
+
+def open_subgraph(sub_id: str) -> None:
+    st.session_state.subgraph = sub_id
+    select_node(None)
+    if sub_id:
+        st.query_params["sub"] = sub_id
+    elif "sub" in st.query_params:
+        del st.query_params["sub"]
+
+
+def apply_canvas_event(event: Any) -> None:
+    if not isinstance(event, dict):
+        return
+    if event.get("kind") == "node" and event.get("id"):
+        st.session_state.selected = str(event["id"])
+        st.session_state.selected_edges = []
+        st.session_state.focus = None
+        st.query_params["node"] = st.session_state.selected
+    elif event.get("kind") == "edge":
+        st.session_state.selected_edges = [int(i) for i in event.get("edges", [])][:50]

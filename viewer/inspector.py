@@ -1,0 +1,175 @@
+"""The inspector panel: a node's documentation, attributes, ports with jump links, weights with
+statistics, and a tensor's producer and consumers (Streamlit-bound, data from viewer.tables)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import altair as alt
+import numpy as np
+import streamlit as st
+
+from converters import ModelLensError
+from converters.schema import ModelGraph, format_shape
+from viewer import tables
+from viewer.app_state import open_subgraph, select_node
+from viewer.colors import CATEGORY_STYLES
+from viewer.model_view import OpenModel
+
+
+def inspector(model: OpenModel, sub_id: str) -> None:
+    graph = model.graph_for(sub_id)
+    if st.session_state.selected_edges:
+        _tensor_panel(graph, model.payload(sub_id), st.session_state.selected_edges)
+        return
+    node_id = st.session_state.selected
+    if not node_id or node_id not in graph:
+        st.info("Click a node to inspect it, or an edge to see its tensor.", icon=":material/mouse:")
+        _legend()
+        return
+    _node_panel(model, graph, node_id)
+
+
+def _legend() -> None:
+    chips = " ".join(
+        f"<span style='background:{s['fill']};color:{s['text']};padding:1px 6px;border-radius:4px;"
+        f"font-size:0.75rem;margin:2px;display:inline-block'>{s['label']}</span>"
+        for s in CATEGORY_STYLES.values()
+    )
+    st.markdown(chips, unsafe_allow_html=True)
+
+
+def _node_panel(model: OpenModel, graph: ModelGraph, node_id: str) -> None:
+    data = graph.nodes[node_id]
+    doc = tables.node_doc(graph, node_id)
+    style = CATEGORY_STYLES.get(data["category"], CATEGORY_STYLES["other"])
+    st.markdown(
+        f"<span style='background:{style['fill']};color:{style['text']};padding:2px 8px;border-radius:4px;"
+        f"font-weight:600'>{_esc(data['op_type'])}</span> <small>{_esc(data['domain'] or '')}</small>",
+        unsafe_allow_html=True,
+    )
+    st.markdown(f"**{_esc(data['name'] or node_id)}**")
+    if data["namespace"]:
+        st.caption(f"in {data['namespace']}")
+    if doc is not None:
+        with st.expander(f"{doc.op_type} documentation (since opset {doc.since_version})"):
+            st.markdown(doc.doc)
+            st.markdown(f"[onnx.ai reference]({doc.url})")
+    attributes = tables.attribute_table(graph, node_id, doc)
+    if not attributes.empty:
+        st.markdown("**Attributes**")
+        st.dataframe(attributes, hide_index=True, width="stretch")
+    _port_section("Inputs", tables.input_rows(graph, node_id, doc), "from", node_id)
+    _port_section("Outputs", tables.output_rows(graph, node_id, doc), "to", node_id)
+    if data["kind"] == "output" and data.get("tensor") is not None:
+        info = data["tensor"]
+        st.markdown(f"Graph output `{info.name}`: {info.dtype or '?'} {format_shape(info.shape)}")
+    for port, info in sorted(data["weights"].items()):
+        _weight_section(model, graph, node_id, port, info)
+    for sub in data["subgraph_ids"]:
+        st.button(f"Open subgraph {sub}", key=f"open_{sub}", on_click=open_subgraph, args=(sub,))
+    if data.get("source"):
+        with st.expander("Source (stack trace)"):
+            st.code(data["source"])
+
+
+def _port_section(title: str, rows: list[tables.PortRow], direction: str, node_id: str) -> None:
+    if not rows:
+        return
+    st.markdown(f"**{title}**")
+    for row in rows:
+        st.markdown(f"`{row.formal}` **{_esc(row.tensor)}** · {row.dtype} · {row.shape or '–'}")
+        if row.links:
+            cols = st.columns(min(len(row.links), 3))
+            for i, target in enumerate(row.links[:12]):
+                cols[i % len(cols)].button(
+                    f"{direction} {target}"[:40],
+                    key=f"jump_{node_id}_{title}_{row.port}_{i}",
+                    on_click=select_node,
+                    args=(target,),
+                )
+
+
+def _weight_section(model: OpenModel, graph: ModelGraph, node_id: str, port: int, info: Any) -> None:
+    with st.expander(f"Weight {info.name} · {info.dtype} · {format_shape(info.shape)}", expanded=port == 1):
+        store = model.graph.graph.get("tensor_store")
+        if store is None:
+            st.caption("Values are not available for this format.")
+            return
+        try:
+            values = _weight_values(model.key, info.name, store)
+        except ModelLensError as err:
+            st.warning(err.one_line())
+            return
+        stats = tables.tensor_stats(values)
+        if stats.minimum is not None:
+            cols = st.columns(4)
+            for col, (label, value) in zip(
+                cols,
+                (("min", stats.minimum), ("max", stats.maximum), ("mean", stats.mean), ("std", stats.std)),
+                strict=True,
+            ):
+                col.metric(label, f"{value:.4g}")
+            chart = (
+                alt.Chart(stats.histogram)
+                .mark_bar()
+                .encode(
+                    x=alt.X("start:Q", title="value", bin="binned"),
+                    x2="end:Q",
+                    y=alt.Y("count:Q", title="count"),
+                    tooltip=["start", "end", "count"],
+                )
+                .properties(height=120)
+            )
+            st.altair_chart(chart, width="stretch")
+        st.caption(f"{stats.count:,} values; first {len(stats.preview)}:")
+        st.code(np.array2string(np.asarray(stats.preview), precision=4, max_line_width=60), language=None)
+        st.download_button(
+            "Download .npy",
+            lambda: _npy_bytes(values),
+            file_name=f"{_safe_file(info.name)}.npy",
+            on_click="ignore",
+            key=f"npy_{node_id}_{port}",
+        )
+
+
+def _npy_bytes(values: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, values)
+    return buffer.getvalue()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _weight_values(model_key: str, name: str, _store: Any) -> np.ndarray:
+    return np.asarray(_store.array(name))
+
+
+def _tensor_panel(graph: ModelGraph, payload: dict[str, Any], edge_indices: list[int]) -> None:
+    nodes = payload["nodes"]
+    for index in edge_indices[:10]:
+        if index >= len(payload["edges"]):
+            continue
+        src_i, dst_i, tensor, shape, dtype = payload["edges"][index]
+        src, dst = nodes[src_i]["id"], nodes[dst_i]["id"]
+        st.markdown(f"**Tensor** `{tensor}`")
+        st.caption(f"{dtype or '?'} · {shape or 'shape unknown'}")
+        edge = next(
+            (d for d in graph.get_edge_data(src, dst, default={}).values() if d["tensor"] == tensor), None
+        )
+        consumers = tables.tensor_consumers(graph, src, edge["src_port"]) if edge else [dst]
+        st.button(f"producer: {src}"[:48], key=f"prod_{index}", on_click=select_node, args=(src,))
+        for i, consumer in enumerate(consumers[:12]):
+            st.button(
+                f"consumer: {consumer}"[:48], key=f"cons_{index}_{i}", on_click=select_node, args=(consumer,)
+            )
+    if len(edge_indices) > 10:
+        st.caption(f"… and {len(edge_indices) - 10} more tensors between these groups")
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _safe_file(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)[:80] or "tensor"
