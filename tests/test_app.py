@@ -22,8 +22,13 @@ def _app(**query: str) -> AppTest:
     return app
 
 
+def _unescaped(markdown: str) -> str:
+    """Model-provided text is markdown-escaped (viewer.text.literal); read it back as shown."""
+    return markdown.replace("\\", "")
+
+
 def _texts(app: AppTest) -> str:
-    return "\n".join(str(m.value) for m in [*app.markdown, *app.caption])
+    return _unescaped("\n".join(str(m.value) for m in [*app.markdown, *app.caption]))
 
 
 def test_welcome_page_offers_samples() -> None:
@@ -56,7 +61,7 @@ def test_query_params_restore_model_and_selected_node() -> None:
 def test_jump_link_selects_the_consumer() -> None:
     app = _app(model="sample:cnn_branches.onnx", node="node_conv2d").run()
     jump = next(b for b in app.button if b.label.startswith("to "))
-    target = jump.label.removeprefix("to ")
+    target = _unescaped(jump.label.removeprefix("to "))
     jump.click().run()
     assert not app.exception
     assert app.session_state.selected.startswith(target)
@@ -100,7 +105,7 @@ def test_a_bad_file_shows_one_error_and_keeps_the_previous_model(name: str, data
     app.session_state.model_key = f"upload:bad-{name}"
     app.run()
     assert not app.exception
-    assert len(app.error) == 1 and needle in app.error[0].value
+    assert len(app.error) == 1 and needle in _unescaped(app.error[0].value)
     assert app.session_state.model_key == "sample:cnn_branches.onnx"
     assert "cnn_branches.onnx" in _texts(app)
 
@@ -121,3 +126,22 @@ def test_summary_page() -> None:
     assert labels[:4] == ["Format", "Nodes", "Parameters", "Weights size"]
     assert len(app.dataframe) >= 3
     assert any(b.label == "Node table (CSV)" for b in app.get("download_button"))
+
+
+def test_model_provided_names_are_shown_literally() -> None:
+    from onnx import TensorProto, helper
+
+    hostile = "[click](javascript:alert(1)) <b>x</b>"
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"], name=hostile)],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    data = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    app_state._upload_store()["hostile"] = ModelSource.from_uploads([("*bold*.onnx", data)])
+    app = _app(model="upload:hostile", node=hostile).run()
+    assert not app.exception
+    raw = "\n".join(str(m.value) for m in app.markdown)
+    assert "\\[click\\]\\(javascript\\:alert\\(1\\)\\)" in raw
+    assert "\\<b\\>" in raw and "\\*bold\\*" in raw

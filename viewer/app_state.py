@@ -16,6 +16,7 @@ import streamlit as st
 
 from converters import ModelLensError, ModelSource
 from viewer.model_view import MAIN_GRAPH, OpenModel, open_model
+from viewer.text import literal
 
 UPLOAD_HELP = (
     "Drop an .onnx file (add its external-data files alongside, or a .zip of them). "
@@ -188,7 +189,7 @@ def sidebar() -> None:
 def show_load_error() -> None:
     message = st.session_state.get("load_error")
     if message:
-        st.error(message, icon=":material/warning:")
+        st.error(literal(message), icon=":material/warning:")
         snippet = st.session_state.get("load_error_snippet")
         if snippet:
             st.code(snippet, language="python")

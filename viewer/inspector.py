@@ -16,6 +16,7 @@ from viewer import tables
 from viewer.app_state import open_subgraph, select_node
 from viewer.colors import CATEGORY_STYLES
 from viewer.model_view import OpenModel
+from viewer.text import html_text, literal
 
 
 def inspector(model: OpenModel, sub_id: str) -> None:
@@ -46,12 +47,13 @@ def _node_panel(model: OpenModel, graph: ModelGraph, node_id: str) -> None:
     style = CATEGORY_STYLES.get(data["category"], CATEGORY_STYLES["other"])
     st.markdown(
         f"<span style='background:{style['fill']};color:{style['text']};padding:2px 8px;border-radius:4px;"
-        f"font-weight:600'>{_esc(data['op_type'])}</span> <small>{_esc(data['domain'] or '')}</small>",
+        f"font-weight:600'>{html_text(data['op_type'])}</span> "
+        f"<small>{html_text(data['domain'] or '')}</small>",
         unsafe_allow_html=True,
     )
-    st.markdown(f"**{_esc(data['name'] or node_id)}**")
+    st.markdown(f"**{literal(data['name'] or node_id)}**")
     if data["namespace"]:
-        st.caption(f"in {data['namespace']}")
+        st.caption(f"in {literal(data['namespace'])}")
     if doc is not None:
         with st.expander(f"{doc.op_type} documentation (since opset {doc.since_version})"):
             st.markdown(doc.doc)
@@ -64,11 +66,11 @@ def _node_panel(model: OpenModel, graph: ModelGraph, node_id: str) -> None:
     _port_section("Outputs", tables.output_rows(graph, node_id, doc), "to", node_id)
     if data["kind"] == "output" and data.get("tensor") is not None:
         info = data["tensor"]
-        st.markdown(f"Graph output `{info.name}`: {info.dtype or '?'} {format_shape(info.shape)}")
+        st.markdown(f"Graph output **{literal(info.name)}**: {info.dtype or '?'} {format_shape(info.shape)}")
     for port, info in sorted(data["weights"].items()):
         _weight_section(model, graph, node_id, port, info)
     for sub in data["subgraph_ids"]:
-        st.button(f"Open subgraph {sub}", key=f"open_{sub}", on_click=open_subgraph, args=(sub,))
+        st.button(f"Open subgraph {literal(sub)}", key=f"open_{sub}", on_click=open_subgraph, args=(sub,))
     if data.get("source"):
         with st.expander("Source (stack trace)"):
             st.code(data["source"])
@@ -79,12 +81,12 @@ def _port_section(title: str, rows: list[tables.PortRow], direction: str, node_i
         return
     st.markdown(f"**{title}**")
     for row in rows:
-        st.markdown(f"`{row.formal}` **{_esc(row.tensor)}** · {row.dtype} · {row.shape or '–'}")
+        st.markdown(f"{literal(row.formal)}: **{literal(row.tensor)}** · {row.dtype} · {row.shape or '–'}")
         if row.links:
             cols = st.columns(min(len(row.links), 3))
             for i, target in enumerate(row.links[:12]):
                 cols[i % len(cols)].button(
-                    f"{direction} {target}"[:40],
+                    f"{direction} {literal(target[:40])}",
                     key=f"jump_{node_id}_{title}_{row.port}_{i}",
                     on_click=select_node,
                     args=(target,),
@@ -92,7 +94,9 @@ def _port_section(title: str, rows: list[tables.PortRow], direction: str, node_i
 
 
 def _weight_section(model: OpenModel, graph: ModelGraph, node_id: str, port: int, info: Any) -> None:
-    with st.expander(f"Weight {info.name} · {info.dtype} · {format_shape(info.shape)}", expanded=port == 1):
+    with st.expander(
+        f"Weight {literal(info.name)} · {info.dtype} · {format_shape(info.shape)}", expanded=port == 1
+    ):
         store = model.graph.graph.get("tensor_store")
         if store is None:
             st.caption("Values are not available for this format.")
@@ -100,7 +104,7 @@ def _weight_section(model: OpenModel, graph: ModelGraph, node_id: str, port: int
         try:
             values = _weight_values(model.key, info.name, store)
         except ModelLensError as err:
-            st.warning(err.one_line())
+            st.warning(literal(err.one_line()))
             return
         stats = tables.tensor_stats(values)
         if stats.minimum is not None:
@@ -152,23 +156,22 @@ def _tensor_panel(graph: ModelGraph, payload: dict[str, Any], edge_indices: list
             continue
         src_i, dst_i, tensor, shape, dtype = payload["edges"][index]
         src, dst = nodes[src_i]["id"], nodes[dst_i]["id"]
-        st.markdown(f"**Tensor** `{tensor}`")
+        st.markdown(f"**Tensor** {literal(tensor)}")
         st.caption(f"{dtype or '?'} · {shape or 'shape unknown'}")
         edge = next(
             (d for d in graph.get_edge_data(src, dst, default={}).values() if d["tensor"] == tensor), None
         )
         consumers = tables.tensor_consumers(graph, src, edge["src_port"]) if edge else [dst]
-        st.button(f"producer: {src}"[:48], key=f"prod_{index}", on_click=select_node, args=(src,))
+        st.button(f"producer: {literal(src[:40])}", key=f"prod_{index}", on_click=select_node, args=(src,))
         for i, consumer in enumerate(consumers[:12]):
             st.button(
-                f"consumer: {consumer}"[:48], key=f"cons_{index}_{i}", on_click=select_node, args=(consumer,)
+                f"consumer: {literal(consumer[:40])}",
+                key=f"cons_{index}_{i}",
+                on_click=select_node,
+                args=(consumer,),
             )
     if len(edge_indices) > 10:
         st.caption(f"… and {len(edge_indices) - 10} more tensors between these groups")
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _safe_file(name: str) -> str:

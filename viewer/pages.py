@@ -28,6 +28,7 @@ from viewer.colors import CATEGORY_STYLES
 from viewer.inspector import inspector
 from viewer.model_view import MAIN_GRAPH, OpenModel
 from viewer.summary import human_bytes
+from viewer.text import literal
 
 
 def _model_or_welcome() -> OpenModel | None:
@@ -76,17 +77,17 @@ def _welcome() -> None:
 
 def _header(model: OpenModel, sub_id: str) -> None:
     summary = model.summary
-    st.markdown(f"#### {model.name}")
+    st.markdown(f"#### {literal(model.name)}")
     st.caption(
         f"{summary['format_label']} · {summary['producer'] or 'unknown producer'} · "
         f"{summary['nodes']:,} nodes · {summary['parameters']:,} parameters"
     )
     for warning in summary["warnings"][:3]:
-        st.warning(warning, icon=":material/warning:")
+        st.warning(literal(warning), icon=":material/warning:")
     if sub_id != MAIN_GRAPH:
         crumbs = st.columns([1, 6])
         crumbs[0].button("⬅ main graph", key="crumb_main", on_click=open_subgraph, args=(MAIN_GRAPH,))
-        crumbs[1].markdown(f"**main › {' › '.join(sub_id.split('/'))}**")
+        crumbs[1].markdown(f"**main › {' › '.join(literal(part) for part in sub_id.split('/'))}**")
 
 
 def _search_box(graph: ModelGraph) -> list[str]:
@@ -184,7 +185,7 @@ def summary_page() -> None:
     if model is None:
         return
     summary, graph = model.summary, model.graph
-    st.markdown(f"#### {model.name}")
+    st.markdown(f"#### {literal(model.name)}")
     cols = st.columns(4)
     cols[0].metric("Format", summary["format_label"].split(",")[0], help=summary["format_label"])
     cols[1].metric("Nodes", f"{summary['nodes']:,}")
@@ -205,7 +206,7 @@ def summary_page() -> None:
         width="stretch",
     )
     for warning in summary["warnings"]:
-        st.warning(warning, icon=":material/warning:")
+        st.warning(literal(warning), icon=":material/warning:")
     left, right = st.columns(2)
     left.markdown("**Inputs**")
     left.dataframe(tables.io_table(graph, "inputs"), hide_index=True, width="stretch")

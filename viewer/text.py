@@ -1,0 +1,18 @@
+"""Showing model-provided text (names, file names, messages) literally in Streamlit's markdown."""
+
+from __future__ import annotations
+
+import html
+import re
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
+
+
+def literal(text: str) -> str:
+    """``text`` escaped so markdown renders it as written: no links, emphasis, HTML or LaTeX."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", str(text))
+
+
+def html_text(text: str) -> str:
+    """``text`` escaped for HTML we build ourselves (unsafe_allow_html chips)."""
+    return html.escape(str(text), quote=True)
