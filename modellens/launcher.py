@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -10,6 +11,7 @@ import webbrowser
 from pathlib import Path
 
 HEALTH_TIMEOUT_S = 60.0
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8501  # as in .streamlit/config.toml beside app.py
 
 
 def app_script() -> Path:
@@ -38,13 +40,20 @@ def launch_app(model: Path | None, *, host: str | None, port: int | None, open_b
     process = subprocess.Popen(streamlit_command(model, host, port))
     try:
         if open_browser:
-            url = _wait_for_server(process, host or "127.0.0.1", port or 8501)
+            url = _wait_for_server(process, *served_address(host, port))
             if url:
                 webbrowser.open(url)
         return process.wait()
     except KeyboardInterrupt:
         process.terminate()
         return process.wait()
+
+
+def served_address(host: str | None, port: int | None) -> tuple[str, int]:
+    """Where the server listens: the flag, else Streamlit's environment setting, else our config."""
+    host = host or os.environ.get("STREAMLIT_SERVER_ADDRESS") or DEFAULT_HOST
+    port = port or int(os.environ.get("STREAMLIT_SERVER_PORT") or DEFAULT_PORT)
+    return host, port
 
 
 def _wait_for_server(process: subprocess.Popen[bytes], host: str, port: int) -> str | None:

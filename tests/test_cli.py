@@ -114,6 +114,16 @@ def test_launcher_passes_only_the_flags_given() -> None:
     assert launcher.app_script().name == "app.py"
 
 
+def test_browser_url_follows_flags_then_streamlit_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STREAMLIT_SERVER_PORT", raising=False)
+    monkeypatch.delenv("STREAMLIT_SERVER_ADDRESS", raising=False)
+    assert launcher.served_address(None, None) == ("127.0.0.1", 8501)
+    monkeypatch.setenv("STREAMLIT_SERVER_PORT", "8777")
+    monkeypatch.setenv("STREAMLIT_SERVER_ADDRESS", "0.0.0.0")
+    assert launcher.served_address(None, None) == ("0.0.0.0", 8777)
+    assert launcher.served_address("127.0.0.2", 9000) == ("127.0.0.2", 9000)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
