@@ -67,6 +67,7 @@ def test_subcommand_names_win_over_file_names(tmp_path: Path) -> None:
         (["render", str(SAMPLE), "-o", "out.png"], ".svg, .dot or .html"),
         (["render", str(SAMPLE), "-o", "out.svg", "--expand", "deep"], "--expand"),
         (["info", str(SAMPLE), "--bogus"], "unrecognized"),
+        ([str(ROOT / "README.md"), "--no-browser"], "text file"),
     ],
 )
 def test_user_errors_exit_2_with_one_error_line(args: list[str], needle: str, tmp_path: Path) -> None:
