@@ -9,7 +9,7 @@ from converters.errors import (
     NotAModelError,
     UnsupportedFormatError,
 )
-from converters.registry import FORMAT_MODULES, detect_format, load_model, load_source
+from converters.registry import FORMAT_MODULES, check_openable, detect_format, load_model, load_source
 from converters.schema import ModelGraph, TensorInfo, format_shape, validate_graph
 from converters.source import ModelSource
 
@@ -25,6 +25,7 @@ __all__ = [
     "NotAModelError",
     "TensorInfo",
     "UnsupportedFormatError",
+    "check_openable",
     "detect_format",
     "format_shape",
     "load_model",

@@ -38,6 +38,12 @@ def detect_format(source: ModelSource) -> ModuleType:
     )
 
 
+def check_openable(source: ModelSource) -> None:
+    """Raise the error load_source would give for a file that is not a model, cheaply (no parsing)."""
+    if not (source.is_zip() and _zip_holds_model(source)):
+        detect_format(source)
+
+
 def load_source(source: ModelSource, settings: dict[str, Any] | None = None) -> schema.ModelGraph:
     """Convert a source to a ModelGraph; a zip holding a model is unpacked safely first."""
     if source.is_zip() and _zip_holds_model(source):

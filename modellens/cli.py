@@ -135,7 +135,7 @@ def _app(args: list[str]) -> int:
         model = Path(options.model).expanduser().resolve()
         if not model.exists():
             raise ModelLensError(f"No such file: {options.model}", "check the path, or run `modellens` alone")
-        from converters import ModelSource, detect_format
+        from converters import ModelSource, check_openable
 
-        detect_format(ModelSource.from_path(model))  # a non-model fails here, before a server starts
+        check_openable(ModelSource.from_path(model))  # a non-model fails here, before a server starts
     return launch_app(model, host=options.host, port=options.port, open_browser=not options.no_browser)
