@@ -68,6 +68,14 @@ def _upload_store() -> dict[str, ModelSource]:
 
 
 _UPLOAD_LOCK = threading.Lock()
+MAX_KEPT_UPLOADS = 16
+
+
+def _evict_oldest_uploads(store: dict[str, ModelSource]) -> None:
+    """Keep the newest uploads on disk; older ones are removed with their temp folders."""
+    while len(store) > MAX_KEPT_UPLOADS:
+        oldest = next(iter(store))
+        store.pop(oldest).cleanup()
 
 
 def _resolve_source_path(model_key: str) -> ModelSource | None:
@@ -151,6 +159,7 @@ def _on_upload() -> None:
             store = _upload_store()
             if content_id not in store:
                 store[content_id] = ModelSource.from_uploads(contents)
+                _evict_oldest_uploads(store)
     except ModelLensError as err:
         _fail(err)
         return
