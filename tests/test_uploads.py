@@ -75,3 +75,13 @@ def test_empty_upload_is_refused() -> None:
     with pytest.raises(ModelLensError) as err:
         ModelSource.from_uploads([("model.onnx", b"")])
     assert "empty" in err.value.message
+
+
+def test_old_uploads_are_evicted_with_their_files() -> None:
+    from viewer.app_state import MAX_KEPT_UPLOADS, _evict_oldest_uploads
+
+    store = {str(i): ModelSource.from_uploads([(f"m{i}.onnx", b"x")]) for i in range(MAX_KEPT_UPLOADS + 2)}
+    oldest = [store["0"], store["1"]]
+    _evict_oldest_uploads(store)
+    assert list(store) == [str(i) for i in range(2, MAX_KEPT_UPLOADS + 2)]
+    assert all(source.temp_dir is not None and not source.temp_dir.exists() for source in oldest)
