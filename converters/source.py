@@ -7,6 +7,7 @@ folder, no links, bounded size and compression ratio).
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import shutil
 import stat
@@ -113,6 +114,7 @@ class ModelSource:
     def unpacked(self) -> ModelSource:
         """A new source for this zip's contents, extracted safely into a temp dir."""
         target = Path(tempfile.mkdtemp(prefix="modellens-zip-"))
+        atexit.register(shutil.rmtree, target, True)  # the graph reads weights from it until then
         try:
             safe_extract(self.path, target)
         except Exception:
