@@ -55,6 +55,7 @@ class ModelSource:
         if not uploads:
             raise ModelLoadError("No file was uploaded", "drop a model file onto the uploader")
         temp_dir = Path(tempfile.mkdtemp(prefix="modellens-"))
+        atexit.register(shutil.rmtree, temp_dir, True)
         for name, data in uploads:
             if not data:
                 raise ModelLoadError(f"{name} is empty (0 bytes)", "re-export or re-copy the model file")
