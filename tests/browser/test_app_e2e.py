@@ -94,3 +94,23 @@ def test_a_bad_upload_shows_one_error_and_keeps_the_model(page: Any, app_url: st
     assert "Fix:" in alert.inner_text()
     assert page.get_by_text("cnn_branches.onnx").first.is_visible()
     assert page.locator(NODE).count() > 0
+
+
+@pytest.mark.parametrize(
+    ("title", "suffix", "magic"),
+    [
+        ("Download the current view as SVG", ".svg", b"<svg"),
+        ("Download the current view as PNG (2×)", ".png", b"\x89PNG"),
+        ("Download the current view as Graphviz DOT", ".dot", b"digraph"),
+    ],
+)
+def test_canvas_exports_the_current_view(
+    page: Any, app_url: str, title: str, suffix: str, magic: bytes
+) -> None:
+    _open(page, f"{app_url}/?model=sample:cnn_branches.onnx")
+    with page.expect_download(timeout=TIMEOUT_MS) as download_info:
+        page.get_by_title(title).click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(suffix)
+    data = Path(download.path()).read_bytes()
+    assert magic in data[:400]
