@@ -166,14 +166,8 @@ def _exports(model: OpenModel, sub_id: str) -> None:
         on_click="ignore",
         key="dl_html",
     )
-    middle.download_button(
-        "Node table (CSV)",
-        lambda: model.node_table(sub_id).to_csv(index=False),
-        file_name=f"{stem}-nodes.csv",
-        mime="text/csv",
-        on_click="ignore",
-        key="dl_csv",
-    )
+    with middle:
+        _node_table_download(model, sub_id, key="dl_csv")
     right.caption("SVG, PNG and DOT of the current view: the ⤓ buttons in the canvas toolbar.")
 
 
@@ -234,11 +228,16 @@ def summary_page() -> None:
         .properties(height=max(120, 22 * len(histogram)))
     )
     st.altair_chart(chart, width="stretch")
+    _node_table_download(model, MAIN_GRAPH, key="dl_csv_summary")
+
+
+def _node_table_download(model: OpenModel, sub_id: str, *, key: str) -> None:
+    """The node table as CSV, built only when the button is clicked."""
     st.download_button(
         "Node table (CSV)",
-        lambda: model.node_table(MAIN_GRAPH).to_csv(index=False),
+        lambda: model.node_table(sub_id).to_csv(index=False),
         file_name=f"{Path(model.name).stem}-nodes.csv",
         mime="text/csv",
         on_click="ignore",
-        key="dl_csv_summary",
+        key=key,
     )
