@@ -75,53 +75,284 @@ export function edgeLabel(edge, options) {
   return base ? ellipsize(base, 30) : "";
 }
 
+/** Padding of an open group's box around its content (the title sits in the top band). */
+// Edges enter and leave along the rank axis, so that axis gets more room (ports and their curves).
+const CLUSTER_PAD = {
+  TB: { left: 14, right: 14, top: METRICS.clusterHeader + 14, bottom: 20 },
+  LR: { left: 26, right: 26, top: METRICS.clusterHeader + 8, bottom: 14 },
+};
+const ROOT_MARGIN = 24;
+
+function clusterTitleWidth(c) {
+  return Math.ceil(26 + textWidth(c.label || "", METRICS.clusterSize, true) + textWidth(`${c.count} ops`, METRICS.rowSize) + 12);
+}
+
 /**
  * Lay out a visible graph. Returns {width, height, nodes, edges, clusters} where nodes carry
  * x/y (centre) and w/h, clusters x/y (top-left) and w/h, edges their points and label position.
+ *
+ * Each open group is laid out on its own (a plain dagre graph of its direct children), deepest
+ * first, and then placed as one box in its parent's layout. An edge that crosses a group's border
+ * goes through a port of that group (one per source node and direction, on the group's top/bottom
+ * border, left/right in LR), so its route inside the group is dagre's own.
  */
 export function layoutGraph(vg, options) {
   const lr = options.direction === "LR";
-  const g = new dagre.graphlib.Graph({ compound: vg.clusters.length > 0, multigraph: false });
-  g.setGraph({
-    rankdir: lr ? "LR" : "TB", nodesep: lr ? 28 : 22, ranksep: lr ? 48 : 44, edgesep: 12,
-    marginx: 24, marginy: 24,
-  });
-  g.setDefaultEdgeLabel(() => ({}));
-  const clusterKey = new Map(vg.clusters.map((c, i) => [c.id, `c${i}`]));
+  const graphOpts = { rankdir: lr ? "LR" : "TB", nodesep: lr ? 28 : 22, ranksep: lr ? 48 : 44, edgesep: 12, marginx: 0, marginy: 0 };
+  const clusterIds = new Set(vg.clusters.map((c) => c.id));
+  const clusterIndex = new Map(vg.clusters.map((c, i) => [c.id, i]));
+  const scopeParent = (id) => {
+    const c = vg.clusters[clusterIndex.get(id)];
+    return c && c.parent && clusterIds.has(c.parent) ? c.parent : "";
+  };
   const depthOf = new Map();
   for (const c of vg.clusters) {
-    depthOf.set(c.id, c.parent && depthOf.has(c.parent) ? depthOf.get(c.parent) + 1 : 0);
-    g.setNode(clusterKey.get(c.id), {});
+    const p = scopeParent(c.id);
+    depthOf.set(c.id, p && depthOf.has(p) ? depthOf.get(p) + 1 : 0);
   }
-  for (const c of vg.clusters) if (c.parent && clusterKey.has(c.parent)) g.setParent(clusterKey.get(c.id), clusterKey.get(c.parent));
+  const scopes = new Map([["", { id: "", nodes: [], clusters: [], segs: new Map(), inPorts: new Map(), outPorts: new Map() }]]);
+  for (const c of vg.clusters) scopes.set(c.id, { id: c.id, nodes: [], clusters: [], segs: new Map(), inPorts: new Map(), outPorts: new Map() });
+  for (const c of vg.clusters) scopes.get(scopeParent(c.id)).clusters.push(c.id);
   const boxes = vg.nodes.map((n) => nodeBox(n, options));
   const slot = new Map();
-  vg.nodes.forEach((n, i) => {
+  const nodeScope = vg.nodes.map((n, i) => {
     slot.set(n.id, i);
-    g.setNode(`n${i}`, { width: boxes[i].w, height: boxes[i].h });
-    if (n.parent && clusterKey.has(n.parent)) g.setParent(`n${i}`, clusterKey.get(n.parent));
+    const s = n.parent && clusterIds.has(n.parent) ? n.parent : "";
+    scopes.get(s).nodes.push(i);
+    return s;
   });
+  const chains = new Map();
+  const chainOf = (s) => {
+    let ch = chains.get(s);
+    if (!ch) {
+      ch = s ? [s, ...chainOf(scopeParent(s))] : [""];
+      chains.set(s, ch);
+    }
+    return ch;
+  };
+  const ckey = (id) => `c${clusterIndex.get(id)}`;
+  const port = (scope, dir, src) => {
+    const m = dir === "in" ? scope.inPorts : scope.outPorts;
+    if (!m.has(src)) m.set(src, `${dir}${m.size}`);
+    return m.get(src);
+  };
+  // Split every edge into segments, one per scope it passes through.
   const labels = vg.edges.map((e) => edgeLabel(e, options));
-  vg.edges.forEach((e, i) => {
-    const label = labels[i];
-    const lw = label ? Math.ceil(textWidth(label, METRICS.edgeSize)) + 4 : 0;
-    g.setEdge(`n${slot.get(e.source)}`, `n${slot.get(e.target)}`, {
-      width: lw, height: label ? 12 : 0, labelpos: lr ? "c" : "r", labeloffset: 4, id: i,
-    });
+  const routes = vg.edges.map((e, k) => {
+    const s = slot.get(e.source);
+    const t = slot.get(e.target);
+    if (s === undefined || t === undefined) return [];
+    const tChain = chainOf(nodeScope[t]);
+    const tSet = new Set(tChain);
+    const segs = [];
+    const add = (scopeId, u, v) => {
+      const scope = scopes.get(scopeId);
+      const key = `${u}>${v}>${s}`;
+      let seg = scope.segs.get(key);
+      if (!seg) {
+        seg = { scope: scopeId, u, v, name: String(s), lw: 0, points: [], lx: undefined, ly: undefined };
+        scope.segs.set(key, seg);
+      }
+      if (!segs.length && labels[k]) seg.lw = Math.max(seg.lw, Math.ceil(textWidth(labels[k], METRICS.edgeSize)) + 4);
+      segs.push(seg);
+    };
+    let cur = `n${s}`;
+    let sc = nodeScope[s];
+    while (!tSet.has(sc)) {
+      add(sc, cur, port(scopes.get(sc), "out", s));
+      cur = ckey(sc);
+      sc = scopeParent(sc);
+    }
+    const down = tChain.slice(0, tChain.indexOf(sc)).reverse();
+    add(sc, cur, down.length ? ckey(down[0]) : `n${t}`);
+    down.forEach((d, i) => add(d, port(scopes.get(d), "in", s), i + 1 < down.length ? ckey(down[i + 1]) : `n${t}`));
+    return segs;
   });
-  dagre.layout(g, { disableOptimalOrderHeuristic: vg.nodes.length > 400 });
+  // dagre on canonical names, cached: repeated blocks (the layers of a transformer) lay out once.
+  const cache = new Map();
+  function runDagre(specNodes, specEdges) {
+    const canon = new Map();
+    specNodes.forEach(([key], i) => canon.set(key, `k${i}`));
+    const names = new Map();
+    const nameOf = (n) => {
+      if (n === "h") return "h";
+      if (!names.has(n)) names.set(n, `s${names.size}`);
+      return names.get(n);
+    };
+    const cEdges = specEdges.map(([u, v, name, lw, weight]) => [canon.get(u), canon.get(v), nameOf(name), lw, weight]);
+    const sig = JSON.stringify([specNodes.map(([, w, h]) => [w, h]), cEdges]);
+    let hit = cache.get(sig);
+    if (!hit) {
+      const g = new dagre.graphlib.Graph({ multigraph: true });
+      g.setGraph({ ...graphOpts });
+      g.setDefaultEdgeLabel(() => ({}));
+      specNodes.forEach(([, w, h], i) => g.setNode(`k${i}`, { width: w, height: h }));
+      for (const [u, v, name, lw, weight] of cEdges) {
+        g.setEdge(u, v, lw < 0
+          ? { minlen: 1, weight }
+          : { width: lw, height: lw ? 12 : 0, labelpos: lr ? "c" : "r", labeloffset: 4, minlen: 1, weight }, name);
+      }
+      dagre.layout(g, { disableOptimalOrderHeuristic: g.nodeCount() > 400 });
+      hit = {
+        nodes: specNodes.map((_, i) => { const p = g.node(`k${i}`); return { x: p.x, y: p.y, width: p.width, height: p.height }; }),
+        edges: cEdges.map(([u, v, name]) => { const d = g.edge(u, v, name) || {}; return { points: d.points || [], x: d.x, y: d.y, width: d.width, height: d.height }; }),
+      };
+      cache.set(sig, hit);
+    }
+    const nodes = new Map(specNodes.map(([key], i) => [key, hit.nodes[i]]));
+    const edges = new Map(specEdges.map(([u, v, name], i) => [`${u}>${v}>${name}`, hit.edges[i]]));
+    return { nodes, edges };
+  }
+  // Lay out each scope, deepest first.
+  const size = new Map(); // scope id -> {w, h}
+  const local = new Map(); // scope id -> Map(child key -> {x, y}) relative to the scope's top-left
+  const order = [...vg.clusters].sort((a, b) => depthOf.get(b.id) - depthOf.get(a.id)).map((c) => c.id);
+  order.push("");
+  for (const sid of order) layoutScope(scopes.get(sid), sid);
+
+  function layoutScope(scope, sid) {
+    const specNodes = [];
+    const specEdges = [];
+    const real = [];
+    for (const i of scope.nodes) { specNodes.push([`n${i}`, boxes[i].w, boxes[i].h]); real.push(`n${i}`); }
+    for (const cid of scope.clusters) {
+      const sz = size.get(cid);
+      specNodes.push([ckey(cid), sz.w, sz.h]);
+      real.push(ckey(cid));
+    }
+    const ports = new Set();
+    for (const p of scope.inPorts.values()) { specNodes.push([p, 0, 0]); ports.add(p); }
+    for (const p of scope.outPorts.values()) { specNodes.push([p, 0, 0]); ports.add(p); }
+    const indeg = new Map();
+    const outdeg = new Map();
+    for (const seg of scope.segs.values()) {
+      outdeg.set(seg.u, (outdeg.get(seg.u) || 0) + 1);
+      indeg.set(seg.v, (indeg.get(seg.v) || 0) + 1);
+      specEdges.push([seg.u, seg.v, seg.name, seg.lw, 1]);
+    }
+    // Hidden anchors keep the ports on the first / last rank.
+    if (scope.inPorts.size) {
+      specNodes.push(["__top", 0, 0]);
+      for (const p of scope.inPorts.values()) specEdges.push(["__top", p, "h", -1, (outdeg.get(p) || 0) + 1]);
+      for (const key of real) if (!indeg.get(key)) specEdges.push(["__top", key, "h", -1, 1]);
+    }
+    if (scope.outPorts.size) {
+      specNodes.push(["__bottom", 0, 0]);
+      for (const p of scope.outPorts.values()) specEdges.push([p, "__bottom", "h", -1, (indeg.get(p) || 0) + 1]);
+      for (const key of real) if (!outdeg.get(key)) specEdges.push([key, "__bottom", "h", -1, 1]);
+    }
+    const res = runDagre(specNodes, specEdges);
+    const g = { node: (key) => res.nodes.get(key), edge: (u, v, name) => res.edges.get(`${u}>${v}>${name}`) };
+    // Content box: real children, edge labels and the routes between real children.
+    let x0 = Infinity; let y0 = Infinity; let x1 = -Infinity; let y1 = -Infinity;
+    const grow = (x, y, w = 0, h = 0) => {
+      x0 = Math.min(x0, x - w / 2); x1 = Math.max(x1, x + w / 2);
+      y0 = Math.min(y0, y - h / 2); y1 = Math.max(y1, y + h / 2);
+    };
+    for (const key of real) { const p = g.node(key); grow(p.x, p.y, p.width, p.height); }
+    const edgeData = [];
+    for (const seg of scope.segs.values()) {
+      const d = g.edge(seg.u, seg.v, seg.name) || {};
+      edgeData.push(d);
+      if (seg.lw && d.x !== undefined) grow(d.x, d.y, d.width, d.height);
+      if (!ports.has(seg.u) && !ports.has(seg.v)) for (const p of d.points || []) grow(p.x, p.y);
+    }
+    if (x0 === Infinity) { x0 = 0; y0 = 0; x1 = 0; y1 = 0; }
+    // Routes to and from ports: clip what lies beyond the content along the rank axis.
+    const main = lr ? (p) => p.x : (p) => p.y;
+    const lo = lr ? x0 : y0;
+    const hi = lr ? x1 : y1;
+    const clipped = [];
+    let i = 0;
+    for (const seg of scope.segs.values()) {
+      const d = edgeData[i++];
+      let pts = d.points || [];
+      if (ports.has(seg.u)) pts = pts.filter((p) => main(p) >= lo);
+      if (ports.has(seg.v)) pts = pts.filter((p) => main(p) <= hi);
+      if (ports.has(seg.u) || ports.has(seg.v)) for (const p of pts) grow(p.x, p.y);
+      clipped.push(pts);
+    }
+    for (const p of ports) { const n = g.node(p); if (lr) grow(x0, n.y); else grow(n.x, y0); }
+    let ox; let oy; let w; let h;
+    if (sid === "") {
+      ox = ROOT_MARGIN - x0; oy = ROOT_MARGIN - y0;
+      w = x1 - x0 + 2 * ROOT_MARGIN; h = y1 - y0 + 2 * ROOT_MARGIN;
+    } else {
+      const c = vg.clusters[clusterIndex.get(sid)];
+      const pad = CLUSTER_PAD[lr ? "LR" : "TB"];
+      const inner = x1 - x0 + pad.left + pad.right;
+      w = Math.max(inner, clusterTitleWidth(c));
+      h = y1 - y0 + pad.top + pad.bottom;
+      ox = pad.left + (w - inner) / 2 - x0; oy = pad.top - y0;
+    }
+    size.set(sid, { w, h });
+    const pos = new Map();
+    for (const key of real) { const p = g.node(key); pos.set(key, { x: p.x + ox, y: p.y + oy }); }
+    const portPos = new Map();
+    for (const p of scope.inPorts.values()) { const n = g.node(p); portPos.set(p, lr ? { x: 0, y: n.y + oy } : { x: n.x + ox, y: 0 }); }
+    for (const p of scope.outPorts.values()) { const n = g.node(p); portPos.set(p, lr ? { x: w, y: n.y + oy } : { x: n.x + ox, y: h }); }
+    local.set(sid, pos);
+    i = 0;
+    for (const seg of scope.segs.values()) {
+      const d = edgeData[i];
+      const pts = clipped[i++].map((p) => ({ x: p.x + ox, y: p.y + oy }));
+      if (ports.has(seg.u)) pts.unshift(portPos.get(seg.u));
+      if (ports.has(seg.v)) pts.push(portPos.get(seg.v));
+      seg.points = pts;
+      if (seg.lw && d.x !== undefined) { seg.lx = d.x + ox; seg.ly = d.y + oy; }
+    }
+  }
+
+  // Top-down: absolute positions.
+  const origin = new Map([["", { x: 0, y: 0 }]]);
+  const clusterBox = new Map();
+  for (const sid of [...order].reverse()) {
+    if (sid === "") continue;
+    const parent = scopeParent(sid);
+    const o = origin.get(parent);
+    const p = local.get(parent).get(ckey(sid));
+    const sz = size.get(sid);
+    const box = { x: o.x + p.x - sz.w / 2, y: o.y + p.y - sz.h / 2, w: sz.w, h: sz.h };
+    clusterBox.set(sid, box);
+    origin.set(sid, { x: box.x, y: box.y });
+  }
   const nodes = vg.nodes.map((n, i) => {
-    const p = g.node(`n${i}`);
-    return { ...n, ...boxes[i], x: p.x, y: p.y };
+    const o = origin.get(nodeScope[i]);
+    const p = local.get(nodeScope[i]).get(`n${i}`);
+    return { ...n, ...boxes[i], x: o.x + p.x, y: o.y + p.y };
   });
-  const edges = vg.edges.map((e, i) => {
-    const d = g.edge(`n${slot.get(e.source)}`, `n${slot.get(e.target)}`) || {};
-    return { ...e, label: labels[i], points: d.points || [], lx: d.x, ly: d.y, lw: d.width || 0 };
+  const edges = vg.edges.map((e, k) => {
+    const segs = routes[k];
+    const raw = [];
+    segs.forEach((seg, j) => {
+      const o = origin.get(seg.scope);
+      let pts = seg.points.map((p) => ({ x: p.x + o.x, y: p.y + o.y }));
+      if (seg.u.startsWith("in")) pts[0].port = "in";
+      if (seg.v.startsWith("out")) pts[pts.length - 1].port = "out";
+      if (j > 0 && seg.u[0] === "c") pts = pts.slice(1);
+      if (j < segs.length - 1 && seg.v[0] === "c") pts = pts.slice(0, -1);
+      raw.push(...pts);
+    });
+    // Through nested borders with nothing between them, keep only the innermost port point:
+    // one smooth curve instead of a zigzag across the stacked borders.
+    const points = [];
+    raw.forEach((p, j) => {
+      if (p.port === "in" && raw[j + 1] && raw[j + 1].port === "in") return;
+      if (p.port === "out" && raw[j - 1] && raw[j - 1].port === "out") return;
+      points.push({ x: p.x, y: p.y });
+    });
+    const first = segs[0];
+    const o = first ? origin.get(first.scope) : null;
+    const hasLabel = first && first.lw && first.lx !== undefined;
+    return {
+      ...e, label: labels[k], points,
+      lx: hasLabel ? first.lx + o.x : undefined, ly: hasLabel ? first.ly + o.y : undefined, lw: first ? first.lw : 0,
+    };
   });
   const clusters = vg.clusters.map((c) => {
-    const p = g.node(clusterKey.get(c.id)) || { x: 0, y: 0, width: 0, height: 0 };
-    return { ...c, depth: depthOf.get(c.id), x: p.x - p.width / 2, y: p.y - p.height / 2, w: p.width, h: p.height };
+    const b = clusterBox.get(c.id) || { x: 0, y: 0, w: 0, h: 0 };
+    return { ...c, depth: depthOf.get(c.id), x: b.x, y: b.y, w: b.w, h: b.h };
   });
-  const gl = g.graph();
-  return { width: Math.ceil(gl.width || 0), height: Math.ceil(gl.height || 0), nodes, edges, clusters, direction: lr ? "LR" : "TB" };
+  const root = size.get("");
+  return { width: Math.ceil(root.w), height: Math.ceil(root.h), nodes, edges, clusters, direction: lr ? "LR" : "TB" };
 }
