@@ -155,7 +155,7 @@ class _GraphConverter:
         graph.graph["subgraphs"] = self.subgraphs
         graph.graph["name"] = proto.name
         graph.graph["doc"] = proto.doc_string
-        self._build_nodes(graph, proto.name, proto, scope, outer_names)
+        self._build_nodes(graph, proto, scope, outer_names)
         return graph
 
     def convert_functions(self, graph: schema.ModelGraph) -> None:
@@ -176,7 +176,6 @@ class _GraphConverter:
     def _build_nodes(
         self,
         graph: schema.ModelGraph,
-        graph_name: str,
         proto: onnx.GraphProto,
         scope: str,
         outer_names: frozenset[str],

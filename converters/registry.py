@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from converters import onnx_format, schema, sniff
-from converters.errors import ModelLensError, UnsupportedFormatError
+from converters.errors import UnsupportedFormatError
 from converters.source import ModelSource
 
 FORMAT_MODULES: tuple[ModuleType, ...] = (onnx_format,)
@@ -52,8 +52,6 @@ def load_source(source: ModelSource, settings: dict[str, Any] | None = None) -> 
     try:
         with _garbage_collection_paused():
             graph = module.convert(source, settings or {})
-    except ModelLensError:
-        raise
     except MemoryError as err:
         raise UnsupportedFormatError(
             f"{source.display_name} is too large to open in the memory available",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any, TypeAlias
 
 import networkx as nx
 
@@ -24,7 +24,6 @@ ModelGraph: TypeAlias = nx.MultiDiGraph
 Dim: TypeAlias = int | str | None
 Shape: TypeAlias = tuple[Dim, ...] | None
 
-NodeKind = Literal["input", "output", "op", "constant"]
 NODE_KINDS: tuple[str, ...] = ("input", "output", "op", "constant")
 CATEGORIES: tuple[str, ...] = (
     "layer",
@@ -52,10 +51,6 @@ class TensorInfo:
     is_initializer: bool = False
     preview: tuple[Any, ...] = field(default=(), compare=False)
     nbytes: int | None = None
-
-    @property
-    def rank(self) -> int | None:
-        return None if self.shape is None else len(self.shape)
 
     @property
     def size(self) -> int | None:
@@ -188,6 +183,8 @@ def validate_graph(graph: ModelGraph, *, recurse: bool = True) -> list[str]:
     for key in ("format", "format_label", "inputs", "outputs", "subgraphs", "warnings", "metadata"):
         if key not in graph.graph:
             problems.append(f"graph attribute {key!r} missing")
+    if graph.graph.get("format") not in FORMATS:
+        problems.append(f"graph format {graph.graph.get('format')!r} is not one of {FORMATS}")
     for node_id, data in graph.nodes(data=True):
         missing = [a for a in REQUIRED_NODE_ATTRS if a not in data]
         if missing:

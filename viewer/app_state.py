@@ -22,6 +22,7 @@ UPLOAD_HELP = (
     "Drop an .onnx file (add its external-data files alongside, or a .zip of them). "
     "Up to 4 GB here; bigger files open with `modellens PATH` on the command line."
 )
+UPLOADER_KEY = "uploader"
 SESSION_DEFAULTS: dict[str, Any] = {
     "model_key": None,
     "selected": None,
@@ -30,7 +31,6 @@ SESSION_DEFAULTS: dict[str, Any] = {
     "subgraph": MAIN_GRAPH,
     "load_error": None,
     "cli_model": None,
-    "uploader_version": 0,
 }
 
 
@@ -145,7 +145,7 @@ def switch_model(key: str) -> None:
 
 
 def _on_upload() -> None:
-    files = st.session_state.get(f"uploader_{st.session_state.uploader_version}") or []
+    files = st.session_state.get(UPLOADER_KEY) or []
     if not files:
         return
     contents = [(f.name, f.getvalue()) for f in files]
@@ -179,7 +179,7 @@ def sidebar() -> None:
             "Open a model",
             accept_multiple_files=True,
             help=UPLOAD_HELP,
-            key=f"uploader_{st.session_state.uploader_version}",
+            key=UPLOADER_KEY,
             on_change=_on_upload,
         )
         samples = sample_names()

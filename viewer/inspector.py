@@ -11,11 +11,12 @@ import numpy as np
 import streamlit as st
 
 from converters import ModelLensError
-from converters.schema import ModelGraph, format_shape
+from converters.schema import ModelGraph, TensorInfo, format_shape
 from viewer import tables
 from viewer.app_state import open_subgraph, select_node
 from viewer.colors import CATEGORY_STYLES
 from viewer.model_view import OpenModel
+from viewer.summary import human_bytes
 from viewer.text import html_text, literal
 
 
@@ -93,10 +94,10 @@ def _port_section(title: str, rows: list[tables.PortRow], direction: str, node_i
                 )
 
 
-def _weight_section(model: OpenModel, graph: ModelGraph, node_id: str, port: int, info: Any) -> None:
-    with st.expander(
-        f"Weight {literal(info.name)} · {info.dtype} · {format_shape(info.shape)}", expanded=port == 1
-    ):
+def _weight_section(model: OpenModel, graph: ModelGraph, node_id: str, port: int, info: TensorInfo) -> None:
+    size = f" · {human_bytes(info.nbytes)}" if info.nbytes is not None else ""
+    label = f"Weight {literal(info.name)} · {info.dtype} · {format_shape(info.shape)}{size}"
+    with st.expander(label, expanded=port == 1):
         store = model.graph.graph.get("tensor_store")
         if store is None:
             st.caption("Values are not available for this format.")
@@ -127,7 +128,8 @@ def _weight_section(model: OpenModel, graph: ModelGraph, node_id: str, port: int
                 .properties(height=120)
             )
             st.altair_chart(chart, width="stretch")
-        st.caption(f"{stats.count:,} values; first {len(stats.preview)}:")
+        zeros = f", {stats.zeros:,} zeros" if stats.zeros else ""
+        st.caption(f"{stats.count:,} values{zeros}; first {len(stats.preview)}:")
         st.code(np.array2string(np.asarray(stats.preview), precision=4, max_line_width=60), language=None)
         st.download_button(
             "Download .npy",

@@ -59,6 +59,10 @@ def open_model(key: str, source: ModelSource) -> OpenModel:
     pending = _PREOPENED.pop(key, None)
     if pending is not None:
         return pending.result()
+    return _load(key, source)
+
+
+def _load(key: str, source: ModelSource) -> OpenModel:
     graph = load_source(source)
     return OpenModel(key=key, name=source.display_name, graph=graph, summary=model_summary(graph))
 
@@ -73,9 +77,7 @@ def preopen(key: str, path: str) -> None:
     future: Future[OpenModel] = Future()
     _PREOPENED[key] = future
     try:
-        source = ModelSource.from_path(path)
-        graph = load_source(source)
-        model = OpenModel(key=key, name=source.display_name, graph=graph, summary=model_summary(graph))
+        model = _load(key, ModelSource.from_path(path))
         model.payload(MAIN_GRAPH)
         future.set_result(model)
     except BaseException as err:  # noqa: BLE001 - handed to the page, which shows it

@@ -7,7 +7,6 @@ viewer.app_state; the inspector panel in viewer.inspector.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -128,16 +127,8 @@ def _canvas(model: OpenModel, sub_id: str, highlight: list[str]) -> None:
         "theme": _theme(),
     }
     result = graph_canvas(model.payload(sub_id), options, key=f"canvas_{model.key}_{sub_id}", height=680)
-    st.session_state.canvas_view = {"expanded": _attr(result, "expanded"), **(_attr(result, "view") or {})}
-    apply_canvas_event(_attr(result, "select"))
-
-
-def _attr(result: Any, name: str) -> Any:
-    if result is None:
-        return None
-    if isinstance(result, dict):
-        return result.get(name)
-    return getattr(result, name, None)
+    st.session_state.canvas_view = {"expanded": result.expanded, **(result.view or {})}
+    apply_canvas_event(result.select)
 
 
 def _theme() -> str:

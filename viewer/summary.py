@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from converters.schema import ModelGraph, TensorInfo, iter_op_nodes
+from converters.schema import ModelGraph, iter_op_nodes
 
 SCHEMA_VERSION = 1
 
@@ -25,18 +25,14 @@ def model_summary(graph: ModelGraph) -> dict[str, Any]:
         "sha256": meta.get("sha256", ""),
         "nodes": len(op_nodes),
         "edges": graph.number_of_edges(),
-        "inputs": [_io_entry(graph.nodes[n]["outputs"][0]) for n in meta["inputs"]],
-        "outputs": [_io_entry(graph.nodes[n]["tensor"]) for n in meta["outputs"]],
+        "inputs": [graph.nodes[n]["outputs"][0].to_json() for n in meta["inputs"]],
+        "outputs": [graph.nodes[n]["tensor"].to_json() for n in meta["outputs"]],
         "op_types": dict(Counter(data["op_type"] for _, data in op_nodes)),
         "parameters": int(meta.get("parameters", 0)),
         "parameter_bytes": int(meta.get("parameter_bytes", 0)),
         "subgraphs": len(meta.get("subgraphs", {})),
         "warnings": list(meta.get("warnings", [])),
     }
-
-
-def _io_entry(tensor: TensorInfo) -> dict[str, Any]:
-    return tensor.to_json()
 
 
 def format_summary_text(summary: dict[str, Any]) -> str:
