@@ -63,8 +63,9 @@ def _tidy_names(*classes: type) -> None:
         cls.__module__ = "samples"
 
 
-def build_cnn_branches(path: Path) -> Path:
-    """A small CNN with residual blocks and a two-path concat; dynamic ``batch`` dim."""
+def _branch_net() -> Any:
+    """A small CNN with residual blocks and a two-path concat, seeded, with non-trivial BatchNorm
+    statistics, in eval mode."""
     import torch
     from torch import nn
 
@@ -109,10 +110,16 @@ def build_cnn_branches(path: Path) -> Path:
             if isinstance(module, nn.BatchNorm2d):
                 module.running_mean.uniform_(-0.1, 0.1)
                 module.running_var.uniform_(0.5, 1.5)
-    model.eval()
+    return model.eval()
+
+
+def build_cnn_branches(path: Path) -> Path:
+    """The branch CNN through the current (dynamo) exporter; dynamic ``batch`` dim."""
+    import torch
+
     batch = torch.export.Dim("batch", max=1024)
     return _torch_export(
-        model,
+        _branch_net(),
         (torch.randn(2, 3, 32, 32),),
         path,
         input_names=["image"],
@@ -122,41 +129,11 @@ def build_cnn_branches(path: Path) -> Path:
 
 
 def build_cnn_legacy(path: Path) -> Path:
-    """The same kind of CNN through the legacy TorchScript exporter: names like ``/layer1/conv1/Conv``,
+    """The same CNN through the legacy TorchScript exporter: names like ``/layer1/conv1/Conv``,
     GlobalAveragePool and Flatten nodes. Raises RuntimeError when this torch has no legacy exporter."""
     import torch
-    from torch import nn
 
-    class Block(nn.Module):
-        def __init__(self, channels: int) -> None:
-            super().__init__()
-            self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
-            self.relu = nn.ReLU()
-            self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.relu(self.conv2(self.relu(self.conv1(x))) + x)
-
-    class LegacyNet(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.stem = nn.Conv2d(3, 8, 3, padding=1)
-            self.layer1 = Block(8)
-            self.left = nn.Conv2d(8, 8, 1)
-            self.right = nn.Conv2d(8, 8, 3, padding=1)
-            self.bn = nn.BatchNorm2d(16)
-            self.pool = nn.MaxPool2d(2)
-            self.gap = nn.AdaptiveAvgPool2d(1)
-            self.fc = nn.Linear(16, 10)
-
-        def forward(self, image: torch.Tensor) -> torch.Tensor:
-            x = self.layer1(torch.relu(self.stem(image)))
-            x = self.pool(self.bn(torch.cat([self.left(x), self.right(x)], dim=1)))
-            return self.fc(torch.flatten(self.gap(x), 1))
-
-    _tidy_names(Block, LegacyNet)
-    torch.manual_seed(SEED)
-    model = LegacyNet().eval()
+    model = _branch_net()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
