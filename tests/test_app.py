@@ -43,9 +43,7 @@ def test_picking_a_sample_shows_its_graph_page() -> None:
     app.sidebar.selectbox[0].select("cnn_branches.onnx").run()
     assert not app.exception
     assert "cnn_branches.onnx" in _texts(app)
-    assert app.query_params["model"] == ["sample:cnn_branches.onnx"] or app.query_params["model"] == (
-        "sample:cnn_branches.onnx"
-    )
+    assert app.query_params["model"] == "sample:cnn_branches.onnx"
 
 
 def test_query_params_restore_model_and_selected_node() -> None:
