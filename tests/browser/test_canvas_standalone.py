@@ -8,20 +8,15 @@ from typing import Any
 
 import pytest
 
+from tests.payloads import make_payload
 from viewer.render import render_html
 
 pytestmark = pytest.mark.browser
 
-CATEGORIES = {
-    "layer": {"label": "Layer", "fill": "#335c99", "text": "#ffffff"},
-    "activation": {"label": "Activation", "fill": "#702828", "text": "#ffffff"},
-    "input": {"label": "Input", "fill": "#444444", "text": "#ffffff"},
-}
-
 
 def _payload() -> dict[str, Any]:
     """input -> stem conv -> block (4 ops, collapsed at first) -> head."""
-    spec = [
+    nodes = [
         ("input", "Input", ""),
         ("/stem/Conv", "Conv", ""),
         ("/block/conv/Conv", "Conv", "block"),
@@ -30,23 +25,9 @@ def _payload() -> dict[str, Any]:
         ("/block/Add", "Add", "block"),
         ("/head/Gemm", "Gemm", ""),
     ]
-    nodes = [
-        {
-            "id": nid, "name": nid, "op": op, "group": group,
-            "kind": "input" if op == "Input" else "op",
-            "cat": "input" if op == "Input" else "activation" if op == "Relu" else "layer",
-            "weights": [["W", "64×64×3×3"]] if op == "Conv" else [], "subgraphs": 0,
-        }
-        for nid, op, group in spec
-    ]  # fmt: skip
-    edges = [[0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [1, 5], [5, 6]]
-    return {
-        "schema": 1, "title": "browser-test.onnx", "subtitle": "hand-built",
-        "groups": [{"id": "block", "label": "block", "parent": "", "count": 4}],
-        "nodes": nodes,
-        "edges": [[s, d, f"t{s}", "1×64×56×56", "float32"] for s, d in edges],
-        "categories": CATEGORIES,
-    }  # fmt: skip
+    edges = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (1, 5), (5, 6)]
+    conv_weights = {nid: [["W", "64×64×3×3"]] for nid, op, _ in nodes if op == "Conv"}
+    return make_payload(nodes, edges, [("block", "")], weights=conv_weights)
 
 
 @pytest.fixture(scope="module")
