@@ -143,3 +143,10 @@ def test_model_provided_names_are_shown_literally() -> None:
     raw = "\n".join(str(m.value) for m in app.markdown)
     assert "\\[click\\]\\(javascript\\:alert\\(1\\)\\)" in raw
     assert "\\<b\\>" in raw and "\\*bold\\*" in raw
+
+
+def test_a_stale_link_reports_the_problem_and_shows_the_welcome_page() -> None:
+    app = _app(model="upload:no-such-upload", node="x").run()
+    assert not app.exception
+    assert len(app.error) == 1 and "no longer available" in _unescaped(app.error[0].value)
+    assert any(b.label == "cnn_branches.onnx" for b in app.button)

@@ -42,7 +42,7 @@ def init_session_state(cli_model: str | None) -> None:
     if st.session_state.model_key is None:
         params = st.query_params
         wanted = params.get("model") or (f"path:{cli_model}" if cli_model else None)
-        if wanted and _resolve_source_path(wanted) is not None:
+        if wanted:  # an unknown or stale key is reported by current_model(), not here
             st.session_state.model_key = wanted
             st.session_state.subgraph = params.get("sub", MAIN_GRAPH)
             st.session_state.selected = params.get("node")
@@ -61,7 +61,7 @@ def sample_names() -> list[str]:
     return sorted(p.name for p in sample_models_dir().glob("*.onnx"))
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
+@st.cache_resource(show_spinner=False)
 def _upload_store() -> dict[str, ModelSource]:
     """Uploaded files saved to temp dirs, by content hash, shared across sessions of this server."""
     return {}
@@ -78,7 +78,8 @@ def _evict_oldest_uploads(store: dict[str, ModelSource]) -> None:
         store.pop(oldest).cleanup()
 
 
-def _resolve_source_path(model_key: str) -> ModelSource | None:
+def _source_for(model_key: str) -> ModelSource | None:
+    """The source a model key names; only bundled samples, the CLI's model and uploads resolve."""
     kind, _, value = model_key.partition(":")
     if kind == "sample" and value in sample_names():
         return ModelSource.from_path(sample_models_dir() / value)
@@ -108,7 +109,7 @@ def current_model() -> OpenModel | None:
     if key is None:
         return None
     try:
-        source = _resolve_source_path(key)
+        source = _source_for(key)
         if source is None:
             raise ModelLensError("The model in this link is no longer available", "open the file again")
         model = _open_cached(key, source)
