@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import onnx
+    from google.protobuf.message import Message
 
 LAZY_MIN_BYTES = 4096
 _MODEL_GRAPH_FIELD = 7
@@ -124,12 +125,32 @@ def load_without_weights(path: Path) -> tuple[onnx.ModelProto, dict[str, Span]]:
             model_bytes += _length_delimited(_MODEL_GRAPH_FIELD, graph_bytes)
     model = onnx.ModelProto()
     model.ParseFromString(bytes(model_bytes))
+    replace_invalid_utf8(model)
     lazy = {
         tensor.name: span
         for tensor, span in zip(model.graph.initializer, spans, strict=True)
         if span is not None
     }
     return model, lazy
+
+
+def replace_invalid_utf8(message: Message) -> None:
+    """Make every string field of ``message`` (and the messages in it) text: protobuf hands back
+    the bytes of a string that is not valid UTF-8, which are decoded here with U+FFFD for the bad
+    bytes. The same bytes always give the same text, so names still match each other."""
+    from google.protobuf.descriptor import FieldDescriptor
+
+    for descriptor, value in message.ListFields():
+        if descriptor.type == FieldDescriptor.TYPE_MESSAGE:
+            for item in value if descriptor.is_repeated else (value,):
+                replace_invalid_utf8(item)
+        elif descriptor.type == FieldDescriptor.TYPE_STRING:
+            if descriptor.is_repeated:
+                for index, item in enumerate(value):
+                    if isinstance(item, bytes):
+                        value[index] = item.decode("utf-8", "replace")
+            elif isinstance(value, bytes):
+                setattr(message, descriptor.name, value.decode("utf-8", "replace"))
 
 
 def read_raw(path: Path, span: Span) -> bytes:

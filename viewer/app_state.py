@@ -29,6 +29,7 @@ SESSION_DEFAULTS: dict[str, Any] = {
     "selected_edges": [],
     "focus": None,
     "subgraph": MAIN_GRAPH,
+    "caller": None,
     "load_error": None,
     "cli_model": None,
 }
@@ -220,8 +221,12 @@ def select_node(node_id: str | None) -> None:
         del st.query_params["node"]
 
 
-def open_subgraph(sub_id: str) -> None:
+def open_subgraph(sub_id: str, caller: tuple[str, str] | None = None) -> None:
+    """Show ``sub_id``; ``caller`` (graph id, node id) is the node that calls the function opened,
+    kept while the user stays inside it (its attribute values resolve the body's references)."""
     st.session_state.subgraph = sub_id
+    if caller is not None or not sub_id:
+        st.session_state.caller = caller
     select_node(None)
     if sub_id:
         st.query_params["sub"] = sub_id
