@@ -444,8 +444,9 @@ def _fill_model_attributes(
     opsets = {imp.domain or "ai.onnx": int(imp.version) for imp in model.opset_import}
     default_opset = opsets.get("ai.onnx")
     label = f"ONNX v{model.ir_version}" + (f", opset {default_opset}" if default_opset else "")
-    initializers = list(model.graph.initializer)
-    sparse = list(model.graph.sparse_initializer)
+    graphs = list(all_graphs(model.graph))  # weights of control-flow bodies count too
+    initializers = [tensor for graph_proto in graphs for tensor in graph_proto.initializer]
+    sparse = [tensor for graph_proto in graphs for tensor in graph_proto.sparse_initializer]
     graph.graph.update(
         format_label=label,
         producer=" ".join(p for p in (model.producer_name, model.producer_version) if p),

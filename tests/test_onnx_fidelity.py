@@ -449,11 +449,13 @@ def sparse_mixed_with_dense() -> onnx.ModelProto:
 
 def sparse_in_if_branch() -> onnx.ModelProto:
     sparse = _sparse("B", np.array([4.0], np.float32), np.array([2], np.int64), [3])
+    dense = numpy_helper.from_array(np.full(3, 0.5, np.float32), "D")
     then_branch = helper.make_graph(
-        [helper.make_node("Identity", ["B"], ["t"])],
+        [helper.make_node("Identity", ["B"], ["b"]), helper.make_node("Add", ["b", "D"], ["t"])],
         "then",
         [],
         [_out("t", [3])],
+        initializer=[dense],
         sparse_initializer=[sparse],
     )
     else_branch = helper.make_graph(
@@ -531,10 +533,10 @@ def test_sparse_initializers(case: str, tmp_path: Path) -> None:
     assert bool(summary["warnings"]) == (case == "graph_io" and _strict_inference_fails(model))
     assert summary["edges"] == info["edges"]
     main = model.graph
-    sparse_main = list(main.sparse_initializer)
-    assert summary["parameters"] == info["parameters"] + sum(math.prod(s.dims) for s in sparse_main)
+    sparse_all = [s for proto in _all_protos(main) for s in proto.sparse_initializer]  # bodies count too
+    assert summary["parameters"] == info["parameters"] + sum(math.prod(s.dims) for s in sparse_all)
     assert summary["parameter_bytes"] == info["parameter_bytes"] + sum(
-        len(s.values.raw_data) + len(s.indices.raw_data) for s in sparse_main
+        len(s.values.raw_data) + len(s.indices.raw_data) for s in sparse_all
     )
     assert [io["dtype"] for io in summary["inputs"]] == [_type_text(v) for v in main.input]
     assert [io["dtype"] for io in summary["outputs"]] == [_type_text(v) for v in main.output]
