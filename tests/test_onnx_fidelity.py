@@ -794,3 +794,17 @@ def test_info_json_subprocess_exits_zero(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     expected = _proto_text(onnx.load(str(path)).producer_name)
     assert json.loads(result.stdout)["producer"].startswith(expected)
+
+
+def test_utf8_check_runs_in_c_and_the_walk_is_the_fallback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from converters import onnx_lazy
+
+    for sample in sorted((ROOT / "sample_models").glob("*.onnx")):  # valid files skip the walk
+        assert onnx_lazy._all_strings_utf8(sample.read_bytes())
+    bad = _write_bad("node", tmp_path / "node.onnx")
+    assert not onnx_lazy._all_strings_utf8(bad.read_bytes())
+    monkeypatch.setattr(onnx_lazy, "_utf8_checking_model_class", lambda: None)
+    graph, _ = _open_everything(bad)
+    assert Placeholder("node").bad.decode("utf-8", "replace") in graph.nodes
