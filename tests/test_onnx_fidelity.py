@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -794,6 +795,16 @@ def test_info_json_subprocess_exits_zero(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     expected = _proto_text(onnx.load(str(path)).producer_name)
     assert json.loads(result.stdout)["producer"].startswith(expected)
+    ascii_terminal = subprocess.run(
+        [sys.executable, "-m", "modellens", "info", str(path)],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+    )
+    assert ascii_terminal.returncode == 0, ascii_terminal.stderr
+    assert b"\\ufffd" in ascii_terminal.stdout
 
 
 def test_utf8_check_runs_in_c_and_the_walk_is_the_fallback(
