@@ -51,8 +51,9 @@ def match(source: ModelSource) -> bool:
 def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> schema.ModelGraph:
     model, lazy = _load_proto(source)
     warnings: list[str] = []
-    value_types = _infer_value_types(model, set(lazy), warnings)
     store = OnnxTensorStore(model, source.base_dir, source.path, lazy)
+    nested_sparse = any(len(g.sparse_initializer) for g in store.graphs[1:])
+    value_types = _infer_value_types(model, set(lazy), warnings, nested_sparse)
     warnings.extend(store.missing_external_data_warnings(source.display_name))
     converter = _GraphConverter(model, value_types, warnings)
     graph = converter.convert_graph(model.graph, scope="")
@@ -83,12 +84,12 @@ def _load_proto(source: ModelSource) -> tuple[onnx.ModelProto, dict[str, Span]]:
 
 
 def _infer_value_types(
-    model: onnx.ModelProto, lazy_names: set[str], warnings: list[str]
+    model: onnx.ModelProto, lazy_names: set[str], warnings: list[str], nested_sparse: bool = False
 ) -> dict[str, onnx.TypeProto]:
     """Every known value's TypeProto: from the file, plus onnx.shape_inference on a light copy."""
     import onnx
 
-    light = _without_weight_bytes(model, lazy_names)
+    light = _without_weight_bytes(model, lazy_names, nested_sparse)
     try:
         light = onnx.shape_inference.infer_shapes(light, check_type=True, strict_mode=True, data_prop=True)
     except Exception as strict_err:  # noqa: BLE001 - inference is optional; the graph still shows
@@ -111,8 +112,11 @@ def _infer_value_types(
     return types
 
 
-def _without_weight_bytes(model: onnx.ModelProto, lazy_names: set[str]) -> onnx.ModelProto:
-    """A copy of ``model`` whose large initializers are declared as typed inputs (no bytes copied)."""
+def _without_weight_bytes(
+    model: onnx.ModelProto, lazy_names: set[str], nested_sparse: bool = False
+) -> onnx.ModelProto:
+    """A copy of ``model`` whose large initializers are declared as typed inputs (no bytes copied)
+    and whose small sparse initializers are dense (``nested_sparse``: in control-flow bodies too)."""
     import onnx
 
     light = onnx.ModelProto(ir_version=model.ir_version)
@@ -139,7 +143,7 @@ def _without_weight_bytes(model: onnx.ModelProto, lazy_names: set[str]) -> onnx.
             graph.input.append(
                 onnx.helper.make_tensor_value_info(sparse.values.name, sparse.values.data_type, sparse.dims)
             )
-    for sub in list(all_graphs(graph))[1:]:
+    for sub in list(all_graphs(graph))[1:] if nested_sparse else ():
         _densify_sparse_initializers(sub)
     return light
 
@@ -444,7 +448,7 @@ def _fill_model_attributes(
     opsets = {imp.domain or "ai.onnx": int(imp.version) for imp in model.opset_import}
     default_opset = opsets.get("ai.onnx")
     label = f"ONNX v{model.ir_version}" + (f", opset {default_opset}" if default_opset else "")
-    graphs = list(all_graphs(model.graph))  # weights of control-flow bodies count too
+    graphs = store.graphs  # weights of control-flow bodies count too
     initializers = [tensor for graph_proto in graphs for tensor in graph_proto.initializer]
     sparse = [tensor for graph_proto in graphs for tensor in graph_proto.sparse_initializer]
     graph.graph.update(

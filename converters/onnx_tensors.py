@@ -140,9 +140,11 @@ class OnnxTensorStore:
     lazy: dict[str, Span] = field(default_factory=dict)
     _index: dict[str, onnx.TensorProto] = field(default_factory=dict, repr=False)
     _sparse: dict[str, onnx.SparseTensorProto] = field(default_factory=dict, repr=False)
+    graphs: list[onnx.GraphProto] = field(default_factory=list, repr=False)  # main graph first
 
     def __post_init__(self) -> None:
-        for graph in all_graphs(self.model.graph):
+        self.graphs = list(all_graphs(self.model.graph))
+        for graph in self.graphs:
             for tensor in graph.initializer:
                 self._index.setdefault(tensor.name, tensor)
             for sparse in graph.sparse_initializer:
