@@ -50,13 +50,16 @@ def test_function_body_shows_the_value_its_caller_passes() -> None:
     assert f"= @v → {expected} (passed by second)" in values, (body, values)
 
 
-def test_sparse_weight_shows_density() -> None:
+def test_sparse_weight_shows_dense_shape_and_density() -> None:
     model = fidelity.sparse_smallest()
     app = _open("sparse.onnx", model.SerializeToString(), node="Identity_0")
     assert not app.exception
     (sparse,) = model.graph.sparse_initializer
     stored, dense = math.prod(sparse.values.dims), math.prod(sparse.dims)
-    assert f"Sparse: {stored:,} stored values of {dense:,} ({stored / dense:.2%} dense)" in _shown(app)
+    dtype = helper.tensor_dtype_to_np_dtype(sparse.values.data_type).name
+    shown = _shown(app)
+    assert f"Weight {sparse.values.name} · {dtype} · {'×'.join(map(str, sparse.dims))}" in shown
+    assert f"Sparse: {stored:,} stored values of {dense:,} ({stored / dense:.2%} dense)" in shown
 
 
 def test_packed_weight_size() -> None:
@@ -73,3 +76,20 @@ def test_names_that_are_not_utf8_show_replaced(tmp_path: Path) -> None:
     app = _open("utf8.onnx", data, node=expected)
     assert not app.exception
     assert expected in _shown(app)
+
+
+def test_overload_call_opens_its_own_body_with_breadcrumbs() -> None:
+    model = fidelity.overloads_smallest()
+    model.ir_version = 10
+    for call in model.graph.node:
+        app = _open("overloads.onnx", model.SerializeToString(), node=call.name)
+        next(b for b in app.button if b.label.startswith("Open function")).click().run()
+        assert not app.exception
+        (function,) = [
+            f
+            for f in model.functions
+            if (f.domain, f.name, f.overload) == (call.domain, call.op_type, call.overload)
+        ]
+        shown = _shown(app)
+        assert f"function:{function.domain}.{function.name}:{function.overload}" in shown
+        assert app.session_state.subgraph.endswith(f":{function.overload}")
