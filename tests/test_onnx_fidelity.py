@@ -819,3 +819,20 @@ def test_utf8_check_runs_in_c_and_the_walk_is_the_fallback(
     monkeypatch.setattr(onnx_lazy, "_utf8_checking_model_class", lambda: None)
     graph, _ = _open_everything(bad)
     assert Placeholder("node").bad.decode("utf-8", "replace") in graph.nodes
+
+
+def test_string_tensors_not_utf8(tmp_path: Path) -> None:
+    texts = [b"ok", BAD + b"x", b"\xc3\x28"]
+    weight = helper.make_tensor("words", TensorProto.STRING, [3], texts)
+    constant = helper.make_node(
+        "Constant", [], ["c"], value=helper.make_tensor("cv", TensorProto.STRING, [3], texts)
+    )
+    nodes = [helper.make_node("Identity", ["words"], ["y"]), constant]
+    outputs = [_out("y", [3], TensorProto.STRING), _out("c", [3], TensorProto.STRING)]
+    model = _model(helper.make_graph(nodes, "g", [], outputs, initializer=[weight]), opset_imports=[OPSET])
+    path = _save(model, tmp_path / "strings.onnx")
+    graph, _ = _open_everything(path)
+    stored = onnx.load(str(path)).graph.initializer[0].string_data
+    expected = [s.decode("utf-8", "replace") for s in stored]
+    assert graph.graph["tensor_store"].array("words").tolist() == expected
+    assert graph.nodes["Constant_1"]["attributes"]["value"]["value"] == expected
