@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from converters import schema
 from converters.errors import ModelLoadError
+from converters.onnx_attributes import attribute_value
 from converters.onnx_lazy import Span, WireFormatError, load_without_weights
 from converters.onnx_tensors import (
     OnnxTensorStore,
     all_graphs,
     attribute_graphs,
-    attribute_value,
     dtype_name,
     element_count,
     first_line,
