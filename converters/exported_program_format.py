@@ -1,0 +1,666 @@
+"""PyTorch ExportedProgram (``.pt2`` from ``torch.export.save``) → ModelGraph.
+
+The archive is a zip holding ``<name>/archive_format`` ("pt2") and ``<name>/models/<model>.json``
+(older files: ``serialized_exported_program.json``). It is read with ``torch.export.load``, whose
+weights go through PyTorch's own loader. In the graph:
+
+* every ``call_function`` is an operator node (``aten.conv2d.default``); ``operator.getitem`` on a
+  multi-output operator is folded into that operator's output ports;
+* placeholders split by ``graph_signature.input_specs``: user inputs become input nodes (in
+  forward's flattened order, named as ``ep.module()(*args)`` takes them), parameters, buffers and
+  constants become ``weights`` of the nodes that use them (fully-qualified names, values through
+  ``G.graph["tensor_store"]``);
+* namespaces come from ``meta["nn_module_stack"]`` (``layer1/0/conv1``), the modules' class names are
+  in ``G.graph["group_labels"]`` ({namespace: class name});
+* shapes and dtypes come from ``meta["val"]``; symbolic dims are strings (``s0``, ``2*s0``) whose
+  ranges are in ``G.graph["dim_ranges"]`` ({symbol: [min, max or None]});
+* ``torch.cond`` / ``while_loop`` / ``map`` bodies are subgraphs (``G.graph["subgraphs"]``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import warnings
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from converters import schema
+from converters.aten_catalog import torch_op_category
+from converters.errors import ModelLoadError
+from converters.source import ModelSource
+from converters.torch_tensors import TorchTensorStore, stored_nbytes, tensor_description
+
+if TYPE_CHECKING:
+    from torch import fx
+
+FORMAT = "exported_program"
+EXTENSIONS = (".pt2",)
+TORCH_EXTRA_FIX = 'install PyTorch support: pip install "modellens[torch]"'
+_PROGRAM_JSON = re.compile(r"(?:^|/)models/[^/]+\.json$")
+_LEGACY_JSON = "serialized_exported_program.json"
+_CORRUPT_FIX = "re-save it with torch.export.save, or check that the file was copied completely"
+_STORED_KINDS = ("PARAMETER", "BUFFER", "CONSTANT_TENSOR", "CUSTOM_OBJ")
+_HIGHER_ORDER_ARGUMENTS = {
+    "cond": ("pred", "true_fn", "false_fn", "operands"),
+    "while_loop": ("cond_fn", "body_fn", "carried_inputs", "additional_inputs"),
+    "map_impl": ("f", "xs", "pos_args"),
+    "scan": ("combine_fn", "init", "xs", "additional_inputs"),
+}
+_QUIET_LOGGERS = ("torch._export", "torch.export", "torch.fx.experimental.symbolic_shapes")
+
+
+def match(source: ModelSource) -> bool:
+    """A zip holding an exported program's JSON (or a ``.pt2`` zip too damaged to list)."""
+    if not source.is_zip():
+        return False
+    names = source.zip_names()
+    if not names:
+        return source.suffix in EXTENSIONS
+    return any(name.endswith(_LEGACY_JSON) for name in names) or (
+        any(_PROGRAM_JSON.search(name) for name in names)
+        and any(name.rsplit("/", 1)[-1] == "archive_format" for name in names)
+    )
+
+
+def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> schema.ModelGraph:
+    """Load with ``torch.export.load`` and build the ModelGraph.
+
+    Raises ModelLoadError: torch missing (names the extra), a file from a PyTorch whose schema this
+    one cannot read (names the version needed), a truncated or corrupt archive.
+    """
+    torch = _import_torch(source)
+    source.start_hashing()
+    header = read_header(source)
+    check_schema_version(source, header, torch)
+    program = _load_program(source, torch)
+    return _ProgramConverter(program, header).convert()
+
+
+def _import_torch(source: ModelSource) -> Any:
+    try:
+        import torch
+    except ImportError as err:
+        raise ModelLoadError(
+            f"{source.display_name} is a PyTorch ExportedProgram, and opening it needs PyTorch, "
+            "which is not installed",
+            TORCH_EXTRA_FIX,
+        ) from err
+    return torch
+
+
+# ----------------------------------------------------------------------------- header and versions
+
+
+@dataclass(frozen=True)
+class ProgramHeader:
+    """What the archive records about its writer, read without torch."""
+
+    torch_version: str = ""
+    schema_version: tuple[int, int] | None = None
+    opset_version: dict[str, int] = field(default_factory=dict)
+    verifiers: tuple[str, ...] = ()
+
+
+def read_header(source: ModelSource) -> ProgramHeader:
+    """The writer's PyTorch version, schema version and opsets from the program JSON in the archive."""
+    try:
+        with zipfile.ZipFile(source.path) as archive:
+            names = archive.namelist()
+            entry = _program_entry(names)
+            if entry is None:
+                raise ModelLoadError(
+                    f"{source.display_name} is a .pt2 archive without an exported program in it "
+                    "(no models/*.json)",
+                    _CORRUPT_FIX,
+                )
+            document = json.loads(archive.read(entry))
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
+        raise ModelLoadError(
+            f"{source.display_name} is a truncated or corrupt .pt2 archive ({_first_line(err)})",
+            _CORRUPT_FIX,
+        ) from err
+    version = document.get("schema_version") or {}
+    schema_version = (
+        (int(version.get("major", 0)), int(version.get("minor", 0))) if isinstance(version, dict) else None
+    )
+    opsets = document.get("opset_version") or {}
+    return ProgramHeader(
+        torch_version=str(document.get("torch_version") or ""),
+        schema_version=schema_version,
+        opset_version={str(k): int(v) for k, v in opsets.items()} if isinstance(opsets, dict) else {},
+        verifiers=tuple(str(v) for v in document.get("verifiers") or ()),
+    )
+
+
+def _program_entry(names: list[str]) -> str | None:
+    programs = sorted(n for n in names if _PROGRAM_JSON.search(n))
+    preferred = [n for n in programs if n.endswith("/model.json") or n == "models/model.json"]
+    if preferred or programs:
+        return (preferred or programs)[0]
+    return next((n for n in names if n.endswith(_LEGACY_JSON)), None)
+
+
+def check_schema_version(source: ModelSource, header: ProgramHeader, torch: Any) -> None:
+    """Raise ModelLoadError when the installed PyTorch cannot read the file's schema version."""
+    from torch._export.serde.schema import SCHEMA_VERSION
+
+    if header.schema_version is None or header.schema_version in ((0, 0),):
+        return
+    major, minor = header.schema_version
+    installed = torch.__version__
+    writer = f"PyTorch {header.torch_version}" if header.torch_version else "another PyTorch"
+    if major > SCHEMA_VERSION[0]:
+        needed = _release(header.torch_version)
+        raise ModelLoadError(
+            f"{source.display_name} was made by {writer} (ExportedProgram schema {major}.{minor}); "
+            f"the installed PyTorch {installed} reads schema {SCHEMA_VERSION[0]}.x only, so it needs "
+            f"PyTorch {needed or 'newer than ' + installed}",
+            f'upgrade PyTorch: pip install -U "torch>={needed}"'
+            if needed
+            else "upgrade PyTorch: pip install -U torch",
+        )
+    if major < SCHEMA_VERSION[0]:
+        raise ModelLoadError(
+            f"{source.display_name} was made by {writer} (ExportedProgram schema {major}.{minor}), "
+            f"which the installed PyTorch {installed} (schema {SCHEMA_VERSION[0]}.x) cannot read",
+            f"re-export it with torch.export.save under PyTorch {_release(installed)}, or open it "
+            f"with the PyTorch that wrote it"
+            + (f' (pip install "torch=={_release(header.torch_version)}")' if header.torch_version else ""),
+        )
+
+
+def _release(version: str) -> str:
+    """``2.15.0+cu121`` -> ``2.15.0``; '' stays ''."""
+    found = re.match(r"\d+(?:\.\d+){0,2}", version.strip())
+    return found.group(0) if found else ""
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0][:300] if lines else type(err).__name__
+
+
+@contextmanager
+def _torch_quiet() -> Iterator[None]:
+    """torch.export logs warnings (and tracebacks) while deserializing; our errors say what matters."""
+    loggers = [logging.getLogger(name) for name in _QUIET_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _load_program(source: ModelSource, torch: Any) -> Any:
+    try:
+        with _torch_quiet():
+            return torch.export.load(str(source.path))
+    except MemoryError:
+        raise
+    except Exception as err:
+        problem = _first_line(err)
+        fix = _CORRUPT_FIX
+        library = re.search(r"\b([A-Za-z_][\w]*)::\w+", problem)
+        if library and library.group(1) not in ("aten", "prim", "prims"):
+            fix = (
+                f"install and import the library that defines the {library.group(1)}:: operators "
+                "before opening it (custom operators are registered by their Python package)"
+            )
+        raise ModelLoadError(
+            f"{source.display_name} could not be loaded by torch.export.load ({problem})", fix
+        ) from err
+
+
+# ------------------------------------------------------------------------------------ conversion
+
+
+@dataclass
+class _Scope:
+    """One fx graph being converted: the ModelGraph, its ids, and what each fx value became."""
+
+    graph: schema.ModelGraph
+    owner: Any  # the GraphModule whose get_attr targets this graph reads
+    prefix: str  # subgraph id prefix ("" for the main graph)
+    weights: dict[str, schema.TensorInfo]  # placeholder name -> stored tensor
+    producers: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # fx name -> (id, port, tensor)
+    folded: dict[str, tuple[str, int]] = field(default_factory=dict)  # getitem name -> (fx source, index)
+    hidden: set[str] = field(default_factory=set)  # tokens and other non-tensor values: no edge
+    modules: dict[str, Any] = field(default_factory=dict)  # get_attr name -> GraphModule (HOP bodies)
+    taken: set[str] = field(default_factory=set)
+
+
+class _ProgramConverter:
+    def __init__(self, program: Any, header: ProgramHeader) -> None:
+        self.program = program
+        self.header = header
+        self.subgraphs: dict[str, schema.ModelGraph] = {}
+        self.group_labels: dict[str, str] = {}
+        self.store = TorchTensorStore()
+        self.parameters = 0
+        self.parameter_bytes = 0
+
+    def convert(self) -> schema.ModelGraph:
+        import torch.utils._pytree as pytree
+
+        program = self.program
+        weights, kinds = self._stored_tensors()
+        graph = self._new_graph()
+        scope = _Scope(graph, program.graph_module, "", weights)
+        user_inputs = [
+            spec.arg.name for spec in program.graph_signature.input_specs if spec.kind.name == "USER_INPUT"
+        ]
+        scope.hidden.update(name for name, kind in kinds.items() if kind == "TOKEN")
+        self._convert_nodes(scope, program.graph, main=True)
+        signature = program.module_call_graph[0].signature if program.module_call_graph else None
+        graph.graph["forward_schema"] = {
+            "arg_names": list(signature.forward_arg_names or []) if signature else [],
+            "inputs": user_inputs,
+            "outputs": [graph.nodes[n]["name"] for n in graph.graph["outputs"]],
+            "in_spec": _spec_json(pytree, program.call_spec.in_spec),
+            "out_spec": _spec_json(pytree, program.call_spec.out_spec),
+        }
+        return graph
+
+    # ---------------------------------------------------------------- stored tensors
+
+    def _stored_tensors(self) -> tuple[dict[str, schema.TensorInfo], dict[str, str]]:
+        """Placeholder name -> TensorInfo for parameters/buffers/constants; counts parameters (tied
+        tensors once) and fills the tensor store. Also returns placeholder name -> input kind."""
+        program = self.program
+        weights: dict[str, schema.TensorInfo] = {}
+        kinds: dict[str, str] = {}
+        counted: set[tuple[int, int, tuple[int, ...], tuple[int, ...]]] = set()
+        for spec in program.graph_signature.input_specs:
+            name = getattr(spec.arg, "name", "")
+            kinds[name] = spec.kind.name
+            if spec.kind.name not in _STORED_KINDS or spec.target is None:
+                continue
+            value = program.state_dict.get(spec.target, program.constants.get(spec.target))
+            self.store.tensors[spec.target] = value
+            weights[name] = self._weight_info(spec.target, value)
+            if spec.kind.name in ("PARAMETER", "BUFFER") and value is not None:
+                key = (
+                    value.untyped_storage().data_ptr(),
+                    value.storage_offset(),
+                    tuple(value.shape),
+                    tuple(value.stride()),
+                )
+                if key not in counted:
+                    counted.add(key)
+                    self.parameters += int(value.numel())
+                    self.parameter_bytes += stored_nbytes(value)
+        return weights, kinds
+
+    @staticmethod
+    def _weight_info(name: str, value: Any) -> schema.TensorInfo:
+        import torch
+
+        if isinstance(value, torch.Tensor):
+            dtype, shape = tensor_description(value)
+            return schema.TensorInfo(name, dtype, shape, is_initializer=True, nbytes=stored_nbytes(value))
+        return schema.TensorInfo(name, type(value).__name__ if value is not None else None, None, True)
+
+    # ---------------------------------------------------------------- graphs
+
+    def _new_graph(self) -> schema.ModelGraph:
+        header, program = self.header, self.program
+        version = header.torch_version
+        graph = schema.new_graph(
+            FORMAT, f"ExportedProgram, PyTorch {version}" if version else "ExportedProgram"
+        )
+        metadata = {}
+        if header.schema_version:
+            metadata["schema_version"] = ".".join(map(str, header.schema_version))
+        if header.verifiers:
+            metadata["dialect"] = ", ".join(header.verifiers)
+        metadata.update({f"opset {k}": str(v) for k, v in header.opset_version.items()})
+        graph.graph.update(
+            producer=f"PyTorch {version}" if version else "",
+            metadata=metadata,
+            subgraphs=self.subgraphs,
+            group_labels=self.group_labels,
+            dim_ranges=dim_ranges(program.range_constraints),
+            tensor_store=self.store,
+        )
+        return graph
+
+    def _convert_nodes(self, scope: _Scope, fx_graph: fx.Graph, *, main: bool) -> None:
+        for node in fx_graph.nodes:
+            if node.op == "placeholder":
+                self._placeholder(scope, node)
+            elif node.op == "get_attr":
+                self._get_attr(scope, node)
+            elif node.op == "call_function":
+                self._call(scope, node)
+            elif node.op == "output":
+                self._outputs(scope, node, main=main)
+            else:  # call_module / call_method never appear in an exported program's graph
+                scope.graph.graph["warnings"].append(f"Node {node.name} ({node.op}) is not shown")
+        if main:
+            self.parameters_into(scope.graph)
+
+    def parameters_into(self, graph: schema.ModelGraph) -> None:
+        graph.graph["parameters"] = self.parameters
+        graph.graph["parameter_bytes"] = self.parameter_bytes
+
+    def _placeholder(self, scope: _Scope, node: fx.Node) -> None:
+        if node.name in scope.weights or node.name in scope.hidden:
+            return
+        node_id = schema.unique_id(f"input:{node.name}", scope.taken, "input")
+        dtype, shape = tensor_description(node.meta.get("val"))
+        schema.add_node(
+            scope.graph,
+            node_id,
+            kind="input",
+            op_type="Input",
+            category="other",
+            name=node.name,
+            outputs=[schema.TensorInfo(node.name, dtype, shape)],
+        )
+        scope.graph.graph["inputs"].append(node_id)
+        scope.producers[node.name] = (node_id, 0, node.name)
+
+    def _get_attr(self, scope: _Scope, node: fx.Node) -> None:
+        import torch
+        from torch import fx
+
+        value = _attribute(scope.owner, str(node.target))
+        if isinstance(value, torch.Tensor):
+            name = f"{scope.prefix}/{node.target}" if scope.prefix else str(node.target)
+            self.store.tensors.setdefault(name, value)
+            scope.weights[node.name] = self._weight_info(name, value)
+        elif isinstance(value, fx.GraphModule):
+            scope.modules[node.name] = value
+        else:
+            scope.hidden.add(node.name)
+
+    def _call(self, scope: _Scope, node: fx.Node) -> None:
+        import operator
+
+        if node.target is operator.getitem and self._fold_getitem(scope, node):
+            return
+        op_type, domain = op_name(node.target)
+        node_id = schema.unique_id(node.name, scope.taken, op_type)
+        namespace = self._namespace(node)
+        refs, attributes, subgraph_refs = self._arguments(scope, node)
+        subgraph_ids = [self._subgraph(scope, node_id, ref) for ref in subgraph_refs]
+        outputs = self._outputs_of(node)
+        schema.add_node(
+            scope.graph,
+            node_id,
+            kind="op",
+            op_type=op_type,
+            domain=domain,
+            name=node.name,
+            namespace=namespace,
+            category=torch_op_category(op_type),
+            attributes=attributes,
+            outputs=outputs,
+            input_names=[self._tensor_name(scope, ref) for ref in refs],
+            subgraph_ids=subgraph_ids,
+            source=str(node.meta.get("stack_trace") or "").strip(),
+        )
+        data = scope.graph.nodes[node_id]
+        for port, ref in enumerate(refs):
+            if ref in scope.weights:
+                data["weights"][port] = scope.weights[ref]
+            elif ref in scope.producers:
+                src, src_port, tensor = scope.producers[ref]
+                schema.add_edge(scope.graph, src, node_id, src_port, port, tensor)
+        for port, info in enumerate(outputs):
+            scope.producers[f"{node.name}#{port}"] = (node_id, port, info.name)
+        if len(outputs) == 1:
+            scope.producers[node.name] = (node_id, 0, outputs[0].name)
+
+    def _fold_getitem(self, scope: _Scope, node: fx.Node) -> bool:
+        """``getitem(multi_output_op, i)`` becomes output port i of that op (not drawn)."""
+        source: Any = node.args[0]
+        index = node.args[1]
+        if not isinstance(index, int) or not hasattr(source, "name"):
+            return False
+        key = f"{source.name}#{index}"
+        if key not in scope.producers or not isinstance(source.meta.get("val"), list | tuple):
+            return False
+        scope.producers[node.name] = scope.producers[key]
+        return True
+
+    def _outputs_of(self, node: fx.Node) -> list[schema.TensorInfo]:
+        import operator
+
+        value = node.meta.get("val")
+        if isinstance(value, list | tuple):
+            names = {
+                user.args[1]: user.name
+                for user in node.users
+                if user.target is operator.getitem and isinstance(user.args[1], int)
+            }
+            return [
+                schema.TensorInfo(names.get(i, f"{node.name}[{i}]"), *tensor_description(item))
+                for i, item in enumerate(value)
+            ]
+        if value is None and not node.users:
+            return []
+        return [schema.TensorInfo(node.name, *tensor_description(value))]
+
+    def _arguments(self, scope: _Scope, node: fx.Node) -> tuple[list[str], dict[str, Any], list[str]]:
+        """(fx names feeding input ports in order, JSON-safe non-tensor arguments, subgraph refs)."""
+        names = _schema_argument_names(node.target)
+        refs: list[str] = []
+        subgraph_refs: list[str] = []
+        attributes: dict[str, Any] = {}
+        named = [(names[i] if i < len(names) else f"arg{i}", arg) for i, arg in enumerate(node.args)]
+        for key, arg in [*named, *node.kwargs.items()]:
+            found = _node_names(arg)
+            subgraph_refs.extend(ref for ref in found if ref in scope.modules)
+            refs.extend(ref for ref in found if ref not in scope.modules and ref not in scope.hidden)
+            if not _only_nodes(arg) or any(ref in scope.modules for ref in found):
+                attributes[key] = _json_value(arg)
+        return refs, attributes, subgraph_refs
+
+    def _tensor_name(self, scope: _Scope, ref: str) -> str:
+        if ref in scope.weights:
+            return scope.weights[ref].name
+        if ref in scope.producers:
+            return scope.producers[ref][2]
+        return ref
+
+    def _subgraph(self, scope: _Scope, node_id: str, ref: str) -> str:
+        """Convert the GraphModule a higher-order op calls (cond branch, loop body) into a subgraph."""
+        sub_id = f"{scope.prefix}/{node_id}/{ref}" if scope.prefix else f"{node_id}/{ref}"
+        module = scope.modules[ref]
+        graph = schema.new_graph(FORMAT, scope.graph.graph["format_label"])
+        graph.graph.update(subgraphs=self.subgraphs, group_labels=self.group_labels)
+        graph.graph["dim_ranges"] = scope.graph.graph.get("dim_ranges", {})
+        weights = {  # operands that are the outer graph's parameters keep their names inside
+            name: info for name, info in scope.weights.items() if name in _placeholder_names(module.graph)
+        }
+        sub_scope = _Scope(graph, module, sub_id, weights)
+        self.subgraphs[sub_id] = graph
+        self._convert_nodes(sub_scope, module.graph, main=False)
+        return sub_id
+
+    def _outputs(self, scope: _Scope, node: fx.Node, *, main: bool) -> None:
+        values = node.args[0] if isinstance(node.args[0], list | tuple) else [node.args[0]]
+        specs = list(self.program.graph_signature.output_specs) if main else []
+        user_names = iter(_output_paths(self.program) if main else [])
+        for index, value in enumerate(values):
+            kind = specs[index].kind.name if index < len(specs) else "USER_OUTPUT"
+            if kind == "TOKEN":
+                continue
+            if kind == "USER_OUTPUT":
+                name = next(user_names, None) or f"output_{index}"
+            else:
+                target = specs[index].target or ""
+                name = f"{target} ({kind.lower().replace('_', ' ')})"
+            self._output_node(scope, value, name, listed=kind == "USER_OUTPUT")
+
+    def _output_node(self, scope: _Scope, value: Any, name: str, *, listed: bool) -> None:
+        ref = getattr(value, "name", None)
+        tensor = self._tensor_name(scope, ref) if ref else ""
+        node_id = schema.unique_id(f"output:{name}", scope.taken, "output")
+        weights = {0: scope.weights[ref]} if ref in scope.weights else {}
+        schema.add_node(
+            scope.graph,
+            node_id,
+            kind="output",
+            op_type="Output" if listed else "Mutation",
+            category="other",
+            name=name,
+            weights=weights,
+            input_names=[tensor],
+        )
+        info = None
+        if ref in scope.producers:
+            src, src_port, _ = scope.producers[ref]
+            schema.add_edge(scope.graph, src, node_id, src_port, 0, tensor)
+            info = schema.edge_tensor_info(scope.graph, src, src_port)
+        elif ref in scope.weights:
+            info = scope.weights[ref]
+        dtype, shape = (info.dtype, info.shape) if info else tensor_description(value)
+        scope.graph.nodes[node_id]["tensor"] = schema.TensorInfo(name, dtype, shape)
+        if listed:
+            scope.graph.graph["outputs"].append(node_id)
+
+    def _namespace(self, node: fx.Node) -> str:
+        stack = node.meta.get("nn_module_stack") or {}
+        namespace = ""
+        for path, type_name in stack.values():
+            namespace = module_namespace(str(path))
+            if namespace:
+                self.group_labels.setdefault(namespace, _class_name(type_name))
+        return namespace
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def op_name(target: Any) -> tuple[str, str]:
+    """(op_type, domain): ``aten.conv2d.default``/``aten``, ``higher_order.cond``/``higher_order``,
+    ``operator.mul``/``python``."""
+    import torch
+
+    if isinstance(target, torch._ops.OpOverload):
+        return str(target), str(target.namespace)
+    if isinstance(target, torch._ops.HigherOrderOperator):
+        return f"higher_order.{target.name()}", "higher_order"
+    if isinstance(target, torch._ops.OpOverloadPacket):
+        return str(target), str(getattr(target, "_qualified_op_name", "").split("::")[0])
+    module = str(getattr(target, "__module__", "") or "").replace("_operator", "operator")
+    name = getattr(target, "__name__", None) or str(target)
+    return (f"{module}.{name}" if module else name), "python"
+
+
+def module_namespace(path: str) -> str:
+    """``layer1.0.conv1`` -> ``layer1/0/conv1``; dynamo's ``L['self'].x`` / ``getattr(a, '0')`` forms too."""
+    path = re.sub(r"getattr\(([^,]+),\s*'([^']+)'\)", r"\1.\2", path)
+    path = re.sub(r"^L\['self'\]\.?|^L__self___?", "", path)
+    path = re.sub(r"\[(\d+)\]", r".\1", path).replace("['", ".").replace("']", "")
+    return "/".join(part.replace("/", "∕") for part in path.split(".") if part)
+
+
+def _class_name(type_name: Any) -> str:
+    text = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", str(type_name))
+    return text.rsplit(".", 1)[-1]
+
+
+def dim_ranges(range_constraints: dict[Any, Any]) -> dict[str, list[int | None]]:
+    """{symbol: [min, max]} from ``ep.range_constraints`` (an unbounded end is None)."""
+    ranges: dict[str, list[int | None]] = {}
+    for symbol, bounds in range_constraints.items():
+        ranges[str(symbol)] = [_bound(bounds.lower), _bound(bounds.upper)]
+    return dict(sorted(ranges.items()))
+
+
+def _bound(value: Any) -> int | None:
+    text = str(value)
+    if "oo" in text:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _output_paths(program: Any) -> list[str]:
+    """Names of the user outputs from the output tree: ``output``, ``output[0]``, ``output['logits']``."""
+    import torch.utils._pytree as pytree
+
+    spec = program.call_spec.out_spec
+    if spec is None:
+        return []
+    leaves = pytree.tree_unflatten(list(range(spec.num_leaves)), spec)
+    return ["output" + pytree.keystr(path) for path, _ in pytree.tree_flatten_with_path(leaves)[0]]
+
+
+def _spec_json(pytree: Any, spec: Any) -> str | None:
+    return pytree.treespec_dumps(spec) if spec is not None else None
+
+
+def _schema_argument_names(target: Any) -> list[str]:
+    schema_ = getattr(target, "_schema", None)
+    if schema_ is not None:
+        return [argument.name for argument in schema_.arguments]
+    name = target.name() if callable(getattr(target, "name", None)) else ""
+    return list(_HIGHER_ORDER_ARGUMENTS.get(name, ()))
+
+
+def _node_names(value: Any) -> list[str]:
+    from torch import fx
+
+    if isinstance(value, fx.Node):
+        return [value.name]
+    if isinstance(value, list | tuple):
+        return [name for item in value for name in _node_names(item)]
+    if isinstance(value, dict):
+        return [name for item in value.values() for name in _node_names(item)]
+    return []
+
+
+def _only_nodes(value: Any) -> bool:
+    from torch import fx
+
+    if isinstance(value, fx.Node):
+        return True
+    return isinstance(value, list | tuple) and bool(value) and all(isinstance(v, fx.Node) for v in value)
+
+
+def _placeholder_names(fx_graph: Any) -> set[str]:
+    return {node.name for node in fx_graph.nodes if node.op == "placeholder"}
+
+
+def _attribute(owner: Any, target: str) -> Any:
+    value = owner
+    for part in target.split("."):
+        value = getattr(value, part, None)
+        if value is None:
+            return None
+    return value
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON-safe view of a node argument: tensors by name (``%x``), dtypes and devices as text."""
+    import math
+
+    from torch import fx
+
+    if isinstance(value, fx.Node):
+        return f"%{value.name}"
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    return str(value).removeprefix("torch.")
