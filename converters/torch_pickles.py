@@ -53,6 +53,11 @@ _CHECKPOINT_KEYS = (
     "loss",
 )
 
+SAVE_MODEL_FILE = (
+    '`torch.jit.script(model).save("model.pt")` (control flow kept), '
+    '`torch.jit.trace(model, example).save("model.pt")` (straight-line code), or '
+    '`torch.export.save(torch.export.export(model, (example,)), "model.pt2")`; see the snippet'
+)
 WHY_NOT_RUNNABLE = (
     "a pickle holds Python objects, not a graph: reading it needs the original Python classes and "
     "runs their code"
@@ -162,11 +167,11 @@ def explain_pickle(source: ModelSource, facts: PickleFacts, how: str) -> None:
         raise NotAModelError(
             f"{name} is a PyTorch Lightning checkpoint (weights, optimizer and callback state saved by "
             f"the Trainer, a {how} pickle): no graph, and {WHY_NOT_RUNNABLE}",
-            "in your project, load it with YourLightningModule.load_from_checkpoint and save TorchScript "
-            "or a .pt2 (see the snippet)",
+            "in your project, load it with YourLightningModule.load_from_checkpoint, then save it: "
+            + SAVE_MODEL_FILE,
             model_file_snippet(
                 "from my_project import MyLitModule  # your LightningModule class\n\n"
-                f"model = MyLitModule.load_from_checkpoint({quoted}, map_location=\"cpu\")"
+                f'model = MyLitModule.load_from_checkpoint({quoted}, map_location="cpu")'
             ),
         )
     found_keys = [key for key in _CHECKPOINT_KEYS if key in strings]
@@ -177,7 +182,7 @@ def explain_pickle(source: ModelSource, facts: PickleFacts, how: str) -> None:
         raise NotAModelError(
             f"{name} is a PyTorch training checkpoint (a {how} pickle of a dict with "
             f"{', '.join(found_keys)}): weights and optimizer state, no graph; {WHY_NOT_RUNNABLE}",
-            "load its weights into your model class and save TorchScript or a .pt2 (see the snippet)",
+            "load its weights into your model class, then save it: " + SAVE_MODEL_FILE,
             model_file_snippet(
                 f'checkpoint = torch.load({quoted}, map_location="cpu")\n'
                 f'model.load_state_dict(checkpoint["{state_key}"])  # the key your training script used'
@@ -188,7 +193,7 @@ def explain_pickle(source: ModelSource, facts: PickleFacts, how: str) -> None:
         raise NotAModelError(
             f"{name} is a whole model pickled with torch.save(model) ({top}), not a model file: "
             f"{WHY_NOT_RUNNABLE}, so ModelLens cannot view or run it",
-            "where the class is importable, load it and save TorchScript or a .pt2 (see the snippet)",
+            "where the class is importable, load it, then save it: " + SAVE_MODEL_FILE,
             model_file_snippet(
                 "# only for a file you trust: unpickling runs the code of the classes it names\n"
                 f'model = torch.load({quoted}, map_location="cpu", weights_only=False)',
@@ -200,12 +205,12 @@ def explain_pickle(source: ModelSource, facts: PickleFacts, how: str) -> None:
         raise NotAModelError(
             f"{name} is a PyTorch state_dict ({count} by parameter name, a {how} pickle): weights "
             "only, no graph; the network's structure lives in its Python class",
-            "load it into your model class and save TorchScript or a .pt2 (see the snippet)",
+            "load it into your model class, then save it: " + SAVE_MODEL_FILE,
             model_file_snippet(f'model.load_state_dict(torch.load({quoted}, map_location="cpu"))'),
         )
     raise NotAModelError(
         f"{name} is a Python pickle, not a model file: {WHY_NOT_RUNNABLE}",
-        "save the network as TorchScript or a .pt2 (see the snippet), or export ONNX",
+        "build the network from its class, then save it: " + SAVE_MODEL_FILE,
         model_file_snippet(f"# {name} holds Python data; build the network from its class"),
     )
 
@@ -231,7 +236,7 @@ def explain_safetensors(source: ModelSource) -> None:
     raise NotAModelError(
         f"{source.display_name} is a safetensors weights file{detail}: weights only, no graph; the "
         "network's structure lives in its Python class",
-        "load the weights into your model class and save TorchScript or a .pt2 (see the snippet)",
+        "load the weights into your model class, then save it: " + SAVE_MODEL_FILE,
         model_file_snippet(
             "from safetensors.torch import load_file\n\n"
             f"model.load_state_dict(load_file({json.dumps(source.display_name)}))"
