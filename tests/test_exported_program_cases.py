@@ -469,3 +469,44 @@ def test_without_torch_the_error_names_the_extra(
     with pytest.raises(ModelLoadError, match="needs PyTorch") as err:
         modellens.load(path)
     assert err.value.fix == 'install PyTorch support: pip install "modellens[torch]"'
+
+
+# --------------------------------------------------------------------------- committed sample
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_models" / "cnn_dynamic_batch.pt2"
+
+
+def test_committed_pt2_sample_and_its_input_spec() -> None:
+    yaml = pytest.importorskip("yaml")
+    assert SAMPLE.stat().st_size < 1_000_000
+    program = torch.export.load(SAMPLE)
+    info = modellens.summarize(modellens.load(SAMPLE))
+    assert info["op_types"] == dict(expected_ops(program))
+    assert info["inputs"] == expected_inputs(program)
+    symbol = info["inputs"][0]["shape"][0]
+    assert info["dim_ranges"] == {symbol: [1, 64]}
+    spec = yaml.safe_load(SAMPLE.with_name("cnn_dynamic_batch.inputs.yaml").read_text())
+    (entry,) = spec["inputs"]
+    assert entry["input_name"] == info["inputs"][0]["name"]
+    *dims, dtype = entry["shape"].split("x")
+    assert [int(d) for d in dims[1:]] == info["inputs"][0]["shape"][1:] and dtype == "f32"
+    assert entry["data"] == {"random": {"uniform": {"min": 0, "max": 1}}}
+
+
+@pytest.mark.timeout(300)
+def test_app_shows_the_pt2_sample_and_a_conv_weight() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
+    app.query_params["model"] = "sample:cnn_dynamic_batch.pt2"
+    app.query_params["node"] = "conv2d"
+    app.run()
+    assert not app.exception
+    assert "cnn_dynamic_batch.pt2" in app.sidebar.selectbox[0].options
+    texts = "\n".join(str(m.value) for m in [*app.markdown, *app.caption])
+    assert "aten.conv2d.default" in texts
+    labels = [e.label.replace("\\", "") for e in app.expander]
+    assert any("stem.weight" in label and "8×3×3×3" in label for label in labels), labels
+    assert [m.label for m in app.metric][:4] == ["min", "max", "mean", "std"]
+    weight = torch.export.load(SAMPLE).state_dict["stem.weight"].detach()
+    assert float(app.metric[0].value) == pytest.approx(float(weight.min()), rel=1e-3)
