@@ -325,7 +325,7 @@ class _ProgramConverter:
             metadata["dialect"] = ", ".join(header.verifiers)
         metadata.update({f"opset {k}": str(v) for k, v in header.opset_version.items()})
         graph.graph.update(
-            producer=f"PyTorch {version}" if version else "",
+            producer="torch.export",
             metadata=metadata,
             subgraphs=self.subgraphs,
             group_labels=self.group_labels,

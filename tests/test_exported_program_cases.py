@@ -510,3 +510,22 @@ def test_app_shows_the_pt2_sample_and_a_conv_weight() -> None:
     assert [m.label for m in app.metric][:4] == ["min", "max", "mean", "std"]
     weight = torch.export.load(SAMPLE).state_dict["stem.weight"].detach()
     assert float(app.metric[0].value) == pytest.approx(float(weight.min()), rel=1e-3)
+
+
+@pytest.mark.timeout(120)
+def test_render_draws_the_pt2_sample(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "graph.svg"
+    result = subprocess.run(
+        [sys.executable, "-m", "modellens", "render", str(SAMPLE), "-o", str(out), "--expand", "all"],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    svg = out.read_text()
+    program = torch.export.load(SAMPLE)
+    assert svg.count(">aten.conv2d.default<") == expected_ops(program)["aten.conv2d.default"]
