@@ -392,7 +392,7 @@ class _ProgramConverter:
         op_type, domain = op_name(node.target)
         node_id = schema.unique_id(node.name, scope.taken, op_type)
         namespace = self._namespace(node)
-        refs, attributes, subgraph_refs = self._arguments(scope, node)
+        refs, formals, attributes, subgraph_refs = self._arguments(scope, node)
         subgraph_ids = [self._subgraph(scope, node_id, ref) for ref in subgraph_refs]
         outputs = self._outputs_of(node)
         schema.add_node(
@@ -408,9 +408,11 @@ class _ProgramConverter:
             outputs=outputs,
             input_names=[self._tensor_name(scope, ref) for ref in refs],
             subgraph_ids=subgraph_ids,
+            doc=str(getattr(node.target, "_schema", "") or ""),
             source=str(node.meta.get("stack_trace") or "").strip(),
         )
         data = scope.graph.nodes[node_id]
+        data["port_names"] = formals
         for port, ref in enumerate(refs):
             if ref in scope.weights:
                 data["weights"][port] = scope.weights[ref]
@@ -452,20 +454,27 @@ class _ProgramConverter:
             return []
         return [schema.TensorInfo(node.name, *tensor_description(value))]
 
-    def _arguments(self, scope: _Scope, node: fx.Node) -> tuple[list[str], dict[str, Any], list[str]]:
-        """(fx names feeding input ports in order, JSON-safe non-tensor arguments, subgraph refs)."""
+    def _arguments(
+        self, scope: _Scope, node: fx.Node
+    ) -> tuple[list[str], list[str], dict[str, Any], list[str]]:
+        """(fx names feeding input ports in order, the schema's name for each port (``weight``,
+        ``tensors[1]``), JSON-safe non-tensor arguments, subgraph refs)."""
         names = _schema_argument_names(node.target)
         refs: list[str] = []
+        formals: list[str] = []
         subgraph_refs: list[str] = []
         attributes: dict[str, Any] = {}
         named = [(names[i] if i < len(names) else f"arg{i}", arg) for i, arg in enumerate(node.args)]
         for key, arg in [*named, *node.kwargs.items()]:
             found = _node_names(arg)
             subgraph_refs.extend(ref for ref in found if ref in scope.modules)
-            refs.extend(ref for ref in found if ref not in scope.modules and ref not in scope.hidden)
+            tensors = [ref for ref in found if ref not in scope.modules and ref not in scope.hidden]
+            refs.extend(tensors)
+            single = len(found) == 1 and hasattr(arg, "name")
+            formals.extend(key if single else f"{key}[{i}]" for i in range(len(tensors)))
             if not _only_nodes(arg) or any(ref in scope.modules for ref in found):
                 attributes[key] = _json_value(arg)
-        return refs, attributes, subgraph_refs
+        return refs, formals, attributes, subgraph_refs
 
     def _tensor_name(self, scope: _Scope, ref: str) -> str:
         if ref in scope.weights:

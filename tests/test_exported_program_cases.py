@@ -529,3 +529,17 @@ def test_render_draws_the_pt2_sample(tmp_path: Path) -> None:
     svg = out.read_text()
     program = torch.export.load(SAMPLE)
     assert svg.count(">aten.conv2d.default<") == expected_ops(program)["aten.conv2d.default"]
+
+
+def test_ports_are_named_by_the_operator_schema(built: Callable[[Case], Built]) -> None:
+    b = built(CASES[0])
+    for node in b.program.graph.nodes:
+        if node.op != "call_function" or node.name not in b.graph:
+            continue
+        schema = node.target._schema
+        tensor_args = [
+            a.name for a, v in zip(schema.arguments, node.args, strict=False) if isinstance(v, torch.fx.Node)
+        ]
+        data = b.graph.nodes[node.name]
+        assert data["port_names"] == tensor_args
+        assert data["doc"] == str(schema)

@@ -59,6 +59,9 @@ def _node_panel(model: OpenModel, graph: ModelGraph, node_id: str) -> None:
         with st.expander(f"{doc.op_type} documentation (since opset {doc.since_version})"):
             st.markdown(doc.doc)
             st.markdown(f"[onnx.ai reference]({doc.url})")
+    elif data.get("doc") and data["kind"] == "op":
+        with st.expander("Operator schema"):
+            st.code(data["doc"], language=None)
     attributes = tables.attribute_table(graph, node_id, doc)
     if not attributes.empty:
         st.markdown("**Attributes**")

@@ -90,8 +90,12 @@ def input_rows(graph: ModelGraph, node_id: str, doc: OpDoc | None) -> list[PortR
     data = graph.nodes[node_id]
     producers = {d["dst_port"]: (src, d["src_port"]) for src, _, d in graph.in_edges(node_id, data=True)}
     rows = []
+    port_names = data.get("port_names") or []  # formats whose operators name their inputs (aten)
     for port, name in enumerate(data["input_names"]):
-        formal = doc.inputs[port] if doc and port < len(doc.inputs) else f"input {port}"
+        if doc and port < len(doc.inputs):
+            formal = doc.inputs[port]
+        else:
+            formal = port_names[port] if port < len(port_names) else f"input {port}"
         if port in data["weights"]:
             info = data["weights"][port]
             rows.append(PortRow(port, formal, name, info.dtype or "?", format_shape(info.shape), ()))
