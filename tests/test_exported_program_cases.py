@@ -120,6 +120,22 @@ class Branchy(nn.Module):
         return torch.cond(x.sum() > 0, lambda v: self.lin(v).relu(), lambda v: v * 2.0, (x,))
 
 
+class Loops(nn.Module):
+    """map over the leading dim, then a while_loop: three bodies as subgraphs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, xs: Any) -> Any:
+        from torch._higher_order_ops.map import map as map_over
+        from torch._higher_order_ops.while_loop import while_loop
+
+        ys = map_over(lambda x: self.lin(x).relu(), xs)
+        _, y = while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 0.5), (torch.tensor(0), ys.sum(0)))
+        return y
+
+
 def _bert() -> tuple[Any, tuple[Any, ...]]:
     transformers = pytest.importorskip("transformers")
     config = transformers.BertConfig(
@@ -161,6 +177,7 @@ CASES = (
     Case("bert", _bert),
     Case("tied_weights", lambda: (TiedHead().eval(), (torch.randint(0, 30, (2, 6)),))),
     Case("cond", lambda: (Branchy().eval(), (torch.randn(3, 4),))),
+    Case("loops", lambda: (Loops().eval(), (torch.randn(5, 2, 4),))),
 )
 
 
@@ -368,17 +385,22 @@ def test_getitem_of_multi_output_ops_is_folded(built: Callable[[Case], Built]) -
     assert ports == {0, 1}
 
 
-def test_cond_branches_are_subgraphs(built: Callable[[Case], Built]) -> None:
-    b = built(next(c for c in CASES if c.id == "cond"))
-    bodies = [n.target for n in b.program.graph.nodes if n.op == "get_attr"]
-    cond = next(n for n, d in b.graph.nodes(data=True) if d["op_type"] == "higher_order.cond")
-    sub_ids = b.graph.nodes[cond]["subgraph_ids"]
-    assert [s.rsplit("/", 1)[-1] for s in sub_ids] == bodies
-    assert b.info["subgraphs"] == len(bodies)
-    true_branch = b.graph.graph["subgraphs"][sub_ids[0]]
-    ops = Counter(d["op_type"] for _, d in true_branch.nodes(data=True) if d["kind"] == "op")
-    module = getattr(b.program.graph_module, bodies[0])
-    assert ops == Counter(_op_name(n.target) for n in module.graph.nodes if n.op == "call_function")
+@pytest.mark.parametrize("case_id", ["cond", "loops"])
+def test_higher_order_bodies_are_subgraphs(case_id: str, built: Callable[[Case], Built]) -> None:
+    b = built(next(c for c in CASES if c.id == case_id))
+    bodies = {n.name: n.target for n in b.program.graph.nodes if n.op == "get_attr"}
+    assert b.info["subgraphs"] == len(bodies) > 0
+    for node in b.program.graph.nodes:
+        used = [bodies[a.name] for a in node.args if isinstance(a, torch.fx.Node) and a.name in bodies]
+        if not used:
+            continue
+        sub_ids = b.graph.nodes[node.name]["subgraph_ids"]
+        assert [s.rsplit("/", 1)[-1] for s in sub_ids] == used
+        for sub_id, target in zip(sub_ids, used, strict=True):
+            body = getattr(b.program.graph_module, target)
+            sub = b.graph.graph["subgraphs"][sub_id]
+            ops = Counter(d["op_type"] for _, d in sub.nodes(data=True) if d["kind"] == "op")
+            assert ops == Counter(_op_name(n.target) for n in body.graph.nodes if n.op == "call_function")
 
 
 def test_forward_schema_for_the_runner(built: Callable[[Case], Built]) -> None:
