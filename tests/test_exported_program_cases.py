@@ -7,6 +7,7 @@ import builtins
 import json
 import operator
 import re
+import warnings
 import zipfile
 from collections import Counter
 from collections.abc import Callable
@@ -155,6 +156,7 @@ class Case:
     build: Callable[[], tuple[Any, tuple[Any, ...]]]
     dynamic_shapes: Any = None
     dim_ranges: dict[str, list[int]] = field(default_factory=dict)  # Dim name -> [min, max]
+    decompose: bool = False  # save the ATen dialect (run_decompositions): mutations become outputs
 
 
 CASES = (
@@ -178,6 +180,9 @@ CASES = (
     Case("tied_weights", lambda: (TiedHead().eval(), (torch.randint(0, 30, (2, 6)),))),
     Case("cond", lambda: (Branchy().eval(), (torch.randn(3, 4),))),
     Case("loops", lambda: (Loops().eval(), (torch.randn(5, 2, 4),))),
+    Case(
+        "aten_dialect_training_bn", lambda: (nn.BatchNorm1d(4).train(), (torch.randn(3, 4),)), decompose=True
+    ),
 )
 
 
@@ -201,6 +206,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Case], Built]:
             module, args = case.build()
             dynamic = case.dynamic_shapes() if callable(case.dynamic_shapes) else None
             program = torch.export.export(module, args, dynamic_shapes=dynamic)
+            if case.decompose:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FutureWarning)
+                    program = program.run_decompositions()
             path = tmp_path_factory.mktemp(case.id) / f"{case.id}.pt2"
             torch.export.save(program, path)
             graph = modellens.load(path)
@@ -565,3 +574,14 @@ def test_ports_are_named_by_the_operator_schema(built: Callable[[Case], Built]) 
         data = b.graph.nodes[node.name]
         assert data["port_names"] == tensor_args
         assert data["doc"] == str(schema)
+
+
+def test_buffer_mutations_are_drawn_but_not_graph_outputs(built: Callable[[Case], Built]) -> None:
+    b = built(next(c for c in CASES if c.id == "aten_dialect_training_bn"))
+    specs = b.program.graph_signature.output_specs
+    mutated = [s.target for s in specs if s.kind.name == "BUFFER_MUTATION"]
+    assert mutated == ["running_mean", "running_var", "num_batches_tracked"]
+    drawn = [d["name"] for _, d in b.graph.nodes(data=True) if d["op_type"] == "Mutation"]
+    assert drawn == [f"{t} (buffer mutation)" for t in mutated]
+    assert len(b.graph.graph["outputs"]) == sum(s.kind.name == "USER_OUTPUT" for s in specs)
+    assert b.info["metadata"]["dialect"] == "ATEN"
