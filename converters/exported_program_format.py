@@ -19,19 +19,34 @@ weights go through PyTorch's own loader. In the graph:
 
 from __future__ import annotations
 
-import json
-import logging
-import re
-import warnings
-import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from converters import schema
 from converters.aten_catalog import torch_op_category
 from converters.errors import ModelLoadError
+from converters.fx_values import (
+    attribute,
+    class_name,
+    dim_ranges,
+    json_value,
+    module_namespace,
+    node_names,
+    only_nodes,
+    op_name,
+    output_paths,
+    placeholder_names,
+    schema_argument_names,
+    spec_json,
+)
+from converters.pt2_archive import (
+    LEGACY_JSON,
+    PROGRAM_JSON,
+    ProgramHeader,
+    check_schema_version,
+    load_program,
+    read_header,
+)
 from converters.source import ModelSource
 from converters.torch_tensors import TorchTensorStore, stored_nbytes, tensor_description
 
@@ -41,17 +56,7 @@ if TYPE_CHECKING:
 FORMAT = "exported_program"
 EXTENSIONS = (".pt2",)
 TORCH_EXTRA_FIX = 'install PyTorch support: pip install "modellens[torch]"'
-_PROGRAM_JSON = re.compile(r"(?:^|/)models/[^/]+\.json$")
-_LEGACY_JSON = "serialized_exported_program.json"
-_CORRUPT_FIX = "re-save it with torch.export.save, or check that the file was copied completely"
 _STORED_KINDS = ("PARAMETER", "BUFFER", "CONSTANT_TENSOR", "CUSTOM_OBJ")
-_HIGHER_ORDER_ARGUMENTS = {
-    "cond": ("pred", "true_fn", "false_fn", "operands"),
-    "while_loop": ("cond_fn", "body_fn", "carried_inputs", "additional_inputs"),
-    "map_impl": ("f", "xs", "pos_args"),
-    "scan": ("combine_fn", "init", "xs", "additional_inputs"),
-}
-_QUIET_LOGGERS = ("torch._export", "torch.export", "torch.fx.experimental.symbolic_shapes")
 
 
 def match(source: ModelSource) -> bool:
@@ -61,8 +66,8 @@ def match(source: ModelSource) -> bool:
     names = source.zip_names()
     if not names:
         return source.suffix in EXTENSIONS
-    return any(name.endswith(_LEGACY_JSON) for name in names) or (
-        any(_PROGRAM_JSON.search(name) for name in names)
+    return any(name.endswith(LEGACY_JSON) for name in names) or (
+        any(PROGRAM_JSON.search(name) for name in names)
         and any(name.rsplit("/", 1)[-1] == "archive_format" for name in names)
     )
 
@@ -77,7 +82,7 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
     source.start_hashing()
     header = read_header(source)
     check_schema_version(source, header, torch)
-    program = _load_program(source, torch)
+    program = load_program(source, torch)
     return _ProgramConverter(program, header).convert()
 
 
@@ -91,134 +96,6 @@ def _import_torch(source: ModelSource) -> Any:
             TORCH_EXTRA_FIX,
         ) from err
     return torch
-
-
-# ----------------------------------------------------------------------------- header and versions
-
-
-@dataclass(frozen=True)
-class ProgramHeader:
-    """What the archive records about its writer, read without torch."""
-
-    torch_version: str = ""
-    schema_version: tuple[int, int] | None = None
-    opset_version: dict[str, int] = field(default_factory=dict)
-    verifiers: tuple[str, ...] = ()
-
-
-def read_header(source: ModelSource) -> ProgramHeader:
-    """The writer's PyTorch version, schema version and opsets from the program JSON in the archive."""
-    try:
-        with zipfile.ZipFile(source.path) as archive:
-            names = archive.namelist()
-            entry = _program_entry(names)
-            if entry is None:
-                raise ModelLoadError(
-                    f"{source.display_name} is a .pt2 archive without an exported program in it "
-                    "(no models/*.json)",
-                    _CORRUPT_FIX,
-                )
-            document = json.loads(archive.read(entry))
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
-        raise ModelLoadError(
-            f"{source.display_name} is a truncated or corrupt .pt2 archive ({_first_line(err)})",
-            _CORRUPT_FIX,
-        ) from err
-    version = document.get("schema_version") or {}
-    schema_version = (
-        (int(version.get("major", 0)), int(version.get("minor", 0))) if isinstance(version, dict) else None
-    )
-    opsets = document.get("opset_version") or {}
-    return ProgramHeader(
-        torch_version=str(document.get("torch_version") or ""),
-        schema_version=schema_version,
-        opset_version={str(k): int(v) for k, v in opsets.items()} if isinstance(opsets, dict) else {},
-        verifiers=tuple(str(v) for v in document.get("verifiers") or ()),
-    )
-
-
-def _program_entry(names: list[str]) -> str | None:
-    programs = sorted(n for n in names if _PROGRAM_JSON.search(n))
-    preferred = [n for n in programs if n.endswith("/model.json") or n == "models/model.json"]
-    if preferred or programs:
-        return (preferred or programs)[0]
-    return next((n for n in names if n.endswith(_LEGACY_JSON)), None)
-
-
-def check_schema_version(source: ModelSource, header: ProgramHeader, torch: Any) -> None:
-    """Raise ModelLoadError when the installed PyTorch cannot read the file's schema version."""
-    from torch._export.serde.schema import SCHEMA_VERSION
-
-    if header.schema_version is None or header.schema_version in ((0, 0),):
-        return
-    major, minor = header.schema_version
-    installed = torch.__version__
-    writer = f"PyTorch {header.torch_version}" if header.torch_version else "another PyTorch"
-    if major > SCHEMA_VERSION[0]:
-        needed = _release(header.torch_version)
-        raise ModelLoadError(
-            f"{source.display_name} was made by {writer} (ExportedProgram schema {major}.{minor}); "
-            f"the installed PyTorch {installed} reads schema {SCHEMA_VERSION[0]}.x only, so it needs "
-            f"PyTorch {needed or 'newer than ' + installed}",
-            f'upgrade PyTorch: pip install -U "torch>={needed}"'
-            if needed
-            else "upgrade PyTorch: pip install -U torch",
-        )
-    if major < SCHEMA_VERSION[0]:
-        raise ModelLoadError(
-            f"{source.display_name} was made by {writer} (ExportedProgram schema {major}.{minor}), "
-            f"which the installed PyTorch {installed} (schema {SCHEMA_VERSION[0]}.x) cannot read",
-            f"re-export it with torch.export.save under PyTorch {_release(installed)}, or open it "
-            f"with the PyTorch that wrote it"
-            + (f' (pip install "torch=={_release(header.torch_version)}")' if header.torch_version else ""),
-        )
-
-
-def _release(version: str) -> str:
-    """``2.15.0+cu121`` -> ``2.15.0``; '' stays ''."""
-    found = re.match(r"\d+(?:\.\d+){0,2}", version.strip())
-    return found.group(0) if found else ""
-
-
-def _first_line(err: BaseException) -> str:
-    lines = str(err).strip().splitlines()
-    return lines[0][:300] if lines else type(err).__name__
-
-
-@contextmanager
-def _torch_quiet() -> Iterator[None]:
-    """torch.export logs warnings (and tracebacks) while deserializing; our errors say what matters."""
-    loggers = [logging.getLogger(name) for name in _QUIET_LOGGERS]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.CRITICAL)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
-
-
-def _load_program(source: ModelSource, torch: Any) -> Any:
-    try:
-        with _torch_quiet():
-            return torch.export.load(str(source.path))
-    except MemoryError:
-        raise
-    except Exception as err:
-        problem = _first_line(err)
-        fix = _CORRUPT_FIX
-        library = re.search(r"\b([A-Za-z_][\w]*)::\w+", problem)
-        if library and library.group(1) not in ("aten", "prim", "prims"):
-            fix = (
-                f"install and import the library that defines the {library.group(1)}:: operators "
-                "before opening it (custom operators are registered by their Python package)"
-            )
-        raise ModelLoadError(
-            f"{source.display_name} could not be loaded by torch.export.load ({problem})", fix
-        ) from err
 
 
 # ------------------------------------------------------------------------------------ conversion
@@ -266,8 +143,8 @@ class _ProgramConverter:
             "arg_names": list(signature.forward_arg_names or []) if signature else [],
             "inputs": user_inputs,
             "outputs": [graph.nodes[n]["name"] for n in graph.graph["outputs"]],
-            "in_spec": _spec_json(pytree, program.call_spec.in_spec),
-            "out_spec": _spec_json(pytree, program.call_spec.out_spec),
+            "in_spec": spec_json(pytree, program.call_spec.in_spec),
+            "out_spec": spec_json(pytree, program.call_spec.out_spec),
         }
         return graph
 
@@ -374,7 +251,7 @@ class _ProgramConverter:
         import torch
         from torch import fx
 
-        value = _attribute(scope.owner, str(node.target))
+        value = attribute(scope.owner, str(node.target))
         if isinstance(value, torch.Tensor):
             name = f"{scope.prefix}/{node.target}" if scope.prefix else str(node.target)
             self.store.tensors.setdefault(name, value)
@@ -459,21 +336,21 @@ class _ProgramConverter:
     ) -> tuple[list[str], list[str], dict[str, Any], list[str]]:
         """(fx names feeding input ports in order, the schema's name for each port (``weight``,
         ``tensors[1]``), JSON-safe non-tensor arguments, subgraph refs)."""
-        names = _schema_argument_names(node.target)
+        names = schema_argument_names(node.target)
         refs: list[str] = []
         formals: list[str] = []
         subgraph_refs: list[str] = []
         attributes: dict[str, Any] = {}
         named = [(names[i] if i < len(names) else f"arg{i}", arg) for i, arg in enumerate(node.args)]
         for key, arg in [*named, *node.kwargs.items()]:
-            found = _node_names(arg)
+            found = node_names(arg)
             subgraph_refs.extend(ref for ref in found if ref in scope.modules)
             tensors = [ref for ref in found if ref not in scope.modules and ref not in scope.hidden]
             refs.extend(tensors)
             single = len(found) == 1 and hasattr(arg, "name")
             formals.extend(key if single else f"{key}[{i}]" for i in range(len(tensors)))
-            if not _only_nodes(arg) or any(ref in scope.modules for ref in found):
-                attributes[key] = _json_value(arg)
+            if not only_nodes(arg) or any(ref in scope.modules for ref in found):
+                attributes[key] = json_value(arg)
         return refs, formals, attributes, subgraph_refs
 
     def _tensor_name(self, scope: _Scope, ref: str) -> str:
@@ -491,7 +368,7 @@ class _ProgramConverter:
         graph.graph.update(subgraphs=self.subgraphs, group_labels=self.group_labels)
         graph.graph["dim_ranges"] = scope.graph.graph.get("dim_ranges", {})
         weights = {  # operands that are the outer graph's parameters keep their names inside
-            name: info for name, info in scope.weights.items() if name in _placeholder_names(module.graph)
+            name: info for name, info in scope.weights.items() if name in placeholder_names(module.graph)
         }
         sub_scope = _Scope(graph, module, sub_id, weights)
         self.subgraphs[sub_id] = graph
@@ -501,7 +378,7 @@ class _ProgramConverter:
     def _outputs(self, scope: _Scope, node: fx.Node, *, main: bool) -> None:
         values = node.args[0] if isinstance(node.args[0], list | tuple) else [node.args[0]]
         specs = list(self.program.graph_signature.output_specs) if main else []
-        user_names = iter(_output_paths(self.program) if main else [])
+        user_names = iter(output_paths(self.program) if main else [])
         for index, value in enumerate(values):
             kind = specs[index].kind.name if index < len(specs) else "USER_OUTPUT"
             if kind == "TOKEN":
@@ -546,130 +423,5 @@ class _ProgramConverter:
         for path, type_name in stack.values():
             namespace = module_namespace(str(path))
             if namespace:
-                self.group_labels.setdefault(namespace, _class_name(type_name))
+                self.group_labels.setdefault(namespace, class_name(type_name))
         return namespace
-
-
-# ------------------------------------------------------------------------------------ helpers
-
-
-def op_name(target: Any) -> tuple[str, str]:
-    """(op_type, domain): ``aten.conv2d.default``/``aten``, ``higher_order.cond``/``higher_order``,
-    ``operator.mul``/``python``."""
-    import torch
-
-    if isinstance(target, torch._ops.OpOverload):
-        return str(target), str(target.namespace)
-    if isinstance(target, torch._ops.HigherOrderOperator):
-        return f"higher_order.{target.name()}", "higher_order"
-    if isinstance(target, torch._ops.OpOverloadPacket):
-        return str(target), str(getattr(target, "_qualified_op_name", "").split("::")[0])
-    module = str(getattr(target, "__module__", "") or "").replace("_operator", "operator")
-    name = getattr(target, "__name__", None) or str(target)
-    return (f"{module}.{name}" if module else name), "python"
-
-
-def module_namespace(path: str) -> str:
-    """``layer1.0.conv1`` -> ``layer1/0/conv1``; dynamo's ``L['self'].x`` / ``getattr(a, '0')`` forms too."""
-    path = re.sub(r"getattr\(([^,]+),\s*'([^']+)'\)", r"\1.\2", path)
-    path = re.sub(r"^L\['self'\]\.?|^L__self___?", "", path)
-    path = re.sub(r"\[(\d+)\]", r".\1", path).replace("['", ".").replace("']", "")
-    return "/".join(part.replace("/", "∕") for part in path.split(".") if part)
-
-
-def _class_name(type_name: Any) -> str:
-    text = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", str(type_name))
-    return text.rsplit(".", 1)[-1]
-
-
-def dim_ranges(range_constraints: dict[Any, Any]) -> dict[str, list[int | None]]:
-    """{symbol: [min, max]} from ``ep.range_constraints`` (an unbounded end is None)."""
-    ranges: dict[str, list[int | None]] = {}
-    for symbol, bounds in range_constraints.items():
-        ranges[str(symbol)] = [_bound(bounds.lower), _bound(bounds.upper)]
-    return dict(sorted(ranges.items()))
-
-
-def _bound(value: Any) -> int | None:
-    text = str(value)
-    if "oo" in text:
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _output_paths(program: Any) -> list[str]:
-    """Names of the user outputs from the output tree: ``output``, ``output[0]``, ``output['logits']``."""
-    import torch.utils._pytree as pytree
-
-    spec = program.call_spec.out_spec
-    if spec is None:
-        return []
-    leaves = pytree.tree_unflatten(list(range(spec.num_leaves)), spec)
-    return ["output" + pytree.keystr(path) for path, _ in pytree.tree_flatten_with_path(leaves)[0]]
-
-
-def _spec_json(pytree: Any, spec: Any) -> str | None:
-    return pytree.treespec_dumps(spec) if spec is not None else None
-
-
-def _schema_argument_names(target: Any) -> list[str]:
-    schema_ = getattr(target, "_schema", None)
-    if schema_ is not None:
-        return [argument.name for argument in schema_.arguments]
-    name = target.name() if callable(getattr(target, "name", None)) else ""
-    return list(_HIGHER_ORDER_ARGUMENTS.get(name, ()))
-
-
-def _node_names(value: Any) -> list[str]:
-    from torch import fx
-
-    if isinstance(value, fx.Node):
-        return [value.name]
-    if isinstance(value, list | tuple):
-        return [name for item in value for name in _node_names(item)]
-    if isinstance(value, dict):
-        return [name for item in value.values() for name in _node_names(item)]
-    return []
-
-
-def _only_nodes(value: Any) -> bool:
-    from torch import fx
-
-    if isinstance(value, fx.Node):
-        return True
-    return isinstance(value, list | tuple) and bool(value) and all(isinstance(v, fx.Node) for v in value)
-
-
-def _placeholder_names(fx_graph: Any) -> set[str]:
-    return {node.name for node in fx_graph.nodes if node.op == "placeholder"}
-
-
-def _attribute(owner: Any, target: str) -> Any:
-    value = owner
-    for part in target.split("."):
-        value = getattr(value, part, None)
-        if value is None:
-            return None
-    return value
-
-
-def _json_value(value: Any) -> Any:
-    """A JSON-safe view of a node argument: tensors by name (``%x``), dtypes and devices as text."""
-    import math
-
-    from torch import fx
-
-    if isinstance(value, fx.Node):
-        return f"%{value.name}"
-    if isinstance(value, bool | int | str) or value is None:
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, list | tuple):
-        return [_json_value(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    return str(value).removeprefix("torch.")
