@@ -43,6 +43,7 @@ from converters.pt2_archive import (
     LEGACY_JSON,
     PROGRAM_JSON,
     ProgramHeader,
+    check_operators,
     check_schema_version,
     load_program,
     read_header,
@@ -82,6 +83,7 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
     source.start_hashing()
     header = read_header(source)
     check_schema_version(source, header, torch)
+    check_operators(source, header, torch)
     program = load_program(source, torch)
     return _ProgramConverter(program, header).convert()
 

@@ -32,6 +32,7 @@ class ProgramHeader:
     schema_version: tuple[int, int] | None = None
     opset_version: dict[str, int] = field(default_factory=dict)
     verifiers: tuple[str, ...] = ()
+    operators: frozenset[str] = frozenset()  # "torch.ops.<namespace>.<op>.<overload>" targets
 
 
 def read_header(source: ModelSource) -> ProgramHeader:
@@ -47,6 +48,8 @@ def read_header(source: ModelSource) -> ProgramHeader:
                     CORRUPT_FIX,
                 )
             document = json.loads(archive.read(entry))
+            if not isinstance(document, dict):
+                raise ValueError("the program JSON is not an object")
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
         raise ModelLoadError(
             f"{source.display_name} is a truncated or corrupt .pt2 archive ({first_line(err)})",
@@ -62,7 +65,90 @@ def read_header(source: ModelSource) -> ProgramHeader:
         schema_version=schema_version,
         opset_version={str(k): int(v) for k, v in opsets.items()} if isinstance(opsets, dict) else {},
         verifiers=tuple(str(v) for v in document.get("verifiers") or ()),
+        operators=frozenset(_operator_targets(document.get("graph_module"))),
     )
+
+
+def _operator_targets(value: Any) -> set[str]:
+    """Every ``torch.ops.*`` node target in the serialized graph, control-flow bodies included."""
+    found: set[str] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            target = item.get("target")
+            if isinstance(target, str) and target.startswith("torch.ops."):
+                found.add(target)
+            stack.extend(v for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend(v for v in item if isinstance(v, dict | list))
+    return found
+
+
+_BUILTIN_NAMESPACES = frozenset({"aten", "prims", "higher_order", "_c10d_functional", "c10d_functional"})
+# operator namespaces whose Python package registers them on import (a fixed list: a file never
+# chooses what ModelLens imports)
+OPERATOR_PACKAGES = {
+    "torchvision": "torchvision",
+    "torchaudio": "torchaudio",
+    "torchao": "torchao",
+    "fbgemm": "fbgemm_gpu",
+    "quantized_decomposed": "torch.ao.quantization.fx._decomposed",
+}
+
+
+def check_operators(source: ModelSource, header: ProgramHeader, torch: Any) -> None:
+    """Raise ModelLoadError naming the operators this Python cannot resolve (their library is not
+    installed or not imported); a known library that is installed is imported first."""
+    missing: list[str] = []
+    for target in sorted(header.operators):
+        parts = target.split(".")
+        if len(parts) < 4 or parts[2] in _BUILTIN_NAMESPACES:
+            continue
+        namespace, op = parts[2], parts[3]
+        if not _resolves(torch, parts[2:]) and not (
+            _import_library(namespace) and _resolves(torch, parts[2:])
+        ):
+            missing.append(f"{namespace}::{op}")
+    if not missing:
+        return
+    namespaces = sorted({name.split("::")[0] for name in missing})
+    packages = [OPERATOR_PACKAGES[n].split(".")[0] for n in namespaces if n in OPERATOR_PACKAGES]
+    fix = (
+        f"install {', '.join(packages)} (pip install {' '.join(packages)}); ModelLens imports it when a "
+        "file needs its operators"
+        if packages
+        else f"open it from Python after importing the package that defines the "
+        f"{', '.join(n + '::' for n in namespaces)} operators: `import that_package; modellens.load(path)`"
+    )
+    raise ModelLoadError(
+        f"{source.display_name} uses operators this Python does not have: {', '.join(missing[:6])}"
+        + (f" and {len(missing) - 6} more" if len(missing) > 6 else ""),
+        fix,
+    )
+
+
+def _resolves(torch: Any, parts: list[str]) -> bool:
+    value: Any = torch.ops
+    try:
+        for part in parts:
+            value = getattr(value, part)
+    except (AttributeError, RuntimeError):
+        return False
+    return True
+
+
+def _import_library(namespace: str) -> bool:
+    import importlib
+
+    package = OPERATOR_PACKAGES.get(namespace)
+    if package is None:
+        return False
+    try:
+        importlib.import_module(package)
+    except Exception:  # noqa: BLE001 - a broken optional library is the same as a missing one
+        return False
+    return True
 
 
 def program_entry(names: list[str]) -> str | None:

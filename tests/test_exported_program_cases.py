@@ -585,3 +585,48 @@ def test_buffer_mutations_are_drawn_but_not_graph_outputs(built: Callable[[Case]
     assert drawn == [f"{t} (buffer mutation)" for t in mutated]
     assert len(b.graph.graph["outputs"]) == sum(s.kind.name == "USER_OUTPUT" for s in specs)
     assert b.info["metadata"]["dialect"] == "ATEN"
+
+
+# ------------------------------------------------------------------------- custom operators
+
+
+@torch.library.custom_op("modellens_test::scale", mutates_args=())
+def _scale(x: torch.Tensor) -> torch.Tensor:
+    return x * 2
+
+
+@_scale.register_fake
+def _scale_fake(x: torch.Tensor) -> torch.Tensor:
+    return torch.empty_like(x)
+
+
+class UsesCustomOp(nn.Module):
+    def forward(self, x: Any) -> Any:
+        return _scale(x).relu()
+
+
+def _custom_op_file(tmp_path: Path) -> Path:
+    path = tmp_path / "custom.pt2"
+    torch.export.save(torch.export.export(UsesCustomOp(), (torch.randn(3),)), path)
+    return path
+
+
+def test_a_registered_custom_operator_is_drawn_as_custom(tmp_path: Path) -> None:
+    graph = modellens.load(_custom_op_file(tmp_path))
+    node = next(d for _, d in graph.nodes(data=True) if d["domain"] == "modellens_test")
+    assert node["op_type"] == str(torch.ops.modellens_test.scale.default)
+    assert node["category"] == "custom"
+
+
+def test_an_operator_whose_library_is_missing_is_named(tmp_path: Path) -> None:
+    path = _custom_op_file(tmp_path)
+    doctored = tmp_path / "missing_lib.pt2"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(doctored, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename.endswith("models/model.json"):
+                data = data.replace(b"torch.ops.modellens_test.scale", b"torch.ops.not_installed_lib.scale")
+            dst.writestr(item, data)
+    with pytest.raises(ModelLoadError, match="not_installed_lib::scale") as err:
+        modellens.load(doctored)
+    assert "not_installed_lib::" in err.value.fix
