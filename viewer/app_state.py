@@ -19,10 +19,12 @@ from viewer.model_view import MAIN_GRAPH, OpenModel, open_model
 from viewer.text import literal
 
 UPLOAD_HELP = (
-    "Drop an .onnx file (add its external-data files alongside, or a .zip of them). "
+    "Drop an .onnx file (add its external-data files alongside, or a .zip of them) or a PyTorch "
+    ".pt2 (torch.export.save). "
     "Up to 4 GB here; bigger files open with `modellens PATH` on the command line."
 )
 UPLOADER_KEY = "uploader"
+SAMPLE_SUFFIXES = (".onnx", ".pt2")
 SESSION_DEFAULTS: dict[str, Any] = {
     "model_key": None,
     "selected": None,
@@ -59,7 +61,7 @@ def sample_models_dir() -> Path:
 
 
 def sample_names() -> list[str]:
-    return sorted(p.name for p in sample_models_dir().glob("*.onnx"))
+    return sorted(p.name for p in sample_models_dir().iterdir() if p.suffix in SAMPLE_SUFFIXES)
 
 
 @st.cache_resource(show_spinner=False)

@@ -59,6 +59,9 @@ def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) 
         with st.expander(f"{doc.op_type} documentation (since opset {doc.since_version})"):
             st.markdown(doc.doc)
             st.markdown(f"[onnx.ai reference]({doc.url})")
+    elif data.get("doc") and data["kind"] == "op":
+        with st.expander("Operator schema"):
+            st.code(data["doc"], language=None)
     bindings = {}
     if any(referenced_attribute(v) for v in data["attributes"].values()):
         bindings = tables.attribute_bindings(model.graph, sub_id, st.session_state.get("caller"))

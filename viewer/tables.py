@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from converters.schema import (
     op_text,
     referenced_attribute,
 )
+from viewer.summary import dim_range_text
 
 PREVIEW_VALUES = 64
 HISTOGRAM_BINS = 40
@@ -48,13 +50,25 @@ def node_table(graph: ModelGraph) -> pd.DataFrame:
 
 
 def io_table(graph: ModelGraph, which: str) -> pd.DataFrame:
-    """Graph inputs or outputs: name, dtype, shape."""
+    """Graph inputs or outputs: name, dtype, shape; plus ``dynamic dims`` (``s0 ∈ [1, 64]``) when the
+    format records the ranges of its symbolic dims."""
+    ranges = graph.graph.get("dim_ranges") or {}
+    columns = ["name", "dtype", "shape", *(["dynamic dims"] if ranges else [])]
     rows = []
     for node_id in graph.graph[which]:
         data = graph.nodes[node_id]
         info = data["outputs"][0] if which == "inputs" else data.get("tensor") or TensorInfo(data["name"])
-        rows.append({"name": info.name, "dtype": info.dtype or "?", "shape": format_shape(info.shape)})
-    return pd.DataFrame(rows, columns=["name", "dtype", "shape"])
+        row = {"name": info.name, "dtype": info.dtype or "?", "shape": format_shape(info.shape)}
+        if ranges:
+            symbols = sorted({s for d in info.shape or () if isinstance(d, str) for s in _symbols(d)})
+            row["dynamic dims"] = ", ".join(dim_range_text(s, ranges[s]) for s in symbols if s in ranges)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _symbols(dim: str) -> list[str]:
+    """Symbol names in a dim expression: ``2*s0 + s1`` -> ``['s0', 's1']``."""
+    return re.findall(r"[A-Za-z_]\w*", dim)
 
 
 def op_histogram(graph: ModelGraph) -> pd.DataFrame:
@@ -83,8 +97,12 @@ def input_rows(graph: ModelGraph, node_id: str, doc: OpDoc | None) -> list[PortR
     data = graph.nodes[node_id]
     producers = {d["dst_port"]: (src, d["src_port"]) for src, _, d in graph.in_edges(node_id, data=True)}
     rows = []
+    port_names = data.get("port_names") or []  # formats whose operators name their inputs (aten)
     for port, name in enumerate(data["input_names"]):
-        formal = doc.inputs[port] if doc and port < len(doc.inputs) else f"input {port}"
+        if doc and port < len(doc.inputs):
+            formal = doc.inputs[port]
+        else:
+            formal = port_names[port] if port < len(port_names) else f"input {port}"
         if port in data["weights"]:
             info = data["weights"][port]
             rows.append(PortRow(port, formal, name, info.dtype or "?", format_shape(info.shape), ()))
