@@ -13,12 +13,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from converters import onnx_format, schema, sniff
+from converters import onnx_format, savedmodel, schema, sniff
 from converters.errors import UnsupportedFormatError
 from converters.source import ModelSource
 
-FORMAT_MODULES: tuple[ModuleType, ...] = (onnx_format,)
-SUPPORTED_TEXT = "ONNX (.onnx, optionally with external data, or a .zip of them)"
+# savedmodel first: its match is by name, and saved_model.pb's first bytes also look like ONNX's
+FORMAT_MODULES: tuple[ModuleType, ...] = (savedmodel, onnx_format)
+SUPPORTED_TEXT = (
+    "ONNX (.onnx, optionally with external data, or a .zip of them); "
+    "TensorFlow SavedModel (a folder holding saved_model.pb, or a .zip of it)"
+)
 _MODEL_SUFFIXES_IN_ZIP = (".onnx",)
 
 
@@ -29,6 +33,9 @@ def detect_format(source: ModelSource) -> ModuleType:
             return module
     sniff.explain_non_model(source)
     if source.is_dir:
+        savedmodel.explain_missing(
+            [str(p.relative_to(source.path)) for p in source.path.rglob("*")], source.display_name
+        )
         raise UnsupportedFormatError(
             f"The folder {source.display_name} holds no model ModelLens can open",
             f"open a model file: {SUPPORTED_TEXT}",
@@ -82,10 +89,17 @@ def _garbage_collection_paused() -> Iterator[None]:
 
 
 def _zip_holds_model(source: ModelSource) -> bool:
-    return any(name.lower().endswith(_MODEL_SUFFIXES_IN_ZIP) for name in source.zip_names())
+    names = source.zip_names()
+    if savedmodel.zip_holds_saved_model(names):
+        return True
+    savedmodel.explain_missing(names, source.display_name)
+    return any(name.lower().endswith(_MODEL_SUFFIXES_IN_ZIP) for name in names)
 
 
 def _model_in(unpacked: ModelSource) -> ModelSource:
+    for folder in (unpacked.path, *sorted(p for p in unpacked.path.iterdir() if p.is_dir())):
+        if savedmodel.match(ModelSource(path=folder, display_name=unpacked.display_name)):
+            return ModelSource(path=folder, display_name=unpacked.display_name, temp_dir=unpacked.temp_dir)
     candidates = sorted(p for p in unpacked.path.rglob("*") if p.suffix.lower() in _MODEL_SUFFIXES_IN_ZIP)
     if not candidates:
         return unpacked
