@@ -482,3 +482,21 @@ def test_mobilenet_v2_counts(tmp_path: Path) -> None:
     assert summary["op_types"]["Conv2D"] == 35
     assert summary["op_types"]["DepthwiseConv2dNative"] == 17
     assert summary["parameters"] == model.count_params()
+
+
+def test_app_opens_the_sample_and_switches_signature() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    app.query_params["model"] = "sample:savedmodel_cnn"
+    app.run()
+    assert not app.exception
+    selector = next(s for s in app.sidebar.selectbox if s.label == "Signature")
+    assert list(selector.options) == ["serving_default", "serve"]
+    assert selector.value == "serving_default"
+    selector.select("serve").run()
+    assert not app.exception
+    assert app.session_state.signature == "serve"
+    assert next(s for s in app.sidebar.selectbox if s.label == "Signature").value == "serve"
+    text = "\n".join(str(m.value) for m in [*app.markdown, *app.caption])
+    assert "signature serve" in text.replace("\\", "")

@@ -19,7 +19,8 @@ from viewer.model_view import MAIN_GRAPH, OpenModel, open_model
 from viewer.text import literal
 
 UPLOAD_HELP = (
-    "Drop an .onnx file (add its external-data files alongside, or a .zip of them). "
+    "Drop an .onnx file (add its external-data files alongside, or a .zip of them), "
+    "or a .zip of a TensorFlow SavedModel folder. "
     "Up to 4 GB here; bigger files open with `modellens PATH` on the command line."
 )
 UPLOADER_KEY = "uploader"
@@ -31,6 +32,7 @@ SESSION_DEFAULTS: dict[str, Any] = {
     "subgraph": MAIN_GRAPH,
     "load_error": None,
     "cli_model": None,
+    "signature": None,
 }
 
 
@@ -58,7 +60,12 @@ def sample_models_dir() -> Path:
 
 
 def sample_names() -> list[str]:
-    return sorted(p.name for p in sample_models_dir().glob("*.onnx"))
+    """Bundled .onnx files and SavedModel folders."""
+    folder = sample_models_dir()
+    saved_models = (
+        [p.name for p in folder.iterdir() if (p / "saved_model.pb").is_file()] if folder.is_dir() else []
+    )
+    return sorted([p.name for p in folder.glob("*.onnx")] + saved_models)
 
 
 @st.cache_resource(show_spinner=False)
@@ -91,8 +98,8 @@ def _source_for(model_key: str) -> ModelSource | None:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Opening model…")
-def _cached_model(model_key: str, _source: ModelSource, content_id: str) -> OpenModel:
-    return open_model(model_key, _source)
+def _cached_model(model_key: str, _source: ModelSource, content_id: str, signature: str | None) -> OpenModel:
+    return open_model(model_key, _source, {"signature": signature} if signature else None)
 
 
 def _open_cached(key: str, source: ModelSource) -> OpenModel:
@@ -100,7 +107,7 @@ def _open_cached(key: str, source: ModelSource) -> OpenModel:
     content_id = (
         source.sha256 if key.startswith("upload:") else f"{source.path}:{source.path.stat().st_mtime}"
     )
-    return _cached_model(key, source, content_id)
+    return _cached_model(key, source, content_id, st.session_state.get("signature"))
 
 
 def current_model() -> OpenModel | None:
@@ -118,7 +125,34 @@ def current_model() -> OpenModel | None:
         return _previous_model()
     st.session_state.previous_model_key = key
     st.query_params["model"] = key
+    _signature_selector(model)
     return model
+
+
+def _signature_selector(model: OpenModel) -> None:
+    """A TensorFlow SavedModel with several signatures: pick the one to show."""
+    signatures = list(model.graph.graph.get("signatures") or {})
+    if len(signatures) < 2:
+        return
+    current = model.graph.graph.get("signature")
+    with st.sidebar:
+        st.selectbox(
+            "Signature",
+            signatures,
+            index=signatures.index(current) if current in signatures else 0,
+            key=f"signature_choice_{model.key}",
+            on_change=_on_signature,
+            args=(f"signature_choice_{model.key}",),
+            help="The SavedModel signature whose computation is shown",
+        )
+
+
+def _on_signature(widget_key: str) -> None:
+    st.session_state.signature = st.session_state.get(widget_key)
+    st.session_state.update(selected=None, selected_edges=[], focus=None, subgraph=MAIN_GRAPH)
+    for param in ("node", "sub"):
+        if param in st.query_params:
+            del st.query_params[param]
 
 
 def _previous_model() -> OpenModel | None:
@@ -139,7 +173,7 @@ def _fail(err: ModelLensError) -> None:
 def switch_model(key: str) -> None:
     st.session_state.model_key = key
     st.session_state.update(
-        selected=None, selected_edges=[], focus=None, subgraph=MAIN_GRAPH, load_error=None
+        selected=None, selected_edges=[], focus=None, subgraph=MAIN_GRAPH, load_error=None, signature=None
     )
     st.query_params.clear()
     st.query_params["model"] = key

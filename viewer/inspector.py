@@ -56,9 +56,10 @@ def _node_panel(model: OpenModel, graph: ModelGraph, node_id: str) -> None:
     if data["namespace"]:
         st.caption(f"in {literal(data['namespace'])}")
     if doc is not None:
-        with st.expander(f"{doc.op_type} documentation (since opset {doc.since_version})"):
+        since = f" (since opset {doc.since_version})" if doc.since_version else ""
+        with st.expander(f"{doc.op_type} documentation{since}"):
             st.markdown(doc.doc)
-            st.markdown(f"[onnx.ai reference]({doc.url})")
+            st.markdown(f"[{'onnx.ai' if doc.domain != 'tensorflow' else 'TensorFlow'} reference]({doc.url})")
     attributes = tables.attribute_table(graph, node_id, doc)
     if not attributes.empty:
         st.markdown("**Attributes**")

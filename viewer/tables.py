@@ -114,7 +114,12 @@ def output_rows(graph: ModelGraph, node_id: str, doc: OpDoc | None) -> list[Port
 
 def node_doc(graph: ModelGraph, node_id: str) -> OpDoc | None:
     data = graph.nodes[node_id]
-    if graph.graph.get("format") != "onnx" or data["kind"] not in ("op", "constant"):
+    if data["kind"] not in ("op", "constant"):
+        return None
+    if "op_docs" in graph.graph:  # formats that bring their own (TensorFlow: OpDef + table)
+        doc: OpDoc | None = graph.graph["op_docs"].get(data["op_type"])
+        return doc
+    if graph.graph.get("format") != "onnx":
         return None
     opset = graph.graph.get("opsets", {}).get(data["domain"] or "ai.onnx")
     return onnx_op_doc(data["op_type"], data["domain"], opset)
