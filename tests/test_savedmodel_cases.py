@@ -500,3 +500,11 @@ def test_app_opens_the_sample_and_switches_signature() -> None:
     assert next(s for s in app.sidebar.selectbox if s.label == "Signature").value == "serve"
     text = "\n".join(str(m.value) for m in [*app.markdown, *app.caption])
     assert "signature serve" in text.replace("\\", "")
+
+
+def test_signature_table_lists_every_signature() -> None:
+    from viewer.tables import signature_table
+
+    frame = signature_table(load_model(SAMPLE))
+    assert list(frame["signature"]) == ["serving_default", "serve"]
+    assert frame["inputs"].tolist() == ["x float32 ?×32×32×3"] * 2

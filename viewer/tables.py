@@ -57,6 +57,23 @@ def op_histogram(graph: ModelGraph) -> pd.DataFrame:
     return frame.sort_values(["count", "op_type"], ascending=[False, True], ignore_index=True)
 
 
+def signature_table(graph: ModelGraph) -> pd.DataFrame:
+    """A SavedModel's signatures: key, inputs and outputs as ``name dtype shape`` (empty otherwise)."""
+
+    def described(entries: list[dict[str, Any]]) -> str:
+        return "; ".join(f"{e['name']} {e['dtype']} {format_shape(_shape(e['shape']))}" for e in entries)
+
+    rows = [
+        {"signature": key, "inputs": described(sig["inputs"]), "outputs": described(sig["outputs"])}
+        for key, sig in (graph.graph.get("signatures") or {}).items()
+    ]
+    return pd.DataFrame(rows, columns=["signature", "inputs", "outputs"])
+
+
+def _shape(dims: list[Any] | None) -> tuple[Any, ...] | None:
+    return None if dims is None else tuple(dims)
+
+
 def metadata_table(graph: ModelGraph) -> pd.DataFrame:
     items = graph.graph.get("metadata", {}).items()
     return pd.DataFrame([{"key": k, "value": v} for k, v in items], columns=["key", "value"])
