@@ -33,9 +33,7 @@ def detect_format(source: ModelSource) -> ModuleType:
             return module
     sniff.explain_non_model(source)
     if source.is_dir:
-        savedmodel.explain_missing(
-            [str(p.relative_to(source.path)) for p in source.path.rglob("*")], source.display_name
-        )
+        savedmodel.explain_missing_in_folder(source.path, source.display_name)
         raise UnsupportedFormatError(
             f"The folder {source.display_name} holds no model ModelLens can open",
             f"open a model file: {SUPPORTED_TEXT}",

@@ -14,8 +14,17 @@ from converters.savedmodel.format import (
     FORMAT,
     convert,
     explain_missing,
+    explain_missing_in_folder,
     match,
     zip_holds_saved_model,
 )
 
-__all__ = ["EXTENSIONS", "FORMAT", "convert", "explain_missing", "match", "zip_holds_saved_model"]
+__all__ = [
+    "EXTENSIONS",
+    "FORMAT",
+    "convert",
+    "explain_missing",
+    "explain_missing_in_folder",
+    "match",
+    "zip_holds_saved_model",
+]

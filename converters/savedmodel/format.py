@@ -19,7 +19,15 @@ if TYPE_CHECKING:
     import numpy as np
 
 EXTENSIONS = (".pb", ".pbtxt")
-__all__ = ["EXTENSIONS", "FORMAT", "convert", "explain_missing", "match", "zip_holds_saved_model"]
+__all__ = [
+    "EXTENSIONS",
+    "FORMAT",
+    "convert",
+    "explain_missing",
+    "explain_missing_in_folder",
+    "match",
+    "zip_holds_saved_model",
+]
 PROTO_NAMES = ("saved_model.pb", "saved_model.pbtxt")
 DEFAULT_SIGNATURE = "serving_default"
 INIT_OP_SIGNATURE = "__saved_model_init_op"
@@ -48,6 +56,12 @@ def explain_missing(names: list[str], display_name: str) -> None:
             "folder needs saved_model.pb (the graph) beside variables/ (the weights)",
             "zip or open the whole folder that tf.saved_model.save / model.export wrote",
         )
+
+
+def explain_missing_in_folder(folder: Path, display_name: str) -> None:
+    """Raise when a folder has variables/ but no saved_model.pb (a partial SavedModel copy)."""
+    if (folder / "variables").is_dir() and not any((folder / n).is_file() for n in PROTO_NAMES):
+        explain_missing(["variables/variables.index"], display_name)
 
 
 def model_dir(source: ModelSource) -> Path:
