@@ -508,3 +508,21 @@ def test_signature_table_lists_every_signature() -> None:
     frame = signature_table(load_model(SAMPLE))
     assert list(frame["signature"]) == ["serving_default", "serve"]
     assert frame["inputs"].tolist() == ["x float32 ?×32×32×3"] * 2
+
+
+def test_folder_upload_keeps_the_structure_and_opens() -> None:
+    from converters import ModelSource, load_source
+
+    paths = [p for p in SAMPLE.rglob("*") if p.is_file()]
+    files = [(f"savedmodel_cnn/{p.relative_to(SAMPLE).as_posix()}", p.read_bytes()) for p in paths]
+    source = ModelSource.from_folder_upload(files)
+    assert source.is_dir and source.display_name == "savedmodel_cnn"
+    assert model_summary(load_source(source))["op_types"] == model_summary(load_model(SAMPLE))["op_types"]
+
+
+@pytest.mark.parametrize("name", ["../evil.pb", "/abs/saved_model.pb", "m/../../x", "C:/x"])
+def test_folder_upload_refuses_paths_escaping_the_folder(name: str) -> None:
+    from converters import ModelSource
+
+    with pytest.raises(UnsupportedFormatError, match="escaping its folder"):
+        ModelSource.from_folder_upload([("m/saved_model.pb", b"x"), (name, b"y")])

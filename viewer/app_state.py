@@ -24,6 +24,7 @@ UPLOAD_HELP = (
     "Up to 4 GB here; bigger files open with `modellens PATH` on the command line."
 )
 UPLOADER_KEY = "uploader"
+FOLDER_UPLOADER_KEY = "folder_uploader"
 SESSION_DEFAULTS: dict[str, Any] = {
     "model_key": None,
     "selected": None,
@@ -179,11 +180,12 @@ def switch_model(key: str) -> None:
     st.query_params["model"] = key
 
 
-def _on_upload() -> None:
-    files = st.session_state.get(UPLOADER_KEY) or []
+def _on_upload(uploader_key: str = UPLOADER_KEY) -> None:
+    files = st.session_state.get(uploader_key) or []
     if not files:
         return
     contents = [(f.name, f.getvalue()) for f in files]
+    as_folder = uploader_key == FOLDER_UPLOADER_KEY
     digest = hashlib.sha256()
     for name, data in sorted(contents):
         digest.update(name.encode())
@@ -193,7 +195,8 @@ def _on_upload() -> None:
         with _UPLOAD_LOCK:
             store = _upload_store()
             if content_id not in store:
-                store[content_id] = ModelSource.from_uploads(contents)
+                make = ModelSource.from_folder_upload if as_folder else ModelSource.from_uploads
+                store[content_id] = make(contents)
                 _evict_oldest_uploads(store)
     except ModelLensError as err:
         _fail(err)
@@ -216,6 +219,14 @@ def sidebar() -> None:
             help=UPLOAD_HELP,
             key=UPLOADER_KEY,
             on_change=_on_upload,
+        )
+        st.file_uploader(
+            "…or a model folder (TensorFlow SavedModel)",
+            accept_multiple_files="directory",
+            help="Pick the folder that holds saved_model.pb and variables/",
+            key=FOLDER_UPLOADER_KEY,
+            on_change=_on_upload,
+            args=(FOLDER_UPLOADER_KEY,),
         )
         samples = sample_names()
         if samples:
