@@ -37,3 +37,13 @@ def test_upload_savedmodel_zip_expand_a_layer_and_inspect_a_conv_kernel(page: An
     weight.first.wait_for(timeout=TIMEOUT_MS)
     page.get_by_text("values; first", exact=False).first.wait_for(timeout=TIMEOUT_MS)
     assert page.get_by_role("button", name="Download .npy").first.is_visible()
+
+
+def test_upload_a_savedmodel_folder(page: Any, app_url: str) -> None:
+    page.goto(app_url)
+    page.wait_for_selector("input[type=file][webkitdirectory]", state="attached", timeout=TIMEOUT_MS)
+    page.locator("input[type=file][webkitdirectory]").set_input_files(
+        str(ROOT / "sample_models" / "savedmodel_cnn")
+    )
+    page.wait_for_selector(CONV, timeout=TIMEOUT_MS)
+    assert page.get_by_text("TensorFlow SavedModel, signature serving_default").first.is_visible()
