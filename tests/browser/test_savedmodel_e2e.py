@@ -21,8 +21,8 @@ TIMEOUT_MS = 60_000
 
 def test_upload_savedmodel_zip_expand_a_layer_and_inspect_a_conv_kernel(page: Any, app_url: str) -> None:
     page.goto(app_url)
-    page.wait_for_selector("input[type=file]", state="attached", timeout=TIMEOUT_MS)
-    page.locator("input[type=file]").set_input_files(str(SAMPLE_ZIP))
+    page.wait_for_selector("input[type=file]:not([webkitdirectory])", state="attached", timeout=TIMEOUT_MS)
+    page.locator("input[type=file]:not([webkitdirectory])").set_input_files(str(SAMPLE_ZIP))
     page.wait_for_selector(CONV, timeout=TIMEOUT_MS)
     assert page.get_by_text("TensorFlow SavedModel, signature serving_default").first.is_visible()
     page.locator("[data-cluster-head]").first.click()  # close the model's outer layer
