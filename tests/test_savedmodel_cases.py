@@ -124,6 +124,30 @@ def module_control_flow(path: Path) -> Path:
     return path
 
 
+def module_nested_calls(path: Path) -> Path:
+    """A tf.function calling another tf.function twice, and an embedding lookup (ResourceGather)."""
+    tf = _tf()
+
+    class Nested(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.table = tf.Variable(tf.random.stateless_uniform((10, 4), seed=(3, 4)), name="table")
+            self.w = tf.Variable(tf.random.stateless_normal((4, 4), seed=(5, 6)), name="w")
+
+        @tf.function
+        def block(self, x: Any) -> Any:
+            return tf.nn.gelu(tf.matmul(x, self.w))
+
+        @tf.function(input_signature=[tf.TensorSpec((None,), tf.int32, name="ids")])
+        def __call__(self, ids: Any) -> Any:
+            h = tf.nn.embedding_lookup(self.table, ids)
+            return {"h": self.block(self.block(h))}
+
+    module = Nested()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.__call__})
+    return path
+
+
 def keras3_export(path: Path) -> Path:
     _tf()
     import keras
@@ -162,6 +186,7 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "keras_two_in_two_out": keras_two_in_two_out,
     "module_two_signatures": module_two_signatures,
     "module_control_flow": module_control_flow,
+    "module_nested_calls": module_nested_calls,
     "keras3_export": keras3_export,
     "tf1_graph": tf1_graph,
 }
@@ -226,6 +251,7 @@ def io_of(summary: dict[str, Any], key: str) -> dict[str, Any]:
         ("keras_two_in_two_out", "serving_default"),
         ("module_two_signatures", "project"),
         ("module_two_signatures", "squash"),
+        ("module_nested_calls", "serving_default"),
         ("keras3_export", "serving_default"),
         ("keras3_export", "serve"),
         ("tf1_graph", "serving_default"),
@@ -526,3 +552,39 @@ def test_folder_upload_refuses_paths_escaping_the_folder(name: str) -> None:
 
     with pytest.raises(UnsupportedFormatError, match="escaping its folder"):
         ModelSource.from_folder_upload([("m/saved_model.pb", b"x"), (name, b"y")])
+
+
+def test_truncated_variables_data_is_a_clear_error_on_read(tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "m"
+    shutil.copytree(SAMPLE, copy)
+    data = copy / "variables" / "variables.data-00000-of-00001"
+    full = data.read_bytes()
+    data.write_bytes(full[: len(full) // 2])
+    bundle = TensorBundle.open(copy / "variables")
+    assert bundle is not None
+    last = max(bundle.entries.values(), key=lambda e: e.offset)
+    with pytest.raises(ModelLoadError, match="is truncated"):
+        bundle.array(last.key)
+    graph = load_model(copy)  # the checkpoint's object graph is stored last: it is cut too
+    assert any("object graph in variables/ cannot be read" in w for w in graph.graph["warnings"])
+    with pytest.raises(ModelLoadError, match=r"cannot be read: .*truncated"):
+        graph.graph["tensor_store"].array(next(iter(graph.graph["tensor_store"].variables)))
+
+
+def test_saved_model_pb_alone_shows_shapes_and_says_variables_are_missing(tmp_path: Path) -> None:
+    (tmp_path / "saved_model.pb").write_bytes((SAMPLE / "saved_model.pb").read_bytes())
+    graph = load_model(tmp_path / "saved_model.pb")
+    assert any("variables/ is missing" in w for w in graph.graph["warnings"])
+    assert model_summary(graph)["parameters"] == model_summary(load_model(SAMPLE))["parameters"]
+    with pytest.raises(ModelLoadError, match="not in variables/"):
+        graph.graph["tensor_store"].array(next(iter(graph.graph["tensor_store"].variables)))
+
+
+def test_render_takes_the_signature(saved: Callable[[str], Path], tmp_path: Path) -> None:
+    from modellens.cli import main
+
+    out = tmp_path / "squash.dot"
+    assert main(["render", str(saved("module_two_signatures")), "-o", str(out), "--signature", "squash"]) == 0
+    assert "Sigmoid" in out.read_text()

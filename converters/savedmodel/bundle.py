@@ -111,6 +111,7 @@ class TensorBundle:
     prefix: Path
     num_shards: int
     entries: dict[str, BundleEntry] = field(default_factory=dict)
+    problem: str = ""  # why values cannot be matched to variables (set by the reader of the object graph)
 
     @classmethod
     def open(cls, variables_dir: Path) -> TensorBundle | None:

@@ -108,7 +108,7 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
     key = _pick_signature(signatures, settings.get("signature"), name)
     warnings: list[str] = []
     bundle = _open_bundle(folder, warnings)
-    namer = VariableNamer(meta_graph, bundle)
+    namer = VariableNamer(meta_graph, bundle, warnings)
     builder = GraphBuilder(meta_graph, namer)
     if key:
         signature = meta_graph.signature_def[key]
@@ -119,6 +119,11 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
         warnings.append("This SavedModel has no signatures: showing its whole graph")
     graph = builder.build_signature(inputs, outputs)
     warnings.extend(builder.warnings)
+    if bundle is None and builder.variables and not (folder / "variables").is_dir():
+        warnings.append(
+            "variables/ is missing next to saved_model.pb: weights show names and shapes only "
+            "(open or upload the whole SavedModel folder)"
+        )
     _fill_attributes(graph, saved_model, meta_graph, key, signatures, builder, bundle, warnings)
     return graph
 
@@ -196,13 +201,13 @@ class VariableNamer:
     """Names a variable handle by the SavedObjectGraph (TF2) or its op name (TF1), and finds its
     checkpoint key in the bundle."""
 
-    def __init__(self, meta_graph: Any, bundle: TensorBundle | None) -> None:
+    def __init__(self, meta_graph: Any, bundle: TensorBundle | None, warnings: list[str]) -> None:
         self.bundle = bundle
         objects = meta_graph.object_graph_def
         self.saved_variables = {i: n.variable for i, n in enumerate(objects.nodes) if n.HasField("variable")}
         self.keys: dict[int, str] = {}
         self.keys_by_full_name: dict[str, str] = {}
-        checkpoint = _checkpoint_graph(bundle)
+        checkpoint = _checkpoint_graph(bundle, warnings)
         if checkpoint is not None:
             for index, node in enumerate(checkpoint.nodes):
                 for attribute in node.attributes:
@@ -245,14 +250,18 @@ class VariableNamer:
         return self.keys_by_full_name.get(name, "")
 
 
-def _checkpoint_graph(bundle: TensorBundle | None) -> Any | None:
+def _checkpoint_graph(bundle: TensorBundle | None, warnings: list[str]) -> Any | None:
     if bundle is None:
         return None
     from google.protobuf.message import DecodeError
 
     try:
         return bundle.object_graph()
-    except (DecodeError, ModelLoadError):
+    except (DecodeError, ModelLoadError) as err:
+        warnings.append(
+            f"The checkpoint's object graph in variables/ cannot be read ({err}): values unavailable"
+        )
+        bundle.problem = str(err)
         return None
 
 
@@ -298,6 +307,11 @@ class SavedModelTensorStore:
         variable = self.variables.get(name)
         if variable is None:
             raise ModelLoadError(f"No stored tensor named {name!r}", "pick a weight listed by the node")
+        if self.bundle is not None and not variable.key and self.bundle.problem:
+            raise ModelLoadError(
+                f"The values of {name!r} cannot be read: {self.bundle.problem}",
+                "copy the SavedModel folder again",
+            )
         if self.bundle is None or variable.key not in self.bundle.entries:
             raise ModelLoadError(
                 f"The values of {name!r} are not in variables/ (no checkpoint entry found)",
