@@ -588,3 +588,28 @@ def test_render_takes_the_signature(saved: Callable[[str], Path], tmp_path: Path
     out = tmp_path / "squash.dot"
     assert main(["render", str(saved("module_two_signatures")), "-o", str(out), "--signature", "squash"]) == 0
     assert "Sigmoid" in out.read_text()
+
+
+def test_committed_sample_is_what_the_script_builds(tmp_path: Path) -> None:
+    _tf()
+    sys.path.insert(0, str(ROOT / "sample_models"))
+    try:
+        import make_savedmodel
+    finally:
+        sys.path.remove(str(ROOT / "sample_models"))
+    fresh = make_savedmodel.main(tmp_path)
+    ours, committed = model_summary(load_model(fresh)), model_summary(load_model(SAMPLE))
+    for key in ("op_types", "parameters", "inputs", "outputs"):
+        assert ours[key] == committed[key], key
+    assert sum(p.stat().st_size for p in SAMPLE.rglob("*") if p.is_file()) < 1_000_000
+    assert SAMPLE_ZIP.stat().st_size < 1_000_000
+
+
+def test_sample_input_spec_names_the_signature_inputs() -> None:
+    yaml = pytest.importorskip("yaml")  # PyYAML comes with the runtime's input specs
+    spec = yaml.safe_load((ROOT / "sample_models" / "savedmodel_cnn.inputs.yaml").read_text())
+    summary = model_summary(load_model(SAMPLE))
+    assert [i["input_name"] for i in spec["inputs"]] == [i["name"] for i in summary["inputs"]]
+    dims = spec["inputs"][0]["shape"].split("x")
+    assert dims[-1] == "f32" and summary["inputs"][0]["dtype"] == "float32"
+    assert [int(d) for d in dims[1:-1]] == summary["inputs"][0]["shape"][1:]
