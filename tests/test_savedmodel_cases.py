@@ -613,3 +613,18 @@ def test_sample_input_spec_names_the_signature_inputs() -> None:
     dims = spec["inputs"][0]["shape"].split("x")
     assert dims[-1] == "f32" and summary["inputs"][0]["dtype"] == "float32"
     assert [int(d) for d in dims[1:-1]] == summary["inputs"][0]["shape"][1:]
+
+
+def test_text_format_saved_model_pbtxt_opens(tmp_path: Path) -> None:
+    import shutil
+
+    from google.protobuf import text_format
+
+    from converters.savedmodel.format import read_saved_model
+
+    copy = tmp_path / "text"
+    shutil.copytree(SAMPLE, copy)
+    proto = read_saved_model(copy, "sample")
+    (copy / "saved_model.pb").unlink()
+    (copy / "saved_model.pbtxt").write_text(text_format.MessageToString(proto))
+    assert model_summary(load_model(copy))["op_types"] == model_summary(load_model(SAMPLE))["op_types"]

@@ -245,7 +245,7 @@ class GraphBuilder:
                     attributes[label if label not in attributes else f"input {label}"] = small_value(
                         value.const
                     )
-            elif value.node:
+            elif value.node in self.graph:
                 input_names.append(self.graph.nodes[value.node]["outputs"][value.port].name)
             else:
                 input_names.append(data_inputs[port])
