@@ -168,7 +168,9 @@ def tf1_graph(path: Path) -> Path:
     with graph.as_default():
         x = v1.placeholder(tf.float32, (None, 4), name="x")
         w = v1.get_variable("dense/kernel", (4, 3), initializer=v1.random_normal_initializer(seed=4))
-        b = v1.get_variable("dense/bias", (3,), initializer=v1.zeros_initializer())
+        b = v1.get_variable(  # a TF1 reference variable (VariableV2, read through Identity)
+            "dense/bias", (3,), initializer=v1.constant_initializer([0.5, -1.0, 2.0]), use_resource=False
+        )
         y = tf.nn.relu(tf.matmul(x, w) + b, name="y")
         with v1.Session(graph=graph) as session:
             session.run(v1.global_variables_initializer())
@@ -270,23 +272,35 @@ def test_signature_graph_matches_tensorflow(saved: Callable[[str], Path], case: 
     inputs, outputs = tf_io(function)
     assert io_of(summary, "inputs") == {k: (d, s) for k, (d, s) in inputs.items()}
     assert io_of(summary, "outputs") == {k: (d, s) for k, (d, s) in outputs.items()}
-    variables = {v.name.split(":")[0]: v for v in function.variables}
-    assert summary["parameters"] == sum(int(np.prod(v.shape)) for v in variables.values())
+    expected = tf_variable_values(path, function)
+    assert summary["parameters"] == sum(int(np.size(v)) for v in expected.values())
     store = graph.graph["tensor_store"]
     weights = {w.name: w for _, d in graph.nodes(data=True) for w in d["weights"].values()}
-    assert len(store.variables) == len(variables)
+    assert len(store.variables) == len(expected)
     for name, variable in store.variables.items():
         assert weights[name].shape == tuple(variable.shape)
-        np.testing.assert_array_equal(store.array(name), _match_values(function, variable))
+        np.testing.assert_array_equal(store.array(name), _match_values(expected, variable))
 
 
-def _match_values(function: Any, variable: Any) -> np.ndarray:
-    """The values TensorFlow holds for one of our variables: by name, else the one of that shape."""
-    by_name = {v.name.split(":")[0]: v.numpy() for v in function.variables}
-    if variable.name in by_name:
-        return by_name[variable.name]
-    same_shape = [v.numpy() for v in function.variables if tuple(v.shape) == tuple(variable.shape)]
-    assert len(same_shape) == 1, f"cannot match {variable.name} among {sorted(by_name)}"
+def tf_variable_values(path: Path, function: Any) -> dict[str, np.ndarray]:
+    """The variables a signature reads, as TensorFlow reports them. A TF1 graph's reference
+    variables are not tracked by the loaded function: there the checkpoint (keyed by variable name)
+    is the truth."""
+    tf = _tf()
+    values = {v.name.split(":")[0]: v.numpy() for v in function.variables}
+    reader = tf.train.load_checkpoint(str(path / "variables" / "variables"))
+    names = reader.get_variable_to_shape_map()
+    if "_CHECKPOINTABLE_OBJECT_GRAPH" not in names:
+        values = {key: reader.get_tensor(key) for key in names}
+    return values
+
+
+def _match_values(expected: dict[str, np.ndarray], variable: Any) -> np.ndarray:
+    """TensorFlow's values for one of our variables: by name, else the only one of that shape."""
+    if variable.name in expected:
+        return expected[variable.name]
+    same_shape = [v for v in expected.values() if tuple(np.shape(v)) == tuple(variable.shape)]
+    assert len(same_shape) == 1, f"cannot match {variable.name} among {sorted(expected)}"
     return same_shape[0]
 
 
