@@ -642,3 +642,39 @@ def test_text_format_saved_model_pbtxt_opens(tmp_path: Path) -> None:
     (copy / "saved_model.pb").unlink()
     (copy / "saved_model.pbtxt").write_text(text_format.MessageToString(proto))
     assert model_summary(load_model(copy))["op_types"] == model_summary(load_model(SAMPLE))["op_types"]
+
+
+@pytest.mark.parametrize(
+    ("ref", "graph_style", "function_style"),
+    [
+        ("conv", ("conv", 0), ("conv", None, 0)),
+        ("conv:2", ("conv", 2), ("conv", None, 2)),
+        ("bn:batch_mean:0", ("bn:batch_mean", 0), ("bn", "batch_mean", 0)),
+        ("scope/call:output:3", ("scope/call:output", 3), ("scope/call", "output", 3)),
+        ("^NoOp", ("NoOp", 0), ("NoOp", None, 0)),
+    ],
+)
+def test_tensor_references(ref: str, graph_style: Any, function_style: Any) -> None:
+    from converters.savedmodel.refs import split_function_ref, split_graph_ref
+
+    assert split_graph_ref(ref) == graph_style
+    assert split_function_ref(ref) == function_style
+
+
+def test_a_call_to_a_missing_function_is_shown_as_a_call_with_a_warning(tmp_path: Path) -> None:
+    import shutil
+
+    from converters.savedmodel.format import read_saved_model
+
+    copy = tmp_path / "m"
+    shutil.copytree(SAMPLE, copy)
+    proto = read_saved_model(copy, "sample")
+    library = proto.meta_graphs[0].graph_def.library.function
+    inner = [f for f in library if not f.signature.name.startswith("__inference_signature_wrapper")]
+    for function in inner:
+        library.remove(function)
+    (copy / "saved_model.pb").write_bytes(proto.SerializeToString())
+    graph = load_model(copy)
+    assert any("not in the function library" in w for w in graph.graph["warnings"])
+    assert model_summary(graph)["op_types"] == {"StatefulPartitionedCall": 1}
+    assert validate_graph(graph) == []

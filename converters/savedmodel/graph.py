@@ -10,7 +10,6 @@ variable; ``Const`` values become weights (and attributes when small) of their u
 from __future__ import annotations
 
 import posixpath
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +20,7 @@ from converters import schema
 from converters.errors import ModelLoadError
 from converters.op_catalog import tf_category_of
 from converters.savedmodel.protos import dtype_name, shape_of
+from converters.savedmodel.refs import split_function_ref, split_graph_ref, topological
 from converters.savedmodel.values import SMALL_CONST_ELEMENTS, attr_value, small_value, tensor_dtype_shape
 
 FORMAT = "savedmodel"
@@ -98,10 +98,10 @@ class GraphBuilder:
         for name, info in inputs:
             node_id = self._add_io_node("input", name, dtype_name(info.dtype), shape_of(info.tensor_shape))
             self.graph.graph["inputs"].append(node_id)
-            tensor_node, port = _split_graph_ref(info.name)
+            tensor_node, port = split_graph_ref(info.name)
             body.outputs.setdefault(tensor_node, [])
             _set_output(body.outputs[tensor_node], port, Value(node=node_id))
-        roots = [_split_graph_ref(info.name)[0] for _, info in outputs] if outputs else list(nodes)
+        roots = [split_graph_ref(info.name)[0] for _, info in outputs] if outputs else list(nodes)
         self._run_body(body, roots)
         for name, info in outputs:
             value = self._resolve(body, info.name)
@@ -115,7 +115,7 @@ class GraphBuilder:
     # ------------------------------------------------------------------ bodies
 
     def _run_body(self, body: _Body, roots: Iterable[str]) -> None:
-        for name in _topological(body, roots):
+        for name in topological(body.nodes, body.in_function, roots):
             if body.outputs.get(name):
                 continue  # a signature input placeholder, already bound
             body.outputs[name] = self._node_outputs(body, body.nodes[name])
@@ -144,6 +144,11 @@ class GraphBuilder:
         if callee is not None and callee not in self._stack and len(self._stack) < MAX_INLINE_DEPTH:
             inputs = [self._resolve(body, ref) for ref in data_inputs]
             return self._inline(self.functions[callee], inputs, posixpath.dirname(full_name))
+        if callee is not None:
+            self.warnings.append(f"{full_name} calls {callee} recursively (or too deeply): shown as a call")
+        elif node.op in CALL_OPS:
+            missing = node.attr["f"].func.name
+            self.warnings.append(f"{full_name} calls {missing}, which is not in the function library")
         return self._add_op(body, node, full_name, data_inputs)
 
     def _callee(self, node: Any) -> str | None:
@@ -155,7 +160,7 @@ class GraphBuilder:
     def _inline(self, function: Any, inputs: list[Value], scope: str) -> list[Value]:
         args = {arg.name: value for arg, value in zip(function.signature.input_arg, inputs, strict=False)}
         body = _Body(nodes={n.name: n for n in function.node_def}, args=args, in_function=True, scope=scope)
-        roots = [_split_function_ref(ref)[0] for ref in function.ret.values()]
+        roots = [split_function_ref(ref)[0] for ref in function.ret.values()]
         roots += list(function.control_ret.values())
         self._stack.append(function.signature.name)
         try:
@@ -168,7 +173,7 @@ class GraphBuilder:
 
     def _resolve(self, body: _Body, ref: str) -> Value:
         if body.in_function:
-            node_name, arg, index = _split_function_ref(ref)
+            node_name, arg, index = split_function_ref(ref)
             if arg is None:
                 if node_name in body.args:
                     return body.args[node_name]
@@ -177,7 +182,7 @@ class GraphBuilder:
                 node = body.nodes.get(node_name)
                 port = self._output_port(node, arg, index) if node is not None else index
         else:
-            node_name, port = _split_graph_ref(ref)
+            node_name, port = split_graph_ref(ref)
         outputs = body.outputs.get(node_name, [])
         return outputs[port] if 0 <= port < len(outputs) else Value()
 
@@ -385,65 +390,6 @@ class GraphBuilder:
             keep.add(sink)
             keep.update(nx.ancestors(graph, sink))
         graph.remove_nodes_from([n for n in list(graph.nodes) if n not in keep])
-
-
-def _topological(body: _Body, roots: Iterable[str]) -> list[str]:
-    """Nodes the roots depend on (data and control inputs), producers first; cycles in file order."""
-    needed: set[str] = set()
-    stack = [r for r in roots if r in body.nodes]
-    while stack:
-        name = stack.pop()
-        if name in needed:
-            continue
-        needed.add(name)
-        for ref in body.nodes[name].input:
-            source = _ref_node(ref, body.in_function)
-            if source in body.nodes and source not in needed:
-                stack.append(source)
-    deps: dict[str, set[str]] = {}
-    users: dict[str, list[str]] = {name: [] for name in needed}
-    for name in needed:
-        sources = {_ref_node(ref, body.in_function) for ref in body.nodes[name].input}
-        deps[name] = {s for s in sources if s in needed and s != name}
-        for source in deps[name]:
-            users[source].append(name)
-    order_index = {name: i for i, name in enumerate(body.nodes)}
-    ready = deque(sorted((n for n in needed if not deps[n]), key=order_index.__getitem__))
-    order: list[str] = []
-    while ready:
-        name = ready.popleft()
-        order.append(name)
-        for user in users[name]:
-            deps[user].discard(name)
-            if not deps[user]:
-                ready.append(user)
-    if len(order) < len(needed):  # TF1 control flow (NextIteration) forms cycles
-        placed = set(order)
-        order += sorted((n for n in needed if n not in placed), key=order_index.__getitem__)
-    return order
-
-
-def _ref_node(ref: str, in_function: bool) -> str:
-    ref = ref.lstrip("^")
-    return _split_function_ref(ref)[0] if in_function else _split_graph_ref(ref)[0]
-
-
-def _split_graph_ref(ref: str) -> tuple[str, int]:
-    """``name:3`` → (name, 3); ``name`` → (name, 0)."""
-    name, sep, port = ref.lstrip("^").rpartition(":")
-    if sep and port.isdigit():
-        return name, int(port)
-    return ref.lstrip("^"), 0
-
-
-def _split_function_ref(ref: str) -> tuple[str, str | None, int]:
-    """``node:arg:2`` → (node, arg, 2); ``arg_name`` → (arg_name, None, 0)."""
-    parts = ref.lstrip("^").split(":")
-    if len(parts) >= 3 and parts[-1].isdigit():
-        return ":".join(parts[:-2]), parts[-2], int(parts[-1])
-    if len(parts) == 2 and parts[1].isdigit():
-        return parts[0], None, int(parts[1])
-    return ref.lstrip("^"), None, 0
 
 
 def _set_output(outputs: list[Value], port: int, value: Value) -> None:
