@@ -678,3 +678,8 @@ def test_a_call_to_a_missing_function_is_shown_as_a_call_with_a_warning(tmp_path
     assert any("not in the function library" in w for w in graph.graph["warnings"])
     assert model_summary(graph)["op_types"] == {"StatefulPartitionedCall": 1}
     assert validate_graph(graph) == []
+
+
+def test_opening_the_variables_folder_points_at_its_parent() -> None:
+    with pytest.raises(UnsupportedFormatError, match=r"variables/ folder of a TensorFlow SavedModel.*parent"):
+        load_model(SAMPLE / "variables")

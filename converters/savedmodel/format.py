@@ -60,6 +60,11 @@ def explain_missing(names: list[str], display_name: str) -> None:
 
 def explain_missing_in_folder(folder: Path, display_name: str) -> None:
     """Raise when a folder has variables/ but no saved_model.pb (a partial SavedModel copy)."""
+    if (folder / "variables.index").is_file() and any((folder.parent / n).is_file() for n in PROTO_NAMES):
+        raise UnsupportedFormatError(
+            f"{display_name} is the variables/ folder of a TensorFlow SavedModel",
+            f"open its parent folder instead: {folder.parent}",
+        )
     if (folder / "variables").is_dir() and not any((folder / n).is_file() for n in PROTO_NAMES):
         explain_missing(["variables/variables.index"], display_name)
 
