@@ -591,6 +591,7 @@ def test_saved_model_pb_alone_shows_shapes_and_says_variables_are_missing(tmp_pa
     (tmp_path / "saved_model.pb").write_bytes((SAMPLE / "saved_model.pb").read_bytes())
     graph = load_model(tmp_path / "saved_model.pb")
     assert any("variables/ is missing" in w for w in graph.graph["warnings"])
+    assert graph.graph["model_dir"] == str(tmp_path.resolve())
     assert model_summary(graph)["parameters"] == model_summary(load_model(SAMPLE))["parameters"]
     with pytest.raises(ModelLoadError, match="not in variables/"):
         graph.graph["tensor_store"].array(next(iter(graph.graph["tensor_store"].variables)))

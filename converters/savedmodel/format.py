@@ -107,6 +107,7 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
     settings = settings or {}
     folder = model_dir(source)
     name = source.display_name
+    source.start_hashing()
     saved_model = read_saved_model(folder, name)
     meta_graph = _pick_meta_graph(saved_model, settings.get("tags"), name)
     signatures = signature_table(meta_graph)
@@ -130,6 +131,7 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
             "(open or upload the whole SavedModel folder)"
         )
     _fill_attributes(graph, saved_model, meta_graph, key, signatures, builder, bundle, warnings)
+    graph.graph["model_dir"] = str(folder)  # what a runner hands to tf.saved_model.load
     return graph
 
 
