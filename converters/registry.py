@@ -90,8 +90,10 @@ def _zip_holds_model(source: ModelSource) -> bool:
     names = source.zip_names()
     if savedmodel.zip_holds_saved_model(names):
         return True
+    if any(name.lower().endswith(_MODEL_SUFFIXES_IN_ZIP) for name in names):
+        return True
     savedmodel.explain_missing(names, source.display_name)
-    return any(name.lower().endswith(_MODEL_SUFFIXES_IN_ZIP) for name in names)
+    return False
 
 
 def _model_in(unpacked: ModelSource) -> ModelSource:
