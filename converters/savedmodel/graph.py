@@ -14,8 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
 from converters import schema
 from converters.errors import ModelLoadError
 from converters.op_catalog import tf_category_of
@@ -59,6 +57,7 @@ class Value:
     variable: Variable | None = None
     const_name: str = ""
     const: Any = None  # TensorProto
+    const_info: tuple[str, tuple[int, ...], Any] | None = None  # dtype, shape, values when small
 
 
 @dataclass
@@ -68,6 +67,7 @@ class _Body:
     in_function: bool
     scope: str
     outputs: dict[str, list[Value]] = field(default_factory=dict)
+    layouts: dict[str, list[tuple[str, int, list[str | None]]]] = field(default_factory=dict)
 
 
 class GraphBuilder:
@@ -129,7 +129,10 @@ class GraphBuilder:
         if op in IDENTITY_OPS:
             return [self._resolve(body, ref) for ref in data_inputs]
         if op == "Const":
-            return [Value(const_name=full_name, const=node.attr["value"].tensor)]
+            tensor = node.attr["value"].tensor
+            dtype, shape = tensor_dtype_shape(tensor)
+            small = small_value(tensor, schema.PREVIEW_LIMIT)
+            return [Value(const_name=full_name, const=tensor, const_info=(dtype, shape, small))]
         if op in VARIABLE_OPS:
             return [Value(variable=self.name_variable(node, full_name, body.in_function))]
         if op == "ReadVariableOp" and data_inputs:
@@ -180,7 +183,7 @@ class GraphBuilder:
                 port = 0
             else:
                 node = body.nodes.get(node_name)
-                port = self._output_port(node, arg, index) if node is not None else index
+                port = self._output_port(body, node, arg, index) if node is not None else index
         else:
             node_name, port = split_graph_ref(ref)
         outputs = body.outputs.get(node_name, [])
@@ -210,9 +213,12 @@ class GraphBuilder:
                 layout.append((arg.name, 1, [_arg_dtype(arg, node)]))
         return layout
 
-    def _output_port(self, node: Any, arg: str, index: int) -> int:
+    def _output_port(self, body: _Body, node: Any, arg: str, index: int) -> int:
+        layout = body.layouts.get(node.name)
+        if layout is None:
+            layout = body.layouts[node.name] = self._output_layout(node)
         offset = 0
-        for name, count, _ in self._output_layout(node):
+        for name, count, _ in layout:
             if name == arg:
                 return offset + index
             offset += count
@@ -247,8 +253,8 @@ class GraphBuilder:
                     and weight.size <= SMALL_CONST_ELEMENTS
                 ):
                     label = formal[port] if port < len(formal) else f"input {port}"
-                    attributes[label if label not in attributes else f"input {label}"] = small_value(
-                        value.const
+                    attributes[label if label not in attributes else f"input {label}"] = (
+                        value.const_info[2] if value.const_info else small_value(value.const)
                     )
             elif value.node in self.graph:
                 input_names.append(self.graph.nodes[value.node]["outputs"][value.port].name)
@@ -301,8 +307,7 @@ class GraphBuilder:
             )
         if value.const is not None:
             self.constants[value.const_name] = value.const
-            dtype, shape = tensor_dtype_shape(value.const)
-            small = small_value(value.const, schema.PREVIEW_LIMIT)
+            dtype, shape, small = value.const_info or (*tensor_dtype_shape(value.const), None)
             preview = tuple(_flatten(small)) if small is not None else ()
             return schema.TensorInfo(
                 name=value.const_name, dtype=dtype, shape=shape, is_initializer=True, preview=preview
@@ -384,11 +389,14 @@ class GraphBuilder:
     @staticmethod
     def _prune(graph: schema.ModelGraph) -> None:
         """Drop ops that feed no output (dead branches of inlined functions); side-effect sinks stay."""
-        keep: set[str] = set(graph.graph["inputs"])
         sinks = [n for n, d in graph.nodes(data=True) if d["kind"] == "output" or not d["outputs"]]
-        for sink in sinks:
-            keep.add(sink)
-            keep.update(nx.ancestors(graph, sink))
+        keep: set[str] = set(graph.graph["inputs"]) | set(sinks)
+        stack = list(sinks)
+        while stack:  # one backward walk from every sink at once
+            for producer in graph.predecessors(stack.pop()):
+                if producer not in keep:
+                    keep.add(producer)
+                    stack.append(producer)
         graph.remove_nodes_from([n for n in list(graph.nodes) if n not in keep])
 
 

@@ -106,6 +106,7 @@ def trackable_object_graph_class() -> Any:
     return trackable_object_graph_pb2.TrackableObjectGraph
 
 
+@functools.lru_cache(maxsize=256)
 def dtype_name(enum_value: int) -> str:
     """numpy-style name of a TF DataType (``DT_FLOAT`` → ``float32``; ``_REF`` types as their base)."""
     from tensorboard.compat.proto import types_pb2

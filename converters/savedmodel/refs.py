@@ -10,23 +10,21 @@ from typing import Any
 
 def topological(nodes: dict[str, Any], in_function: bool, roots: Iterable[str]) -> list[str]:
     """Nodes the roots depend on (data and control inputs), producers first; cycles in file order."""
-    needed: set[str] = set()
+    sources: dict[str, set[str]] = {}
     stack = [r for r in roots if r in nodes]
     while stack:
         name = stack.pop()
-        if name in needed:
+        if name in sources:
             continue
-        needed.add(name)
-        for ref in nodes[name].input:
-            source = ref_node(ref, in_function)
-            if source in nodes and source not in needed:
-                stack.append(source)
-    deps: dict[str, set[str]] = {}
+        found = {ref_node(ref, in_function) for ref in nodes[name].input}
+        found = {s for s in found if s in nodes and s != name}
+        sources[name] = found
+        stack.extend(s for s in found if s not in sources)
+    needed = set(sources)
+    deps = {name: set(found) for name, found in sources.items()}
     users: dict[str, list[str]] = {name: [] for name in needed}
-    for name in needed:
-        sources = {ref_node(ref, in_function) for ref in nodes[name].input}
-        deps[name] = {s for s in sources if s in needed and s != name}
-        for source in deps[name]:
+    for name, found in sources.items():
+        for source in found:
             users[source].append(name)
     order_index = {name: i for i, name in enumerate(nodes)}
     ready = deque(sorted((n for n in needed if not deps[n]), key=order_index.__getitem__))
