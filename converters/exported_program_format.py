@@ -1,8 +1,9 @@
 """PyTorch ExportedProgram (``.pt2`` from ``torch.export.save``) → ModelGraph.
 
 The archive is a zip holding ``<name>/archive_format`` ("pt2") and ``<name>/models/<model>.json``
-(older files: ``serialized_exported_program.json``). It is read with ``torch.export.load``, whose
-weights go through PyTorch's own loader. In the graph:
+(older files: ``serialized_exported_program.json``). It is read the way ``torch.export.load`` reads
+it, minus everything that could run code from the file (``converters.pt2_loader``): weights are raw
+tensors, nothing is unpickled, sample inputs are not read. In the graph:
 
 * every ``call_function`` is an operator node (``aten.conv2d.default``); ``operator.getitem`` on a
   multi-output operator is folded into that operator's output ports;
@@ -41,13 +42,12 @@ from converters.fx_values import (
 )
 from converters.pt2_archive import (
     LEGACY_JSON,
-    PROGRAM_JSON,
     ProgramHeader,
     check_operators,
     check_schema_version,
-    load_program,
     read_header,
 )
+from converters.pt2_loader import load_program
 from converters.source import ModelSource
 from converters.torch_tensors import TorchTensorStore, stored_nbytes, tensor_description
 
@@ -61,15 +61,19 @@ _STORED_KINDS = ("PARAMETER", "BUFFER", "CONSTANT_TENSOR", "CUSTOM_OBJ")
 
 
 def match(source: ModelSource) -> bool:
-    """A zip holding an exported program's JSON (or a ``.pt2`` zip too damaged to list)."""
+    """A zip marked as a PT2 archive (``archive_format``) or holding a legacy program JSON, or a
+    ``.pt2`` zip too damaged to list."""
     if not source.is_zip():
         return False
     names = source.zip_names()
     if not names:
         return source.suffix in EXTENSIONS
-    return any(name.endswith(LEGACY_JSON) for name in names) or (
-        any(PROGRAM_JSON.search(name) for name in names)
-        and any(name.rsplit("/", 1)[-1] == "archive_format" for name in names)
+    if any(name.endswith(LEGACY_JSON) for name in names):
+        return True
+    # archive_format marks a torch.export / AOTInductor package; one without a models/*.json gets
+    # read_header's "no exported program" error, an AOTInductor one is sniff's to explain
+    return any(name.rsplit("/", 1)[-1] == "archive_format" for name in names) and not any(
+        "/aotinductor/" in f"/{name}" for name in names
     )
 
 
@@ -84,8 +88,10 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
     header = read_header(source)
     check_schema_version(source, header, torch)
     check_operators(source, header, torch)
-    program = load_program(source, torch)
-    return _ProgramConverter(program, header).convert()
+    loaded = load_program(source, torch, header.entry)
+    graph = _ProgramConverter(loaded.program, header).convert()
+    graph.graph["warnings"].extend(loaded.warnings)
+    return graph
 
 
 def _import_torch(source: ModelSource) -> Any:

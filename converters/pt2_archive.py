@@ -1,27 +1,22 @@
 """The ``.pt2`` archive around an exported program: what it records about its writer (PyTorch
-version, schema version, opsets), read from its JSON without torch; the version check that turns
-"this PyTorch cannot read it" into a message naming the version needed; and ``torch.export.load``
-with its log noise kept out of the terminal and its failures turned into ModelLoadError."""
+version, schema version, opsets), read from its JSON without torch, and the version check that turns
+"this PyTorch cannot read it" into a message naming the version needed. The program itself is
+built by ``converters.pt2_loader``."""
 
 from __future__ import annotations
 
 import json
-import logging
 import re
-import warnings
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from converters.errors import ModelLoadError
-from converters.source import ModelSource
+from converters.source import ModelSource, open_zip
 
 PROGRAM_JSON = re.compile(r"(?:^|/)models/[^/]+\.json$")
 LEGACY_JSON = "serialized_exported_program.json"
 CORRUPT_FIX = "re-save it with torch.export.save, or check that the file was copied completely"
-_QUIET_LOGGERS = ("torch._export", "torch.export", "torch.fx.experimental.symbolic_shapes")
 
 
 @dataclass(frozen=True)
@@ -33,12 +28,17 @@ class ProgramHeader:
     opset_version: dict[str, int] = field(default_factory=dict)
     verifiers: tuple[str, ...] = ()
     operators: frozenset[str] = frozenset()  # "torch.ops.<namespace>.<op>.<overload>" targets
+    entry: str = ""  # the program JSON's name in the zip
 
 
 def read_header(source: ModelSource) -> ProgramHeader:
-    """The writer's PyTorch version, schema version and opsets from the program JSON in the archive."""
+    """The writer's PyTorch version, schema version and opsets from the program JSON in the archive.
+
+    Raises ModelLoadError: no program JSON in the archive, a truncated zip, or a JSON whose header
+    fields have the wrong types (``"opset_version": {"aten": "ten"}``).
+    """
     try:
-        with zipfile.ZipFile(source.path) as archive:
+        with open_zip(source.path) as archive:
             names = archive.namelist()
             entry = program_entry(names)
             if entry is None:
@@ -48,25 +48,46 @@ def read_header(source: ModelSource) -> ProgramHeader:
                     CORRUPT_FIX,
                 )
             document = json.loads(archive.read(entry))
-            if not isinstance(document, dict):
-                raise ValueError("the program JSON is not an object")
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
+        return _header(document, entry)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, TypeError) as err:
         raise ModelLoadError(
             f"{source.display_name} is a truncated or corrupt .pt2 archive ({first_line(err)})",
             CORRUPT_FIX,
         ) from err
+
+
+def _header(document: Any, entry: str) -> ProgramHeader:
+    """Raises ValueError/TypeError naming the first field of the wrong type."""
+    if not isinstance(document, dict):
+        raise ValueError("the program JSON is not an object")
     version = document.get("schema_version") or {}
-    schema_version = (
-        (int(version.get("major", 0)), int(version.get("minor", 0))) if isinstance(version, dict) else None
-    )
+    if not isinstance(version, dict):
+        raise TypeError(f"schema_version is {type(version).__name__}, not an object")
+    schema_version = (_integer(version.get("major", 0), "schema_version.major"),
+                      _integer(version.get("minor", 0), "schema_version.minor"))  # fmt: skip
     opsets = document.get("opset_version") or {}
+    if not isinstance(opsets, dict):
+        raise TypeError(f"opset_version is {type(opsets).__name__}, not an object")
+    verifiers = document.get("verifiers") or ()
+    if not isinstance(verifiers, list | tuple):
+        raise TypeError(f"verifiers is {type(verifiers).__name__}, not a list")
+    graph_module = document.get("graph_module")
+    if not isinstance(graph_module, dict):
+        raise TypeError("the program JSON has no graph_module object")
     return ProgramHeader(
         torch_version=str(document.get("torch_version") or ""),
         schema_version=schema_version,
-        opset_version={str(k): int(v) for k, v in opsets.items()} if isinstance(opsets, dict) else {},
-        verifiers=tuple(str(v) for v in document.get("verifiers") or ()),
-        operators=frozenset(_operator_targets(document.get("graph_module"))),
+        opset_version={str(k): _integer(v, f"opset_version.{k}") for k, v in opsets.items()},
+        verifiers=tuple(str(v) for v in verifiers),
+        operators=frozenset(_operator_targets(graph_module)),
+        entry=entry,
     )
+
+
+def _integer(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} is {value!r}, not an integer")
+    return value
 
 
 def _operator_targets(value: Any) -> set[str]:
@@ -197,39 +218,3 @@ def _release(version: str) -> str:
 def first_line(err: BaseException) -> str:
     lines = str(err).strip().splitlines()
     return lines[0][:300] if lines else type(err).__name__
-
-
-@contextmanager
-def _torch_quiet() -> Iterator[None]:
-    """torch.export logs warnings (and tracebacks) while deserializing; our errors say what matters."""
-    loggers = [logging.getLogger(name) for name in _QUIET_LOGGERS]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.CRITICAL)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
-
-
-def load_program(source: ModelSource, torch: Any) -> Any:
-    try:
-        with _torch_quiet():
-            return torch.export.load(str(source.path))
-    except MemoryError:
-        raise
-    except Exception as err:
-        problem = first_line(err)
-        fix = CORRUPT_FIX
-        library = re.search(r"\b([A-Za-z_][\w]*)::\w+", problem)
-        if library and library.group(1) not in ("aten", "prim", "prims"):
-            fix = (
-                f"install and import the library that defines the {library.group(1)}:: operators "
-                "before opening it (custom operators are registered by their Python package)"
-            )
-        raise ModelLoadError(
-            f"{source.display_name} could not be loaded by torch.export.load ({problem})", fix
-        ) from err

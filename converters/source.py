@@ -133,7 +133,7 @@ class ModelSource:
         if not self.is_zip():
             return []
         try:
-            with zipfile.ZipFile(self.path) as archive:
+            with open_zip(self.path) as archive:
                 return archive.namelist()
         except (zipfile.BadZipFile, OSError):
             return []
@@ -184,11 +184,27 @@ def hash_path(path: Path) -> str:
     return digest.hexdigest()
 
 
+def open_zip(path: Path) -> zipfile.ZipFile:
+    """The zip at ``path``, refusing one whose central directory is not its own.
+
+    A file cut short loses its central directory; zipfile then finds the directory of a zip stored
+    inside it (a .pt2 keeps its sample inputs as an uncompressed torch.save zip) and lists that
+    one's entries. The first entry of a whole zip that starts with a local header is at offset 0.
+    Raises zipfile.BadZipFile (cut short) or OSError.
+    """
+    archive = zipfile.ZipFile(path)
+    infos = archive.infolist()
+    if infos and min(info.header_offset for info in infos) != 0:
+        archive.close()
+        raise zipfile.BadZipFile("the archive is cut short: its central directory is missing")
+    return archive
+
+
 def safe_extract(zip_path: Path, target: Path) -> None:
     """Extract a zip refusing path traversal, links, too many entries and zip bombs."""
     fix = "unzip it yourself, check its contents, and open the model file or folder directly"
     try:
-        archive = zipfile.ZipFile(zip_path)
+        archive = open_zip(zip_path)
     except (zipfile.BadZipFile, OSError) as err:
         raise UnsupportedFormatError(f"{zip_path.name} is not a readable zip ({err})", fix) from err
     with archive:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from converters.errors import NotAModelError
-from converters.source import ModelSource
+from converters.source import ModelSource, open_zip
 
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # the first pickle of a pre-1.6 torch.save file
 MAX_OPCODES = 2_000_000
@@ -129,7 +129,7 @@ def explain_torch_zip(source: ModelSource, names: list[str]) -> None:
     if entry is None:
         return
     try:
-        with zipfile.ZipFile(source.path) as archive:
+        with open_zip(source.path) as archive:
             data = archive.read(entry)
     except (zipfile.BadZipFile, OSError, EOFError, KeyError):
         data = b""
