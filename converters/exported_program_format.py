@@ -58,6 +58,7 @@ FORMAT = "exported_program"
 EXTENSIONS = (".pt2",)
 TORCH_EXTRA_FIX = 'install PyTorch support: pip install "modellens[torch]"'
 _STORED_KINDS = ("PARAMETER", "BUFFER", "CONSTANT_TENSOR", "CUSTOM_OBJ")
+_PLACEHOLDER_STACK = "_empty_nn_module_stack"
 
 
 def match(source: ModelSource) -> bool:
@@ -92,6 +93,12 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
     graph = _ProgramConverter(loaded.program, header).convert()
     graph.graph["warnings"].extend(loaded.warnings)
     return graph
+
+
+def _is_tensor(value: Any) -> bool:
+    import torch
+
+    return isinstance(value, torch.Tensor)
 
 
 def _import_torch(source: ModelSource) -> Any:
@@ -159,8 +166,9 @@ class _ProgramConverter:
     # ---------------------------------------------------------------- stored tensors
 
     def _stored_tensors(self) -> tuple[dict[str, schema.TensorInfo], dict[str, str]]:
-        """Placeholder name -> TensorInfo for parameters/buffers/constants; counts parameters (tied
-        tensors once) and fills the tensor store. Also returns placeholder name -> input kind."""
+        """Placeholder name -> TensorInfo for parameters/buffers/constants; counts the elements of
+        parameters, buffers and lifted constant tensors (tied tensors once) and fills the tensor
+        store. Also returns placeholder name -> input kind."""
         program = self.program
         weights: dict[str, schema.TensorInfo] = {}
         kinds: dict[str, str] = {}
@@ -173,7 +181,9 @@ class _ProgramConverter:
             value = program.state_dict.get(spec.target, program.constants.get(spec.target))
             self.store.tensors[spec.target] = value
             weights[name] = self._weight_info(spec.target, value)
-            if spec.kind.name in ("PARAMETER", "BUFFER") and value is not None:
+            # lifted constant tensors (a plain tensor attribute) are stored weights too, as ONNX
+            # initializers are: counted with parameters and buffers, a shared tensor once
+            if spec.kind.name in ("PARAMETER", "BUFFER", "CONSTANT_TENSOR") and _is_tensor(value):
                 key = (
                     value.untyped_storage().data_ptr(),
                     value.storage_offset(),
@@ -242,7 +252,14 @@ class _ProgramConverter:
         if node.name in scope.weights or node.name in scope.hidden:
             return
         node_id = schema.unique_id(f"input:{node.name}", scope.taken, "input")
-        dtype, shape = tensor_description(node.meta.get("val"))
+        value = node.meta.get("val")
+        dtype, shape = tensor_description(value)
+        attributes: dict[str, Any] = {}
+        if isinstance(value, str | int | float | bool) or (value is None and "val" in node.meta):
+            # a non-tensor argument torch specialised at export (mode="a"): other values are ignored
+            attributes = {"value": json_value(value), "specialized": True}
+            if dtype is None:
+                dtype, shape = ("str" if isinstance(value, str) else "None"), ()
         schema.add_node(
             scope.graph,
             node_id,
@@ -250,6 +267,7 @@ class _ProgramConverter:
             op_type="Input",
             category="other",
             name=node.name,
+            attributes=attributes,
             outputs=[schema.TensorInfo(node.name, dtype, shape)],
         )
         scope.graph.graph["inputs"].append(node_id)
@@ -429,6 +447,8 @@ class _ProgramConverter:
         stack = node.meta.get("nn_module_stack") or {}
         namespace = ""
         for path, type_name in stack.values():
+            if str(path).startswith(_PLACEHOLDER_STACK):
+                continue  # torch's stand-in for "no module" (sym_size nodes of dynamic inputs)
             namespace = module_namespace(str(path))
             if namespace:
                 self.group_labels.setdefault(namespace, class_name(type_name))

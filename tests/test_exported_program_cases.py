@@ -281,6 +281,18 @@ def expected_parameters(module: Any) -> int:
     return sum(t.numel() for t in tensors.values())
 
 
+def expected_stored(program: Any) -> int:
+    """Elements of every tensor the file stores: its state_dict (parameters, persistent buffers) and
+    constants (non-persistent buffers, lifted tensors), a tensor shared by two names counted once."""
+    values = [*program.state_dict.values(), *program.constants.values()]
+    tensors = {
+        (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), tuple(t.stride())): t.numel()
+        for t in values
+        if isinstance(t, torch.Tensor)
+    }
+    return sum(tensors.values())
+
+
 def called_modules(module: Any, args: tuple[Any, ...]) -> dict[str, str]:
     """{namespace: class name} of every submodule a forward call runs (forward hooks)."""
     called: dict[str, str] = {}
@@ -322,7 +334,9 @@ def test_summary_pins_what_torch_records(case: Case, built: Callable[[Case], Bui
     assert [(o["name"], o["dtype"]) for o in info["outputs"]] == [(n, d) for n, d, _ in outputs]
     if not case.dim_ranges:  # a dynamic dim is a symbol in the file, a number in an eager run
         assert [o["shape"] for o in info["outputs"]] == [shape for _, _, shape in outputs]
-    assert info["parameters"] == expected_parameters(b.module)
+    assert info["parameters"] == expected_stored(b.program)
+    lifted = sum(t.numel() for n, t in b.program.constants.items() if n.startswith("lifted_tensor"))
+    assert info["parameters"] == expected_parameters(b.module) + lifted
     assert validate_graph(b.graph) == []
     assert json.loads(json.dumps(info)) == info
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from converters.op_catalog import onnx_op_doc
 from converters.schema import ModelGraph, TensorInfo, format_shape, op_text
 from viewer.colors import CATEGORY_STYLES
 from viewer.hierarchy import Grouping, build_groups
+from viewer.summary import dim_range_text
 
 PAYLOAD_SCHEMA = 1
+_SYMBOL = re.compile(r"[A-Za-z_]\w*")
 
 
 def build_payload(graph: ModelGraph, grouping: Grouping | None = None, title: str = "") -> dict[str, Any]:
@@ -70,4 +73,20 @@ def _edge_entry(graph: ModelGraph, index: dict[str, int], src: str, dst: str, da
     info = outputs[data["src_port"]] if data["src_port"] < len(outputs) else None
     shape = format_shape(info.shape) if info is not None and info.dtype is not None else ""
     dtype = info.dtype if info is not None else None
-    return [index[src], index[dst], data["tensor"], shape, dtype or ""]
+    ranges = symbol_ranges(graph, info.shape if info is not None else None)
+    dtype_text = " · ".join(filter(None, [dtype or "", *ranges]))
+    return [index[src], index[dst], data["tensor"], shape, dtype_text]
+
+
+def symbol_ranges(graph: ModelGraph, shape: list[Any] | None) -> list[str]:
+    """``["s17 ∈ [2, 32]"]`` for each symbol in a shape's named dims (``s17``, ``2*s17``) whose
+    range the graph records (``G.graph["dim_ranges"]``); shown beside the dtype in edge tooltips
+    and the tensor inspector, while the edge label keeps the short shape."""
+    ranges = graph.graph.get("dim_ranges") or {}
+    if not shape or not ranges:
+        return []
+    found: list[str] = []
+    for dim in shape:
+        if isinstance(dim, str):
+            found.extend(s for s in _SYMBOL.findall(dim) if s in ranges and s not in found)
+    return [dim_range_text(symbol, ranges[symbol]) for symbol in found]

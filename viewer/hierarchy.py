@@ -49,7 +49,8 @@ def build_groups(graph: ModelGraph) -> Grouping:
     _drop_tiny_groups(node_group)
     node_group = _merge_single_child_chains(node_group)
     _segment_crowded_groups(graph, node_group)
-    return Grouping(node_group=node_group, groups=_group_table(node_group))
+    classes = graph.graph.get("group_labels") or {}
+    return Grouping(node_group=node_group, groups=_group_table(node_group, classes))
 
 
 def _namespace_group(data: dict) -> str:
@@ -138,12 +139,18 @@ def _assign_segments(parent: str, nodes: list[str], first_index: int, node_group
         _assign_segments(segment, block, lo, node_group)
 
 
-def _group_table(node_group: dict[str, str]) -> dict[str, Group]:
+def _group_table(node_group: dict[str, str], classes: dict[str, str]) -> dict[str, Group]:
+    """Groups with their labels; ``classes`` ({namespace: module class}, the graph's
+    ``group_labels``) adds the class: ``layer.0 · BertLayer``."""
     counts = _deep_counts(node_group)
     groups: dict[str, Group] = {}
     for group_id in sorted(counts):
         parent = group_id.rsplit("/", 1)[0] if "/" in group_id else ""
-        groups[group_id] = Group(group_id, group_label(group_id), parent, counts[group_id])
+        label = group_label(group_id)
+        module_class = classes.get(group_id.replace("∕", "/"))
+        if module_class and module_class != label:
+            label = f"{label} · {module_class}"
+        groups[group_id] = Group(group_id, label, parent, counts[group_id])
     return groups
 
 

@@ -54,7 +54,7 @@ def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) 
     )
     st.markdown(f"**{literal(data['name'] or node_id)}**")
     if data["namespace"]:
-        st.caption(f"in {literal(data['namespace'])}")
+        st.caption(f"in {literal(tables.namespace_text(graph, data['namespace']))}")
     if doc is not None:
         since = f" (since opset {doc.since_version})" if doc.since_version else ""
         with st.expander(f"{doc.op_type} documentation{since}"):

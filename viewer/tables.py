@@ -59,6 +59,8 @@ def io_table(graph: ModelGraph, which: str) -> pd.DataFrame:
         data = graph.nodes[node_id]
         info = data["outputs"][0] if which == "inputs" else data.get("tensor") or TensorInfo(data["name"])
         row = {"name": info.name, "dtype": info.dtype or "?", "shape": format_shape(info.shape)}
+        if "value" in data["attributes"]:  # a constant argument fixed when the model was saved
+            row["dtype"] = f"{row['dtype']} = {data['attributes']['value']!r}"
         if ranges:
             symbols = sorted({s for d in info.shape or () if isinstance(d, str) for s in _symbols(d)})
             row["dynamic dims"] = ", ".join(dim_range_text(s, ranges[s]) for s in symbols if s in ranges)
@@ -342,3 +344,10 @@ def search_nodes(graph: ModelGraph, query: str, limit: int = SEARCH_LIMIT) -> li
 
 def tensor_consumers(graph: ModelGraph, src: str, src_port: int) -> list[str]:
     return [dst for _, dst, d in graph.out_edges(src, data=True) if d["src_port"] == src_port]
+
+
+def namespace_text(graph: ModelGraph, namespace: str) -> str:
+    """``encoder/layer/0/attention · BertAttention``: the namespace and, where the format records
+    module classes (``G.graph["group_labels"]``), the class of the module it names."""
+    module_class = (graph.graph.get("group_labels") or {}).get(namespace)
+    return f"{namespace} · {module_class}" if module_class else namespace
