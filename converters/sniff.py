@@ -14,6 +14,7 @@ TORCH_SCRIPT_SNIPPET = torch_pickles.model_file_snippet(
     'model.load_state_dict(torch.load("weights.pt", map_location="cpu"))'
 )
 
+MODEL_FILES = "a model file (.onnx, a torch.export .pt2, or a TensorFlow SavedModel folder or .zip)"
 _IMAGE_MAGIC = {
     b"\x89PNG\r\n\x1a\n": "a PNG image",
     b"\xff\xd8\xff": "a JPEG image",
@@ -29,10 +30,10 @@ def explain_non_model(source: ModelSource) -> None:
     for magic, what in _IMAGE_MAGIC.items():
         if head.startswith(magic):
             raise NotAModelError(
-                f"{source.display_name} is {what}, not a model", "open an .onnx model file instead"
+                f"{source.display_name} is {what}, not a model", f"open {MODEL_FILES} instead"
             )
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        raise NotAModelError(f"{source.display_name} is a WebP image, not a model", "open an .onnx model")
+        raise NotAModelError(f"{source.display_name} is a WebP image, not a model", f"open {MODEL_FILES}")
     if head.startswith(b"\x93NUMPY"):
         raise NotAModelError(
             f"{source.display_name} is a NumPy array, not a model", "open the model file it belongs to"
@@ -61,10 +62,10 @@ def explain_non_model(source: ModelSource) -> None:
         torch_pickles.explain_raw_pickle(source)
     if source.is_zip():
         _explain_zip(source)
+    if torch_pickles.is_text_pickle(source):  # protocol 0/1: no \x80 header, often printable
+        torch_pickles.explain_raw_pickle(source)
     if _looks_like_text(head):
-        raise NotAModelError(
-            f"{source.display_name} is a text file, not a model", "open a binary .onnx model file"
-        )
+        raise NotAModelError(f"{source.display_name} is a text file, not a model", f"open {MODEL_FILES}")
 
 
 def _explain_zip(source: ModelSource) -> None:

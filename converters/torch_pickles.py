@@ -72,6 +72,7 @@ class PickleFacts:
     strings: set[str] = field(default_factory=set)
     storages: int = 0  # persistent ids: one per torch storage
     complete: bool = True
+    top: str = ""  # the outermost object: "dict", "list", "tuple" or "global:<module name>"
 
     @property
     def classes(self) -> list[str]:
@@ -90,12 +91,17 @@ def pickle_facts(stream: IO[bytes]) -> PickleFacts:
     """Walk one pickle's opcodes (stops at STOP, at MAX_OPCODES, or at damaged bytes)."""
     facts = PickleFacts()
     recent: list[str] = []
+    last = ""  # the opcode that built the outermost object (TUPLE2 for a pair of tensors)
     try:
         for count, (opcode, arg, _) in enumerate(pickletools.genops(stream)):
             if count > MAX_OPCODES:
                 facts.complete = False
                 break
             name = opcode.name
+            if not facts.top or facts.top == "mark":
+                facts.top = _top_kind(facts.top, name, arg, recent)
+            if name not in _BOOKKEEPING:
+                last = name
             if isinstance(arg, str) and name in (
                 "SHORT_BINUNICODE",
                 "BINUNICODE",
@@ -115,7 +121,31 @@ def pickle_facts(stream: IO[bytes]) -> PickleFacts:
                 facts.storages += 1
     except (ValueError, EOFError, struct.error, UnicodeDecodeError):
         facts.complete = False
+    if last in ("TUPLE1", "TUPLE2", "TUPLE3", "TUPLE") or facts.top == "mark":
+        facts.top = "tuple"
     return facts
+
+
+_BOOKKEEPING = frozenset({"STOP", "PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE", "FRAME", "PROTO"})
+
+
+def _top_kind(seen: str, opcode: str, arg: object, recent: list[str]) -> str:
+    """The outermost object's kind from the first structural opcode ("" while undecided)."""
+    if opcode in ("EMPTY_DICT", "DICT"):
+        return "dict"
+    if opcode in ("EMPTY_LIST", "LIST"):
+        return "list"
+    if seen == "mark":  # proto 0 `(dp0` is a dict, `(lp0` a list; otherwise a long tuple
+        return "mark" if opcode in _BOOKKEEPING else "tuple"
+    if opcode in ("EMPTY_TUPLE", "TUPLE"):
+        return "tuple"
+    if opcode in ("GLOBAL", "INST") and isinstance(arg, str):
+        return f"global:{arg}"
+    if opcode == "STACK_GLOBAL" and len(recent) == 2:
+        return f"global:{recent[0]} {recent[1]}"
+    if opcode == "MARK":
+        return "mark"
+    return seen
 
 
 def _add_global(facts: PickleFacts, name: str) -> None:
@@ -163,6 +193,15 @@ def explain_pickle(source: ModelSource, facts: PickleFacts, how: str) -> None:
     name = source.display_name
     quoted = json.dumps(name)
     strings, classes = facts.strings, facts.classes
+    dangerous = [g for g in facts.globals if runs_code(g)]
+    if dangerous:
+        raise NotAModelError(
+            f"{name} is a pickle that would run code when loaded (it calls {_call_text(dangerous[0])}"
+            f"{f' and {len(dangerous) - 1} more' if len(dangerous) > 1 else ''}) — do not load it: "
+            "it is not a model, and torch.load/pickle.load on it would run that code",
+            "delete it unless you know exactly where it came from; ask its author for a .pt2, a "
+            "TorchScript .pt or an .onnx file instead",
+        )
     if "pytorch-lightning_version" in strings or any("lightning" in c for c in classes):
         raise NotAModelError(
             f"{name} is a PyTorch Lightning checkpoint (weights, optimizer and callback state saved by "
@@ -188,6 +227,27 @@ def explain_pickle(source: ModelSource, facts: PickleFacts, how: str) -> None:
                 f'model.load_state_dict(checkpoint["{state_key}"])  # the key your training script used'
             ),
         )
+    if facts.top == "dict" and {"state", "param_groups"} <= strings and not classes:
+        raise NotAModelError(
+            f"{name} is a PyTorch optimizer state_dict (optimizer.state_dict(), a {how} pickle: "
+            "param_groups with the learning rate and per-parameter state such as momentum): no "
+            "weights of the network and no graph",
+            "open the model file itself, or save the network as one: " + SAVE_MODEL_FILE,
+            model_file_snippet(f"# {name} is optimizer state; build the network from its class"),
+        )
+    model_key = next((k for k in _MODEL_KEYS if k in strings), None)
+    if classes and facts.top == "dict" and model_key:
+        top = _class_text(classes[0])
+        raise NotAModelError(
+            f"{name} is a dict holding a whole model pickled with torch.save under {model_key!r} "
+            f"({top}), not a model file: {WHY_NOT_RUNNABLE}, so ModelLens cannot view or run it",
+            "where the class is importable, load it, then save it: " + SAVE_MODEL_FILE,
+            model_file_snippet(
+                "# only for a file you trust: unpickling runs the code of the classes it names\n"
+                f'model = torch.load({quoted}, map_location="cpu", weights_only=False)["{model_key}"]',
+                define_model=False,
+            ),
+        )
     if classes:
         top = _class_text(classes[0])
         raise NotAModelError(
@@ -199,6 +259,20 @@ def explain_pickle(source: ModelSource, facts: PickleFacts, how: str) -> None:
                 f'model = torch.load({quoted}, map_location="cpu", weights_only=False)',
                 define_model=False,
             ),
+        )
+    if facts.top.startswith(("global:torch._utils _rebuild_", "global:torch.nn.parameter Parameter")):
+        raise NotAModelError(
+            f"{name} is a single PyTorch tensor saved with torch.save (a {how} pickle): data, not a "
+            "model — no graph and no operators",
+            "open the model file it belongs to, or save the network as one: " + SAVE_MODEL_FILE,
+            model_file_snippet(f'tensor = torch.load({quoted}, map_location="cpu")  # the data, if needed'),
+        )
+    if facts.top in ("list", "tuple") and facts.storages and "weight" not in " ".join(strings):
+        raise NotAModelError(
+            f"{name} is a {facts.top} of PyTorch tensors saved with torch.save ({facts.storages} stored "
+            f"tensors, a {how} pickle): data, not a model — no graph and no operators",
+            "open the model file it belongs to, or save the network as one: " + SAVE_MODEL_FILE,
+            model_file_snippet(f'tensors = torch.load({quoted}, map_location="cpu")  # the data, if needed'),
         )
     if facts.storages or any(g.startswith("torch") for g in facts.globals):
         count = f"{facts.storages} stored tensors" if facts.storages else "tensors"
@@ -212,6 +286,70 @@ def explain_pickle(source: ModelSource, facts: PickleFacts, how: str) -> None:
         f"{name} is a Python pickle, not a model file: {WHY_NOT_RUNNABLE}",
         "build the network from its class, then save it: " + SAVE_MODEL_FILE,
         model_file_snippet(f"# {name} holds Python data; build the network from its class"),
+    )
+
+
+# Globals whose call runs code or touches the system: a pickle naming one is an attack (or a
+# mistake worth the same warning), never a model. "module name" as pickle opcodes spell them.
+_CODE_MODULES = frozenset(
+    {
+        "os", "posix", "nt", "subprocess", "sys", "shutil", "socket", "importlib", "runpy", "pty",
+        "ctypes", "multiprocessing", "webbrowser", "code", "codeop", "pickle", "_pickle", "marshal",
+        "types", "commands", "popen2", "pdb", "bdb", "timeit", "asyncio", "signal", "platform",
+        "requests", "urllib", "http", "ftplib", "smtplib", "telnetlib", "tempfile", "zipimport",
+        "pip", "setuptools", "distutils", "cProfile", "profile", "trace",
+    }
+)  # fmt: skip
+_CODE_BUILTINS = frozenset(
+    {
+        "eval", "exec", "compile", "open", "__import__", "getattr", "setattr", "delattr", "globals",
+        "locals", "vars", "input", "breakpoint", "execfile", "apply", "file", "reload", "memoryview",
+    }
+)  # fmt: skip
+_CODE_CALLS = frozenset(
+    {
+        "operator attrgetter", "operator methodcaller", "_operator attrgetter", "_operator methodcaller",
+        "functools partial", "_functools partial", "torch load", "torch.serialization load",
+        "torch.hub load", "numpy load", "numpy.testing._private.utils runstring",
+        "torch._inductor.codecache compile_file", "torch.utils.cpp_extension load_inline",
+        "io open", "_io open", "io FileIO", "_io FileIO",
+    }
+)  # fmt: skip
+_MODEL_KEYS = ("model", "net", "network", "module", "ema", "model_ema")
+
+
+def runs_code(global_name: str) -> bool:
+    """Whether unpickling a reference to ``global_name`` ("module name") can run arbitrary code."""
+    module, _, attribute = global_name.partition(" ")
+    root = module.split(".", 1)[0]
+    if root in _CODE_MODULES:
+        return True
+    if module in ("builtins", "__builtin__", "__builtins__"):
+        return attribute in _CODE_BUILTINS
+    return global_name in _CODE_CALLS
+
+
+def _call_text(global_name: str) -> str:
+    module, _, attribute = global_name.partition(" ")
+    return f"{module}.{attribute}"
+
+
+def is_text_pickle(source: ModelSource) -> bool:
+    """A protocol 0/1 pickle (no PROTO opcode, often plain text such as ``cos\nsystem\n(...``):
+    the whole file parses as one pickle ending at STOP and names at least one global."""
+    if source.head[:1] not in (b"c", b"(", b"]", b"}", b"i") or source.size > 64 * 1024**2:
+        return False
+    try:
+        with source.path.open("rb") as handle:
+            opcodes = [op.name for op, _, _ in pickletools.genops(handle)]
+            trailing = handle.read(1)
+    except (ValueError, EOFError, struct.error, UnicodeDecodeError, OSError):
+        return False
+    return (
+        bool(opcodes)
+        and opcodes[-1] == "STOP"
+        and not trailing
+        and any(name in ("GLOBAL", "INST") for name in opcodes)
     )
 
 

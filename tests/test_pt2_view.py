@@ -127,3 +127,11 @@ def test_lifted_constants_count_as_parameters(exported: tuple[Any, Any, Path]) -
     info = modellens.summarize(modellens.load(path))
     assert "const" in program.constants
     assert info["parameters"] == sum(tensors.values())
+
+
+@pytest.mark.parametrize("values", [[1.0, 2.0, 4.0], [0.5, -0.5], list(range(100))])
+def test_weight_std_is_torchs_sample_std(values: list[float]) -> None:
+    import numpy as np
+
+    stats = tables.tensor_stats(np.asarray(values, dtype=np.float32))
+    assert stats.std == pytest.approx(float(torch.tensor(values).std()), rel=1e-6)

@@ -20,6 +20,9 @@ from viewer.summary import human_bytes
 from viewer.text import html_text, literal
 
 
+_STAT_HELP = {"std": "sample standard deviation (n − 1), as torch.Tensor.std() gives it"}
+
+
 def inspector(model: OpenModel, sub_id: str) -> None:
     graph = model.graph_for(sub_id)
     if st.session_state.selected_edges:
@@ -131,7 +134,7 @@ def _weight_section(model: OpenModel, graph: ModelGraph, node_id: str, port: int
                 (("min", stats.minimum), ("max", stats.maximum), ("mean", stats.mean), ("std", stats.std)),
                 strict=True,
             ):
-                col.metric(label, f"{value:.4g}")
+                col.metric(label, f"{value:.4g}", help=_STAT_HELP.get(label))
             chart = (
                 alt.Chart(stats.histogram)
                 .mark_bar()

@@ -280,7 +280,9 @@ class TensorStats:
 
 
 def tensor_stats(values: np.ndarray) -> TensorStats:
-    """Statistics, a capped preview and a histogram of a weight's values."""
+    """Statistics, a capped preview and a histogram of a weight's values. ``std`` is the sample
+    (unbiased, n - 1) standard deviation of the finite values, as ``torch.Tensor.std()`` and
+    ``pandas`` give it (NaN for a single value), whatever the model's format."""
     flat = values.reshape(-1)
     preview = flat[:PREVIEW_VALUES].tolist()
     histogram = pd.DataFrame(columns=["start", "end", "count"])
@@ -297,7 +299,7 @@ def tensor_stats(values: np.ndarray) -> TensorStats:
                 minimum=float(finite.min()),
                 maximum=float(finite.max()),
                 mean=float(finite.mean()),
-                std=float(finite.std()),
+                std=float(finite.std(ddof=1)) if finite.size > 1 else float("nan"),
                 zeros=int(np.count_nonzero(numeric == 0)),
                 preview=preview,
                 histogram=histogram,
