@@ -52,8 +52,9 @@ def check_openable(source: ModelSource) -> None:
 
 def load_source(source: ModelSource, settings: dict[str, Any] | None = None) -> schema.ModelGraph:
     """Convert a source to a ModelGraph; a zip holding a model is unpacked safely first."""
+    notes: list[str] = []
     if _is_model_container(source):
-        source = _model_in(source.unpacked())
+        source, notes = _model_in(source.unpacked())
     module = detect_format(source)
     try:
         with _garbage_collection_paused():
@@ -63,6 +64,7 @@ def load_source(source: ModelSource, settings: dict[str, Any] | None = None) -> 
             f"{source.display_name} is too large to open in the memory available",
             "close other apps or open it on a machine with more memory",
         ) from err
+    graph.graph["warnings"].extend(notes)
     graph.graph["sha256"] = source.sha256
     graph.graph["source_name"] = source.display_name
     graph.graph["source_path"] = str(source.path)
@@ -104,12 +106,23 @@ def _zip_holds_model(source: ModelSource) -> bool:
     return False
 
 
-def _model_in(unpacked: ModelSource) -> ModelSource:
+def _model_in(unpacked: ModelSource) -> tuple[ModelSource, list[str]]:
+    """The model inside an unpacked zip, and a warning naming the others when it holds several."""
     for folder in (unpacked.path, *sorted(p for p in unpacked.path.iterdir() if p.is_dir())):
         if savedmodel.match(ModelSource(path=folder, display_name=unpacked.display_name)):
-            return ModelSource(path=folder, display_name=unpacked.display_name, temp_dir=unpacked.temp_dir)
+            found = ModelSource(path=folder, display_name=unpacked.display_name, temp_dir=unpacked.temp_dir)
+            return found, []
     candidates = sorted(p for p in unpacked.path.rglob("*") if p.suffix.lower() in _MODEL_SUFFIXES_IN_ZIP)
     if not candidates:
-        return unpacked
+        return unpacked, []
     main = candidates[0]
-    return ModelSource(path=main, display_name=main.name, temp_dir=unpacked.temp_dir)
+    notes = []
+    if len(candidates) > 1:
+        others = [str(p.relative_to(unpacked.path)) for p in candidates[1:]]
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        notes.append(
+            f"{unpacked.display_name} holds {len(candidates)} models; showing "
+            f"{main.relative_to(unpacked.path)} (first by path), not {shown}: unzip it and open another "
+            "to see it"
+        )
+    return ModelSource(path=main, display_name=main.name, temp_dir=unpacked.temp_dir), notes

@@ -134,4 +134,22 @@ def test_weight_std_is_torchs_sample_std(values: list[float]) -> None:
     import numpy as np
 
     stats = tables.tensor_stats(np.asarray(values, dtype=np.float32))
-    assert stats.std == pytest.approx(float(torch.tensor(values).std()), rel=1e-6)
+    assert stats.std == pytest.approx(float(torch.tensor(values, dtype=torch.float32).std()), rel=1e-6)
+
+
+def test_a_zip_of_two_models_says_which_it_opened(exported: tuple[Any, Any, Path], tmp_path: Path) -> None:
+    import zipfile
+
+    _, program, path = exported
+    other = torch.export.export(nn.Linear(3, 1), (torch.randn(1, 3),))
+    other_path = tmp_path / "other.pt2"
+    torch.export.save(other, other_path)
+    bundle = tmp_path / "two.zip"
+    with zipfile.ZipFile(bundle, "w") as archive:
+        archive.write(path, "a/net.pt2")
+        archive.write(other_path, "b/other.pt2")
+    graph = modellens.load(bundle)
+    expected = sum(1 for n in program.graph.nodes if n.op == "call_function")
+    assert modellens.summarize(graph)["nodes"] == expected
+    (warning,) = [w for w in graph.graph["warnings"] if "holds 2 models" in w]
+    assert "showing a/net.pt2" in warning and "b/other.pt2" in warning

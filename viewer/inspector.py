@@ -19,7 +19,6 @@ from viewer.model_view import OpenModel
 from viewer.summary import human_bytes
 from viewer.text import html_text, literal
 
-
 _STAT_HELP = {"std": "sample standard deviation (n − 1), as torch.Tensor.std() gives it"}
 
 
