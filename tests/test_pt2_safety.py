@@ -233,7 +233,7 @@ def test_app_upload_never_runs_code(kind: str, honest: Path, tmp_path: Path) -> 
     app.run()
     assert not app.exception
     assert not marker.exists()
-    errors = " ".join(str(e.value) for e in app.error)
+    errors = " ".join(str(e.value) for e in app.error).replace("\\", "")
     assert ("would run code" in errors) != EVIL[kind][1]
 
 
@@ -380,3 +380,26 @@ def test_an_archive_without_a_program_says_so(honest: Path, tmp_path: Path) -> N
     out = _rewrite(honest, tmp_path / "empty.pt2", lambda n, d: None if n == MODEL else d, {})
     with pytest.raises(ModelLoadError, match=r"without an exported program in it \(no models/\*\.json\)"):
         modellens.load(out)
+
+
+@pytest.mark.timeout(300)
+def test_the_app_keeps_the_previous_model_after_an_edited_pt2(honest: Path, tmp_path: Path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from converters import ModelSource
+    from viewer import app_state
+
+    out = _rewrite(
+        honest, tmp_path / "bad.pt2", _json_edit(MODEL, lambda d: _set(d, "opset_version.aten", "ten")), {}
+    )
+    app_state._upload_store()["bad_header"] = ModelSource.from_uploads([("bad.pt2", out.read_bytes())])
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    app.query_params["model"] = "sample:cnn_dynamic_batch.pt2"
+    app.run()
+    assert app.session_state.model_key == "sample:cnn_dynamic_batch.pt2"
+    app.session_state.model_key = "upload:bad_header"
+    app.run()
+    assert not app.exception
+    errors = " ".join(str(e.value) for e in app.error).replace("\\", "")
+    assert "truncated or corrupt .pt2 archive (opset_version.aten" in errors
+    assert app.session_state.model_key == "sample:cnn_dynamic_batch.pt2"
