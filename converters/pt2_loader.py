@@ -85,7 +85,8 @@ def _load_archive(source: ModelSource, torch: Any, entry: str, document: dict[st
             ("constant", f"data/constants/{model}_constants_config.json"),
         ):
             if config_name in names:
-                check_payload_config(source.display_name, reader.read_bytes(config_name), kind)
+                files = check_payload_config(source.display_name, reader.read_bytes(config_name), kind)
+                _check_files_present(source, kind, files, names)
             elif f"data/{kind}s/{model}.pt" not in names:
                 problem = f"it has no {kind}s for {model} ({config_name} is missing)"
                 raise corrupt(source.display_name, problem)
@@ -93,6 +94,12 @@ def _load_archive(source: ModelSource, torch: Any, entry: str, document: dict[st
         constants = _safe_artifact(source, torch, _package._load_constants(reader, model), "constants")
     serialized = _dict_to_dataclass(schema.ExportedProgram, document)
     return ExportedProgramDeserializer().deserialize(serialized, state_dict, constants, None)
+
+
+def _check_files_present(source: ModelSource, kind: str, files: dict[str, str], names: set[str]) -> None:
+    for name, path in files.items():
+        if f"data/{kind}s/{path}" not in names:
+            raise corrupt(source.display_name, f"its {kind} {name!r} (data/{kind}s/{path}) is missing")
 
 
 def _load_legacy(source: ModelSource, torch: Any, document: dict[str, Any]) -> Any:

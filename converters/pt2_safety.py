@@ -48,8 +48,9 @@ _GUARD_NAMES = frozenset(
 )
 
 
-def check_payload_config(display_name: str, config_text: str | bytes, kind: str) -> None:
-    """Refuse a weights/constants payload config that asks for a pickled payload.
+def check_payload_config(display_name: str, config_text: str | bytes, kind: str) -> dict[str, str]:
+    """Refuse a weights/constants payload config that asks for a pickled payload; returns
+    {fully-qualified name: payload file name}.
 
     Raises ModelLoadError naming the entry: ``use_pickle`` entries and opaque objects would be
     unpickled by ``torch.load(weights_only=False)`` / ``pickle.loads``, which can run any code.
@@ -61,6 +62,7 @@ def check_payload_config(display_name: str, config_text: str | bytes, kind: str)
             raise TypeError("config is not an object")
     except (ValueError, KeyError, TypeError) as err:
         raise corrupt(display_name, f"its {kind} config is not valid JSON ({err})") from err
+    files: dict[str, str] = {}
     for name, meta in entries.items():
         if not isinstance(meta, dict):
             raise corrupt(display_name, f"its {kind} config entry {name!r} is not an object")
@@ -73,6 +75,8 @@ def check_payload_config(display_name: str, config_text: str | bytes, kind: str)
             )
         if not path.startswith((*_TENSOR_PREFIXES, _CUSTOM_OBJ_PREFIX)):
             raise corrupt(display_name, f"its {kind} {name!r} has an unknown payload {path!r}")
+        files[str(name)] = path
+    return files
 
 
 def check_program(display_name: str, document: dict[str, Any]) -> None:

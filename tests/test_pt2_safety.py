@@ -11,6 +11,7 @@ import io
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import zipfile
@@ -403,3 +404,20 @@ def test_the_app_keeps_the_previous_model_after_an_edited_pt2(honest: Path, tmp_
     errors = " ".join(str(e.value) for e in app.error).replace("\\", "")
     assert "truncated or corrupt .pt2 archive (opset_version.aten" in errors
     assert app.session_state.model_key == "sample:cnn_dynamic_batch.pt2"
+
+
+def test_a_missing_weight_file_is_named(honest: Path, tmp_path: Path) -> None:
+    with zipfile.ZipFile(honest) as archive:
+        root = archive.namelist()[0].split("/", 1)[0]
+        config = json.loads(archive.read(f"{root}/data/weights/model_weights_config.json"))["config"]
+    name, meta = next(iter(config.items()))
+    out = _rewrite(
+        honest,
+        tmp_path / "gone.pt2",
+        lambda n, d: None if n == f"data/weights/{meta['path_name']}" else d,
+        {},
+    )
+    with pytest.raises(
+        ModelLoadError, match=rf"its weight '{re.escape(name)}' \(data/weights/\w+\) is missing"
+    ):
+        modellens.load(out)
