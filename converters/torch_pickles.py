@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from converters.errors import NotAModelError
+from converters.pickle_hazards import call_text, runs_code
 from converters.source import ModelSource, open_zip
 
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # the first pickle of a pre-1.6 torch.save file
@@ -196,7 +197,7 @@ def explain_pickle(source: ModelSource, facts: PickleFacts, how: str) -> None:
     dangerous = [g for g in facts.globals if runs_code(g)]
     if dangerous:
         raise NotAModelError(
-            f"{name} is a pickle that would run code when loaded (it calls {_call_text(dangerous[0])}"
+            f"{name} is a pickle that would run code when loaded (it calls {call_text(dangerous[0])}"
             f"{f' and {len(dangerous) - 1} more' if len(dangerous) > 1 else ''}) — do not load it: "
             "it is not a model, and torch.load/pickle.load on it would run that code",
             "delete it unless you know exactly where it came from; ask its author for a .pt2, a "
@@ -289,49 +290,7 @@ def explain_pickle(source: ModelSource, facts: PickleFacts, how: str) -> None:
     )
 
 
-# Globals whose call runs code or touches the system: a pickle naming one is an attack (or a
-# mistake worth the same warning), never a model. "module name" as pickle opcodes spell them.
-_CODE_MODULES = frozenset(
-    {
-        "os", "posix", "nt", "subprocess", "sys", "shutil", "socket", "importlib", "runpy", "pty",
-        "ctypes", "multiprocessing", "webbrowser", "code", "codeop", "pickle", "_pickle", "marshal",
-        "types", "commands", "popen2", "pdb", "bdb", "timeit", "asyncio", "signal", "platform",
-        "requests", "urllib", "http", "ftplib", "smtplib", "telnetlib", "tempfile", "zipimport",
-        "pip", "setuptools", "distutils", "cProfile", "profile", "trace",
-    }
-)  # fmt: skip
-_CODE_BUILTINS = frozenset(
-    {
-        "eval", "exec", "compile", "open", "__import__", "getattr", "setattr", "delattr", "globals",
-        "locals", "vars", "input", "breakpoint", "execfile", "apply", "file", "reload", "memoryview",
-    }
-)  # fmt: skip
-_CODE_CALLS = frozenset(
-    {
-        "operator attrgetter", "operator methodcaller", "_operator attrgetter", "_operator methodcaller",
-        "functools partial", "_functools partial", "torch load", "torch.serialization load",
-        "torch.hub load", "numpy load", "numpy.testing._private.utils runstring",
-        "torch._inductor.codecache compile_file", "torch.utils.cpp_extension load_inline",
-        "io open", "_io open", "io FileIO", "_io FileIO",
-    }
-)  # fmt: skip
 _MODEL_KEYS = ("model", "net", "network", "module", "ema", "model_ema")
-
-
-def runs_code(global_name: str) -> bool:
-    """Whether unpickling a reference to ``global_name`` ("module name") can run arbitrary code."""
-    module, _, attribute = global_name.partition(" ")
-    root = module.split(".", 1)[0]
-    if root in _CODE_MODULES:
-        return True
-    if module in ("builtins", "__builtin__", "__builtins__"):
-        return attribute in _CODE_BUILTINS
-    return global_name in _CODE_CALLS
-
-
-def _call_text(global_name: str) -> str:
-    module, _, attribute = global_name.partition(" ")
-    return f"{module}.{attribute}"
 
 
 def is_text_pickle(source: ModelSource) -> bool:
