@@ -121,6 +121,7 @@ OPERATOR_PACKAGES = {
 def check_operators(source: ModelSource, header: ProgramHeader, torch: Any) -> None:
     """Raise ModelLoadError naming the operators this Python cannot resolve (their library is not
     installed or not imported); a known library that is installed is imported first."""
+    _check_aten(source, header, torch)
     missing: list[str] = []
     for target in sorted(header.operators):
         parts = target.split(".")
@@ -146,6 +147,35 @@ def check_operators(source: ModelSource, header: ProgramHeader, torch: Any) -> N
         f"{source.display_name} uses operators this Python does not have: {', '.join(missing[:6])}"
         + (f" and {len(missing) - 6} more" if len(missing) > 6 else ""),
         fix,
+    )
+
+
+def _check_aten(source: ModelSource, header: ProgramHeader, torch: Any) -> None:
+    """An ``aten`` operator (or overload) this PyTorch lacks: the file is newer than it, or edited."""
+    missing = sorted(
+        {
+            ".".join(parts[3:])
+            for parts in (target.split(".") for target in header.operators)
+            if len(parts) >= 5 and parts[2] == "aten" and not _resolves(torch, parts[2:])
+        }
+    )
+    if not missing:
+        return
+    same = header.torch_version == torch.__version__
+    writer = f"PyTorch {header.torch_version}" if header.torch_version else "another PyTorch"
+    raise ModelLoadError(
+        f"{source.display_name} uses aten operators the installed PyTorch {torch.__version__} does not "
+        f"have: {', '.join('aten.' + m for m in missing[:6])}"
+        + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+        + (
+            " although it says this PyTorch wrote it (edited or damaged)"
+            if same
+            else f" (written by {writer})"
+        ),
+        CORRUPT_FIX
+        if same
+        else f"open it with the PyTorch that wrote it (pip install -U torch), or re-export it under "
+        f"PyTorch {_release(torch.__version__)}",
     )
 
 

@@ -421,3 +421,16 @@ def test_a_missing_weight_file_is_named(honest: Path, tmp_path: Path) -> None:
         ModelLoadError, match=rf"its weight '{re.escape(name)}' \(data/weights/\w+\) is missing"
     ):
         modellens.load(out)
+
+
+def test_an_aten_operator_this_torch_lacks_is_named(honest: Path, tmp_path: Path) -> None:
+    def rename(document: dict[str, Any]) -> dict[str, Any]:
+        for node in document["graph_module"]["graph"]["nodes"]:
+            if node["target"] == "torch.ops.aten.relu.default":
+                node["target"] = "torch.ops.aten.relu_from_the_future.default"
+        return document
+
+    assert not hasattr(torch.ops.aten, "relu_from_the_future")
+    out = _rewrite(honest, tmp_path / "future.pt2", _json_edit(MODEL, rename), {})
+    with pytest.raises(ModelLoadError, match=r"does not have: aten\.relu_from_the_future\.default"):
+        modellens.load(out)
