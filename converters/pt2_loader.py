@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -128,9 +129,11 @@ def _safe_artifact(source: ModelSource, torch: Any, value: Any, what: str) -> An
     try:
         loaded = torch.load(io.BytesIO(value), weights_only=True, map_location="cpu")
     except Exception as err:  # the safe unpickler refuses with many types
+        named = re.search(r"GLOBAL ([\w.]+)", str(err))
+        reason = f"it calls {named.group(1)}" if named else re.sub(r"\x1b\[[0-9;]*m", "", first_line(err))
         raise ModelLoadError(
             f"{source.display_name} stores its {what} as a pickle that PyTorch's safe loader refuses "
-            f"({first_line(err)}); loading it fully could run code — do not load it",
+            f"({reason}); a pickle that would run code when loaded — do not load it",
             "re-export it with torch.export.save under a current PyTorch",
         ) from err
     if not isinstance(loaded, dict | tuple):
@@ -218,8 +221,6 @@ def _namedtuple_unknown(context: Any, known: dict[str, Any]) -> bool:
 
 
 def _torch_error(source: ModelSource, err: BaseException) -> ModelLoadError:
-    import re
-
     problem = first_line(err)
     library = re.search(r"\b([A-Za-z_]\w*)::\w+", problem)
     if library and library.group(1) not in ("aten", "prim", "prims"):

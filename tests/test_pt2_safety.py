@@ -434,3 +434,34 @@ def test_an_aten_operator_this_torch_lacks_is_named(honest: Path, tmp_path: Path
     out = _rewrite(honest, tmp_path / "future.pt2", _json_edit(MODEL, rename), {})
     with pytest.raises(ModelLoadError, match=r"does not have: aten\.relu_from_the_future\.default"):
         modellens.load(out)
+
+
+def _legacy_zip(honest: Path, out: Path, state_dict: Any, example_inputs: Any) -> Path:
+    """The PyTorch 2.3-2.7 layout: serialized_exported_program.json beside serialized_*.pt."""
+    with zipfile.ZipFile(honest) as archive:
+        document = archive.read(next(n for n in archive.namelist() if n.endswith(MODEL)))
+    with zipfile.ZipFile(out, "w") as target:
+        target.writestr("serialized_exported_program.json", document)
+        target.writestr("serialized_state_dict.pt", _tsave(state_dict))
+        target.writestr("serialized_constants.pt", _tsave({}))
+        target.writestr("serialized_example_inputs.pt", _tsave(example_inputs))
+        target.writestr("version", "8.20")
+    return out
+
+
+def test_the_legacy_layout_opens_without_unpickling_its_inputs(honest: Path, tmp_path: Path) -> None:
+    program = torch.export.load(honest)
+    marker = tmp_path / "PWNED_legacy_inputs"
+    path = _legacy_zip(honest, tmp_path / "old.pt2", dict(program.state_dict), _Marker(marker))
+    info = modellens.summarize(modellens.load(path))
+    assert info["parameters"] == sum(t.numel() for t in program.state_dict.values())
+    assert info["op_types"]["aten.conv2d.default"] == 1
+    assert not marker.exists()
+
+
+def test_the_legacy_layout_refuses_a_pickled_state_dict_that_runs_code(honest: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "PWNED_legacy_weights"
+    path = _legacy_zip(honest, tmp_path / "old.pt2", _Marker(marker, "{}"), {})
+    with pytest.raises(ModelLoadError, match=r"safe loader refuses \(it calls eval\).*do not load it"):
+        modellens.load(path)
+    assert not marker.exists()
