@@ -13,13 +13,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from converters import onnx_format, schema, sniff
+from converters import onnx_format, schema, sniff, torchscript_format
 from converters.errors import UnsupportedFormatError
 from converters.source import ModelSource
 
-FORMAT_MODULES: tuple[ModuleType, ...] = (onnx_format,)
-SUPPORTED_TEXT = "ONNX (.onnx, optionally with external data, or a .zip of them)"
-_MODEL_SUFFIXES_IN_ZIP = (".onnx",)
+FORMAT_MODULES: tuple[ModuleType, ...] = (onnx_format, torchscript_format)
+SUPPORTED_TEXT = (
+    "ONNX (.onnx, optionally with external data, or a .zip of them); "
+    "TorchScript (.pt, .pth, .torchscript saved by torch.jit.script or torch.jit.trace)"
+)
+_MODEL_SUFFIXES_IN_ZIP = (".onnx", ".pt", ".pth", ".torchscript")
 
 
 def detect_format(source: ModelSource) -> ModuleType:
@@ -82,6 +85,9 @@ def _garbage_collection_paused() -> Iterator[None]:
 
 
 def _zip_holds_model(source: ModelSource) -> bool:
+    """A zip of model files to unpack; a zip that is itself a model (TorchScript) is not one."""
+    if any(module.match(source) for module in FORMAT_MODULES):
+        return False
     return any(name.lower().endswith(_MODEL_SUFFIXES_IN_ZIP) for name in source.zip_names())
 
 

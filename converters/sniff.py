@@ -94,11 +94,6 @@ def explain_non_model(source: ModelSource) -> None:
 def _explain_zip(source: ModelSource) -> None:
     names = source.zip_names()
     leaves = {name.split("/", 1)[-1] for name in names}
-    if "constants.pkl" in leaves or any("/code/" in name for name in names):
-        raise NotAModelError(
-            f"{source.display_name} is a TorchScript archive; ModelLens opens ONNX models today",
-            "export it to ONNX: `torch.onnx.export(torch.jit.load(path), example_inputs, 'model.onnx')`",
-        )
     if any(name.endswith(("serialized_exported_program.json", "models/model.json")) for name in names):
         raise NotAModelError(
             f"{source.display_name} is a PyTorch ExportedProgram (.pt2); ModelLens opens ONNX models today",
