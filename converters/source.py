@@ -38,6 +38,7 @@ class ModelSource:
     _sha256: str | None = field(default=None, repr=False)
     _head: bytes | None = field(default=None, repr=False)
     _pending_hash: Future[str] | None = field(default=None, repr=False)
+    _zip_names: list[str] | None = field(default=None, repr=False)
 
     @classmethod
     def from_path(cls, path: str | Path) -> ModelSource:
@@ -104,13 +105,9 @@ class ModelSource:
 
     def zip_names(self) -> list[str]:
         """Entry names of a zip source ([] when not a zip or unreadable)."""
-        if not self.is_zip():
-            return []
-        try:
-            with zipfile.ZipFile(self.path) as archive:
-                return archive.namelist()
-        except (zipfile.BadZipFile, OSError):
-            return []
+        if self._zip_names is None:
+            self._zip_names = _zip_namelist(self.path) if self.is_zip() else []
+        return self._zip_names
 
     def unpacked(self) -> ModelSource:
         """A new source for this zip's contents, extracted safely into a temp dir."""
@@ -128,6 +125,14 @@ class ModelSource:
     def cleanup(self) -> None:
         if self.temp_dir is not None:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+def _zip_namelist(path: Path) -> list[str]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return []
 
 
 def pick_main_file(names: list[str]) -> str:

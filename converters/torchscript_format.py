@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pickle
 import re
-import zipfile
 from collections import OrderedDict
 from typing import Any
 
@@ -77,7 +76,7 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
     torch = import_torch("TorchScript")
     source.start_hashing()
     module = _load(torch, source)
-    archive = _archive_facts(source)
+    archive = _archive_facts(torch, source)
     converter = ForwardConverter(torch, module, TorchTensorStore())
     graph = converter.convert()
     traced = archive["traced"] if archive["traced"] is not None else converter.looks_traced()
@@ -148,23 +147,22 @@ def _first_line(text: str) -> str:
     return lines[0][:300] if lines else "unknown error"
 
 
-def _archive_facts(source: ModelSource) -> dict[str, Any]:
-    """Facts read from the archive's entries: file-format version, traced or not, trace example."""
+def _archive_facts(torch: Any, source: ModelSource) -> dict[str, Any]:
+    """Facts read from the archive's records: file-format version, traced or not, trace example,
+    ``extra/`` files (torch.jit.save's ``_extra_files``)."""
     facts: dict[str, Any] = {"version": None, "traced": None, "trace_example": None, "extra": {}}
     try:
-        with zipfile.ZipFile(source.path) as archive:
-            names = archive.namelist()
-            by_leaf = {name.split("/", 1)[-1]: name for name in names}
-            if "version" in by_leaf:
-                facts["version"] = archive.read(by_leaf["version"]).decode("ascii", "replace").strip()
-            if "traced_inputs.pkl" in by_leaf:
-                facts["traced"] = True
-                facts["trace_example"] = read_trace_example(archive.read(by_leaf["traced_inputs.pkl"]))
-            for leaf, name in by_leaf.items():
-                if leaf.startswith("extra/") and len(facts["extra"]) < 20:
-                    text = archive.read(name)[:500].decode("utf-8", "replace")
-                    facts["extra"][leaf.removeprefix("extra/")] = text
-    except (zipfile.BadZipFile, OSError, KeyError):
+        reader = torch._C.PyTorchFileReader(str(source.path))
+        records = set(reader.get_all_records())
+        if "version" in records:
+            facts["version"] = bytes(reader.get_record("version")).decode("ascii", "replace").strip()
+        if "traced_inputs.pkl" in records:
+            facts["traced"] = True
+            facts["trace_example"] = read_trace_example(bytes(reader.get_record("traced_inputs.pkl")))
+        for name in sorted(r for r in records if r.startswith("extra/"))[:20]:
+            text = bytes(reader.get_record(name))[:500].decode("utf-8", "replace")
+            facts["extra"][name.removeprefix("extra/")] = text
+    except (RuntimeError, OSError):
         pass
     return facts
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import PurePath
 from typing import Any
 
 from converters import schema
@@ -386,19 +385,22 @@ class ForwardConverter:
         return self._formals[text][:]
 
     def _source(self, node: Any) -> str:
-        """``file.py:42``: the innermost frame outside torch's own code for traced models (their
-        source range is the Python stack), else the location TorchScript recorded."""
+        """``file.py:42``: for a traced model (whose source range is the Python stack) the innermost
+        frame outside torch's own code; else the location TorchScript recorded."""
+        lines = node.sourceRange().splitlines()
+        if lines and _TRACE_FRAME.match(lines[0].strip()):
+            self._columns[True] += 1
+            for line in lines[:60]:
+                frame = _TRACE_FRAME.match(line.strip())
+                if frame and "/torch/" not in frame.group(1) and frame.group(3) != "<module>":
+                    return f"{_file_name(frame.group(1))}:{frame.group(2)}"
+            return ""
         first = str(node).split("\n", 1)[0] if not list(node.blocks()) else ""
         found = _COMMENT_LOCATION.search(first)
-        if found:
-            self._columns[found.group(3) == "0"] += 1
-        frames = [_TRACE_FRAME.match(line.strip()) for line in node.sourceRange().splitlines()[:40]]
-        user = [f for f in frames if f and "/torch/" not in f.group(1) and f.group(3) != "<module>"]
-        if user:
-            return f"{PurePath(user[0].group(1)).name}:{user[0].group(2)}"
-        if found and found.group(1) not in ("", "<string>"):
-            return f"{PurePath(found.group(1)).name}:{found.group(2)}"
-        return ""
+        if not found:
+            return ""
+        self._columns[found.group(3) == "0"] += 1
+        return f"{_file_name(found.group(1))}:{found.group(2)}"
 
     def _attribute(self, path: str) -> Any:
         value = self.module
@@ -462,6 +464,10 @@ def _return_construct(returned: list[Any], jit_graph: Any) -> Any:
         if not all(k.node().kind() == "prim::Constant" for k in keys):
             return None
     return node
+
+
+def _file_name(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def _constant_value(value: Any) -> Any:
