@@ -19,10 +19,12 @@ from viewer.model_view import MAIN_GRAPH, OpenModel, open_model
 from viewer.text import literal
 
 UPLOAD_HELP = (
-    "Drop an .onnx file (add its external-data files alongside, or a .zip of them). "
+    "Drop an .onnx file (add its external-data files alongside, or a .zip of them), or a TorchScript "
+    ".pt/.pth/.torchscript file. "
     "Up to 4 GB here; bigger files open with `modellens PATH` on the command line."
 )
 UPLOADER_KEY = "uploader"
+SAMPLE_SUFFIXES = (".onnx", ".torchscript")
 SESSION_DEFAULTS: dict[str, Any] = {
     "model_key": None,
     "selected": None,
@@ -58,7 +60,7 @@ def sample_models_dir() -> Path:
 
 
 def sample_names() -> list[str]:
-    return sorted(p.name for p in sample_models_dir().glob("*.onnx"))
+    return sorted(p.name for p in sample_models_dir().iterdir() if p.suffix in SAMPLE_SUFFIXES)
 
 
 @st.cache_resource(show_spinner=False)

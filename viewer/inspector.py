@@ -59,6 +59,8 @@ def _node_panel(model: OpenModel, graph: ModelGraph, node_id: str) -> None:
         with st.expander(f"{doc.op_type} documentation (since opset {doc.since_version})"):
             st.markdown(doc.doc)
             st.markdown(f"[onnx.ai reference]({doc.url})")
+    if data.get("schema"):
+        st.code(data["schema"], language=None, wrap_lines=True)
     attributes = tables.attribute_table(graph, node_id, doc)
     if not attributes.empty:
         st.markdown("**Attributes**")
@@ -72,7 +74,9 @@ def _node_panel(model: OpenModel, graph: ModelGraph, node_id: str) -> None:
         _weight_section(model, graph, node_id, port, info)
     for sub in data["subgraph_ids"]:
         st.button(f"Open subgraph {literal(sub)}", key=f"open_{sub}", on_click=open_subgraph, args=(sub,))
-    if data.get("source"):
+    if data.get("source") and "\n" not in data["source"]:
+        st.caption(f"Source: {literal(data['source'])}")
+    elif data.get("source"):
         with st.expander("Source (stack trace)"):
             st.code(data["source"])
 

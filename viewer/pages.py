@@ -180,7 +180,7 @@ def summary_page() -> None:
         "Format": summary["format_label"],
         "Producer": summary["producer"] or "–",
         "IR version": summary["ir_version"],
-        "Opsets": ", ".join(f"{k} {v}" for k, v in summary["opsets"].items()) or "–",
+        "Opsets": ", ".join(f"{k} {v}" for k, v in (summary["opsets"] or {}).items()) or "–",
         "Edges": f"{summary['edges']:,}",
         "Subgraphs": summary["subgraphs"],
         "sha256": summary["sha256"],
