@@ -72,6 +72,7 @@ class _Scope:
     local: dict[int, tuple[str, int]] = field(default_factory=dict)  # value -> (node id, port)
     taken: set[str] = field(default_factory=set)
     group_labels: dict[str, str] = field(default_factory=dict)
+    namespace: str = ""  # of the If/Loop owning this block: for inner nodes that record none
 
 
 class ForwardConverter:
@@ -85,6 +86,8 @@ class ForwardConverter:
         self.globals: dict[int, _Global] = {}
         self._formals: dict[str, list[str]] = {}
         self._namespaces: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+        self._classes: dict[str, str] | None = None
+        self._owners: dict[int, str] = {}  # attribute value -> path of the module holding it
         self._weights: dict[str, schema.TensorInfo] = {}
         self._columns: Counter[bool] = Counter()  # source columns: zero (traced) or not
         self._constants = 0
@@ -214,6 +217,7 @@ class ForwardConverter:
         name = node.s("name")
         path = f"{owner.path}.{name}" if owner.path else name
         out = node.output()
+        self._owners[out.unique()] = owner.path
         if out.type().kind() == "ClassType":
             self.globals[out.unique()] = _Module(path)
             return True
@@ -265,7 +269,7 @@ class ForwardConverter:
                 input_names.append("")
                 attributes.setdefault(formal, _readable_constant(formal, ref.value))
         outputs = [schema.TensorInfo(o.debugName(), *describe_jit_type(o.type())) for o in node.outputs()]
-        subgraph_ids = self._convert_blocks(scope, node, node_id)
+        subgraph_ids = self._convert_blocks(scope, node, node_id, module_ns)
         schema.add_node(
             scope.graph,
             node_id,
@@ -316,7 +320,7 @@ class ForwardConverter:
 
     # ------------------------------------------------------------------------------ blocks
 
-    def _convert_blocks(self, scope: _Scope, node: Any, node_id: str) -> list[str]:
+    def _convert_blocks(self, scope: _Scope, node: Any, node_id: str, namespace: str) -> list[str]:
         blocks = list(node.blocks())
         if not blocks:
             return []
@@ -327,14 +331,15 @@ class ForwardConverter:
         ids = []
         for block, block_name in zip(blocks, names, strict=True):
             sub_id = f"{scope.prefix}{node_id}/{block_name}"
-            self.subgraphs[sub_id] = self._convert_block(block, sub_id, outer_names, node.kind())
+            self.subgraphs[sub_id] = self._convert_block(block, sub_id, outer_names, node.kind(), namespace)
             ids.append(sub_id)
         return ids
 
     def _convert_block(
-        self, block: Any, sub_id: str, outer_names: list[str], owner: str
+        self, block: Any, sub_id: str, outer_names: list[str], owner: str, namespace: str
     ) -> schema.ModelGraph:
-        scope = _Scope(schema.new_graph(FORMAT, "TorchScript block"), prefix=f"{sub_id}/")
+        graph = schema.new_graph(FORMAT, "TorchScript block")
+        scope = _Scope(graph, prefix=f"{sub_id}/", namespace=namespace)
         scope.graph.graph["subgraphs"] = self.subgraphs
         scope.graph.graph["name"] = sub_id
         for index, param in enumerate(block.inputs()):
@@ -364,14 +369,51 @@ class ForwardConverter:
     # ------------------------------------------------------------------------------ helpers
 
     def _namespace(self, scope: _Scope, node: Any) -> str:
+        """``layer1/0/conv1``: the module path of the call chain that ran the node; module classes
+        go to the scope's ``group_labels``."""
         hierarchy = node.getModuleHierarchy()
+        if not hierarchy:  # torch records none on some If/Loop nodes and on nodes in their blocks
+            owners = {self._owners[v.unique()] for v in node.inputs() if v.unique() in self._owners}
+            return owners.pop().replace(".", "/") if len(owners) == 1 else scope.namespace
         if hierarchy not in self._namespaces:
-            parts = [(n, c) for n, c in _HIERARCHY.findall(hierarchy) if n != "SELF"]
-            self._namespaces[hierarchy] = ("/".join(n for n, _ in parts), parts)
-        namespace, parts = self._namespaces[hierarchy]
-        for depth in range(1, len(parts) + 1):
-            scope.group_labels.setdefault("/".join(n for n, _ in parts[:depth]), parts[depth - 1][1])
-        return namespace
+            self._namespaces[hierarchy] = self._module_path(hierarchy)
+        path, labels = self._namespaces[hierarchy]
+        for group, label in labels:
+            scope.group_labels.setdefault(group, label)
+        return path
+
+    def _module_path(self, hierarchy: str) -> tuple[str, list[tuple[str, str]]]:
+        """The hierarchy names each call by its attribute (``encoder(BertEncoder).0(BertLayer)``);
+        a module reached through a container (``encoder.layer[0]``) gets its full path back from
+        the loaded module's tree."""
+        modules = self._module_classes()
+        path = ""
+        labels: list[tuple[str, str]] = []
+        for name, module_class in _HIERARCHY.findall(hierarchy):
+            if name in ("SELF", "UNKNOWN_INSTANCE"):
+                continue
+            child = f"{path}.{name}" if path else name
+            if child not in modules:
+                inside = [
+                    p for p in modules if p.endswith(f".{name}") and p.startswith(f"{child[: -len(name)]}")
+                ]
+                inside = [p for p in inside if p.count(".") == child.count(".") + 1]
+                if len(inside) == 1:
+                    container = inside[0].rsplit(".", 1)[0]
+                    labels.append((container.replace(".", "/"), modules[container]))
+                    child = inside[0]
+            path = child
+            labels.append((path.replace(".", "/"), modules.get(path, module_class)))
+        return path.replace(".", "/"), labels
+
+    def _module_classes(self) -> dict[str, str]:
+        if self._classes is None:
+            self._classes = {
+                name: str(getattr(module, "original_name", "") or type(module).__name__)
+                for name, module in self.module.named_modules()
+                if name
+            }
+        return self._classes
 
     def _formal_names(self, node: Any) -> list[str]:
         text = node.schema()
