@@ -73,6 +73,7 @@ class _Scope:
     taken: set[str] = field(default_factory=set)
     group_labels: dict[str, str] = field(default_factory=dict)
     namespace: str = ""  # of the If/Loop owning this block: for inner nodes that record none
+    outer_values: list[Any] = field(default_factory=list)  # values read from enclosing graphs
 
 
 class ForwardConverter:
@@ -250,7 +251,9 @@ class ForwardConverter:
         input_names: list[str] = []
         edges: list[tuple[str, int, int, str]] = []
         inputs = list(node.inputs())
-        captured = [v for v in _captured_values(node) if v.unique() not in self.globals]
+        subgraph_ids, captured = self._convert_blocks(scope, node, node_id, module_ns)
+        own = {v.unique() for v in inputs}
+        captured = [v for v in captured if v.unique() not in own]
         for port, value in enumerate([*inputs, *captured]):
             if len(formals) <= port:
                 formals.append("captured" if port >= len(inputs) else f"input{port}")
@@ -269,7 +272,6 @@ class ForwardConverter:
                 input_names.append("")
                 attributes.setdefault(formal, _readable_constant(formal, ref.value))
         outputs = [schema.TensorInfo(o.debugName(), *describe_jit_type(o.type())) for o in node.outputs()]
-        subgraph_ids = self._convert_blocks(scope, node, node_id, module_ns)
         schema.add_node(
             scope.graph,
             node_id,
@@ -316,30 +318,37 @@ class ForwardConverter:
             outputs=[schema.TensorInfo(name, *describe_jit_type(value.type()))],
         )
         scope.local[key] = (node_id, 0)
+        scope.outer_values.append(value)
         return scope.local[key]
 
     # ------------------------------------------------------------------------------ blocks
 
-    def _convert_blocks(self, scope: _Scope, node: Any, node_id: str, namespace: str) -> list[str]:
+    def _convert_blocks(
+        self, scope: _Scope, node: Any, node_id: str, namespace: str
+    ) -> tuple[list[str], list[Any]]:
+        """Each block as a subgraph; returns their ids and the outer values they read (in order of
+        first use), which the If/Loop node then takes as extra inputs."""
         blocks = list(node.blocks())
         if not blocks:
-            return []
+            return [], []
         names = ["then", "else"] if node.kind() == "prim::If" and len(blocks) == 2 else None
         if names is None:
             names = ["body"] if len(blocks) == 1 else [f"block{i}" for i in range(len(blocks))]
         outer_names = [o.debugName() for o in node.outputs()]
-        ids = []
+        ids: list[str] = []
+        captured: dict[int, Any] = {}
         for block, block_name in zip(blocks, names, strict=True):
             sub_id = f"{scope.prefix}{node_id}/{block_name}"
-            self.subgraphs[sub_id] = self._convert_block(block, sub_id, outer_names, node.kind(), namespace)
+            inner = _Scope(schema.new_graph(FORMAT, "TorchScript block"), f"{sub_id}/", namespace=namespace)
+            self.subgraphs[sub_id] = self._convert_block(inner, block, sub_id, outer_names, node.kind())
             ids.append(sub_id)
-        return ids
+            for value in inner.outer_values:
+                captured.setdefault(value.unique(), value)
+        return ids, list(captured.values())
 
     def _convert_block(
-        self, block: Any, sub_id: str, outer_names: list[str], owner: str, namespace: str
+        self, scope: _Scope, block: Any, sub_id: str, outer_names: list[str], owner: str
     ) -> schema.ModelGraph:
-        graph = schema.new_graph(FORMAT, "TorchScript block")
-        scope = _Scope(graph, prefix=f"{sub_id}/", namespace=namespace)
         scope.graph.graph["subgraphs"] = self.subgraphs
         scope.graph.graph["name"] = sub_id
         for index, param in enumerate(block.inputs()):
@@ -517,30 +526,6 @@ def _constant_value(value: Any) -> Any:
         return value.toIValue()
     except RuntimeError:
         return None
-
-
-def _captured_values(node: Any) -> list[Any]:
-    """Values a node's blocks read from outside the node, in order of first use."""
-    defined: set[int] = set()
-    used: dict[int, Any] = {}
-
-    def visit(block: Any) -> None:
-        for param in block.inputs():
-            defined.add(param.unique())
-        for inner in block.nodes():
-            for value in inner.inputs():
-                used.setdefault(value.unique(), value)
-            for sub in inner.blocks():
-                visit(sub)
-            for out in inner.outputs():
-                defined.add(out.unique())
-        for value in block.returnNode().inputs():
-            used.setdefault(value.unique(), value)
-
-    for block in node.blocks():
-        visit(block)
-    own_inputs = {v.unique() for v in node.inputs()}
-    return [v for key, v in used.items() if key not in defined and key not in own_inputs]
 
 
 def _node_attributes(node: Any) -> dict[str, Any]:
