@@ -8,6 +8,7 @@ helper in turn.
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -136,9 +137,17 @@ class TupleOut(nn.Module):
         return h, self.b(h)
 
 
-def _seeded(module: nn.Module) -> nn.Module:
-    torch.manual_seed(0)
-    return module
+class TiedLM(nn.Module):
+    """The decoder shares the embedding's weight: counted once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(50, 8)
+        self.decoder = nn.Linear(8, 50)
+        self.decoder.weight = self.embed.weight
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.decoder(torch.tanh(self.embed(ids)))
 
 
 def scripted(factory: Callable[[], nn.Module]) -> Callable[[Path], Path]:
@@ -284,6 +293,15 @@ CASES = (
         outputs=("output[0]", "output[1]"),
     ),
     Case(
+        "tied_weights_traced",
+        traced(TiedLM, torch.randint(0, 50, (2, 5))),
+        "traced",
+        frozenset({"embed", "decoder"}),
+        pins={"parameters": 50 * 8 + 50, "nodes": 3},
+        inputs=(("ids", "int64", (2, 5)),),
+        outputs=("output",),
+    ),
+    Case(
         "bert_tiny_traced",
         tiny_bert,
         "traced",
@@ -425,8 +443,15 @@ def test_case_groups_are_the_modules(case: Case, open_case: Callable[[Case], Ope
     for node_id, data in _all_nodes(opened.graph):  # a weight is used inside the module owning it
         for info in data["weights"].values():
             if not info.name.startswith("constant_"):
-                owner = info.name.rsplit(".", 1)[0].replace(".", "/")
-                assert data["namespace"] == owner, (node_id, info.name)
+                owner, leaf = info.name.rsplit(".", 1)
+                if data["namespace"] != owner.replace(".", "/"):  # only a tied weight may be read
+                    user = functools.reduce(getattr, data["namespace"].split("/"), module)  # elsewhere
+                    tied = getattr(user, leaf).data_ptr() == _attribute(module, info.name).data_ptr()
+                    assert tied, (node_id, info.name)
+
+
+def _attribute(module: Any, name: str) -> Any:
+    return functools.reduce(getattr, name.split("."), module)
 
 
 def _all_nodes(graph: ModelGraph) -> list[tuple[str, dict[str, Any]]]:
@@ -438,13 +463,12 @@ def _all_nodes(graph: ModelGraph) -> list[tuple[str, dict[str, Any]]]:
 def test_case_weights_carry_their_values(case: Case, open_case: Callable[[Case], Opened]) -> None:
     opened = open_case(case)
     module = opened.expected["module"]
-    state = {**dict(module.named_parameters()), **dict(module.named_buffers())}
     store = opened.graph.graph["tensor_store"]
     weights = {w.name: w for _, d in opened.graph.nodes(data=True) for w in d["weights"].values()}
     named = {name: info for name, info in weights.items() if not name.startswith("constant_")}
     assert named, "no parameter reached a node"
     for name, info in named.items():
-        tensor = state[name]
+        tensor = _attribute(module, name)
         assert info.shape == tuple(tensor.shape) and info.dtype == str(tensor.dtype).removeprefix("torch.")
         np.testing.assert_array_equal(store.array(name), tensor.detach().numpy())
 
@@ -625,3 +649,47 @@ def test_upload_of_sample_through_model_source() -> None:
     graph = load_source(source)
     assert graph.graph["format_label"].startswith("TorchScript (traced)")
     assert graph.graph["inputs"] == ["input:image"]
+
+
+# ------------------------------------------------------------------------------------ the app pages
+
+APP_TIMEOUT = 120
+
+
+def _summary_script() -> None:
+    from viewer import app_state, pages
+
+    app_state.init_session_state(None)
+    pages.summary_page()
+
+
+def test_summary_page_of_a_torchscript_sample() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_function(_summary_script, default_timeout=APP_TIMEOUT)
+    app.query_params["model"] = "sample:control_flow_scripted.torchscript"
+    app.run()
+    assert not app.exception
+    assert app.metric[0].value == "TorchScript (scripted)"
+    assert any("input specs" in w.value for w in app.warning)
+
+
+def test_graph_page_inspects_a_traced_conv_and_opens_a_scripted_if() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=APP_TIMEOUT)
+    app.query_params["model"] = "sample:cnn_traced.torchscript"
+    app.query_params["node"] = "layer1/conv1/_convolution"
+    app.run()
+    assert not app.exception
+    assert any(str(c.value).startswith("aten::_convolution(Tensor input") for c in app.code)
+    assert any(str(c.value).startswith("Source: ") for c in app.caption)
+    assert any("layer1.conv1.weight" in e.label.replace("\\", "") for e in app.expander)
+
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=APP_TIMEOUT)
+    app.query_params["model"] = "sample:control_flow_scripted.torchscript"
+    app.query_params["node"] = "gate/If"
+    app.run()
+    next(b for b in app.button if b.label.startswith("Open subgraph")).click().run()
+    assert not app.exception
+    assert app.session_state.subgraph == "gate/If/then"
