@@ -77,8 +77,20 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
     source.start_hashing()
     module = _load(torch, source)
     archive = _archive_facts(torch, source)
+    if not module._c._has_method("forward"):
+        raise ModelLoadError(
+            f"{source.display_name} is a TorchScript module without a forward method",
+            "save a module whose forward is scripted or traced",
+        )
     converter = ForwardConverter(torch, module, TorchTensorStore())
-    graph = converter.convert()
+    try:
+        graph = converter.convert()
+    except (RuntimeError, ValueError, TypeError, AttributeError, KeyError, IndexError) as err:
+        raise ModelLoadError(
+            f"{source.display_name} holds a TorchScript construct ModelLens cannot draw "
+            f"({type(err).__name__}: {_first_line(str(err))})",
+            "please report it with the model's code (`print(torch.jit.load(path).code)`)",
+        ) from err
     traced = archive["traced"] if archive["traced"] is not None else converter.looks_traced()
     _describe(graph, archive, traced, torch.__version__)
     example = archive["trace_example"]

@@ -693,3 +693,16 @@ def test_graph_page_inspects_a_traced_conv_and_opens_a_scripted_if() -> None:
     next(b for b in app.button if b.label.startswith("Open subgraph")).click().run()
     assert not app.exception
     assert app.session_state.subgraph == "gate/If/then"
+
+
+class NoForward(nn.Module):
+    @torch.jit.export
+    def double(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 2
+
+
+def test_module_without_forward_is_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "no_forward.pt"
+    torch.jit.script(NoForward()).save(str(path))
+    with pytest.raises(ModelLoadError, match="without a forward method"):
+        modellens.load(path)
