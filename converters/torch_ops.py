@@ -129,6 +129,8 @@ def json_safe(value: Any, depth: int = 0) -> Any:
     """A constant as JSON: scalars as is, sequences as lists, dicts as dicts, anything else as text."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    if hasattr(value, "dtype") and hasattr(value, "shape"):  # a tensor held in a list or tuple
+        return f"tensor {dtype_of_torch(value.dtype)} {list(value.shape)}"
     if depth > 4:
         return str(value)[:200]
     if isinstance(value, list | tuple):

@@ -77,12 +77,8 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
     source.start_hashing()
     module = _load(torch, source)
     archive = _archive_facts(torch, source)
-    if not module._c._has_method("forward"):
-        raise ModelLoadError(
-            f"{source.display_name} is a TorchScript module without a forward method",
-            "save a module whose forward is scripted or traced",
-        )
-    converter = ForwardConverter(torch, module, TorchTensorStore())
+    method, overloads = _forward_method(module, source)
+    converter = ForwardConverter(torch, module, TorchTensorStore(), method)
     try:
         graph = converter.convert()
     except (RuntimeError, ValueError, TypeError, AttributeError, KeyError, IndexError) as err:
@@ -96,7 +92,24 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
     example = archive["trace_example"]
     if traced and example:
         _apply_trace_shapes(graph, example)
+    if len(overloads) > 1:
+        graph.graph["warnings"].append(
+            f"forward is overloaded ({', '.join(overloads)}): the graph shows {method}"
+        )
     return graph
+
+
+def _forward_method(module: Any, source: ModelSource) -> tuple[str, list[str]]:
+    """``forward``, or the first of its overloads (``forward__0``: a scripted nn.LSTM)."""
+    if module._c._has_method("forward"):
+        return "forward", ["forward"]
+    overloads = sorted(n for n in module._c._method_names() if re.fullmatch(r"forward__\d+", n))
+    if not overloads:
+        raise ModelLoadError(
+            f"{source.display_name} is a TorchScript module without a forward method",
+            "save a module whose forward is scripted or traced",
+        )
+    return overloads[0], overloads
 
 
 def import_torch(what: str) -> Any:

@@ -79,9 +79,10 @@ class _Scope:
 class ForwardConverter:
     """Builds the ModelGraph of ``module.forward``; weights' values go into ``store``."""
 
-    def __init__(self, torch: Any, module: Any, store: TorchTensorStore) -> None:
+    def __init__(self, torch: Any, module: Any, store: TorchTensorStore, method: str = "forward") -> None:
         self.torch = torch
         self.module = module
+        self.method = method
         self.store = store
         self.subgraphs: dict[str, schema.ModelGraph] = {}
         self.globals: dict[int, _Global] = {}
@@ -96,7 +97,7 @@ class ForwardConverter:
     # ------------------------------------------------------------------------------ entry points
 
     def convert(self) -> schema.ModelGraph:
-        method = self.module.forward
+        method = getattr(self.module, self.method)
         jit_graph = method.graph.copy()
         self.torch._C._jit_pass_inline(jit_graph)
         scope = _Scope(schema.new_graph(FORMAT, "TorchScript"), prefix="")
@@ -229,9 +230,31 @@ class ForwardConverter:
             return True
         if isinstance(value, self.torch.Tensor):
             self.globals[out.unique()] = _Weight(self._weight_info(path, value))
+        elif (
+            isinstance(value, list | tuple) and value and all(isinstance(v, self.torch.Tensor) for v in value)
+        ):
+            self.globals[out.unique()] = _Const(self._tensor_list(owner.path, value))
         else:
             self.globals[out.unique()] = _Const(json_safe(value))
         return True
+
+    def _tensor_list(self, owner: str, tensors: list[Any] | tuple[Any, ...]) -> list[str]:
+        """A list attribute of tensors (an RNN's ``_flat_weights``): each named after the parameter
+        or buffer it is (kept in the store for the inspector), else described."""
+        module = self._attribute(owner) if owner else self.module
+        by_address = {
+            t.data_ptr(): f"{owner}.{n}" if owner else n
+            for n, t in [*module.named_parameters(), *module.named_buffers()]
+        }
+        names = []
+        for tensor in tensors:
+            name = by_address.get(tensor.data_ptr())
+            if name is None:
+                names.append(json_safe(tensor))
+                continue
+            info = self._weight_info(name, tensor)
+            names.append(f"{name} {info.dtype} {list(info.shape or ())}")
+        return names
 
     def _fold_construct(self, node: Any) -> bool:
         refs = [self.globals.get(v.unique()) for v in node.inputs()]
@@ -488,7 +511,8 @@ class ForwardConverter:
 
 
 def forward_schema(method_schema: Any) -> str:
-    """``forward(x: Tensor, n: int = 2) -> Tuple[Tensor, List[Tensor]]`` (``self`` dropped)."""
+    """``forward(x: Tensor, n: int = 2) -> Tuple[Tensor, List[Tensor]]`` (``self`` dropped; an
+    overload such as ``forward__0`` is shown as ``forward``)."""
     parts = []
     for argument in list(method_schema.arguments)[1:]:
         text = f"{argument.name}: {argument.type.annotation_str}"
