@@ -92,6 +92,12 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
     example = archive["trace_example"]
     if traced and example:
         _apply_trace_shapes(graph, example)
+    if converter.resolved_branches:
+        graph.graph["resolved_branches"] = converter.resolved_branches
+        graph.graph["warnings"].append(
+            f"{converter.resolved_branches} if/else on module attributes fixed in this file (such as "
+            "`self.training`, False when saved in eval mode) are drawn as the branch taken"
+        )
     if len(overloads) > 1:
         graph.graph["warnings"].append(
             f"forward is overloaded ({', '.join(overloads)}): the graph shows {method}"

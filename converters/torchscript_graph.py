@@ -93,6 +93,7 @@ class ForwardConverter:
         self._weights: dict[str, schema.TensorInfo] = {}
         self._columns: Counter[bool] = Counter()  # source columns: zero (traced) or not
         self._constants = 0
+        self.resolved_branches = 0  # Ifs on constant conditions, drawn as their taken block
 
     # ------------------------------------------------------------------------------ entry points
 
@@ -199,7 +200,26 @@ class ForwardConverter:
     def _folded(self, scope: _Scope, node: Any, kind: str) -> bool:
         if kind == "prim::GetAttr":
             return self._resolve_getattr(scope, node)
+        if kind == "prim::If":
+            return self._resolve_constant_branch(scope, node)
         return kind in _FOLDABLE_CONSTRUCTS and self._fold_construct(node)
+
+    def _resolve_constant_branch(self, scope: _Scope, node: Any) -> bool:
+        """An If on a constant (``if self.training:`` of a module saved in eval mode): the taken
+        block's nodes are drawn in place and its results stand for the If's outputs."""
+        condition = self.globals.get(node.input().unique())
+        if not isinstance(condition, _Const) or not isinstance(condition.value, bool):
+            return False
+        block = list(node.blocks())[0 if condition.value else 1]
+        self._convert_nodes(scope, block.nodes())
+        for out, result in zip(node.outputs(), block.returnNode().inputs(), strict=True):
+            ref = self._lookup(scope, result)
+            if isinstance(ref, tuple):
+                scope.local[out.unique()] = ref
+            else:
+                self.globals[out.unique()] = ref
+        self.resolved_branches += 1
+        return True
 
     def _fold_constant(self, node: Any) -> None:
         value = node.output()

@@ -238,7 +238,7 @@ CASES = (
         scripted(BranchCNN),
         "scripted",
         frozenset({"stem", "layer1", "left", "right", "layer2", "fc"}),
-        pins={"conv2d": 7, "parameters": BRANCH_CNN_PARAMETERS},
+        pins={"conv2d": 7, "If": 0, "subgraphs": 0, "parameters": BRANCH_CNN_PARAMETERS},
         inputs=(("image", None, None),),
         outputs=("output",),
     ),
@@ -338,28 +338,19 @@ params = pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 
 def torch_expectations(path: Path) -> dict[str, Any]:
     """What the file holds, read with torch: the inlined forward's operators less the folded
-    plumbing (constants, attribute reads, constant lists, the returned tuple/dict), control-flow
-    blocks, forward's arguments, and the elements of all parameters and buffers (shared once)."""
+    plumbing (constants, attribute reads, constant lists, the returned tuple/dict, Ifs on a
+    constant replaced by their taken block), control-flow blocks, forward's arguments, and the
+    elements of all parameters and buffers (shared once)."""
     module = torch.jit.load(str(path), map_location="cpu")
     method = module.forward if module._c._has_method("forward") else module.forward__0  # overloads
     graph = method.graph.copy()
     torch._C._jit_pass_inline(graph)
-    constant: set[int] = set()
     returned = next(iter(graph.return_node().inputs()))
     ret_node = returned.node()
-    skip_return = ret_node.kind() in RETURN_CONSTRUCTS and len(returned.uses()) == 1
+    skip = ret_node if ret_node.kind() in RETURN_CONSTRUCTS and len(returned.uses()) == 1 else None
+    walker = _Walker({next(iter(graph.inputs())).unique(): module}, skip)
     ops: Counter[str] = Counter()
-    for node in graph.nodes():
-        kind, out = node.kind(), list(node.outputs())
-        if kind == "prim::Constant" and not isinstance(out[0].toIValue(), torch.Tensor):
-            constant.add(out[0].unique())
-        elif kind == "prim::GetAttr":
-            if out[0].type().kind() not in ("ClassType", "TensorType"):
-                constant.add(out[0].unique())
-        elif kind in FOLDED_CONSTRUCTS and all(v.unique() in constant for v in node.inputs()):
-            constant.add(out[0].unique())
-        elif kind != "prim::Constant" and not (skip_return and node == ret_node):
-            ops[kind] += 1
+    subgraphs = walker.walk(graph.nodes(), ops)
     seen, parameters = set(), 0
     for _, tensor in [*module.named_parameters(), *module.named_buffers()]:
         key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
@@ -369,15 +360,50 @@ def torch_expectations(path: Path) -> dict[str, Any]:
     return {
         "nodes": sum(ops.values()),
         "op_types": dict(ops),
-        "subgraphs": _count_blocks(graph.nodes()),
+        "subgraphs": subgraphs,
         "inputs": [a.name for a in method.schema.arguments[1:]],
         "parameters": parameters,
         "module": module,
     }
 
 
-def _count_blocks(nodes: Any) -> int:
-    return sum(len(list(n.blocks())) + sum(_count_blocks(b.nodes()) for b in n.blocks()) for n in nodes)
+class _Walker:
+    """Counts drawn operators (into ``ops`` for the main graph) and the blocks that become
+    subgraphs, tracking module objects and constant values the way TorchScript defines them."""
+
+    def __init__(self, modules: dict[int, Any], skip: Any) -> None:
+        self.modules, self.skip = modules, skip
+        self.values: dict[int, Any] = {}
+
+    def walk(self, nodes: Any, ops: Counter[str] | None) -> int:
+        subgraphs = 0
+        for node in nodes:
+            kind, outs = node.kind(), list(node.outputs())
+            ins = [v.unique() for v in node.inputs()]
+            if kind == "prim::Constant" and not isinstance(outs[0].toIValue(), torch.Tensor):
+                self.values[outs[0].unique()] = outs[0].toIValue()
+            elif kind == "prim::Constant" or (self.skip is not None and node == self.skip):
+                continue
+            elif kind == "prim::GetAttr" and ins[0] in self.modules:
+                value = getattr(self.modules[ins[0]], node.s("name"))
+                if outs[0].type().kind() == "ClassType":
+                    self.modules[outs[0].unique()] = value
+                elif not isinstance(value, torch.Tensor):
+                    self.values[outs[0].unique()] = value
+            elif kind in FOLDED_CONSTRUCTS and all(i in self.values for i in ins):
+                self.values[outs[0].unique()] = [self.values[i] for i in ins]
+            elif kind == "prim::If" and isinstance(self.values.get(ins[0]), bool):
+                block = list(node.blocks())[0 if self.values[ins[0]] else 1]
+                subgraphs += self.walk(block.nodes(), ops)
+                for out, result in zip(outs, block.returnNode().inputs(), strict=True):
+                    if result.unique() in self.values:
+                        self.values[out.unique()] = self.values[result.unique()]
+            else:
+                if ops is not None:
+                    ops[kind] += 1
+                for block in node.blocks():
+                    subgraphs += 1 + self.walk(block.nodes(), None)
+        return subgraphs
 
 
 @dataclass
@@ -533,6 +559,7 @@ def test_traced_model_says_what_tracing_froze(open_case: Callable[[Case], Opened
     traced_source = open_case(CASES[1]).graph.nodes["layer1/conv1/_convolution"]["source"]
     assert traced_source.startswith("test_torchscript_cases.py:")
     scripted_info = open_case(CASES[0]).info
+    assert open_case(CASES[0]).graph.graph["resolved_branches"] == 4  # two per scripted BatchNorm
     assert "shapes" in scripted_info["warnings"][0] and not any(
         "frozen" in w for w in scripted_info["warnings"]
     )
