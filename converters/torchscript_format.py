@@ -185,8 +185,9 @@ def _archive_facts(torch: Any, source: ModelSource) -> dict[str, Any]:
     try:
         reader = torch._C.PyTorchFileReader(str(source.path))
         records = set(reader.get_all_records())
-        if "version" in records:
-            facts["version"] = bytes(reader.get_record("version")).decode("ascii", "replace").strip()
+        for entry in ("version", ".data/version"):  # newer writers use .data/version
+            if entry in records and facts["version"] is None:
+                facts["version"] = bytes(reader.get_record(entry)).decode("ascii", "replace").strip()
         if "traced_inputs.pkl" in records:
             facts["traced"] = True
             facts["trace_example"] = read_trace_example(bytes(reader.get_record("traced_inputs.pkl")))
