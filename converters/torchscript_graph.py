@@ -425,14 +425,25 @@ class ForwardConverter:
         go to the scope's ``group_labels``."""
         hierarchy = node.getModuleHierarchy()
         if not hierarchy:  # torch records none on some If/Loop nodes and on nodes in their blocks
-            owners = {self._owners[v.unique()] for v in node.inputs() if v.unique() in self._owners}
-            return owners.pop().replace(".", "/") if len(owners) == 1 else scope.namespace
+            return self._namespace_from_inputs(scope, node) if list(node.blocks()) else scope.namespace
         if hierarchy not in self._namespaces:
             self._namespaces[hierarchy] = self._module_path(hierarchy)
         path, labels = self._namespaces[hierarchy]
         for group, label in labels:
             scope.group_labels.setdefault(group, label)
         return path
+
+    def _namespace_from_inputs(self, scope: _Scope, node: Any) -> str:
+        """The module whose attribute the node reads (``self.training``), else the namespace of the
+        node computing its first input (an If sits with its condition), else the enclosing one."""
+        owners = {self._owners[v.unique()] for v in node.inputs() if v.unique() in self._owners}
+        if len(owners) == 1:
+            return owners.pop().replace(".", "/")
+        inputs = list(node.inputs())
+        producer = scope.local.get(inputs[0].unique()) if inputs else None
+        if producer is not None and scope.graph.nodes[producer[0]]["kind"] == "op":
+            return str(scope.graph.nodes[producer[0]]["namespace"])
+        return scope.namespace
 
     def _module_path(self, hierarchy: str) -> tuple[str, list[tuple[str, str]]]:
         """The hierarchy names each call by its attribute (``encoder(BertEncoder).0(BertLayer)``);
