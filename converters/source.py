@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import mmap
 import shutil
 import stat
 import tempfile
@@ -157,10 +158,22 @@ def hash_path(path: Path) -> str:
     for file in files:
         if path.is_dir():
             digest.update(str(file.relative_to(path)).encode())
-        with file.open("rb") as handle:
-            while chunk := handle.read(1 << 22):
-                digest.update(chunk)
+        _hash_file(digest, file)
     return digest.hexdigest()
+
+
+def _hash_file(digest: hashlib._Hash, file: Path) -> None:
+    """One ``update`` over the memory-mapped file: hashlib releases the GIL for the whole call, so
+    hashing on a worker thread overlaps a parser that holds the GIL (torch.jit.load does)."""
+    with file.open("rb") as handle:
+        try:
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                digest.update(mapped)
+                return
+        except (ValueError, OSError):  # empty or unmappable: read it in chunks
+            handle.seek(0)
+        while chunk := handle.read(1 << 22):
+            digest.update(chunk)
 
 
 def safe_extract(zip_path: Path, target: Path) -> None:
