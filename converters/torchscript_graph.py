@@ -13,11 +13,16 @@ of the way:
   dict that ``forward`` returns becomes one graph output per element.
 * ``prim::If``/``prim::Loop`` blocks become subgraphs (``G.graph["subgraphs"]``); the values a block
   reads from outside are drawn as extra inputs of the If/Loop node, so data flow stays visible.
+  An If on a constant (``self.training`` of a module saved in eval mode) is drawn as its taken
+  block (counted in ``G.graph["resolved_branches"]``).
+
+Graph extras for the pages and the runner: ``forward_schema`` (``forward(x: Tensor) -> Tensor``),
+``group_labels``, ``tensor_store`` (weight values), ``parameters``/``parameter_bytes``; each input
+node keeps forward's argument name and ``torch_type`` (its annotation), in argument order.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,19 +35,19 @@ from converters.torch_ops import (
     dtype_of_torch,
     json_safe,
 )
+from converters.torchscript_nodes import (
+    ModuleTree,
+    OperatorFormals,
+    constant_value,
+    forward_schema,
+    node_attributes,
+    readable_constant,
+    return_construct,
+    source_location,
+)
 
 FORMAT = "torchscript"
-_HIERARCHY = re.compile(r"([^.()]+)\(([^()]*)\)")
-_COMMENT_LOCATION = re.compile(r"# (.+):(\d+):(\d+)\s*$")
-_TRACE_FRAME = re.compile(r"^(.+)\((\d+)\): (\S+)$")
 _FOLDABLE_CONSTRUCTS = ("prim::ListConstruct", "prim::TupleConstruct")
-_RETURN_CONSTRUCTS = ("prim::TupleConstruct", "prim::ListConstruct", "prim::DictConstruct")
-_SCALAR_TYPES = {
-    0: "uint8", 1: "int8", 2: "int16", 3: "int32", 4: "int64", 5: "float16", 6: "float32",
-    7: "float64", 8: "complex32", 9: "complex64", 10: "complex128", 11: "bool", 15: "bfloat16",
-}  # fmt: skip
-_DTYPE_FORMALS = ("dtype", "out_dtype", "scalar_type")
-_PRIM_FORMALS = {"prim::If": ("condition",), "prim::Loop": ("max_trip_count", "condition")}
 
 
 @dataclass(frozen=True)
@@ -86,9 +91,8 @@ class ForwardConverter:
         self.store = store
         self.subgraphs: dict[str, schema.ModelGraph] = {}
         self.globals: dict[int, _Global] = {}
-        self._formals: dict[str, list[str]] = {}
-        self._namespaces: dict[str, tuple[str, list[tuple[str, str]]]] = {}
-        self._classes: dict[str, str] | None = None
+        self.formals = OperatorFormals(torch)
+        self.modules = ModuleTree(module)
         self._owners: dict[int, str] = {}  # attribute value -> path of the module holding it
         self._weights: dict[str, schema.TensorInfo] = {}
         self._columns: Counter[bool] = Counter()  # source columns: zero (traced) or not
@@ -109,7 +113,7 @@ class ForwardConverter:
         graph.graph["forward_schema"] = forward_schema(method.schema)
         self._add_graph_inputs(scope, list(jit_graph.inputs()), arguments)
         returned = list(jit_graph.return_node().inputs())
-        unpacked = _return_construct(returned, jit_graph)
+        unpacked = return_construct(returned, jit_graph)
         self._convert_nodes(scope, jit_graph.nodes(), skip=unpacked)
         if unpacked is not None:
             self._add_unpacked_outputs(scope, unpacked)
@@ -159,7 +163,7 @@ class ForwardConverter:
         values = list(construct.inputs())
         if construct.kind() == "prim::DictConstruct":
             for key, value in zip(values[::2], values[1::2], strict=True):
-                self._add_output(scope, value, str(json_safe(_constant_value(key))))
+                self._add_output(scope, value, str(json_safe(constant_value(key))))
             return
         for index, value in enumerate(values):
             self._add_output(scope, value, f"output[{index}]")
@@ -223,7 +227,7 @@ class ForwardConverter:
 
     def _fold_constant(self, node: Any) -> None:
         value = node.output()
-        ivalue = _constant_value(value)
+        ivalue = constant_value(value)
         if isinstance(ivalue, self.torch.Tensor):
             self._constants += 1
             name = f"constant_{self._constants}"
@@ -288,8 +292,8 @@ class ForwardConverter:
         namespace, short = kind.split("::", 1) if "::" in kind else ("", kind)
         module_ns = self._namespace(scope, node)
         node_id = schema.unique_id(f"{module_ns}/{short}" if module_ns else short, scope.taken, short)
-        formals = self._formal_names(node)
-        attributes = _node_attributes(node)
+        formals = self.formals.names(node)
+        attributes = node_attributes(node)
         weights: dict[int, schema.TensorInfo] = {}
         input_names: list[str] = []
         edges: list[tuple[str, int, int, str]] = []
@@ -313,7 +317,7 @@ class ForwardConverter:
                 attributes.setdefault(formal, f"module {ref.path or 'self'}")
             else:
                 input_names.append("")
-                attributes.setdefault(formal, _readable_constant(formal, ref.value))
+                attributes.setdefault(formal, readable_constant(formal, ref.value))
         outputs = [schema.TensorInfo(o.debugName(), *describe_jit_type(o.type())) for o in node.outputs()]
         schema.add_node(
             scope.graph,
@@ -426,9 +430,7 @@ class ForwardConverter:
         hierarchy = node.getModuleHierarchy()
         if not hierarchy:  # torch records none on some If/Loop nodes and on nodes in their blocks
             return self._namespace_from_inputs(scope, node) if list(node.blocks()) else scope.namespace
-        if hierarchy not in self._namespaces:
-            self._namespaces[hierarchy] = self._module_path(hierarchy)
-        path, labels = self._namespaces[hierarchy]
+        path, labels = self.modules.path_of(hierarchy)
         for group, label in labels:
             scope.group_labels.setdefault(group, label)
         return path
@@ -445,67 +447,11 @@ class ForwardConverter:
             return str(scope.graph.nodes[producer[0]]["namespace"])
         return scope.namespace
 
-    def _module_path(self, hierarchy: str) -> tuple[str, list[tuple[str, str]]]:
-        """The hierarchy names each call by its attribute (``encoder(BertEncoder).0(BertLayer)``);
-        a module reached through a container (``encoder.layer[0]``) gets its full path back from
-        the loaded module's tree."""
-        modules = self._module_classes()
-        path = ""
-        labels: list[tuple[str, str]] = []
-        for name, module_class in _HIERARCHY.findall(hierarchy):
-            if name in ("SELF", "UNKNOWN_INSTANCE"):
-                continue
-            child = f"{path}.{name}" if path else name
-            if child not in modules:
-                inside = [
-                    p for p in modules if p.endswith(f".{name}") and p.startswith(f"{child[: -len(name)]}")
-                ]
-                inside = [p for p in inside if p.count(".") == child.count(".") + 1]
-                if len(inside) == 1:
-                    container = inside[0].rsplit(".", 1)[0]
-                    labels.append((container.replace(".", "/"), modules[container]))
-                    child = inside[0]
-            path = child
-            labels.append((path.replace(".", "/"), modules.get(path, module_class)))
-        return path.replace(".", "/"), labels
-
-    def _module_classes(self) -> dict[str, str]:
-        if self._classes is None:
-            self._classes = {
-                name: str(getattr(module, "original_name", "") or type(module).__name__)
-                for name, module in self.module.named_modules()
-                if name
-            }
-        return self._classes
-
-    def _formal_names(self, node: Any) -> list[str]:
-        text = node.schema()
-        if text == "(no schema)":
-            return list(_PRIM_FORMALS.get(node.kind(), ()))
-        if text not in self._formals:
-            try:
-                self._formals[text] = [a.name for a in self.torch._C.parse_schema(text).arguments]
-            except RuntimeError:
-                self._formals[text] = []
-        return self._formals[text][:]
-
     def _source(self, node: Any) -> str:
-        """``file.py:42``: for a traced model (whose source range is the Python stack) the innermost
-        frame outside torch's own code; else the location TorchScript recorded."""
-        lines = node.sourceRange().splitlines()
-        if lines and _TRACE_FRAME.match(lines[0].strip()):
-            self._columns[True] += 1
-            for line in lines[:60]:
-                frame = _TRACE_FRAME.match(line.strip())
-                if frame and "/torch/" not in frame.group(1) and frame.group(3) != "<module>":
-                    return f"{_file_name(frame.group(1))}:{frame.group(2)}"
-            return ""
-        first = str(node).split("\n", 1)[0] if not list(node.blocks()) else ""
-        found = _COMMENT_LOCATION.search(first)
-        if not found:
-            return ""
-        self._columns[found.group(3) == "0"] += 1
-        return f"{_file_name(found.group(1))}:{found.group(2)}"
+        location, traced_style = source_location(node)
+        if traced_style is not None:
+            self._columns[traced_style] += 1
+        return location
 
     def _attribute(self, path: str) -> Any:
         value = self.module
@@ -539,65 +485,3 @@ class ForwardConverter:
             count += tensor.numel()
             size += tensor.numel() * tensor.element_size()
         return count, size
-
-
-def forward_schema(method_schema: Any) -> str:
-    """``forward(x: Tensor, n: int = 2) -> Tuple[Tensor, List[Tensor]]`` (``self`` dropped; an
-    overload such as ``forward__0`` is shown as ``forward``)."""
-    parts = []
-    for argument in list(method_schema.arguments)[1:]:
-        text = f"{argument.name}: {argument.type.annotation_str}"
-        if argument.has_default_value():
-            text += f" = {argument.default_value!r}"
-        parts.append(text)
-    returns = [r.type.annotation_str for r in method_schema.returns]
-    result = returns[0] if len(returns) == 1 else f"Tuple[{', '.join(returns)}]"
-    return f"forward({', '.join(parts)}) -> {result}"
-
-
-def _return_construct(returned: list[Any], jit_graph: Any) -> Any:
-    """The tuple/list/dict construct ``forward`` returns, when nothing else uses it and a dict's
-    keys are constants: its elements become separate graph outputs."""
-    if len(returned) != 1:
-        return None
-    node = returned[0].node()
-    if node.kind() not in _RETURN_CONSTRUCTS or node.owningBlock() != jit_graph.block():
-        return None
-    if len(returned[0].uses()) != 1:
-        return None
-    if node.kind() == "prim::DictConstruct":
-        keys = list(node.inputs())[::2]
-        if not all(k.node().kind() == "prim::Constant" for k in keys):
-            return None
-    return node
-
-
-def _file_name(path: str) -> str:
-    return path.replace("\\", "/").rsplit("/", 1)[-1]
-
-
-def _constant_value(value: Any) -> Any:
-    try:
-        return value.toIValue()
-    except RuntimeError:
-        return None
-
-
-def _node_attributes(node: Any) -> dict[str, Any]:
-    attributes: dict[str, Any] = {}
-    for name in node.attributeNames():
-        kind = node.kindOf(name)
-        try:
-            value = getattr(node, kind)(name)
-        except (RuntimeError, AttributeError):
-            continue
-        if kind in ("t", "ts", "g", "gs"):
-            value = f"<{kind} attribute>"
-        attributes[name] = json_safe(value)
-    return attributes
-
-
-def _readable_constant(formal: str, value: Any) -> Any:
-    if formal in _DTYPE_FORMALS and isinstance(value, int) and not isinstance(value, bool):
-        return _SCALAR_TYPES.get(value, value)
-    return value
