@@ -16,7 +16,8 @@ Every model is built in code with seeded random weights (nothing is downloaded):
 
 Each TorchScript sample has ``<name>.inputs.yaml`` beside it (MAX-style input specs). Their
 ``*.debug_pkl`` entries (source ranges holding this machine's file paths) and the random
-``.data/serialization_id`` are dropped, so regenerating gives the same bytes.
+``.data/serialization_id`` are dropped and the script runs with ``PYTHONHASHSEED=0`` (TorchScript
+writes class constants in set order), so regenerating gives the same bytes.
 
 Each ONNX file is checked with ``onnx.checker`` and run once in onnxruntime. The builders are also
 imported by ``tests/model_cases.py`` so tests build the same models fresh.
@@ -24,6 +25,7 @@ imported by ``tests/model_cases.py`` so tests build the same models fresh.
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -260,10 +262,11 @@ def _save_torchscript(module: Any, path: Path) -> Path:
     return path
 
 
-def _write_input_spec(path: Path, shape: str) -> Path:
+def _write_input_spec(path: Path, name: str, shape: str) -> Path:
+    """``<model>.inputs.yaml`` beside the model: one input, MAX-style (``1x3x32x32xf32``)."""
     spec = path.with_name(f"{path.stem}.inputs.yaml")
     spec.write_text(
-        f"inputs:\n  - input_name: x\n    shape: {shape}\n    data:\n      random:\n"
+        f"inputs:\n  - input_name: {name}\n    shape: {shape}\n    data:\n      random:\n"
         "        uniform: {min: 0, max: 1}\n"
     )
     return spec
@@ -275,7 +278,7 @@ def build_cnn_traced(path: Path) -> Path:
 
     with torch.no_grad():
         traced = torch.jit.trace(_branch_net(), torch.rand(1, 3, 32, 32))
-    _write_input_spec(path, "1x3x32x32xf32")
+    _write_input_spec(path, "image", "1x3x32x32xf32")
     return _save_torchscript(traced, path)
 
 
@@ -283,7 +286,7 @@ def build_control_flow_scripted(path: Path) -> Path:
     """The control-flow model through ``torch.jit.script``; input ``x`` float32[batch, 4]."""
     import torch
 
-    _write_input_spec(path, "2x4xf32")
+    _write_input_spec(path, "x", "2x4xf32")
     return _save_torchscript(torch.jit.script(_control_flow_net()), path)
 
 
@@ -470,6 +473,8 @@ TORCHSCRIPT_SAMPLES = {
 
 
 def main(out_dir: Path = HERE) -> int:
+    if os.environ.get("PYTHONHASHSEED") != "0":  # TorchScript writes set-ordered constants: fix it
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "PYTHONHASHSEED": "0"})
     import torch
 
     total = 0

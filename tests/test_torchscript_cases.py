@@ -747,3 +747,14 @@ def test_module_without_forward_is_one_line_error(tmp_path: Path) -> None:
     torch.jit.script(NoForward()).save(str(path))
     with pytest.raises(ModelLoadError, match="without a forward method"):
         modellens.load(path)
+
+
+@pytest.mark.parametrize("name", ["cnn_traced", "control_flow_scripted"])
+def test_sample_input_specs_name_the_model_inputs(name: str) -> None:
+    import yaml
+
+    graph = modellens.load(ROOT / "sample_models" / f"{name}.torchscript")
+    spec = yaml.safe_load((ROOT / "sample_models" / f"{name}.inputs.yaml").read_text())
+    names = [graph.nodes[n]["outputs"][0].name for n in graph.graph["inputs"]]
+    assert [entry["input_name"] for entry in spec["inputs"]] == names
+    assert all(entry["shape"].endswith("xf32") for entry in spec["inputs"])
