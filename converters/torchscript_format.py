@@ -18,6 +18,14 @@ from converters.errors import ModelLoadError
 from converters.source import ModelSource
 from converters.torch_ops import TORCH_EXTRA_FIX, TorchTensorStore
 from converters.torchscript_graph import ForwardConverter
+from converters.torchscript_missing_ops import (
+    MAX_PLACEHOLDERS,
+    UNKNOWN_OP,
+    Placeholders,
+    define_placeholder,
+    package_for,
+    placeholder_scope,
+)
 
 FORMAT = "torchscript"
 EXTENSIONS = (".pt", ".pth", ".torchscript", ".ptl", ".zip")
@@ -38,20 +46,6 @@ TRACE_SHAPES_NOTE = (
     "Input shapes are those of the example the model was traced with (a run with other shapes may "
     "differ); inner tensors show no shapes until the model is run with input specs"
 )
-# operator namespace -> the package whose import registers its operators
-_OP_LIBRARIES = {
-    "torchvision": "torchvision",
-    "torchaudio": "torchaudio",
-    "torchtext": "torchtext",
-    "torch_scatter": "torch-scatter",
-    "torch_sparse": "torch-sparse",
-    "torch_cluster": "torch-cluster",
-    "detectron2": "detectron2",
-    "mmcv": "mmcv",
-    "fbgemm": "fbgemm-gpu",
-    "tensorrt": "torch-tensorrt",
-}
-_UNKNOWN_OP = re.compile(r"Unknown (?:builtin op|type name)[^:]*: '?([A-Za-z_][\w]*)(?:::|\.)([\w.]+)")
 
 
 def match(source: ModelSource) -> bool:
@@ -75,20 +69,22 @@ def _is_torchscript_archive(names: list[str]) -> bool:
 def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> schema.ModelGraph:
     torch = import_torch("TorchScript")
     source.start_hashing()
-    module = _load(torch, source)
-    archive = _archive_facts(torch, source)
-    method, overloads = _forward_method(module, source)
-    converter = ForwardConverter(torch, module, TorchTensorStore(), method)
-    try:
-        graph = converter.convert()
-    except (RuntimeError, ValueError, TypeError, AttributeError, KeyError, IndexError) as err:
-        raise ModelLoadError(
-            f"{source.display_name} holds a TorchScript construct ModelLens cannot draw "
-            f"({type(err).__name__}: {_first_line(str(err))})",
-            "please report it with the model's code (`print(torch.jit.load(path).code)`)",
-        ) from err
-    traced = archive["traced"] if archive["traced"] is not None else converter.looks_traced()
-    _describe(graph, archive, traced, torch.__version__)
+    with placeholder_scope() as placeholders:  # operators of libraries that are not installed
+        module = _load(torch, source, placeholders)
+        archive = _archive_facts(torch, source)
+        method, overloads = _forward_method(module, source)
+        converter = ForwardConverter(torch, module, TorchTensorStore(), method)
+        try:
+            graph = converter.convert()
+        except (RuntimeError, ValueError, TypeError, AttributeError, KeyError, IndexError) as err:
+            raise ModelLoadError(
+                f"{source.display_name} holds a TorchScript construct ModelLens cannot draw "
+                f"({type(err).__name__}: {_first_line(str(err))})",
+                "please report it with the model's code (`print(torch.jit.load(path).code)`)",
+            ) from err
+        traced = archive["traced"] if archive["traced"] is not None else converter.looks_traced()
+        _describe(graph, archive, traced, torch.__version__)
+        _mark_placeholders(graph, placeholders)
     example = archive["trace_example"]
     if traced and example:
         _apply_trace_shapes(graph, example)
@@ -128,16 +124,15 @@ def import_torch(what: str) -> Any:
     return torch
 
 
-def _load(torch: Any, source: ModelSource) -> Any:
+def _load(torch: Any, source: ModelSource, placeholders: Placeholders) -> Any:
     fix = "re-save the model with torch.jit.save, or check that the file was copied completely"
     corrupt = f"{source.display_name} is a truncated or corrupt TorchScript archive"
     try:
         return torch.jit.load(str(source.path), map_location="cpu")
     except RuntimeError as err:
         text = str(err)
-        missing = _UNKNOWN_OP.search(text)
-        if missing:
-            return _load_with_library(torch, source, missing.group(1), missing.group(2))
+        if UNKNOWN_OP.search(text):
+            return _load_without_library(torch, source, text, placeholders)
         if "central directory" in text or "zip archive" in text or "file not found" in text:
             raise ModelLoadError(corrupt, fix) from err
         if "version" in text.lower() and "support" in text.lower():
@@ -151,26 +146,60 @@ def _load(torch: Any, source: ModelSource) -> Any:
         raise ModelLoadError(f"{corrupt} ({_first_line(str(err))})", fix) from err
 
 
-def _load_with_library(torch: Any, source: ModelSource, namespace: str, op: str) -> Any:
-    """Operators such as ``torchvision::nms`` exist only once their library is imported: import it
-    and retry once; without it, say which package to install."""
-    package = _OP_LIBRARIES.get(namespace, namespace.replace("_", "-"))
+def _load_without_library(torch: Any, source: ModelSource, text: str, placeholders: Placeholders) -> Any:
+    """Operators such as ``torchvision::nms`` exist once their library is imported: import it and
+    retry; without it, load with placeholders for the missing operators (see
+    converters.torchscript_missing_ops); failing that, say which package to install."""
+    first = UNKNOWN_OP.search(text)
+    assert first is not None
+    namespace, op = first.groups()
+    if _imports(namespace):
+        try:
+            return torch.jit.load(str(source.path), map_location="cpu")
+        except RuntimeError as err:
+            text = str(err)
+    for _ in range(MAX_PLACEHOLDERS):
+        missing = UNKNOWN_OP.search(text)
+        if missing is None:
+            break
+        if not define_placeholder(torch, source.path, missing.group(1), missing.group(2), placeholders):
+            break
+        try:
+            return torch.jit.load(str(source.path), map_location="cpu")
+        except RuntimeError as err:
+            text = str(err)
+    package = package_for(namespace)
+    raise ModelLoadError(
+        f"{source.display_name} uses the operator {namespace}::{op} from {package}, which is not "
+        "installed (or fails to import)",
+        f"pip install {package}",
+    )
+
+
+def _imports(namespace: str) -> bool:
     try:
         __import__(namespace)
-    except Exception as err:  # any import failure means the operators stay unknown
-        raise ModelLoadError(
-            f"{source.display_name} uses the operator {namespace}::{op} from {package}, which is not "
-            "installed (or fails to import)",
-            f"pip install {package}",
-        ) from err
-    try:
-        return torch.jit.load(str(source.path), map_location="cpu")
-    except RuntimeError as err:
-        raise ModelLoadError(
-            f"{source.display_name} uses {namespace}::{op}, which {package} does not provide in this "
-            f"version ({_first_line(str(err))})",
-            f"pip install -U {package}",
-        ) from err
+    except Exception:  # noqa: BLE001 - any import failure means the operators stay unknown
+        return False
+    return True
+
+
+def _mark_placeholders(graph: schema.ModelGraph, placeholders: Placeholders) -> None:
+    """Nodes of placeholder operators lose the made-up schema; the page says what to install."""
+    if not placeholders.ops:
+        return
+    for sub in (graph, *graph.graph["subgraphs"].values()):
+        for _, data in sub.nodes(data=True):
+            if data["op_type"] in placeholders.ops:
+                data.pop("schema", None)
+                data["category"] = "custom"
+    packages = " ".join(placeholders.packages())
+    graph.graph["missing_operators"] = list(placeholders.ops)
+    graph.graph["warnings"].insert(
+        0,
+        f"{', '.join(placeholders.ops)}: from {packages}, which is not installed. The graph shows "
+        f"these operators with unknown argument types; to run the model: `pip install {packages}`",
+    )
 
 
 def _first_line(text: str) -> str:

@@ -621,27 +621,43 @@ def test_missing_operator_library_names_the_package(
     assert "torchvision::nms" in err.value.message and err.value.fix == "pip install torchvision"
 
 
-def test_custom_operator_missing_in_a_fresh_process(tmp_path: Path) -> None:
-    """An archive calling an operator registered only in the saving process."""
+def test_missing_operator_library_still_shows_the_graph(tmp_path: Path) -> None:
+    """An archive calling operators registered only in the saving process (as torchvision::nms is
+    by ``import torchvision``): a fresh process draws them from placeholders and names the package;
+    the placeholders are gone afterwards."""
     lib = torch.library.Library("mlens_test", "DEF")  # kept alive while the module is scripted
-    lib.define("twice(Tensor x) -> Tensor")
-    lib.impl("twice", lambda x: x * 2, "CompositeExplicitAutograd")
+    lib.define("nms(Tensor boxes, Tensor scores, float iou) -> Tensor")
+    lib.impl("nms", lambda boxes, scores, iou: scores.argsort(), "CompositeExplicitAutograd")
 
-    class UsesCustomOp(nn.Module):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.ops.mlens_test.twice(x)
+    class Detector(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = nn.Linear(4, 4)
 
-    path = tmp_path / "custom.pt"
-    torch.jit.script(UsesCustomOp()).save(str(path))
-    result = subprocess.run(
-        [sys.executable, "-m", "modellens", "info", str(path), "--json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        def forward(self, boxes: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+            keep = torch.ops.mlens_test.nms(self.head(boxes), scores, 0.5)
+            return boxes[keep]
+
+    path = tmp_path / "detector.pt"
+    torch.jit.script(Detector()).save(str(path))
+    probe = (
+        "import json, sys, torch, modellens\n"
+        "graph = modellens.load(sys.argv[1])\n"
+        "ops = [d for _, d in graph.nodes(data=True) if d['op_type'] == 'mlens_test::nms']\n"
+        "print(json.dumps({'info': modellens.summarize(graph), 'op': ops[0]['attributes'],\n"
+        "    'category': ops[0]['category'], 'schema': 'schema' in ops[0],\n"
+        "    'left': hasattr(torch.ops.mlens_test, 'nms')}))\n"
     )
-    assert result.returncode == 2
-    assert "mlens_test::twice" in result.stderr and "pip install mlens-test" in result.stderr
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["info"]["op_types"]["mlens_test::nms"] == 1
+    assert found["info"]["op_types"]["aten::linear"] == 1
+    assert "pip install mlens-test" in found["info"]["warnings"][0]
+    assert found["op"] == {"a2": 0.5} and found["category"] == "custom" and not found["schema"]
+    assert not found["left"]
 
 
 def test_info_json_and_render_from_the_cli(tmp_path: Path) -> None:
