@@ -49,7 +49,7 @@ def _node_panel(model: OpenModel, graph: ModelGraph, node_id: str) -> None:
     st.markdown(
         f"<span style='background:{style['fill']};color:{style['text']};padding:2px 8px;border-radius:4px;"
         f"font-weight:600'>{html_text(data['op_type'])}</span> "
-        f"<small>{html_text(data['domain'] or '')}</small>",
+        f"<small>{html_text(_domain_note(data))}</small>",
         unsafe_allow_html=True,
     )
     st.markdown(f"**{literal(data['name'] or node_id)}**")
@@ -79,6 +79,12 @@ def _node_panel(model: OpenModel, graph: ModelGraph, node_id: str) -> None:
     elif data.get("source"):
         with st.expander("Source (stack trace)"):
             st.code(data["source"])
+
+
+def _domain_note(data: dict[str, Any]) -> str:
+    """The operator's domain, unless its name already says it (``aten::conv2d``)."""
+    domain = data["domain"] or ""
+    return "" if str(data["op_type"]).startswith(f"{domain}::") else domain
 
 
 def _port_section(title: str, rows: list[tables.PortRow], direction: str, node_id: str) -> None:
