@@ -70,11 +70,6 @@ def explain_non_model(source: ModelSource) -> None:
 def _explain_zip(source: ModelSource) -> None:
     names = source.zip_names()
     leaves = {name.split("/", 1)[-1] for name in names}
-    if "constants.pkl" in leaves or any("/code/" in name for name in names):
-        raise NotAModelError(
-            f"{source.display_name} is a TorchScript archive; ModelLens opens ONNX models today",
-            "export it to ONNX: `torch.onnx.export(torch.jit.load(path), example_inputs, 'model.onnx')`",
-        )
     if "archive_format" in leaves and any("/aotinductor/" in f"/{name}" for name in names):
         raise NotAModelError(
             f"{source.display_name} is an AOTInductor package (.pt2 of compiled kernels): it holds "
@@ -87,7 +82,8 @@ def _explain_zip(source: ModelSource) -> None:
     if "config.json" in leaves and "model.weights.h5" in leaves:
         raise NotAModelError(
             f"{source.display_name} is a Keras 3 .keras file",
-            "export it to ONNX with tf2onnx (`model.export('saved_model')` then `python -m tf2onnx.convert`)",
+            "export it as a SavedModel and open that folder: "
+            "`keras.saving.load_model('model.keras').export('saved_model')`",
         )
 
 

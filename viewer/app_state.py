@@ -19,13 +19,14 @@ from viewer.model_view import MAIN_GRAPH, OpenModel, open_model
 from viewer.text import literal
 
 UPLOAD_HELP = (
-    "Drop an .onnx file (add its external-data files alongside, or a .zip of them), a PyTorch "
-    ".pt2 (torch.export.save), or a .zip of a TensorFlow SavedModel folder. "
+    "Drop an .onnx file (add its external-data files alongside, or a .zip of them), a TorchScript "
+    ".pt/.pth/.torchscript file, a PyTorch .pt2 (torch.export.save), or a .zip of a TensorFlow "
+    "SavedModel folder. "
     "Up to 4 GB here; bigger files open with `modellens PATH` on the command line."
 )
 UPLOADER_KEY = "uploader"
 FOLDER_UPLOADER_KEY = "folder_uploader"
-SAMPLE_SUFFIXES = (".onnx", ".pt2")
+SAMPLE_SUFFIXES = (".onnx", ".torchscript", ".pt2")
 SESSION_DEFAULTS: dict[str, Any] = {
     "model_key": None,
     "selected": None,

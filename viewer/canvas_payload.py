@@ -22,11 +22,20 @@ def build_payload(graph: ModelGraph, grouping: Grouping | None = None, title: st
         "schema": PAYLOAD_SCHEMA,
         "title": title or meta.get("source_name") or meta.get("name") or "model",
         "subtitle": meta.get("format_label", ""),
-        "groups": [{"id": g.id, "label": g.label, "parent": g.parent, "count": g.count} for g in groups],
+        "groups": [
+            {"id": g.id, "label": _group_label(meta, g.id, g.label), "parent": g.parent, "count": g.count}
+            for g in groups
+        ],
         "nodes": [_node_entry(graph, node_id, grouping, group_index) for node_id in graph.nodes],
         "edges": [_edge_entry(graph, index, src, dst, data) for src, dst, data in graph.edges(data=True)],
         "categories": CATEGORY_STYLES,
     }
+
+
+def _group_label(meta: dict[str, Any], group_id: str, label: str) -> str:
+    """``0 (Bottleneck)``: the module class a format records for a namespace (G.graph["group_labels"])."""
+    module_class = meta.get("group_labels", {}).get(group_id.replace("∕", "/"))
+    return f"{label} ({module_class})" if module_class and module_class != label else label
 
 
 def _node_entry(

@@ -49,7 +49,7 @@ def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) 
     st.markdown(
         f"<span style='background:{style['fill']};color:{style['text']};padding:2px 8px;border-radius:4px;"
         f"font-weight:600'>{html_text(data['op_type'])}</span> "
-        f"<small>{html_text(data['domain'] or '')}</small>",
+        f"<small>{html_text(_domain_note(data))}</small>",
         unsafe_allow_html=True,
     )
     st.markdown(f"**{literal(data['name'] or node_id)}**")
@@ -63,6 +63,8 @@ def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) 
     elif data.get("doc") and data["kind"] == "op":
         with st.expander("Operator schema"):
             st.code(data["doc"], language=None)
+    if data.get("schema"):
+        st.code(data["schema"], language=None, wrap_lines=True)
     bindings = {}
     if any(referenced_attribute(v) for v in data["attributes"].values()):
         bindings = tables.attribute_bindings(model.graph, sub_id, st.session_state.get("caller"))
@@ -85,9 +87,17 @@ def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) 
             on_click=open_subgraph,
             args=(sub, (sub_id, node_id) if is_function else None),
         )
-    if data.get("source"):
+    if data.get("source") and "\n" not in data["source"]:
+        st.caption(f"Source: {literal(data['source'])}")
+    elif data.get("source"):
         with st.expander("Source (stack trace)"):
             st.code(data["source"])
+
+
+def _domain_note(data: dict[str, Any]) -> str:
+    """The operator's domain, unless its name already says it (``aten::conv2d``)."""
+    domain = data["domain"] or ""
+    return "" if str(data["op_type"]).startswith(f"{domain}::") else domain
 
 
 def _port_section(title: str, rows: list[tables.PortRow], direction: str, node_id: str) -> None:

@@ -20,7 +20,7 @@ def model_summary(graph: ModelGraph) -> dict[str, Any]:
         "format_label": meta["format_label"],
         "producer": meta.get("producer", ""),
         "ir_version": meta.get("ir_version"),
-        "opsets": dict(meta["opsets"]) if "opsets" in meta else None,
+        "opsets": dict(meta["opsets"]) if "opsets" in meta else None,  # ONNX-only keys are null
         "metadata": {str(k): str(v) for k, v in meta.get("metadata", {}).items()},
         "sha256": meta.get("sha256", ""),
         "nodes": len(op_nodes),

@@ -113,13 +113,17 @@ class PortRow:
 def input_rows(graph: ModelGraph, node_id: str, doc: OpDoc | None) -> list[PortRow]:
     data = graph.nodes[node_id]
     producers = {d["dst_port"]: (src, d["src_port"]) for src, _, d in graph.in_edges(node_id, data=True)}
+    formals = data.get("input_formals") or ()
     rows = []
     port_names = data.get("port_names") or []  # formats whose operators name their inputs (aten)
     for port, name in enumerate(data["input_names"]):
-        if doc and port < len(doc.inputs):
-            formal = doc.inputs[port]
-        else:
-            formal = port_names[port] if port < len(port_names) else f"input {port}"
+        formal = doc.inputs[port] if doc and port < len(doc.inputs) else f"input {port}"
+        if doc is None and port < len(formals):
+            formal = formals[port]
+            if not name and port not in producers and formal in data["attributes"]:
+                continue  # a folded constant: shown with the attributes
+        elif doc is None and port < len(port_names):
+            formal = port_names[port]
         if port in data["weights"]:
             info = data["weights"][port]
             rows.append(PortRow(port, formal, name, info.dtype or "?", format_shape(info.shape), ()))
