@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Any
 
-from converters import schema
+from converters import onnx_text, schema
 from converters.errors import ModelLoadError
 from converters.onnx_lazy import Span, WireFormatError, load_without_weights
 from converters.onnx_tensors import (
@@ -43,11 +43,14 @@ def match(source: ModelSource) -> bool:
         return False
     if head[0] == 0x08 and 1 <= head[1] <= 15:
         return True
-    return source.suffix == ".onnx" and head[0] in (0x0A, 0x12, 0x1A, 0x22, 0x2A, 0x32, 0x3A, 0x42)
+    if source.suffix == ".onnx" and head[0] in (0x0A, 0x12, 0x1A, 0x22, 0x2A, 0x32, 0x3A, 0x42):
+        return True
+    return onnx_text.serialization_of(source) is not None
 
 
 def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> schema.ModelGraph:
-    model, lazy = _load_proto(source)
+    serialization = onnx_text.serialization_of(source)
+    model, lazy = (onnx_text.load_model(source, serialization), {}) if serialization else _load_proto(source)
     warnings: list[str] = []
     value_types = _infer_value_types(model, set(lazy), warnings)
     store = OnnxTensorStore(model, source.base_dir, source.path, lazy)
@@ -56,6 +59,11 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
     graph = converter.convert_graph(model.graph, scope="")
     _fill_model_attributes(graph, model, warnings, store)
     converter.convert_functions(graph)
+    if serialization:
+        graph.graph["serialization"] = serialization
+        graph.graph["format_label"] = graph.graph["format_label"].replace(
+            f"ONNX v{model.ir_version}", f"ONNX v{model.ir_version} ({serialization})", 1
+        )
     return graph
 
 

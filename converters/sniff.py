@@ -87,7 +87,9 @@ def explain_non_model(source: ModelSource) -> None:
         _explain_zip(source)
     if _looks_like_text(head):
         raise NotAModelError(
-            f"{source.display_name} is a text file, not a model", "open a binary .onnx model file"
+            f"{source.display_name} is a text file, not a model",
+            "open an .onnx model file (binary, or text saved by onnx.save(model, path, "
+            "format='textproto' | 'onnxtxt' | 'json'))",
         )
 
 
