@@ -51,19 +51,35 @@ def match(source: ModelSource) -> bool:
 def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> schema.ModelGraph:
     serialization = onnx_text.serialization_of(source)
     model, lazy = (onnx_text.load_model(source, serialization), {}) if serialization else _load_proto(source)
+    graph = graph_from_proto(model, lazy, source)
+    if serialization:
+        graph.graph["serialization"] = serialization
+        graph.graph["format_label"] = graph.graph["format_label"].replace(
+            f"ONNX v{model.ir_version}", f"ONNX v{model.ir_version} ({serialization})", 1
+        )
+    return graph
+
+
+def graph_from_proto(
+    model: onnx.ModelProto,
+    lazy: dict[str, Span],
+    source: ModelSource,
+    value_types: dict[str, onnx.TypeProto] | None = None,
+) -> schema.ModelGraph:
+    """The ModelGraph of a parsed model; ``lazy`` spans locate weight bytes left in ``source``'s file.
+
+    ``value_types`` (value name -> TypeProto) skips shape inference when the file has them all
+    (ONNX Runtime's .ort format stores every value's type).
+    """
     warnings: list[str] = []
-    value_types = _infer_value_types(model, set(lazy), warnings)
+    if value_types is None:
+        value_types = _infer_value_types(model, set(lazy), warnings)
     store = OnnxTensorStore(model, source.base_dir, source.path, lazy)
     warnings.extend(store.missing_external_data_warnings(source.display_name))
     converter = _GraphConverter(model, value_types, warnings)
     graph = converter.convert_graph(model.graph, scope="")
     _fill_model_attributes(graph, model, warnings, store)
     converter.convert_functions(graph)
-    if serialization:
-        graph.graph["serialization"] = serialization
-        graph.graph["format_label"] = graph.graph["format_label"].replace(
-            f"ONNX v{model.ir_version}", f"ONNX v{model.ir_version} ({serialization})", 1
-        )
     return graph
 
 

@@ -13,12 +13,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from converters import onnx_format, schema, sniff
+from converters import onnx_format, ort_format, schema, sniff
 from converters.errors import UnsupportedFormatError
 from converters.source import ModelSource
 
-FORMAT_MODULES: tuple[ModuleType, ...] = (onnx_format,)
-SUPPORTED_TEXT = "ONNX (.onnx, optionally with external data, or a .zip of them)"
+FORMAT_MODULES: tuple[ModuleType, ...] = (onnx_format, ort_format)
+SUPPORTED_TEXT = (
+    "ONNX (.onnx, optionally with external data, or a .zip of them; also saved as text), "
+    "ONNX Runtime .ort"
+)
 _MODEL_SUFFIXES_IN_ZIP = (".onnx",)
 
 

@@ -19,7 +19,8 @@ from viewer.model_view import MAIN_GRAPH, OpenModel, open_model
 from viewer.text import literal
 
 UPLOAD_HELP = (
-    "Drop an .onnx file (add its external-data files alongside, or a .zip of them). "
+    "Drop an .onnx file (add its external-data files alongside, or a .zip of them), ONNX saved as "
+    "text (.textproto, .onnxtxt, .json) or an ONNX Runtime .ort file. "
     "Up to 4 GB here; bigger files open with `modellens PATH` on the command line."
 )
 UPLOADER_KEY = "uploader"

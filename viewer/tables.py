@@ -114,7 +114,7 @@ def output_rows(graph: ModelGraph, node_id: str, doc: OpDoc | None) -> list[Port
 
 def node_doc(graph: ModelGraph, node_id: str) -> OpDoc | None:
     data = graph.nodes[node_id]
-    if graph.graph.get("format") != "onnx" or data["kind"] not in ("op", "constant"):
+    if graph.graph.get("format") not in ("onnx", "ort") or data["kind"] not in ("op", "constant"):
         return None
     opset = graph.graph.get("opsets", {}).get(data["domain"] or "ai.onnx")
     return onnx_op_doc(data["op_type"], data["domain"], opset)
