@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Any
 
-from converters import onnx_text, schema
+from converters import foreign_formats, onnx_text, schema
 from converters.errors import ModelLoadError
 from converters.onnx_lazy import Span, WireFormatError, load_without_weights
 from converters.onnx_tensors import (
@@ -42,7 +42,7 @@ def match(source: ModelSource) -> bool:
     if source.is_dir or len(head) < 2:
         return False
     if head[0] == 0x08 and 1 <= head[1] <= 15:
-        return True
+        return not foreign_formats.is_coreml(source)  # Core ML's Model starts the same way
     if source.suffix == ".onnx" and head[0] in (0x0A, 0x12, 0x1A, 0x22, 0x2A, 0x32, 0x3A, 0x42):
         return True
     return onnx_text.serialization_of(source) is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pickletools
 import zipfile
 
+from converters import foreign_formats
 from converters.errors import NotAModelError
 from converters.source import ModelSource
 
@@ -83,6 +84,7 @@ def explain_non_model(source: ModelSource) -> None:
             "script or trace the module and save that (see the snippet)",
             TORCH_SCRIPT_SNIPPET,
         )
+    foreign_formats.explain(source)
     if source.is_zip():
         _explain_zip(source)
     if _looks_like_text(head):
