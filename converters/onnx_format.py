@@ -373,7 +373,8 @@ def function_id(domain: str, name: str) -> str:
 
 
 def namespace_of(node_name: str, metadata: dict[str, str]) -> str:
-    """Module path of a node: exporter metadata first, else the ``/a/b/Op`` node-name convention."""
+    """Module path of a node: exporter metadata first, else the node name's ``/``-separated path
+    (``/a/b/Op`` as torch writes it, ``a/b/Op`` as TensorFlow converters and hand-built graphs do)."""
     scopes = metadata.get("pkg.torch.onnx.name_scopes")
     if scopes:
         try:
@@ -387,9 +388,8 @@ def namespace_of(node_name: str, metadata: dict[str, str]) -> str:
     if namespace:
         segments = [seg.split(": ", 1)[0].strip() for seg in namespace.split("/")]
         return "/".join(s for s in segments[1:-1] if s)
-    if node_name.startswith("/") and node_name.count("/") >= 2:
-        return "/".join(p for p in node_name.strip("/").split("/")[:-1] if p)
-    return ""
+    parts = [p for p in node_name.split("/") if p]  # "/a/b/Op" (torch) and "a/b/Op" (TF, hand-built)
+    return "/".join(parts[:-1])
 
 
 def _fill_model_attributes(
