@@ -19,10 +19,9 @@ from converters.source import ModelSource
 
 FORMAT_MODULES: tuple[ModuleType, ...] = (onnx_format, ort_format)
 SUPPORTED_TEXT = (
-    "ONNX (.onnx, optionally with external data, or a .zip of them; also saved as text), "
-    "ONNX Runtime .ort"
+    "ONNX (.onnx, optionally with external data, or a .zip of them; also saved as text), ONNX Runtime .ort"
 )
-_MODEL_SUFFIXES_IN_ZIP = (".onnx",)
+_MODEL_SUFFIXES_IN_ZIP = (".onnx", ".ort")
 
 
 def detect_format(source: ModelSource) -> ModuleType:

@@ -201,3 +201,15 @@ def test_uploaded_ort_file_opens(ort_pair: Callable[[str, str], tuple[Path, Path
         np.testing.assert_array_equal(
             graph.graph["tensor_store"].array(tensor.name), numpy_helper.to_array(tensor)
         )
+
+
+def test_zipped_ort_file_opens(ort_pair: Callable[[str, str], tuple[Path, Path]], tmp_path: Path) -> None:
+    import zipfile
+
+    ort_path, _ = ort_pair("mlp", "ORT_DISABLE_ALL")
+    archive = tmp_path / "model.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.write(ort_path, "export/model.ort")
+    graph = modellens.load(archive)
+    assert graph.graph["format"] == "ort"
+    assert modellens.summarize(graph)["nodes"] == modellens.summarize(modellens.load(ort_path))["nodes"]
