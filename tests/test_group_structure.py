@@ -191,3 +191,40 @@ def test_a_root_group_wrapping_everything_is_lifted(expand: str | None) -> None:
     }
     assert {"embeddings", "encoder", "pooler"} <= labels
     assert "m" not in labels
+
+
+def _branches(second_branch_ops: tuple[str, str]) -> schema.ModelGraph:
+    """x → conv_a → act(Sigmoid, Mul) ┐
+    x → conv_b → act(ops…)        ┴ → concat: two calls of ``act`` on parallel branches."""
+    graph = schema.new_graph("onnx", "test")
+    first, second = second_branch_ops
+    _chain(
+        graph,
+        [
+            ("x", "Input", "", []),
+            ("conv_a", "Conv", "net/conv_a", ["x"]),
+            ("sig_a", "Sigmoid", "net/act", ["conv_a"]),
+            ("mul_a", "Mul", "net/act", ["sig_a"]),
+            ("conv_b", "Conv", "net/conv_b", ["x"]),
+            ("sig_b", first, "net/act", ["conv_b"]),
+            ("mul_b", second, "net/act", ["sig_b"]),
+            ("concat", "Concat", "net", ["mul_a", "mul_b"]),
+            ("head", "Gemm", "", ["concat"]),
+        ],
+    )
+    return graph
+
+
+def test_a_module_called_on_two_branches_gets_a_group_per_call() -> None:
+    grouping = build_groups(_branches(("Sigmoid", "Mul")))
+    assert [grouping.node_group[n] for n in ("sig_a", "mul_a", "sig_b", "mul_b")] == [
+        "net/act",
+        "net/act",
+        "net/act_1",
+        "net/act_1",
+    ]
+
+
+def test_one_call_computing_unrelated_parts_stays_one_group() -> None:
+    grouping = build_groups(_branches(("Tanh", "Add")))  # different ops: not a repeat of the first part
+    assert {grouping.node_group[n] for n in ("sig_a", "mul_a", "sig_b", "mul_b")} == {"net/act"}

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import gc
 import heapq
-from collections import defaultdict
+import math
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -141,21 +142,41 @@ def _segment_crowded_groups(graph: ModelGraph, node_group: dict[str, str]) -> No
     order (file order among independent ones); a segment takes whole child groups along."""
     children: dict[str, set[str]] = defaultdict(set)
     direct: dict[str, int] = defaultdict(int)
+    io = _graph_io(graph)
     for node_id, group_id in node_group.items():
-        if _movable(graph, node_id):
+        if node_id not in io:
             direct[group_id] += 1
         prefixes = _prefixes(group_id)
         for parent, child in zip(["", *prefixes], prefixes, strict=False):
             children[parent].add(child)
     crowded = [g for g in set(direct) | set(children) if direct[g] + len(children[g]) > MAX_DIRECT_CHILDREN]
-    position = {node_id: i for i, node_id in enumerate(graph.nodes)}
+    topology = _Topology.of(graph) if crowded else None
     for group_id in sorted(crowded, key=lambda g: (-g.count("/"), g)):  # deepest first: paths stay valid
-        members = [n for n, g in node_group.items() if _within(g, group_id) and _movable(graph, n)]
-        _assign_segments(group_id, _ordered_items(graph, node_group, group_id, members, position), node_group)
+        members = [n for n, g in node_group.items() if _within(g, group_id) and n not in io]
+        assert topology is not None
+        _assign_segments(group_id, _ordered_items(topology, node_group, group_id, members), node_group)
 
 
-def _movable(graph: ModelGraph, node_id: str) -> bool:
-    return graph.nodes[node_id]["kind"] not in ("input", "output")
+@dataclass(frozen=True)
+class _Topology:
+    """What regrouping reads of the graph, copied once out of networkx (its views are slow)."""
+
+    successors: dict[str, list[str]]
+    position: dict[str, int]  # file order
+    op_type: dict[str, str]
+
+    @classmethod
+    def of(cls, graph: ModelGraph) -> _Topology:
+        return cls(
+            successors={node_id: list(targets) for node_id, targets in graph.adj.items()},
+            position={node_id: i for i, node_id in enumerate(graph.nodes)},
+            op_type={node_id: str(data["op_type"]) for node_id, data in graph.nodes(data=True)},
+        )
+
+
+def _graph_io(graph: ModelGraph) -> set[str]:
+    """Graph inputs and outputs: they stay at the root, outside every group."""
+    return {node_id for node_id, kind in graph.nodes(data="kind") if kind in ("input", "output")}
 
 
 def _within(group_id: str, ancestor: str) -> bool:
@@ -191,27 +212,29 @@ def _below(parent: str, group_id: str) -> str:
 
 
 def _ordered_items(
-    graph: ModelGraph, node_group: dict[str, str], parent: str, members: list[str], position: dict[str, int]
+    topology: _Topology, node_group: dict[str, str], parent: str, members: list[str]
 ) -> list[Item]:
     """The children of ``parent`` in dependency order, file order among independent ones."""
     items: dict[Key, list[str]] = {}
     for node_id in members:
         child = _child_of(parent, node_group[node_id])
         items.setdefault(("g", child) if child is not None else ("n", node_id), []).append(node_id)
-    if len(items) == len(members) and _in_dependency_order(graph, members, position):
+    position = topology.position
+    if len(items) == len(members) and _in_dependency_order(topology, members):
         return [(None, [node_id]) for node_id in sorted(members, key=position.__getitem__)]
     key_of = {node_id: key for key, nodes in items.items() for node_id in nodes}
     rank = {key: min(position[n] for n in nodes) for key, nodes in items.items()}
-    order = _topological(_quotient(graph, key_of), rank)
+    order = _topological(_quotient(topology, key_of), rank)
     if len(order) < len(items):  # the model itself has a cycle: its items follow in file order
         placed = set(order)
         order += sorted((key for key in items if key not in placed), key=rank.__getitem__)
     return [(key[1] if key[0] == "g" else None, items[key]) for key in order]
 
 
-def _in_dependency_order(graph: ModelGraph, nodes: list[str], position: dict[str, int]) -> bool:
+def _in_dependency_order(topology: _Topology, nodes: list[str]) -> bool:
     """True when every edge among ``nodes`` goes forward in file order (ONNX requires it)."""
-    return all(position[s] > position[n] for n in nodes for s in graph.successors(n))
+    position = topology.position
+    return all(position[s] > position[n] for n in nodes for s in topology.successors[n])
 
 
 def _child_of(parent: str, group_id: str) -> str | None:
@@ -226,11 +249,11 @@ def _child_of(parent: str, group_id: str) -> str | None:
 Key = tuple[str, str]  # ("g", child group id) or ("n", node id)
 
 
-def _quotient(graph: ModelGraph, key_of: dict[str, Key]) -> dict[Key, set[Key]]:
+def _quotient(topology: _Topology, key_of: dict[str, Key]) -> dict[Key, set[Key]]:
     """Edges between the items the nodes belong to (nodes outside ``key_of`` are left out)."""
     successors: dict[Key, set[Key]] = {key: set() for key in key_of.values()}
     for node_id, key in key_of.items():
-        for successor in graph.successors(node_id):
+        for successor in topology.successors[node_id]:
             other = key_of.get(successor)
             if other is not None and other != key:
                 successors[key].add(other)
@@ -257,51 +280,61 @@ def _topological(successors: dict[Key, set[Key]], rank: dict[Key, int]) -> list[
 
 
 def split_cyclic_groups(graph: ModelGraph, node_group: dict[str, str]) -> dict[str, str]:
-    """Regroup so that every group's children form an acyclic graph (see build_groups)."""
+    """Regroup so that repeated calls of one module are separate groups and every group's children
+    form an acyclic graph (see build_groups)."""
     node_group = dict(node_group)
-    position = {node_id: i for i, node_id in enumerate(graph.nodes)}
+    topology = _Topology.of(graph)
     stack: list[tuple[str, list[str]]] = [("", list(graph.nodes))]
     while stack:
         parent, members = stack.pop()
-        while _untangle(graph, node_group, parent, members, position):
-            pass
-        buckets: dict[str, list[str]] = defaultdict(list)
-        for node_id in members:
-            child = _child_of(parent, node_group[node_id])
-            if child is not None:
-                buckets[child].append(node_id)
+        buckets = _children(parent, members, node_group)
+        siblings = set(buckets)
+        split = False
+        for child, nodes in buckets.items():
+            if len(nodes) > 1:
+                split |= _split_calls(topology, node_group, child, nodes, siblings, repeats_only=True)
+        if split:
+            buckets = _children(parent, members, node_group)
+        while _untangle(topology, node_group, members, buckets):
+            buckets = _children(parent, members, node_group)
         stack.extend(buckets.items())
     return node_group
 
 
-def _untangle(
-    graph: ModelGraph, node_group: dict[str, str], parent: str, members: list[str], position: dict[str, int]
-) -> bool:
-    """One repair of a cycle among ``parent``'s children; False when there is none left to repair."""
-    key_of: dict[str, Key] = {}
+def _children(parent: str, members: list[str], node_group: dict[str, str]) -> dict[str, list[str]]:
+    """``parent``'s child groups and the nodes of each (its own nodes left out)."""
+    buckets: dict[str, list[str]] = defaultdict(list)
     for node_id in members:
         child = _child_of(parent, node_group[node_id])
-        key_of[node_id] = ("g", child) if child is not None else ("n", node_id)
-    if all(key[0] == "n" for key in key_of.values()):
+        if child is not None:
+            buckets[child].append(node_id)
+    return buckets
+
+
+def _untangle(
+    topology: _Topology, node_group: dict[str, str], members: list[str], by_group: dict[str, list[str]]
+) -> bool:
+    """One repair of a cycle among a group's children (``by_group``: child group -> its nodes;
+    the other members are the group's own nodes); False when there is none left to repair."""
+    if not by_group:
         return False
-    successors = _quotient(graph, key_of)
-    rank = {key: 0 for key in successors}
-    acyclic = set(_topological(successors, rank))
+    key_of: dict[str, Key] = {node_id: ("n", node_id) for node_id in members}
+    for child, nodes in by_group.items():
+        for node_id in nodes:
+            key_of[node_id] = ("g", child)
+    successors = _quotient(topology, key_of)
+    acyclic = set(_topological(successors, dict.fromkeys(successors, 0)))
     if len(acyclic) == len(successors):
         return False
     rest = nx.DiGraph((a, b) for a, targets in successors.items() if a not in acyclic for b in targets)
     tangles = [c for c in nx.strongly_connected_components(rest) if len(c) > 1]
     tangled_groups = sorted({key[1] for tangle in tangles for key in tangle if key[0] == "g"})
     if not tangled_groups:
-        return False  # no cycle, or one the model itself has
-    by_group: dict[str, list[str]] = defaultdict(list)
-    for node_id, key in key_of.items():
-        if key[0] == "g":
-            by_group[key[1]].append(node_id)
+        return False  # a cycle the model itself has
     siblings = set(by_group)
     split = False
     for group_id in tangled_groups:
-        split |= _split_calls(graph, node_group, group_id, by_group[group_id], siblings, position)
+        split |= _split_calls(topology, node_group, group_id, by_group[group_id], siblings)
     if not split:
         smallest = min(tangled_groups, key=lambda g: (len(by_group[g]), g))
         _dissolve(node_group, smallest, by_group[smallest])
@@ -309,21 +342,27 @@ def _untangle(
 
 
 def _split_calls(
-    graph: ModelGraph,
+    topology: _Topology,
     node_group: dict[str, str],
     group_id: str,
     nodes: list[str],
     siblings: set[str],
-    position: dict[str, int],
+    repeats_only: bool = False,
 ) -> bool:
-    """One group per connected part (one per call of a module): ``relu``, ``relu_1``, ``relu_2``."""
-    parts = [
-        sorted(part, key=position.__getitem__)
-        for part in nx.weakly_connected_components(graph.subgraph(nodes))
-    ]
+    """One group per connected part, i.e. per call of a module: ``relu``, ``relu_1``, ``relu_2``.
+    With ``repeats_only`` only when every part runs the same ops (the same module called again,
+    not one call computing unrelated things)."""
+    if repeats_only:
+        counts = Counter(topology.op_type[n] for n in nodes).values()
+        if math.gcd(*counts) < 2:
+            return False  # equal parts would each hold 1/k of every op type
+    parts = _connected_parts(topology, nodes)
     if len(parts) < 2:
         return False
-    parts.sort(key=lambda part: position[part[0]])
+    if repeats_only:
+        signatures = {tuple(sorted(Counter(topology.op_type[n] for n in part).items())) for part in parts}
+        if len(signatures) > 1:
+            return False
     suffix = 0
     for part in parts[1:]:
         suffix += 1
@@ -334,6 +373,28 @@ def _split_calls(
         for node_id in part:
             node_group[node_id] = renamed + node_group[node_id][len(group_id) :]
     return True
+
+
+def _connected_parts(topology: _Topology, nodes: list[str]) -> list[list[str]]:
+    """Weakly connected parts of ``nodes`` (edges among them only), each and all in file order."""
+    root = {node_id: node_id for node_id in nodes}
+
+    def find(node_id: str) -> str:
+        while root[node_id] != node_id:
+            root[node_id] = root[root[node_id]]
+            node_id = root[node_id]
+        return node_id
+
+    for node_id in nodes:
+        for successor in topology.successors[node_id]:
+            if successor in root:
+                a, b = find(node_id), find(successor)
+                if a != b:
+                    root[b] = a
+    parts: dict[str, list[str]] = defaultdict(list)
+    for node_id in sorted(nodes, key=topology.position.__getitem__):
+        parts[find(node_id)].append(node_id)
+    return list(parts.values())
 
 
 def _dissolve(node_group: dict[str, str], group_id: str, nodes: list[str]) -> None:
@@ -353,8 +414,9 @@ def _lift_root_wrapper(node_group: dict[str, str], graph: ModelGraph) -> dict[st
     """A single top-level group holding every op (BERT's ``m``) is lifted: its children become the
     top level (``m.encoder`` named ``encoder``), so the first view and "collapse all" show the
     model's real blocks."""
+    io = _graph_io(graph)
     while True:
-        op_groups = [g for n, g in node_group.items() if _movable(graph, n)]
+        op_groups = [g for n, g in node_group.items() if n not in io]
         tops = {g.split("/", 1)[0] for g in op_groups}
         if len(tops) != 1 or "" in tops:
             return node_group
