@@ -17,7 +17,7 @@ import pytest
 
 import modellens
 from converters.schema import ModelGraph
-from tests.model_cases import CASES, ModelCase
+from tests.model_cases import BENCHMARK_BUILDERS, CASES, ModelCase
 from viewer.canvas_payload import build_payload
 from viewer.render import visible_graph
 
@@ -60,3 +60,10 @@ def test_collapsed_views_of_model_cases_are_acyclic(
         assert nx.is_directed_acyclic_graph(nx.DiGraph(body)), f"{name}: the model itself is cyclic"
         problem = cycle_in_views(body)
         assert problem is None, f"{case.id} [{name}]: {problem}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("builder", sorted(BENCHMARK_BUILDERS))
+def test_collapsed_views_of_benchmark_models_are_acyclic(builder: str, tmp_path: Path) -> None:
+    graph = modellens.load(BENCHMARK_BUILDERS[builder](tmp_path))
+    assert cycle_in_views(graph) is None

@@ -213,3 +213,30 @@ def test_zipped_ort_file_opens(ort_pair: Callable[[str, str], tuple[Path, Path]]
     graph = modellens.load(archive)
     assert graph.graph["format"] == "ort"
     assert modellens.summarize(graph)["nodes"] == modellens.summarize(modellens.load(ort_path))["nodes"]
+
+
+def test_app_inspector_shows_ort_weights_and_op_docs(
+    ort_pair: Callable[[str, str], tuple[Path, Path]],
+) -> None:
+    """AppTest: an uploaded .ort opens on the graph page; a Conv's weights show their statistics
+    (values read from the .ort file) and the op's ONNX documentation."""
+    from streamlit.testing.v1 import AppTest
+
+    from viewer import app_state
+
+    ort_path, twin_path = ort_pair("cnn_branches", "ORT_DISABLE_ALL")
+    graph = modellens.load(ort_path)
+    conv = next(n for n, d in graph.nodes(data=True) if d["op_type"] == "Conv" and d["weights"])
+    app_state._upload_store()["ort-test"] = ModelSource.from_uploads([("cnn.ort", ort_path.read_bytes())])
+    app = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
+    app.query_params["model"] = "upload:ort-test"
+    app.query_params["node"] = conv
+    app.run()
+    assert not app.exception
+    assert any("Conv documentation" in e.label for e in app.expander)
+    assert any(e.label.startswith("Weight ") for e in app.expander)
+    twin = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(twin_path)).graph.initializer}
+    shown = [(m.label, m.value) for m in app.metric]
+    for weight in graph.nodes[conv]["weights"].values():  # each weight's expander, in port order
+        values = twin[weight.name]
+        assert ("min", f"{values.min():.4g}") in shown and ("max", f"{values.max():.4g}") in shown
