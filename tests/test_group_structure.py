@@ -13,7 +13,7 @@ from onnx import TensorProto, helper
 import modellens
 from converters import schema
 from viewer.canvas_payload import build_payload
-from viewer.hierarchy import build_groups
+from viewer.hierarchy import MAX_DIRECT_CHILDREN, build_groups
 from viewer.render import visible_graph
 
 
@@ -228,3 +228,33 @@ def test_a_module_called_on_two_branches_gets_a_group_per_call() -> None:
 def test_one_call_computing_unrelated_parts_stays_one_group() -> None:
     grouping = build_groups(_branches(("Tanh", "Add")))  # different ops: not a repeat of the first part
     assert {grouping.node_group[n] for n in ("sig_a", "mul_a", "sig_b", "mul_b")} == {"net/act"}
+
+
+def test_crowded_levels_are_segmented_in_dependency_order_with_their_groups() -> None:
+    """300 two-op blocks with a root op between each: the root's 600 children are cut into
+    segments of consecutive children (whole blocks move along), numbered by op position."""
+    graph = schema.new_graph("onnx", "test")
+    steps: list[tuple[str, str, str, list[str]]] = [("x", "Input", "", [])]
+    previous = "x"
+    for i in range(300):
+        steps += [
+            (f"b{i}_0", "MatMul", f"block{i}", [previous]),
+            (f"b{i}_1", "Add", f"block{i}", [f"b{i}_0"]),
+        ]
+        steps.append((f"glue{i}", "Relu", "", [f"b{i}_1", previous]))  # a skip edge around the block
+        previous = f"glue{i}"
+    _chain(graph, steps)
+    grouping = build_groups(graph)
+    children: dict[str, int] = {}
+    for node_id, group_id in grouping.node_group.items():
+        if node_id != "x":
+            children[group_id] = children.get(group_id, 0) + 1
+    for group in grouping.groups.values():
+        children[group.parent] = children.get(group.parent, 0) + 1
+    assert max(children.values()) <= MAX_DIRECT_CHILDREN
+    segments = sorted((g for g in grouping.groups.values() if g.parent == ""), key=lambda g: g.count)
+    assert sum(g.count for g in segments) == 900
+    first = grouping.node_group["b0_0"]
+    assert first.startswith("§1-") and first.endswith("/block0")
+    assert grouping.node_group["b0_1"] == first  # a block moves whole
+    assert _views_are_acyclic(graph)
