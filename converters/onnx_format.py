@@ -12,16 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 from converters import foreign_formats, onnx_text, schema
 from converters.errors import ModelLoadError
+from converters.onnx_attributes import attribute_value
 from converters.onnx_lazy import Span, WireFormatError, load_without_weights
 from converters.onnx_tensors import (
     OnnxTensorStore,
     all_graphs,
     attribute_graphs,
-    attribute_value,
     dtype_name,
     element_count,
     first_line,
     is_external,
+    sparse_stored_bytes,
+    sparse_to_dense,
     stored_bytes,
     type_description,
 )
@@ -72,9 +74,10 @@ def graph_from_proto(
     (ONNX Runtime's .ort format stores every value's type).
     """
     warnings: list[str] = []
-    if value_types is None:
-        value_types = _infer_value_types(model, set(lazy), warnings)
     store = OnnxTensorStore(model, source.base_dir, source.path, lazy)
+    if value_types is None:
+        nested_sparse = any(len(g.sparse_initializer) for g in store.graphs[1:])
+        value_types = _infer_value_types(model, set(lazy), warnings, nested_sparse)
     warnings.extend(store.missing_external_data_warnings(source.display_name))
     converter = _GraphConverter(model, value_types, warnings)
     graph = converter.convert_graph(model.graph, scope="")
@@ -105,12 +108,12 @@ def _load_proto(source: ModelSource) -> tuple[onnx.ModelProto, dict[str, Span]]:
 
 
 def _infer_value_types(
-    model: onnx.ModelProto, lazy_names: set[str], warnings: list[str]
+    model: onnx.ModelProto, lazy_names: set[str], warnings: list[str], nested_sparse: bool = False
 ) -> dict[str, onnx.TypeProto]:
     """Every known value's TypeProto: from the file, plus onnx.shape_inference on a light copy."""
     import onnx
 
-    light = _without_weight_bytes(model, lazy_names)
+    light = _without_weight_bytes(model, lazy_names, nested_sparse)
     try:
         light = onnx.shape_inference.infer_shapes(light, check_type=True, strict_mode=True, data_prop=True)
     except Exception as strict_err:  # noqa: BLE001 - inference is optional; the graph still shows
@@ -128,11 +131,16 @@ def _infer_value_types(
                 types.setdefault(value.name, value.type)
         for tensor in graph.initializer:
             types.setdefault(tensor.name, _tensor_type(tensor))
+        for sparse in graph.sparse_initializer:
+            types.setdefault(sparse.values.name, _sparse_dense_type(sparse))
     return types
 
 
-def _without_weight_bytes(model: onnx.ModelProto, lazy_names: set[str]) -> onnx.ModelProto:
-    """A copy of ``model`` whose large initializers are declared as typed inputs (no bytes copied)."""
+def _without_weight_bytes(
+    model: onnx.ModelProto, lazy_names: set[str], nested_sparse: bool = False
+) -> onnx.ModelProto:
+    """A copy of ``model`` whose large initializers are declared as typed inputs (no bytes copied)
+    and whose small sparse initializers are dense (``nested_sparse``: in control-flow bodies too)."""
     import onnx
 
     light = onnx.ModelProto(ir_version=model.ir_version)
@@ -151,13 +159,56 @@ def _without_weight_bytes(model: onnx.ModelProto, lazy_names: set[str]) -> onnx.
             graph.initializer.append(tensor)
         elif tensor.name not in declared:
             graph.input.append(onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, tensor.dims))
+    for sparse in source.sparse_initializer:
+        dense = _dense_for_inference(sparse)
+        if dense is not None:
+            graph.initializer.append(dense)
+        elif sparse.values.name not in declared:
+            graph.input.append(
+                onnx.helper.make_tensor_value_info(sparse.values.name, sparse.values.data_type, sparse.dims)
+            )
+    for sub in list(all_graphs(graph))[1:] if nested_sparse else ():
+        _densify_sparse_initializers(sub)
     return light
+
+
+def _dense_for_inference(sparse: onnx.SparseTensorProto) -> onnx.TensorProto | None:
+    """A small sparse initializer as the dense tensor it stands for (onnx's type checks reject sparse
+    inputs to most operators; runtimes densify them too); None when large or unreadable."""
+    from onnx import numpy_helper
+
+    if element_count(sparse.dims) > SMALL_INITIALIZER_ELEMENTS:
+        return None
+    try:
+        return numpy_helper.from_array(sparse_to_dense(sparse), sparse.values.name)
+    except Exception:  # noqa: BLE001 - inference then sees the sparse tensor as it is
+        return None
+
+
+def _densify_sparse_initializers(graph: onnx.GraphProto) -> None:
+    kept = []
+    for sparse in graph.sparse_initializer:
+        dense = _dense_for_inference(sparse)
+        if dense is None:
+            kept.append(sparse)
+        else:
+            graph.initializer.append(dense)
+    if len(kept) != len(graph.sparse_initializer):
+        del graph.sparse_initializer[:]
+        graph.sparse_initializer.extend(kept)
 
 
 def _tensor_type(tensor: onnx.TensorProto) -> onnx.TypeProto:
     import onnx
 
     return onnx.helper.make_tensor_type_proto(tensor.data_type, list(tensor.dims))
+
+
+def _sparse_dense_type(sparse: onnx.SparseTensorProto) -> onnx.TypeProto:
+    """A sparse initializer is used as the dense tensor it stands for."""
+    import onnx
+
+    return onnx.helper.make_tensor_type_proto(sparse.values.data_type, list(sparse.dims))
 
 
 class _GraphConverter:
@@ -168,17 +219,24 @@ class _GraphConverter:
         self.value_types = value_types
         self.warnings = warnings
         self.subgraphs: dict[str, schema.ModelGraph] = {}
-        self.functions = {(f.domain, f.name): f for f in model.functions}
+        self.functions = {(f.domain, f.name, f.overload): f for f in model.functions}
         self.opset = {imp.domain or "ai.onnx": imp.version for imp in model.opset_import}
         self._described: dict[bytes, tuple[str | None, schema.Shape]] = {}
 
     def convert_graph(
-        self, proto: onnx.GraphProto, scope: str, outer_names: frozenset[str] = frozenset()
+        self,
+        proto: onnx.GraphProto,
+        scope: str,
+        outer_names: frozenset[str] = frozenset(),
+        function: str | None = None,
     ) -> schema.ModelGraph:
+        """``function``: the id of the function whose body this graph is (or is nested in)."""
         graph = schema.new_graph(FORMAT, "")
         graph.graph["subgraphs"] = self.subgraphs
         graph.graph["name"] = proto.name
         graph.graph["doc"] = proto.doc_string
+        if function is not None:
+            graph.graph["function"] = function
         self._build_nodes(graph, proto, scope, outer_names)
         return graph
 
@@ -192,10 +250,12 @@ class _GraphConverter:
                 [onnx.helper.make_empty_tensor_value_info(n) for n in function.input],
                 [onnx.helper.make_empty_tensor_value_info(n) for n in function.output],
             )
-            sub = self.convert_graph(body, scope=f"function:{function.domain}.{function.name}")
+            fid = function_id(function.domain, function.name, function.overload)
+            sub = self.convert_graph(body, scope=fid, function=fid)
             sub.graph["doc"] = function.doc_string
-            sub.graph["attributes"] = list(function.attribute)
-            self.subgraphs[function_id(function.domain, function.name)] = sub
+            sub.graph["attributes"] = [*function.attribute, *(a.name for a in function.attribute_proto)]
+            sub.graph["attribute_defaults"] = {a.name: attribute_value(a) for a in function.attribute_proto}
+            self.subgraphs[fid] = sub
 
     def _build_nodes(
         self,
@@ -204,7 +264,9 @@ class _GraphConverter:
         scope: str,
         outer_names: frozenset[str],
     ) -> None:
-        initializers = {t.name: t for t in proto.initializer}
+        initializers = {t.name: self._weight_info(t) for t in proto.initializer}
+        for sparse in proto.sparse_initializer:
+            initializers.setdefault(sparse.values.name, self._sparse_weight_info(sparse))
         taken: set[str] = set()
         producers: dict[str, tuple[str, int]] = {}
         for value in proto.input:
@@ -245,7 +307,7 @@ class _GraphConverter:
         graph: schema.ModelGraph,
         node_id: str,
         node: onnx.NodeProto,
-        initializers: dict[str, onnx.TensorProto],
+        initializers: dict[str, schema.TensorInfo],
         scope: str,
         visible_names: frozenset[str],
     ) -> None:
@@ -254,15 +316,13 @@ class _GraphConverter:
             for position, body in enumerate(attribute_graphs(attribute)):
                 suffix = attribute.name if attribute.HasField("g") else f"{attribute.name}[{position}]"
                 sub_id = f"{scope}/{node_id}/{suffix}" if scope else f"{node_id}/{suffix}"
-                self.subgraphs[sub_id] = self.convert_graph(body, sub_id, visible_names)
+                self.subgraphs[sub_id] = self.convert_graph(
+                    body, sub_id, visible_names, function=graph.graph.get("function")
+                )
                 subgraph_ids.append(sub_id)
-        if (node.domain, node.op_type) in self.functions:
-            subgraph_ids.append(function_id(node.domain, node.op_type))
-        weights = {
-            port: self._weight_info(initializers[name])
-            for port, name in enumerate(node.input)
-            if name in initializers
-        }
+        if (node.domain, node.op_type, node.overload) in self.functions:
+            subgraph_ids.append(function_id(node.domain, node.op_type, node.overload))
+        weights = {port: initializers[name] for port, name in enumerate(node.input) if name in initializers}
         metadata = {item.key: item.value for item in node.metadata_props}
         schema.add_node(
             graph,
@@ -283,13 +343,15 @@ class _GraphConverter:
         )
         if metadata:
             graph.nodes[node_id]["metadata"] = metadata
+        if node.overload:
+            graph.nodes[node_id]["overload"] = node.overload
 
     def _connect_inputs(
         self,
         graph: schema.ModelGraph,
         node_id: str,
         producers: dict[str, tuple[str, int]],
-        initializers: dict[str, onnx.TensorProto],
+        initializers: dict[str, schema.TensorInfo],
         taken: set[str],
         outer_names: frozenset[str],
     ) -> None:
@@ -326,11 +388,11 @@ class _GraphConverter:
         graph: schema.ModelGraph,
         value: onnx.ValueInfoProto,
         producers: dict[str, tuple[str, int]],
-        initializers: dict[str, onnx.TensorProto],
+        initializers: dict[str, schema.TensorInfo],
         taken: set[str],
     ) -> None:
         node_id = schema.unique_id(f"output:{value.name}", taken, "output")
-        weights = {0: self._weight_info(initializers[value.name])} if value.name in initializers else {}
+        weights = {0: initializers[value.name]} if value.name in initializers else {}
         schema.add_node(
             graph,
             node_id,
@@ -367,9 +429,21 @@ class _GraphConverter:
             nbytes=stored_bytes(tensor),
         )
 
+    def _sparse_weight_info(self, sparse: onnx.SparseTensorProto) -> schema.TensorInfo:
+        """A sparse initializer: its dense dtype and shape; bytes = stored values plus indices."""
+        return schema.TensorInfo(
+            name=sparse.values.name,
+            dtype=dtype_name(sparse.values.data_type),
+            shape=tuple(int(d) for d in sparse.dims),
+            is_initializer=True,
+            nbytes=sparse_stored_bytes(sparse),
+        )
 
-def function_id(domain: str, name: str) -> str:
-    return f"function:{domain}.{name}" if domain else f"function:{name}"
+
+def function_id(domain: str, name: str, overload: str = "") -> str:
+    """A model-local function's subgraph id: ``function:domain.name``, ``:overload`` appended (IR 10)."""
+    base = f"function:{domain}.{name}" if domain else f"function:{name}"
+    return f"{base}:{overload}" if overload else base
 
 
 def namespace_of(node_name: str, metadata: dict[str, str]) -> str:
@@ -398,7 +472,9 @@ def _fill_model_attributes(
     opsets = {imp.domain or "ai.onnx": int(imp.version) for imp in model.opset_import}
     default_opset = opsets.get("ai.onnx")
     label = f"ONNX v{model.ir_version}" + (f", opset {default_opset}" if default_opset else "")
-    initializers = list(model.graph.initializer)
+    graphs = store.graphs  # weights of control-flow bodies count too
+    initializers = [tensor for graph_proto in graphs for tensor in graph_proto.initializer]
+    sparse = [tensor for graph_proto in graphs for tensor in graph_proto.sparse_initializer]
     graph.graph.update(
         format_label=label,
         producer=" ".join(p for p in (model.producer_name, model.producer_version) if p),
@@ -408,8 +484,10 @@ def _fill_model_attributes(
         domain=model.domain,
         model_version=int(model.model_version),
         model_doc=model.doc_string,
-        parameters=sum(element_count(t.dims) for t in initializers),
-        parameter_bytes=sum(stored_bytes(t) for t in initializers),
+        parameters=sum(element_count(t.dims) for t in initializers)
+        + sum(element_count(s.dims) for s in sparse),
+        parameter_bytes=sum(stored_bytes(t) for t in initializers)
+        + sum(sparse_stored_bytes(s) for s in sparse),
         warnings=warnings,
         tensor_store=store,
     )

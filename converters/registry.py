@@ -13,15 +13,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from converters import onnx_format, ort_format, schema, sniff
+from converters import exported_program_format, onnx_format, ort_format, schema, sniff
 from converters.errors import UnsupportedFormatError
 from converters.source import ModelSource
 
-FORMAT_MODULES: tuple[ModuleType, ...] = (onnx_format, ort_format)
+FORMAT_MODULES: tuple[ModuleType, ...] = (onnx_format, ort_format, exported_program_format)
 SUPPORTED_TEXT = (
-    "ONNX (.onnx, optionally with external data, or a .zip of them; also saved as text), ONNX Runtime .ort"
+    "ONNX (.onnx, optionally with external data, or a .zip of them; also saved as text), "
+    "ONNX Runtime .ort, PyTorch ExportedProgram (.pt2)"
 )
-_MODEL_SUFFIXES_IN_ZIP = (".onnx", ".ort")
+_MODEL_SUFFIXES_IN_ZIP = (".onnx", ".ort", ".pt2")
 
 
 def detect_format(source: ModelSource) -> ModuleType:
@@ -42,13 +43,13 @@ def detect_format(source: ModelSource) -> ModuleType:
 
 def check_openable(source: ModelSource) -> None:
     """Raise the error load_source would give for a file that is not a model, cheaply (no parsing)."""
-    if not (source.is_zip() and _zip_holds_model(source)):
+    if not _is_model_container(source):
         detect_format(source)
 
 
 def load_source(source: ModelSource, settings: dict[str, Any] | None = None) -> schema.ModelGraph:
     """Convert a source to a ModelGraph; a zip holding a model is unpacked safely first."""
-    if source.is_zip() and _zip_holds_model(source):
+    if _is_model_container(source):
         source = _model_in(source.unpacked())
     module = detect_format(source)
     try:
@@ -81,6 +82,13 @@ def _garbage_collection_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _is_model_container(source: ModelSource) -> bool:
+    """A zip to unpack (models inside it), not a zip that is itself a model (.pt2, TorchScript)."""
+    if not source.is_zip() or any(module.match(source) for module in FORMAT_MODULES):
+        return False
+    return _zip_holds_model(source)
 
 
 def _zip_holds_model(source: ModelSource) -> bool:

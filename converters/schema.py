@@ -79,6 +79,21 @@ def format_shape(shape: Shape) -> str:
     return "×".join("?" if d is None else str(d) for d in shape)
 
 
+ATTRIBUTE_REF_KEY = "ref_attr"
+
+
+def attribute_ref(name: str) -> dict[str, str]:
+    """An attribute value that is the calling node's attribute ``name`` (ONNX function bodies)."""
+    return {ATTRIBUTE_REF_KEY: name}
+
+
+def referenced_attribute(value: Any) -> str | None:
+    """The caller's attribute name when ``value`` is an ``attribute_ref``, else None."""
+    if isinstance(value, dict) and len(value) == 1 and isinstance(value.get(ATTRIBUTE_REF_KEY), str):
+        return str(value[ATTRIBUTE_REF_KEY])
+    return None
+
+
 def edge_key(src_port: int, dst_port: int) -> str:
     return f"{src_port}:{dst_port}"
 
@@ -155,6 +170,12 @@ def unique_id(wanted: str, taken: set[str], fallback: str) -> str:
         n += 1
     taken.add(candidate)
     return candidate
+
+
+def op_text(data: dict[str, Any]) -> str:
+    """A node's op type, with the function overload it calls (``F:a``, IR 10) when there is one."""
+    overload = data.get("overload")
+    return f"{data['op_type']}:{overload}" if overload else str(data["op_type"])
 
 
 def iter_op_nodes(graph: ModelGraph) -> Iterable[tuple[str, dict[str, Any]]]:

@@ -6,28 +6,13 @@ for known non-models, and returns quietly for anything else.
 
 from __future__ import annotations
 
-import pickletools
-import zipfile
-
-from converters import foreign_formats
+from converters import foreign_formats, torch_pickles
 from converters.errors import NotAModelError
 from converters.source import ModelSource
 
-TORCH_SCRIPT_SNIPPET = """\
-import torch
-
-model = MyModel()  # your torch.nn.Module class
-model.load_state_dict(torch.load("weights.pt", map_location="cpu"))
-model.eval()
-
-# Either script it (keeps control flow) ...
-torch.jit.script(model).save("model.torchscript")
-# ... or trace it with an example input of the right shape:
-example = torch.randn(1, 3, 224, 224)
-torch.jit.trace(model, example).save("model.torchscript")
-# For ModelLens today, export ONNX:
-torch.onnx.export(model, (example,), "model.onnx", dynamo=True)
-"""
+TORCH_SCRIPT_SNIPPET = torch_pickles.model_file_snippet(
+    'model.load_state_dict(torch.load("weights.pt", map_location="cpu"))'
+)
 
 _IMAGE_MAGIC = {
     b"\x89PNG\r\n\x1a\n": "a PNG image",
@@ -36,7 +21,6 @@ _IMAGE_MAGIC = {
     b"GIF89a": "a GIF image",
     b"%PDF": "a PDF document",
 }
-_STATE_DICT_GLOBALS = {"collections OrderedDict", "torch._utils _rebuild_tensor_v2", "torch FloatStorage"}
 
 
 def explain_non_model(source: ModelSource) -> None:
@@ -72,18 +56,9 @@ def explain_non_model(source: ModelSource) -> None:
             "unpack it and open the model file, or re-pack as .zip",
         )
     if _is_safetensors(head):
-        raise NotAModelError(
-            f"{source.display_name} is a safetensors weights file: weights only, no graph",
-            "load the weights into your model and export it with torch.onnx.export",
-            TORCH_SCRIPT_SNIPPET,
-        )
+        torch_pickles.explain_safetensors(source)
     if head[:1] == b"\x80" and 2 <= head[1] <= 5:
-        raise NotAModelError(
-            f"{source.display_name} is a Python pickle (a legacy torch.save file or similar), "
-            "not a graph ModelLens can read",
-            "script or trace the module and save that (see the snippet)",
-            TORCH_SCRIPT_SNIPPET,
-        )
+        torch_pickles.explain_raw_pickle(source)
     foreign_formats.explain(source)
     if source.is_zip():
         _explain_zip(source)
@@ -103,48 +78,20 @@ def _explain_zip(source: ModelSource) -> None:
             f"{source.display_name} is a TorchScript archive; ModelLens opens ONNX models today",
             "export it to ONNX: `torch.onnx.export(torch.jit.load(path), example_inputs, 'model.onnx')`",
         )
-    if any(name.endswith(("serialized_exported_program.json", "models/model.json")) for name in names):
+    if "archive_format" in leaves and any("/aotinductor/" in f"/{name}" for name in names):
         raise NotAModelError(
-            f"{source.display_name} is a PyTorch ExportedProgram (.pt2); ModelLens opens ONNX models today",
-            "export it to ONNX: `torch.onnx.export(torch.export.load(path).module(), args, 'model.onnx')`",
+            f"{source.display_name} is an AOTInductor package (.pt2 of compiled kernels): it holds "
+            "machine code, not a graph",
+            "open the ExportedProgram it was compiled from: "
+            '`torch.export.save(torch.export.export(model, (example,)), "model.pt2")`',
         )
     if "data.pkl" in leaves:
-        kind = _torch_pickle_kind(source)
-        raise NotAModelError(
-            f"{source.display_name} is a torch.save {kind}, not a runnable model: it holds Python "
-            "objects, no graph",
-            "script or trace the module: `torch.jit.script(model).save('model.torchscript')` or "
-            "`torch.jit.trace(model, example).save(...)`; for ModelLens today, `torch.onnx.export`",
-            TORCH_SCRIPT_SNIPPET,
-        )
+        torch_pickles.explain_torch_zip(source, names)
     if "config.json" in leaves and "model.weights.h5" in leaves:
         raise NotAModelError(
             f"{source.display_name} is a Keras 3 .keras file",
             "export it to ONNX with tf2onnx (`model.export('saved_model')` then `python -m tf2onnx.convert`)",
         )
-
-
-def _torch_pickle_kind(source: ModelSource) -> str:
-    """'state_dict' or 'pickled module', read from the pickle's GLOBAL opcodes (never executed)."""
-    try:
-        with zipfile.ZipFile(source.path) as archive:
-            name = next(n for n in archive.namelist() if n.endswith("data.pkl"))
-            data = archive.read(name)
-        globals_seen = set()
-        for opcode, arg, _ in pickletools.genops(data):
-            if opcode.name in ("GLOBAL", "INST") and isinstance(arg, str):
-                globals_seen.add(arg)
-    except (StopIteration, zipfile.BadZipFile, ValueError, OSError):
-        return "checkpoint"
-    return (
-        "state_dict"
-        if globals_seen <= _STATE_DICT_GLOBALS | _storage_globals(globals_seen)
-        else ("pickled module")
-    )
-
-
-def _storage_globals(names: set[str]) -> set[str]:
-    return {n for n in names if n.startswith("torch ") and n.endswith("Storage")}
 
 
 def _is_safetensors(head: bytes) -> bool:

@@ -9,6 +9,9 @@ Every model is built in code with seeded random weights (nothing is downloaded):
                              dynamic ``batch``/``seq`` dims.
 * ``control_flow_if_loop.onnx`` built with ``onnx.helper``: an ``If`` (then/else bodies), a ``Loop``
                              whose body calls a model-local function.
+* ``cnn_dynamic_batch.pt2``  the branch CNN as a PyTorch ExportedProgram (``torch.export.save``) with a
+                             dynamic ``batch`` dim in [1, 64]; ``cnn_dynamic_batch.inputs.yaml`` beside
+                             it is an input spec for running it (MAX's ``inputs:`` format).
 
 Each file is checked with ``onnx.checker`` and run once in onnxruntime. The builders are also
 imported by ``tests/model_cases.py`` so tests build the same models fresh.
@@ -184,6 +187,44 @@ def build_transformer_block(path: Path) -> Path:
 # ---------------------------------------------------------------------------------------- onnx.helper
 
 
+PT2_INPUTS_YAML = """\
+inputs:
+  - input_name: image
+    shape: 1x3x32x32xf32
+    data:
+      random:
+        uniform: {min: 0, max: 1}
+"""
+
+
+def build_cnn_pt2(path: Path) -> Path:
+    """The branch CNN through ``torch.export`` (batch in [1, 64]) saved as a ``.pt2``, with its input
+    spec YAML beside it. Stack traces (local paths) are dropped so the file is reproducible."""
+    import torch
+
+    batch = torch.export.Dim("batch", min=1, max=64)
+    program = torch.export.export(
+        _branch_net(), (torch.randn(2, 3, 32, 32),), dynamic_shapes={"image": {0: batch}}
+    )
+    for node in program.graph.nodes:
+        node.meta.pop("stack_trace", None)
+    torch.export.save(program, str(path))
+    path.with_name(path.name.removesuffix(".pt2") + ".inputs.yaml").write_text(PT2_INPUTS_YAML)
+    return path
+
+
+def check_pt2_file(path: Path) -> list[np.ndarray]:
+    """Load with torch.export.load and run the smallest and largest batch; returns the outputs."""
+    import torch
+
+    module = torch.export.load(str(path)).module()
+    outputs = []
+    with torch.no_grad():
+        for batch in (1, 64):
+            outputs.append(module(torch.rand(batch, 3, 32, 32)).numpy())
+    return outputs
+
+
 def _const(name: str, array: np.ndarray) -> onnx.NodeProto:
     return helper.make_node(
         "Constant", [], [name], name=f"const_{name}", value=numpy_helper.from_array(array)
@@ -346,6 +387,7 @@ SAMPLES = {
     "cnn_branches.onnx": build_cnn_branches,
     "transformer_block.onnx": build_transformer_block,
     "control_flow_if_loop.onnx": build_control_flow,
+    "cnn_dynamic_batch.pt2": build_cnn_pt2,
 }
 
 
@@ -353,7 +395,7 @@ def main(out_dir: Path = HERE) -> int:
     total = 0
     for name, builder in SAMPLES.items():
         path = builder(out_dir / name)
-        outputs = check_model_file(path)
+        outputs = check_pt2_file(path) if path.suffix == ".pt2" else check_model_file(path)
         size = path.stat().st_size
         total += size
         print(f"{name}: {size / 1024:.1f} KiB, outputs {[o.shape for o in outputs]}")

@@ -694,6 +694,15 @@ def count_edges(graph: onnx.GraphProto) -> int:
     return sum(edge_tensors(graph).values())
 
 
+def _initializers_deep(graph: onnx.GraphProto) -> Iterable[onnx.TensorProto]:
+    """Initializers of ``graph`` and of every control-flow body in it, at any depth."""
+    yield from graph.initializer
+    for node in graph.node:
+        for attr in node.attribute:
+            for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                yield from _initializers_deep(sub)
+
+
 def expected_info(path: Path) -> dict[str, Any]:
     """The ``modellens info --json`` values that follow from the file alone (no ModelLens code).
     ``format_label``, ``producer`` (see ``producer_name``) and ``warnings`` are left to the tests."""
@@ -702,7 +711,7 @@ def expected_info(path: Path) -> dict[str, Any]:
     inits = {t.name for t in graph.initializer}
     parameters = 0
     parameter_bytes = 0
-    for tensor in graph.initializer:
+    for tensor in _initializers_deep(graph):
         count = math.prod(tensor.dims)
         parameters += count
         parameter_bytes += count * _ITEMSIZE[dtype_name(tensor.data_type)]

@@ -242,12 +242,8 @@ def test_app_inspector_shows_ort_weights_and_op_docs(
         assert ("min", f"{values.min():.4g}") in shown and ("max", f"{values.max():.4g}") in shown
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sparse initializers become weights once issue 8 item 3 lands in onnx_format (the .ort reader "
-    "already hands them over as graph.sparse_initializer): remove this marker then",
-)
 def test_sparse_initializer_of_an_ort_file_is_a_weight(tmp_path: Path) -> None:
+    """ORT keeps sparse initializers sparse in .ort files; they are weights with their dense shape."""
     from onnx import TensorProto, helper
 
     values = numpy_helper.from_array(np.array([5.0], np.float32), "S")
@@ -268,3 +264,7 @@ def test_sparse_initializer_of_an_ort_file_is_a_weight(tmp_path: Path) -> None:
     assert loaded.graph["warnings"] == []
     add = loaded.nodes["add"]
     assert [(w.name, w.shape) for w in add["weights"].values()] == [("S", (4,))]
+    session = ort.InferenceSession(str(ort_path), providers=["CPUExecutionProvider"])
+    (dense,) = session.run(None, {"x": np.zeros(4, np.float32)})  # y = 0 + S
+    np.testing.assert_array_equal(loaded.graph["tensor_store"].array("S"), dense)
+    assert modellens.summarize(loaded)["parameters"] == 4

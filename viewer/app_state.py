@@ -20,16 +20,18 @@ from viewer.text import literal
 
 UPLOAD_HELP = (
     "Drop an .onnx file (add its external-data files alongside, or a .zip of them), ONNX saved as "
-    "text (.textproto, .onnxtxt, .json) or an ONNX Runtime .ort file. "
+    "text (.textproto, .onnxtxt, .json), an ONNX Runtime .ort or a PyTorch .pt2 (torch.export.save). "
     "Up to 4 GB here; bigger files open with `modellens PATH` on the command line."
 )
 UPLOADER_KEY = "uploader"
+SAMPLE_SUFFIXES = (".onnx", ".pt2")
 SESSION_DEFAULTS: dict[str, Any] = {
     "model_key": None,
     "selected": None,
     "selected_edges": [],
     "focus": None,
     "subgraph": MAIN_GRAPH,
+    "caller": None,
     "load_error": None,
     "cli_model": None,
 }
@@ -59,7 +61,7 @@ def sample_models_dir() -> Path:
 
 
 def sample_names() -> list[str]:
-    return sorted(p.name for p in sample_models_dir().glob("*.onnx"))
+    return sorted(p.name for p in sample_models_dir().iterdir() if p.suffix in SAMPLE_SUFFIXES)
 
 
 @st.cache_resource(show_spinner=False)
@@ -221,8 +223,12 @@ def select_node(node_id: str | None) -> None:
         del st.query_params["node"]
 
 
-def open_subgraph(sub_id: str) -> None:
+def open_subgraph(sub_id: str, caller: tuple[str, str] | None = None) -> None:
+    """Show ``sub_id``; ``caller`` (graph id, node id) is the node that calls the function opened,
+    kept while the user stays inside it (its attribute values resolve the body's references)."""
     st.session_state.subgraph = sub_id
+    if caller is not None or not sub_id:
+        st.session_state.caller = caller
     select_node(None)
     if sub_id:
         st.query_params["sub"] = sub_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from converters.op_catalog import onnx_op_doc
-from converters.schema import ModelGraph, TensorInfo, format_shape
+from converters.schema import ModelGraph, TensorInfo, format_shape, op_text
 from viewer.colors import CATEGORY_STYLES
 from viewer.hierarchy import Grouping, build_groups
 
@@ -35,7 +35,7 @@ def _node_entry(
     """A node's drawing data; fields at their default (see CONTRACT.md) are left out to keep
     50,000-node payloads small."""
     data = graph.nodes[node_id]
-    entry: dict[str, Any] = {"id": node_id, "op": data["op_type"], "cat": data["category"]}
+    entry: dict[str, Any] = {"id": node_id, "op": op_text(data), "cat": data["category"]}
     if data["name"] and data["name"] != node_id:
         entry["name"] = data["name"]
     if data["kind"] != "op":

@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from converters import ModelLensError
-from converters.schema import ModelGraph, TensorInfo, format_shape
+from converters.schema import ModelGraph, TensorInfo, format_shape, referenced_attribute
 from viewer import tables
 from viewer.app_state import open_subgraph, select_node
 from viewer.colors import CATEGORY_STYLES
@@ -30,7 +30,7 @@ def inspector(model: OpenModel, sub_id: str) -> None:
         st.info("Click a node to inspect it, or an edge to see its tensor.", icon=":material/mouse:")
         _legend()
         return
-    _node_panel(model, graph, node_id)
+    _node_panel(model, sub_id, graph, node_id)
 
 
 def _legend() -> None:
@@ -42,7 +42,7 @@ def _legend() -> None:
     st.markdown(chips, unsafe_allow_html=True)
 
 
-def _node_panel(model: OpenModel, graph: ModelGraph, node_id: str) -> None:
+def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) -> None:
     data = graph.nodes[node_id]
     doc = tables.node_doc(graph, node_id)
     style = CATEGORY_STYLES.get(data["category"], CATEGORY_STYLES["other"])
@@ -59,7 +59,13 @@ def _node_panel(model: OpenModel, graph: ModelGraph, node_id: str) -> None:
         with st.expander(f"{doc.op_type} documentation (since opset {doc.since_version})"):
             st.markdown(doc.doc)
             st.markdown(f"[onnx.ai reference]({doc.url})")
-    attributes = tables.attribute_table(graph, node_id, doc)
+    elif data.get("doc") and data["kind"] == "op":
+        with st.expander("Operator schema"):
+            st.code(data["doc"], language=None)
+    bindings = {}
+    if any(referenced_attribute(v) for v in data["attributes"].values()):
+        bindings = tables.attribute_bindings(model.graph, sub_id, st.session_state.get("caller"))
+    attributes = tables.attribute_table(graph, node_id, doc, bindings)
     if not attributes.empty:
         st.markdown("**Attributes**")
         st.dataframe(attributes, hide_index=True, width="stretch")
@@ -71,7 +77,13 @@ def _node_panel(model: OpenModel, graph: ModelGraph, node_id: str) -> None:
     for port, info in sorted(data["weights"].items()):
         _weight_section(model, graph, node_id, port, info)
     for sub in data["subgraph_ids"]:
-        st.button(f"Open subgraph {literal(sub)}", key=f"open_{sub}", on_click=open_subgraph, args=(sub,))
+        is_function = model.graph_for(sub).graph.get("function") == sub
+        st.button(
+            f"Open {'function' if is_function else 'subgraph'} {literal(sub)}",
+            key=f"open_{sub}",
+            on_click=open_subgraph,
+            args=(sub, (sub_id, node_id) if is_function else None),
+        )
     if data.get("source"):
         with st.expander("Source (stack trace)"):
             st.code(data["source"])
@@ -104,9 +116,12 @@ def _weight_section(model: OpenModel, graph: ModelGraph, node_id: str, port: int
             return
         try:
             values = _weight_values(model.key, info.name, store)
+            sparse = getattr(store, "sparse_parts", lambda _name: None)(info.name)
         except ModelLensError as err:
             st.warning(literal(err.one_line()))
             return
+        if sparse is not None:
+            _sparse_section(sparse)
         stats = tables.tensor_stats(values)
         if stats.minimum is not None:
             cols = st.columns(4)
@@ -138,6 +153,18 @@ def _weight_section(model: OpenModel, graph: ModelGraph, node_id: str, port: int
             on_click="ignore",
             key=f"npy_{node_id}_{port}",
         )
+
+
+def _sparse_section(parts: Any) -> None:
+    """What a sparse initializer stores: its values and indices, and how dense it is."""
+    dense = int(np.prod(parts.dense_shape))
+    st.caption(
+        f"Sparse: {parts.values.size:,} stored values of {dense:,} ({parts.density:.2%} dense), "
+        f"indices {parts.indices.dtype} {format_shape(parts.indices.shape)}. Values, then indices:"
+    )
+    for array in (parts.values, parts.indices):
+        preview = np.asarray(array).reshape(-1)[: tables.PREVIEW_VALUES]
+        st.code(np.array2string(preview, precision=4, max_line_width=60), language=None)
 
 
 def _npy_bytes(values: np.ndarray) -> bytes:

@@ -179,8 +179,8 @@ def summary_page() -> None:
     facts = {
         "Format": summary["format_label"],
         "Producer": summary["producer"] or "–",
-        "IR version": summary["ir_version"],
-        "Opsets": ", ".join(f"{k} {v}" for k, v in summary["opsets"].items()) or "–",
+        "IR version": summary["ir_version"] if summary["ir_version"] is not None else "–",
+        "Opsets": ", ".join(f"{k} {v}" for k, v in (summary["opsets"] or {}).items()) or "–",
         "Edges": f"{summary['edges']:,}",
         "Subgraphs": summary["subgraphs"],
         "sha256": summary["sha256"],
@@ -209,7 +209,7 @@ def summary_page() -> None:
         .mark_bar()
         .encode(
             x=alt.X("count:Q"),
-            y=alt.Y("op_type:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False)),
+            y=alt.Y("op_type:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=320)),
             color=alt.Color(
                 "category:N",
                 scale=alt.Scale(domain=domain, range=[CATEGORY_STYLES[c]["fill"] for c in domain]),

@@ -20,7 +20,7 @@ def model_summary(graph: ModelGraph) -> dict[str, Any]:
         "format_label": meta["format_label"],
         "producer": meta.get("producer", ""),
         "ir_version": meta.get("ir_version"),
-        "opsets": dict(meta.get("opsets", {})),
+        "opsets": dict(meta["opsets"]) if "opsets" in meta else None,
         "metadata": {str(k): str(v) for k, v in meta.get("metadata", {}).items()},
         "sha256": meta.get("sha256", ""),
         "nodes": len(op_nodes),
@@ -32,6 +32,7 @@ def model_summary(graph: ModelGraph) -> dict[str, Any]:
         "parameter_bytes": int(meta.get("parameter_bytes", 0)),
         "subgraphs": len(meta.get("subgraphs", {})),
         "warnings": list(meta.get("warnings", [])),
+        "dim_ranges": {str(k): list(v) for k, v in meta.get("dim_ranges", {}).items()},
     }
 
 
@@ -46,6 +47,9 @@ def format_summary_text(summary: dict[str, Any]) -> str:
     ]
     if summary["opsets"]:
         lines.append("opsets      " + ", ".join(f"{k} {v}" for k, v in summary["opsets"].items()))
+    if summary.get("dim_ranges"):
+        ranges = summary["dim_ranges"].items()
+        lines.append("dynamic     " + ", ".join(dim_range_text(k, v) for k, v in ranges))
     for title, key in (("inputs", "inputs"), ("outputs", "outputs")):
         lines.append(f"{title}:")
         lines.extend(
@@ -57,6 +61,12 @@ def format_summary_text(summary: dict[str, Any]) -> str:
         lines.append(f"metadata    {key} = {value}")
     lines.extend(f"warning     {w}" for w in summary["warnings"])
     return "\n".join(lines)
+
+
+def dim_range_text(name: str, bounds: list[int | None]) -> str:
+    """``batch ∈ [1, 64]``; an unbounded end shows as ∞."""
+    low, high = bounds
+    return f"{name} ∈ [{'-∞' if low is None else low}, {'∞' if high is None else high}]"
 
 
 def _shape_text(shape: list[Any] | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,15 @@ import numpy as np
 import pandas as pd
 
 from converters.op_catalog import OpDoc, onnx_op_doc
-from converters.schema import ModelGraph, TensorInfo, format_shape, iter_op_nodes
+from converters.schema import (
+    ModelGraph,
+    TensorInfo,
+    format_shape,
+    iter_op_nodes,
+    op_text,
+    referenced_attribute,
+)
+from viewer.summary import dim_range_text
 
 PREVIEW_VALUES = 64
 HISTOGRAM_BINS = 40
@@ -41,13 +50,25 @@ def node_table(graph: ModelGraph) -> pd.DataFrame:
 
 
 def io_table(graph: ModelGraph, which: str) -> pd.DataFrame:
-    """Graph inputs or outputs: name, dtype, shape."""
+    """Graph inputs or outputs: name, dtype, shape; plus ``dynamic dims`` (``s0 ∈ [1, 64]``) when the
+    format records the ranges of its symbolic dims."""
+    ranges = graph.graph.get("dim_ranges") or {}
+    columns = ["name", "dtype", "shape", *(["dynamic dims"] if ranges else [])]
     rows = []
     for node_id in graph.graph[which]:
         data = graph.nodes[node_id]
         info = data["outputs"][0] if which == "inputs" else data.get("tensor") or TensorInfo(data["name"])
-        rows.append({"name": info.name, "dtype": info.dtype or "?", "shape": format_shape(info.shape)})
-    return pd.DataFrame(rows, columns=["name", "dtype", "shape"])
+        row = {"name": info.name, "dtype": info.dtype or "?", "shape": format_shape(info.shape)}
+        if ranges:
+            symbols = sorted({s for d in info.shape or () if isinstance(d, str) for s in _symbols(d)})
+            row["dynamic dims"] = ", ".join(dim_range_text(s, ranges[s]) for s in symbols if s in ranges)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _symbols(dim: str) -> list[str]:
+    """Symbol names in a dim expression: ``2*s0 + s1`` -> ``['s0', 's1']``."""
+    return re.findall(r"[A-Za-z_]\w*", dim)
 
 
 def op_histogram(graph: ModelGraph) -> pd.DataFrame:
@@ -76,8 +97,12 @@ def input_rows(graph: ModelGraph, node_id: str, doc: OpDoc | None) -> list[PortR
     data = graph.nodes[node_id]
     producers = {d["dst_port"]: (src, d["src_port"]) for src, _, d in graph.in_edges(node_id, data=True)}
     rows = []
+    port_names = data.get("port_names") or []  # formats whose operators name their inputs (aten)
     for port, name in enumerate(data["input_names"]):
-        formal = doc.inputs[port] if doc and port < len(doc.inputs) else f"input {port}"
+        if doc and port < len(doc.inputs):
+            formal = doc.inputs[port]
+        else:
+            formal = port_names[port] if port < len(port_names) else f"input {port}"
         if port in data["weights"]:
             info = data["weights"][port]
             rows.append(PortRow(port, formal, name, info.dtype or "?", format_shape(info.shape), ()))
@@ -120,13 +145,17 @@ def node_doc(graph: ModelGraph, node_id: str) -> OpDoc | None:
     return onnx_op_doc(data["op_type"], data["domain"], opset)
 
 
-def attribute_table(graph: ModelGraph, node_id: str, doc: OpDoc | None) -> pd.DataFrame:
-    """Attributes set on the node plus the defaults of those left unset."""
+def attribute_table(
+    graph: ModelGraph, node_id: str, doc: OpDoc | None, bindings: dict[str, Binding] | None = None
+) -> pd.DataFrame:
+    """Attributes set on the node plus the defaults of those left unset. A reference to the calling
+    node's attribute (function bodies) shows as ``= @name``, followed by the value ``bindings``
+    gives it (see ``attribute_bindings``)."""
     data = graph.nodes[node_id]
     rows = [
         {
             "attribute": k,
-            "value": _short(v),
+            "value": attribute_text(v, bindings or {}),
             "set": "yes",
             "description": doc.attribute_docs.get(k, "") if doc else "",
         }
@@ -144,6 +173,67 @@ def attribute_table(graph: ModelGraph, node_id: str, doc: OpDoc | None) -> pd.Da
             if k not in data["attributes"]
         ]
     return pd.DataFrame(rows, columns=["attribute", "value", "set", "description"])
+
+
+def attribute_text(value: Any, bindings: dict[str, Binding]) -> str:
+    """An attribute value as shown: ``= @v`` for a reference, ``= @v → 1.0 (…)`` once resolved."""
+    ref = referenced_attribute(value)
+    if ref is None:
+        return _short(value)
+    binding = bindings.get(ref)
+    if binding is None:
+        return f"= @{ref}"
+    return _short(f"= @{ref} → {attribute_text(binding.value, {})} ({binding.source})")
+
+
+@dataclass(frozen=True)
+class Binding:
+    """The value a function attribute takes at a call site, and where it came from."""
+
+    value: Any
+    source: str
+
+
+def function_call_sites(root: ModelGraph) -> dict[str, list[tuple[str, str]]]:
+    """Function id -> (graph id, node id) of every node calling it, in the main graph ("") and in
+    every subgraph (function bodies and control-flow bodies at any depth)."""
+    subgraphs = root.graph.get("subgraphs", {})
+    functions = {sub_id for sub_id, sub in subgraphs.items() if sub.graph.get("function") == sub_id}
+    sites: dict[str, list[tuple[str, str]]] = {fid: [] for fid in functions}
+    for graph_id, graph in (("", root), *subgraphs.items()):
+        for node_id, data in graph.nodes(data=True):
+            for sub_id in data["subgraph_ids"]:
+                if sub_id in functions:
+                    sites[sub_id].append((graph_id, node_id))
+    return sites
+
+
+def attribute_bindings(
+    root: ModelGraph, sub_id: str, caller: tuple[str, str] | None = None, _depth: int = 0
+) -> dict[str, Binding]:
+    """Values of the attributes of the function that ``sub_id`` is (or is nested in): passed by
+    ``caller`` (graph id, node id) when it calls that function, else by the function's only call
+    site; the function's defaults fill what the caller leaves out. Empty outside functions or when
+    the call site is unknown and there are no defaults."""
+    subgraphs = root.graph.get("subgraphs", {})
+    function = subgraphs[sub_id].graph.get("function") if sub_id in subgraphs else None
+    if function is None or function not in subgraphs or _depth > 16:
+        return {}
+    defaults = subgraphs[function].graph.get("attribute_defaults", {})
+    bindings = {name: Binding(value, "function default") for name, value in defaults.items()}
+    sites = function_call_sites(root).get(function, [])
+    if caller not in sites:
+        caller = sites[0] if len(sites) == 1 else None
+    if caller is None:
+        return bindings
+    caller_graph = root if caller[0] == "" else subgraphs[caller[0]]
+    outer = attribute_bindings(root, caller[0], None, _depth + 1)
+    for name, value in caller_graph.nodes[caller[1]]["attributes"].items():
+        ref = referenced_attribute(value)
+        if ref is not None and ref in outer:
+            value = outer[ref].value
+        bindings[name] = Binding(value, f"passed by {caller[1]}")
+    return bindings
 
 
 def _short(value: Any, limit: int = 200) -> str:
@@ -216,13 +306,13 @@ def search_nodes(graph: ModelGraph, query: str, limit: int = SEARCH_LIMIT) -> li
     hits = []
     for node_id, data in graph.nodes(data=True):
         tensors = [*data["input_names"], *(t.name for t in data["outputs"])]
-        fields = (node_id, data["name"], data["op_type"], *tensors)
+        fields = (node_id, data["name"], op_text(data), *tensors)
         if any(needle in field.lower() for field in fields if field):
             matched_tensor = next((t for t in tensors if t and needle in t.lower()), "")
             suffix = (
                 f"  · tensor {matched_tensor}" if matched_tensor and needle not in node_id.lower() else ""
             )
-            hits.append(SearchHit(node_id, f"{data['op_type']}  {data['name'] or node_id}{suffix}"))
+            hits.append(SearchHit(node_id, f"{op_text(data)}  {data['name'] or node_id}{suffix}"))
             if len(hits) >= limit:
                 break
     return hits

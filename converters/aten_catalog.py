@@ -1,0 +1,213 @@
+"""Categories of PyTorch operators (``aten.conv2d.default``, ``aten::conv2d``) for colours and the
+legend: one small table keyed by the operator's base name (no namespace, overload or trailing ``_``)."""
+
+from __future__ import annotations
+
+_CATEGORY_OPS: dict[str, tuple[str, ...]] = {
+    "layer": (
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "convolution",
+        "_convolution",
+        "conv_transpose1d",
+        "conv_transpose2d",
+        "conv_transpose3d",
+        "linear",
+        "addmm",
+        "mm",
+        "bmm",
+        "matmul",
+        "baddbmm",
+        "einsum",
+        "embedding",
+        "embedding_bag",
+        "lstm",
+        "gru",
+        "rnn_tanh",
+        "rnn_relu",
+        "scaled_dot_product_attention",
+        "_scaled_dot_product_flash_attention_for_cpu",
+        "_scaled_dot_product_efficient_attention",
+        "_scaled_dot_product_flash_attention",
+        "_native_multi_head_attention",
+    ),
+    "activation": (
+        "relu",
+        "relu6",
+        "leaky_relu",
+        "prelu",
+        "_prelu_kernel",
+        "gelu",
+        "silu",
+        "sigmoid",
+        "tanh",
+        "elu",
+        "selu",
+        "celu",
+        "softmax",
+        "_softmax",
+        "log_softmax",
+        "_log_softmax",
+        "hardtanh",
+        "hardsigmoid",
+        "hardswish",
+        "mish",
+        "softplus",
+        "glu",
+        "threshold",
+    ),
+    "pool": (
+        "max_pool1d",
+        "max_pool2d",
+        "max_pool3d",
+        "max_pool1d_with_indices",
+        "max_pool2d_with_indices",
+        "max_pool3d_with_indices",
+        "avg_pool1d",
+        "avg_pool2d",
+        "avg_pool3d",
+        "adaptive_avg_pool1d",
+        "adaptive_avg_pool2d",
+        "adaptive_avg_pool3d",
+        "_adaptive_avg_pool2d",
+        "adaptive_max_pool1d",
+        "adaptive_max_pool2d",
+        "adaptive_max_pool3d",
+    ),
+    "normalization": (
+        "batch_norm",
+        "native_batch_norm",
+        "_native_batch_norm_legit",
+        "_native_batch_norm_legit_no_training",
+        "_native_batch_norm_legit_functional",
+        "layer_norm",
+        "native_layer_norm",
+        "group_norm",
+        "native_group_norm",
+        "instance_norm",
+        "rms_norm",
+        "_fused_rms_norm",
+        "dropout",
+        "native_dropout",
+        "feature_dropout",
+        "alpha_dropout",
+    ),
+    "shape": (
+        "view",
+        "_unsafe_view",
+        "reshape",
+        "flatten",
+        "unflatten",
+        "permute",
+        "transpose",
+        "t",
+        "squeeze",
+        "unsqueeze",
+        "expand",
+        "expand_as",
+        "contiguous",
+        "sym_size",
+        "size",
+        "dim",
+        "movedim",
+        "view_as",
+        "to",
+        "_to_copy",
+        "type_as",
+        "clone",
+        "alias",
+        "detach",
+        "lift_fresh_copy",
+    ),
+    "tensor": (
+        "cat",
+        "concat",
+        "stack",
+        "split",
+        "split_with_sizes",
+        "chunk",
+        "unbind",
+        "slice",
+        "select",
+        "narrow",
+        "index",
+        "index_select",
+        "gather",
+        "scatter",
+        "index_put",
+        "masked_fill",
+        "where",
+        "pad",
+        "constant_pad_nd",
+        "repeat",
+        "tile",
+        "roll",
+        "flip",
+        "topk",
+        "sort",
+        "argsort",
+        "nonzero",
+        "unique",
+        "tril",
+        "triu",
+        "upsample_nearest2d",
+        "upsample_bilinear2d",
+        "interpolate",
+        "one_hot",
+        "pixel_shuffle",
+    ),
+    "control": (
+        "cond",
+        "while_loop",
+        "map",
+        "map_impl",
+        "scan",
+        "associative_scan",
+        "If",
+        "Loop",
+    ),
+    "constant": (
+        "full",
+        "zeros",
+        "ones",
+        "arange",
+        "empty",
+        "zeros_like",
+        "ones_like",
+        "full_like",
+        "empty_like",
+        "rand",
+        "randn",
+        "randint",
+        "scalar_tensor",
+        "tensor",
+        "Constant",
+    ),
+}
+_CATEGORY_BY_OP = {op: category for category, ops in _CATEGORY_OPS.items() for op in ops}
+_BUILTIN_NAMESPACES = ("aten", "prims", "prim", "higher_order", "python", "operator", "_operator")
+
+
+def torch_op_category(qualified_name: str) -> str:
+    """Category of ``aten.conv2d.default`` / ``aten::relu_`` / ``higher_order.cond`` / ``operator.mul``.
+
+    Operators of a library namespace (``torchvision::nms``, ``my_ops.fused.default``) are ``custom``.
+    """
+    namespace, base = _split(qualified_name)
+    category = _CATEGORY_BY_OP.get(base) or _CATEGORY_BY_OP.get(base.rstrip("_"))
+    if category is not None:
+        return category
+    if namespace and namespace not in _BUILTIN_NAMESPACES:
+        return "custom"
+    return "other"
+
+
+def _split(qualified_name: str) -> tuple[str, str]:
+    if "::" in qualified_name:
+        namespace, _, rest = qualified_name.partition("::")
+        return namespace, rest.split(".", 1)[0]
+    parts = qualified_name.split(".")
+    if len(parts) >= 2:
+        return parts[0], parts[1]
+    return "", parts[0]
