@@ -13,14 +13,17 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from converters import exported_program_format, onnx_format, ort_format, schema, sniff
+from converters import exported_program_format, onnx_format, ort_format, savedmodel, schema, sniff
 from converters.errors import UnsupportedFormatError
 from converters.source import ModelSource
 
-FORMAT_MODULES: tuple[ModuleType, ...] = (onnx_format, ort_format, exported_program_format)
+# savedmodel first: its match is by name, and saved_model.pb's first bytes also look like ONNX's
+FORMAT_MODULES: tuple[ModuleType, ...] = (savedmodel, onnx_format, ort_format, exported_program_format)
 SUPPORTED_TEXT = (
-    "ONNX (.onnx, optionally with external data, or a .zip of them; also saved as text), "
-    "ONNX Runtime .ort, PyTorch ExportedProgram (.pt2)"
+    "ONNX (.onnx, optionally with external data, or a .zip of them; also saved as text); "
+    "ONNX Runtime .ort; "
+    "PyTorch ExportedProgram (.pt2); "
+    "TensorFlow SavedModel (a folder holding saved_model.pb, or a .zip of it)"
 )
 _MODEL_SUFFIXES_IN_ZIP = (".onnx", ".ort", ".pt2")
 
@@ -32,6 +35,7 @@ def detect_format(source: ModelSource) -> ModuleType:
             return module
     sniff.explain_non_model(source)
     if source.is_dir:
+        savedmodel.explain_missing_in_folder(source.path, source.display_name)
         raise UnsupportedFormatError(
             f"The folder {source.display_name} holds no model ModelLens can open",
             f"open a model file: {SUPPORTED_TEXT}",
@@ -92,10 +96,19 @@ def _is_model_container(source: ModelSource) -> bool:
 
 
 def _zip_holds_model(source: ModelSource) -> bool:
-    return any(name.lower().endswith(_MODEL_SUFFIXES_IN_ZIP) for name in source.zip_names())
+    names = source.zip_names()
+    if savedmodel.zip_holds_saved_model(names):
+        return True
+    if any(name.lower().endswith(_MODEL_SUFFIXES_IN_ZIP) for name in names):
+        return True
+    savedmodel.explain_missing(names, source.display_name)
+    return False
 
 
 def _model_in(unpacked: ModelSource) -> ModelSource:
+    for folder in (unpacked.path, *sorted(p for p in unpacked.path.iterdir() if p.is_dir())):
+        if savedmodel.match(ModelSource(path=folder, display_name=unpacked.display_name)):
+            return ModelSource(path=folder, display_name=unpacked.display_name, temp_dir=unpacked.temp_dir)
     candidates = sorted(p for p in unpacked.path.rglob("*") if p.suffix.lower() in _MODEL_SUFFIXES_IN_ZIP)
     if not candidates:
         return unpacked

@@ -64,6 +64,32 @@ class ModelSource:
         source = cls(path=main, display_name=main.name, temp_dir=temp_dir)
         return source
 
+    @classmethod
+    def from_folder_upload(cls, files: Iterable[tuple[str, bytes]]) -> ModelSource:
+        """Save a browser folder upload ((relative path, bytes) pairs, e.g. ``model/variables/x``)
+        under a private temp dir, keeping the folder structure; the source is the uploaded folder.
+        Paths escaping the folder, too many files or too many bytes are refused."""
+        uploads = list(files)
+        if not uploads:
+            raise ModelLoadError("No folder was uploaded", "pick the model's folder in the folder uploader")
+        fix = "upload the model folder itself (or a .zip of it)"
+        if len(uploads) > MAX_ZIP_ENTRIES:
+            raise UnsupportedFormatError(f"The folder has {len(uploads)} files, too many for a model", fix)
+        if sum(len(data) for _, data in uploads) > MAX_UNZIPPED_BYTES:
+            raise UnsupportedFormatError(f"The folder holds more than {MAX_UNZIPPED_BYTES >> 30} GiB", fix)
+        relative = [_safe_relative_path(name, fix) for name, _ in uploads]
+        temp_dir = Path(tempfile.mkdtemp(prefix="modellens-"))
+        atexit.register(shutil.rmtree, temp_dir, True)
+        for path, (_, data) in zip(relative, uploads, strict=True):
+            destination = temp_dir / path
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(data)
+        tops = {path.parts[0] for path in relative if len(path.parts) > 1}
+        root = (
+            temp_dir / tops.pop() if len(tops) == 1 and all(len(p.parts) > 1 for p in relative) else temp_dir
+        )
+        return cls(path=root, display_name=root.name if root != temp_dir else "folder", temp_dir=temp_dir)
+
     @property
     def is_dir(self) -> bool:
         return self.path.is_dir()
@@ -185,6 +211,15 @@ def safe_extract(zip_path: Path, target: Path) -> None:
                             fix,
                         )
                     dst.write(chunk)
+
+
+def _safe_relative_path(name: str, fix: str) -> PurePosixPath:
+    """``name`` as a relative path that stays inside its folder; UnsupportedFormatError otherwise."""
+    path = PurePosixPath(name.replace("\\", "/"))
+    parts = path.parts
+    if not parts or name.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+        raise UnsupportedFormatError(f"The upload has a path escaping its folder: {name!r}", fix)
+    return path
 
 
 def _check_zip_entries(zip_name: str, infos: list[zipfile.ZipInfo], fix: str) -> None:

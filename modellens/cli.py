@@ -1,8 +1,8 @@
 """The ``modellens`` command: open the app, print a model summary, render a graph.
 
     modellens [MODEL] [--host H] [--port N] [--no-browser]
-    modellens info MODEL [--json]
-    modellens render MODEL -o OUT.{svg,dot,html} [--expand none|all|DEPTH]
+    modellens info MODEL [--json] [--signature S] [--tags T]
+    modellens render MODEL -o OUT.{svg,dot,html} [--expand none|all|DEPTH] [--signature S] [--tags T]
 
 User errors exit 2 with one ``error: ...`` line on stderr; our own bugs exit 1.
 """
@@ -75,11 +75,12 @@ def _info(args: list[str]) -> int:
     parser = _Parser(prog="modellens info", description="Print a model's summary.")
     parser.add_argument("model", help="model file or folder")
     parser.add_argument("--json", action="store_true", help="machine-readable JSON (schema_version 1)")
+    _add_savedmodel_options(parser)
     options = parser.parse_args(args)
     from modellens import load, summarize
     from viewer.summary import format_summary_text
 
-    summary = summarize(load(options.model))
+    summary = summarize(load(options.model, _load_settings(options)))
     print(json.dumps(summary, indent=2) if options.json else format_summary_text(summary))
     return EXIT_OK
 
@@ -98,6 +99,7 @@ def _render(args: list[str]) -> int:
         default="builtin",
         help="SVG layout: the app's own engine (default), or Graphviz's `dot` program if installed",
     )
+    _add_savedmodel_options(parser)
     options = parser.parse_args(args)
     output = Path(options.output)
     if output.suffix.lower() not in RENDER_SUFFIXES:
@@ -108,7 +110,7 @@ def _render(args: list[str]) -> int:
     from viewer import render
     from viewer.canvas_payload import build_payload
 
-    payload = build_payload(load(options.model))
+    payload = build_payload(load(options.model, _load_settings(options)))
     view = {"expand": _expand_option(options.expand), "direction": options.direction}
     writers = {".svg": render.render_svg, ".dot": render.render_dot, ".html": render.render_html}
     if options.engine == "dot" and output.suffix.lower() == ".svg":
@@ -120,6 +122,17 @@ def _render(args: list[str]) -> int:
     except OSError as err:
         raise ModelLensError(f"Cannot write {output}: {err.strerror}", "pick a writable output path") from err
     return EXIT_OK
+
+
+def _add_savedmodel_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--signature", help="TensorFlow SavedModel: the signature to show (default serving_default)"
+    )
+    parser.add_argument("--tags", help="TensorFlow SavedModel: the meta graph's tag set, comma-separated")
+
+
+def _load_settings(options: argparse.Namespace) -> dict[str, str]:
+    return {k: v for k, v in (("signature", options.signature), ("tags", options.tags)) if v}
 
 
 def _expand_option(value: str | None) -> str | int | None:

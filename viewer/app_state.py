@@ -20,10 +20,12 @@ from viewer.text import literal
 
 UPLOAD_HELP = (
     "Drop an .onnx file (add its external-data files alongside, or a .zip of them), ONNX saved as "
-    "text (.textproto, .onnxtxt, .json), an ONNX Runtime .ort or a PyTorch .pt2 (torch.export.save). "
+    "text (.textproto, .onnxtxt, .json), an ONNX Runtime .ort, a PyTorch .pt2 (torch.export.save), "
+    "or a .zip of a TensorFlow SavedModel folder. "
     "Up to 4 GB here; bigger files open with `modellens PATH` on the command line."
 )
 UPLOADER_KEY = "uploader"
+FOLDER_UPLOADER_KEY = "folder_uploader"
 SAMPLE_SUFFIXES = (".onnx", ".pt2")
 SESSION_DEFAULTS: dict[str, Any] = {
     "model_key": None,
@@ -34,6 +36,7 @@ SESSION_DEFAULTS: dict[str, Any] = {
     "caller": None,
     "load_error": None,
     "cli_model": None,
+    "signature": None,
 }
 
 
@@ -61,7 +64,12 @@ def sample_models_dir() -> Path:
 
 
 def sample_names() -> list[str]:
-    return sorted(p.name for p in sample_models_dir().iterdir() if p.suffix in SAMPLE_SUFFIXES)
+    """Bundled model files (.onnx, .pt2) and SavedModel folders."""
+    folder = sample_models_dir()
+    if not folder.is_dir():
+        return []
+    saved_models = [p.name for p in folder.iterdir() if (p / "saved_model.pb").is_file()]
+    return sorted([p.name for p in folder.iterdir() if p.suffix in SAMPLE_SUFFIXES] + saved_models)
 
 
 @st.cache_resource(show_spinner=False)
@@ -94,8 +102,8 @@ def _source_for(model_key: str) -> ModelSource | None:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Opening model…")
-def _cached_model(model_key: str, _source: ModelSource, content_id: str) -> OpenModel:
-    return open_model(model_key, _source)
+def _cached_model(model_key: str, _source: ModelSource, content_id: str, signature: str | None) -> OpenModel:
+    return open_model(model_key, _source, {"signature": signature} if signature else None)
 
 
 def _open_cached(key: str, source: ModelSource) -> OpenModel:
@@ -103,7 +111,7 @@ def _open_cached(key: str, source: ModelSource) -> OpenModel:
     content_id = (
         source.sha256 if key.startswith("upload:") else f"{source.path}:{source.path.stat().st_mtime}"
     )
-    return _cached_model(key, source, content_id)
+    return _cached_model(key, source, content_id, st.session_state.get("signature"))
 
 
 def current_model() -> OpenModel | None:
@@ -121,7 +129,34 @@ def current_model() -> OpenModel | None:
         return _previous_model()
     st.session_state.previous_model_key = key
     st.query_params["model"] = key
+    _signature_selector(model)
     return model
+
+
+def _signature_selector(model: OpenModel) -> None:
+    """A TensorFlow SavedModel with several signatures: pick the one to show."""
+    signatures = list(model.graph.graph.get("signatures") or {})
+    if len(signatures) < 2:
+        return
+    current = model.graph.graph.get("signature")
+    with st.sidebar:
+        st.selectbox(
+            "Signature",
+            signatures,
+            index=signatures.index(current) if current in signatures else 0,
+            key=f"signature_choice_{model.key}",
+            on_change=_on_signature,
+            args=(f"signature_choice_{model.key}",),
+            help="The SavedModel signature whose computation is shown",
+        )
+
+
+def _on_signature(widget_key: str) -> None:
+    st.session_state.signature = st.session_state.get(widget_key)
+    st.session_state.update(selected=None, selected_edges=[], focus=None, subgraph=MAIN_GRAPH)
+    for param in ("node", "sub"):
+        if param in st.query_params:
+            del st.query_params[param]
 
 
 def _previous_model() -> OpenModel | None:
@@ -142,17 +177,18 @@ def _fail(err: ModelLensError) -> None:
 def switch_model(key: str) -> None:
     st.session_state.model_key = key
     st.session_state.update(
-        selected=None, selected_edges=[], focus=None, subgraph=MAIN_GRAPH, load_error=None
+        selected=None, selected_edges=[], focus=None, subgraph=MAIN_GRAPH, load_error=None, signature=None
     )
     st.query_params.clear()
     st.query_params["model"] = key
 
 
-def _on_upload() -> None:
-    files = st.session_state.get(UPLOADER_KEY) or []
+def _on_upload(uploader_key: str = UPLOADER_KEY) -> None:
+    files = st.session_state.get(uploader_key) or []
     if not files:
         return
     contents = [(f.name, f.getvalue()) for f in files]
+    as_folder = uploader_key == FOLDER_UPLOADER_KEY
     digest = hashlib.sha256()
     for name, data in sorted(contents):
         digest.update(name.encode())
@@ -162,7 +198,8 @@ def _on_upload() -> None:
         with _UPLOAD_LOCK:
             store = _upload_store()
             if content_id not in store:
-                store[content_id] = ModelSource.from_uploads(contents)
+                make = ModelSource.from_folder_upload if as_folder else ModelSource.from_uploads
+                store[content_id] = make(contents)
                 _evict_oldest_uploads(store)
     except ModelLensError as err:
         _fail(err)
@@ -185,6 +222,14 @@ def sidebar() -> None:
             help=UPLOAD_HELP,
             key=UPLOADER_KEY,
             on_change=_on_upload,
+        )
+        st.file_uploader(
+            "…or a model folder (TensorFlow SavedModel)",
+            accept_multiple_files="directory",
+            help="Pick the folder that holds saved_model.pb and variables/",
+            key=FOLDER_UPLOADER_KEY,
+            on_change=_on_upload,
+            args=(FOLDER_UPLOADER_KEY,),
         )
         samples = sample_names()
         if samples:

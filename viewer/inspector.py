@@ -56,9 +56,10 @@ def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) 
     if data["namespace"]:
         st.caption(f"in {literal(data['namespace'])}")
     if doc is not None:
-        with st.expander(f"{doc.op_type} documentation (since opset {doc.since_version})"):
+        since = f" (since opset {doc.since_version})" if doc.since_version else ""
+        with st.expander(f"{doc.op_type} documentation{since}"):
             st.markdown(doc.doc)
-            st.markdown(f"[onnx.ai reference]({doc.url})")
+            st.markdown(f"[{'onnx.ai' if doc.domain != 'tensorflow' else 'TensorFlow'} reference]({doc.url})")
     elif data.get("doc") and data["kind"] == "op":
         with st.expander("Operator schema"):
             st.code(data["doc"], language=None)

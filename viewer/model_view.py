@@ -54,16 +54,17 @@ class OpenModel:
         return self._tables[sub_id]
 
 
-def open_model(key: str, source: ModelSource) -> OpenModel:
-    """Open a model, or take it over from ``preopen`` when the server started opening it already."""
-    pending = _PREOPENED.pop(key, None)
+def open_model(key: str, source: ModelSource, settings: dict[str, Any] | None = None) -> OpenModel:
+    """Open a model, or take it over from ``preopen`` when the server started opening it already.
+    ``settings`` go to the format (a SavedModel's ``signature``)."""
+    pending = _PREOPENED.pop(key, None) if not settings else None
     if pending is not None:
         return pending.result()
-    return _load(key, source)
+    return _load(key, source, settings)
 
 
-def _load(key: str, source: ModelSource) -> OpenModel:
-    graph = load_source(source)
+def _load(key: str, source: ModelSource, settings: dict[str, Any] | None = None) -> OpenModel:
+    graph = load_source(source, settings)
     return OpenModel(key=key, name=source.display_name, graph=graph, summary=model_summary(graph))
 
 

@@ -197,6 +197,10 @@ def summary_page() -> None:
     left.dataframe(tables.io_table(graph, "inputs"), hide_index=True, width="stretch")
     right.markdown("**Outputs**")
     right.dataframe(tables.io_table(graph, "outputs"), hide_index=True, width="stretch")
+    signatures = tables.signature_table(graph)
+    if len(signatures) > 1:
+        st.markdown("**Signatures** (pick one in the sidebar)")
+        st.dataframe(signatures, hide_index=True, width="stretch")
     metadata = tables.metadata_table(graph)
     if not metadata.empty:
         st.markdown("**Metadata**")

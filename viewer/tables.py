@@ -78,6 +78,23 @@ def op_histogram(graph: ModelGraph) -> pd.DataFrame:
     return frame.sort_values(["count", "op_type"], ascending=[False, True], ignore_index=True)
 
 
+def signature_table(graph: ModelGraph) -> pd.DataFrame:
+    """A SavedModel's signatures: key, inputs and outputs as ``name dtype shape`` (empty otherwise)."""
+
+    def described(entries: list[dict[str, Any]]) -> str:
+        return "; ".join(f"{e['name']} {e['dtype']} {format_shape(_shape(e['shape']))}" for e in entries)
+
+    rows = [
+        {"signature": key, "inputs": described(sig["inputs"]), "outputs": described(sig["outputs"])}
+        for key, sig in (graph.graph.get("signatures") or {}).items()
+    ]
+    return pd.DataFrame(rows, columns=["signature", "inputs", "outputs"])
+
+
+def _shape(dims: list[Any] | None) -> tuple[Any, ...] | None:
+    return None if dims is None else tuple(dims)
+
+
 def metadata_table(graph: ModelGraph) -> pd.DataFrame:
     items = graph.graph.get("metadata", {}).items()
     return pd.DataFrame([{"key": k, "value": v} for k, v in items], columns=["key", "value"])
@@ -139,7 +156,12 @@ def output_rows(graph: ModelGraph, node_id: str, doc: OpDoc | None) -> list[Port
 
 def node_doc(graph: ModelGraph, node_id: str) -> OpDoc | None:
     data = graph.nodes[node_id]
-    if graph.graph.get("format") not in ("onnx", "ort") or data["kind"] not in ("op", "constant"):
+    if data["kind"] not in ("op", "constant"):
+        return None
+    if "op_docs" in graph.graph:  # formats that bring their own (TensorFlow: OpDef + table)
+        doc: OpDoc | None = graph.graph["op_docs"].get(data["op_type"])
+        return doc
+    if graph.graph.get("format") not in ("onnx", "ort"):
         return None
     opset = graph.graph.get("opsets", {}).get(data["domain"] or "ai.onnx")
     return onnx_op_doc(data["op_type"], data["domain"], opset)

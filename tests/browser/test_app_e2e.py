@@ -33,8 +33,8 @@ def _click_first_op(page: Any) -> str:
 
 def test_upload_a_model_then_click_a_node(page: Any, app_url: str) -> None:
     page.goto(app_url)
-    page.wait_for_selector("input[type=file]", state="attached", timeout=TIMEOUT_MS)
-    page.locator("input[type=file]").set_input_files(str(TRANSFORMER))
+    page.wait_for_selector("input[type=file]:not([webkitdirectory])", state="attached", timeout=TIMEOUT_MS)
+    page.locator("input[type=file]:not([webkitdirectory])").set_input_files(str(TRANSFORMER))
     page.wait_for_selector(NODE, timeout=TIMEOUT_MS)
     assert page.get_by_text("transformer_block.onnx").first.is_visible()
     node_id = _click_first_op(page)
@@ -89,7 +89,7 @@ def test_a_bad_upload_shows_one_error_and_keeps_the_model(page: Any, app_url: st
     _open(page, f"{app_url}/?model=sample:cnn_branches.onnx")
     bad = tmp_path / "notes.onnx"
     bad.write_text("this is not a model\n" * 10)
-    page.locator("input[type=file]").set_input_files(str(bad))
+    page.locator("input[type=file]:not([webkitdirectory])").set_input_files(str(bad))
     alert = page.get_by_role("alert").filter(has_text="text file")
     alert.wait_for(timeout=TIMEOUT_MS)
     assert "Fix:" in alert.inner_text()
