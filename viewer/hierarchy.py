@@ -1,27 +1,29 @@
-"""Collapsible groups: module namespaces, and topological segments where names give none.
+"""Collapsible groups: module namespaces, and segments of the dependency order where names give none.
 
 ``build_groups(graph)`` returns ``Grouping``: each node's deepest group id ("" = root) and the
 group tree. Group ids are "/"-joined paths; synthetic segment groups are named ``§start-end``.
 No group has more than MAX_DIRECT_CHILDREN direct children, so no view lays out thousands of
-nodes however the model was named.
+nodes however the model was named; no view, whichever groups it collapses, draws a cycle the model
+does not have (viewer.group_order); a group wrapping the whole model is lifted away.
 """
 
 from __future__ import annotations
 
 import gc
-import heapq
-import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import networkx as nx
-
 from converters.schema import ModelGraph
+from viewer.group_order import Item, Topology, ordered_items, split_module_calls
 
 MAX_DIRECT_CHILDREN = 120
+
+
 SEGMENT_TARGET = 40
+
+
 SEGMENT_MARK = "§"
 
 
@@ -65,13 +67,11 @@ def _garbage_collection_paused() -> Iterator[None]:
 
 
 def build_groups(graph: ModelGraph) -> Grouping:
-    """Groups from namespaces. Every group's children (its own nodes and child groups) form an
-    acyclic graph, so no view that collapses any set of groups draws a cycle: a namespace shared
-    by several calls of one module (``relu`` applied three times in a residual block) becomes one
-    group per call (``relu``, ``relu_1``, ...), and a group that still closes a cycle is dissolved."""
+    """Groups from namespaces: one per module call (viewer.group_order), one-node groups and
+    single-child chains folded, a root wrapper lifted, crowded levels segmented."""
     with _garbage_collection_paused():
         node_group = {n: _namespace_group(d) for n, d in graph.nodes(data=True)}
-        node_group = split_cyclic_groups(graph, node_group)
+        node_group = split_module_calls(graph, node_group)
         _drop_tiny_groups(node_group)
         node_group = _merge_single_child_chains(node_group)
         node_group = _lift_root_wrapper(node_group, graph)
@@ -150,28 +150,12 @@ def _segment_crowded_groups(graph: ModelGraph, node_group: dict[str, str]) -> No
         for parent, child in zip(["", *prefixes], prefixes, strict=False):
             children[parent].add(child)
     crowded = [g for g in set(direct) | set(children) if direct[g] + len(children[g]) > MAX_DIRECT_CHILDREN]
-    topology = _Topology.of(graph) if crowded else None
+    if not crowded:
+        return
+    topology = Topology.of(graph)
     for group_id in sorted(crowded, key=lambda g: (-g.count("/"), g)):  # deepest first: paths stay valid
         members = [n for n, g in node_group.items() if _within(g, group_id) and n not in io]
-        assert topology is not None
-        _assign_segments(group_id, _ordered_items(topology, node_group, group_id, members), node_group)
-
-
-@dataclass(frozen=True)
-class _Topology:
-    """What regrouping reads of the graph, copied once out of networkx (its views are slow)."""
-
-    successors: dict[str, list[str]]
-    position: dict[str, int]  # file order
-    op_type: dict[str, str]
-
-    @classmethod
-    def of(cls, graph: ModelGraph) -> _Topology:
-        return cls(
-            successors={node_id: list(targets) for node_id, targets in graph.adj.items()},
-            position={node_id: i for i, node_id in enumerate(graph.nodes)},
-            op_type={node_id: str(data["op_type"]) for node_id, data in graph.nodes(data=True)},
-        )
+        _assign_segments(group_id, ordered_items(topology, node_group, group_id, members), node_group)
 
 
 def _graph_io(graph: ModelGraph) -> set[str]:
@@ -181,9 +165,6 @@ def _graph_io(graph: ModelGraph) -> set[str]:
 
 def _within(group_id: str, ancestor: str) -> bool:
     return not ancestor or group_id == ancestor or group_id.startswith(ancestor + "/")
-
-
-Item = tuple[str | None, list[str]]  # (child group id, or None for a single node; its nodes)
 
 
 def _assign_segments(parent: str, items: list[Item], node_group: dict[str, str], first: int = 1) -> None:
@@ -209,205 +190,6 @@ def _assign_segments(parent: str, items: list[Item], node_group: dict[str, str],
 def _below(parent: str, group_id: str) -> str:
     """The part of ``group_id`` under ``parent``, with its leading '/' ('' for ``parent`` itself)."""
     return group_id[len(parent) :] if parent else ("/" + group_id if group_id else "")
-
-
-def _ordered_items(
-    topology: _Topology, node_group: dict[str, str], parent: str, members: list[str]
-) -> list[Item]:
-    """The children of ``parent`` in dependency order, file order among independent ones."""
-    items: dict[Key, list[str]] = {}
-    for node_id in members:
-        child = _child_of(parent, node_group[node_id])
-        items.setdefault(("g", child) if child is not None else ("n", node_id), []).append(node_id)
-    position = topology.position
-    if len(items) == len(members) and _in_dependency_order(topology, members):
-        return [(None, [node_id]) for node_id in sorted(members, key=position.__getitem__)]
-    key_of = {node_id: key for key, nodes in items.items() for node_id in nodes}
-    rank = {key: min(position[n] for n in nodes) for key, nodes in items.items()}
-    order = _topological(_quotient(topology, key_of), rank)
-    if len(order) < len(items):  # the model itself has a cycle: its items follow in file order
-        placed = set(order)
-        order += sorted((key for key in items if key not in placed), key=rank.__getitem__)
-    return [(key[1] if key[0] == "g" else None, items[key]) for key in order]
-
-
-def _in_dependency_order(topology: _Topology, nodes: list[str]) -> bool:
-    """True when every edge among ``nodes`` goes forward in file order (ONNX requires it)."""
-    position = topology.position
-    return all(position[s] > position[n] for n in nodes for s in topology.successors[n])
-
-
-def _child_of(parent: str, group_id: str) -> str | None:
-    """The child of ``parent`` on the way down to ``group_id`` (None when it is ``parent``)."""
-    if group_id == parent:
-        return None
-    rest = group_id[len(parent) + 1 :] if parent else group_id
-    head = rest.split("/", 1)[0]
-    return f"{parent}/{head}" if parent else head
-
-
-Key = tuple[str, str]  # ("g", child group id) or ("n", node id)
-
-
-def _quotient(topology: _Topology, key_of: dict[str, Key]) -> dict[Key, set[Key]]:
-    """Edges between the items the nodes belong to (nodes outside ``key_of`` are left out)."""
-    successors: dict[Key, set[Key]] = {key: set() for key in key_of.values()}
-    for node_id, key in key_of.items():
-        for successor in topology.successors[node_id]:
-            other = key_of.get(successor)
-            if other is not None and other != key:
-                successors[key].add(other)
-    return successors
-
-
-def _topological(successors: dict[Key, set[Key]], rank: dict[Key, int]) -> list[Key]:
-    """Kahn's order, lowest rank first among ready items; items on a cycle are left out."""
-    waiting = dict.fromkeys(successors, 0)
-    for targets in successors.values():
-        for target in targets:
-            waiting[target] += 1
-    ready = [(rank[key], key) for key, count in waiting.items() if count == 0]
-    heapq.heapify(ready)
-    order: list[Key] = []
-    while ready:
-        _, key = heapq.heappop(ready)
-        order.append(key)
-        for target in successors[key]:
-            waiting[target] -= 1
-            if waiting[target] == 0:
-                heapq.heappush(ready, (rank[target], target))
-    return order
-
-
-def split_cyclic_groups(graph: ModelGraph, node_group: dict[str, str]) -> dict[str, str]:
-    """Regroup so that repeated calls of one module are separate groups and every group's children
-    form an acyclic graph (see build_groups)."""
-    node_group = dict(node_group)
-    topology = _Topology.of(graph)
-    stack: list[tuple[str, list[str]]] = [("", list(graph.nodes))]
-    while stack:
-        parent, members = stack.pop()
-        buckets = _children(parent, members, node_group)
-        siblings = set(buckets)
-        split = False
-        for child, nodes in buckets.items():
-            if len(nodes) > 1:
-                split |= _split_calls(topology, node_group, child, nodes, siblings, repeats_only=True)
-        if split:
-            buckets = _children(parent, members, node_group)
-        while _untangle(topology, node_group, members, buckets):
-            buckets = _children(parent, members, node_group)
-        stack.extend(buckets.items())
-    return node_group
-
-
-def _children(parent: str, members: list[str], node_group: dict[str, str]) -> dict[str, list[str]]:
-    """``parent``'s child groups and the nodes of each (its own nodes left out)."""
-    buckets: dict[str, list[str]] = defaultdict(list)
-    for node_id in members:
-        child = _child_of(parent, node_group[node_id])
-        if child is not None:
-            buckets[child].append(node_id)
-    return buckets
-
-
-def _untangle(
-    topology: _Topology, node_group: dict[str, str], members: list[str], by_group: dict[str, list[str]]
-) -> bool:
-    """One repair of a cycle among a group's children (``by_group``: child group -> its nodes;
-    the other members are the group's own nodes); False when there is none left to repair."""
-    if not by_group:
-        return False
-    key_of: dict[str, Key] = {node_id: ("n", node_id) for node_id in members}
-    for child, nodes in by_group.items():
-        for node_id in nodes:
-            key_of[node_id] = ("g", child)
-    successors = _quotient(topology, key_of)
-    acyclic = set(_topological(successors, dict.fromkeys(successors, 0)))
-    if len(acyclic) == len(successors):
-        return False
-    rest = nx.DiGraph((a, b) for a, targets in successors.items() if a not in acyclic for b in targets)
-    tangles = [c for c in nx.strongly_connected_components(rest) if len(c) > 1]
-    tangled_groups = sorted({key[1] for tangle in tangles for key in tangle if key[0] == "g"})
-    if not tangled_groups:
-        return False  # a cycle the model itself has
-    siblings = set(by_group)
-    split = False
-    for group_id in tangled_groups:
-        split |= _split_calls(topology, node_group, group_id, by_group[group_id], siblings)
-    if not split:
-        smallest = min(tangled_groups, key=lambda g: (len(by_group[g]), g))
-        _dissolve(node_group, smallest, by_group[smallest])
-    return True
-
-
-def _split_calls(
-    topology: _Topology,
-    node_group: dict[str, str],
-    group_id: str,
-    nodes: list[str],
-    siblings: set[str],
-    repeats_only: bool = False,
-) -> bool:
-    """One group per connected part, i.e. per call of a module: ``relu``, ``relu_1``, ``relu_2``.
-    With ``repeats_only`` only when every part runs the same ops (the same module called again,
-    not one call computing unrelated things)."""
-    if repeats_only:
-        counts = Counter(topology.op_type[n] for n in nodes).values()
-        if math.gcd(*counts) < 2:
-            return False  # equal parts would each hold 1/k of every op type
-    parts = _connected_parts(topology, nodes)
-    if len(parts) < 2:
-        return False
-    if repeats_only:
-        signatures = {tuple(sorted(Counter(topology.op_type[n] for n in part).items())) for part in parts}
-        if len(signatures) > 1:
-            return False
-    suffix = 0
-    for part in parts[1:]:
-        suffix += 1
-        while f"{group_id}_{suffix}" in siblings:
-            suffix += 1
-        renamed = f"{group_id}_{suffix}"
-        siblings.add(renamed)
-        for node_id in part:
-            node_group[node_id] = renamed + node_group[node_id][len(group_id) :]
-    return True
-
-
-def _connected_parts(topology: _Topology, nodes: list[str]) -> list[list[str]]:
-    """Weakly connected parts of ``nodes`` (edges among them only), each and all in file order."""
-    root = {node_id: node_id for node_id in nodes}
-
-    def find(node_id: str) -> str:
-        while root[node_id] != node_id:
-            root[node_id] = root[root[node_id]]
-            node_id = root[node_id]
-        return node_id
-
-    for node_id in nodes:
-        for successor in topology.successors[node_id]:
-            if successor in root:
-                a, b = find(node_id), find(successor)
-                if a != b:
-                    root[b] = a
-    parts: dict[str, list[str]] = defaultdict(list)
-    for node_id in sorted(nodes, key=topology.position.__getitem__):
-        parts[find(node_id)].append(node_id)
-    return list(parts.values())
-
-
-def _dissolve(node_group: dict[str, str], group_id: str, nodes: list[str]) -> None:
-    """Lift a group's nodes to its parent; its child groups stay, named ``group/child``."""
-    parent, _, name = group_id.rpartition("/")
-    for node_id in nodes:
-        rest = node_group[node_id][len(group_id) + 1 :]
-        if not rest:
-            node_group[node_id] = parent
-            continue
-        head, _, tail = rest.partition("/")
-        merged = f"{parent}/{name}∕{head}" if parent else f"{name}∕{head}"
-        node_group[node_id] = f"{merged}/{tail}" if tail else merged
 
 
 def _lift_root_wrapper(node_group: dict[str, str], graph: ModelGraph) -> dict[str, str]:
