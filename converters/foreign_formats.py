@@ -2,7 +2,8 @@
 
 ``explain(source)`` raises ``NotAModelError`` naming the format and the way to an ONNX model for:
 TensorRT engines (plans), OpenVINO IR (.xml and its .bin), Core ML (.mlmodel), PaddlePaddle
-(.pdmodel, .pdiparams), Caffe (.prototxt, .caffemodel), ncnn (.param, .param.bin, .bin) and MNN.
+(.pdmodel, Paddle 3 PIR .json, .pdiparams), Caffe (.prototxt, .caffemodel), ncnn (.param,
+.param.bin, .bin) and MNN.
 Signatures follow the formats' own writers (see tests/test_foreign_formats.py for each one and how
 it was checked); where a format has no signature of its own (OpenVINO and ncnn weights) the file
 beside it that names it decides, and where the bytes are generic (MNN) the extension must agree.
@@ -25,6 +26,7 @@ _NCNN_PARAM_MAGIC = 7767517
 _NCNN_WEIGHT_TAGS = (0x01306B47, 0x000D4B38, 0x0002C056)  # fp16, int8, fp32 raw-with-scale blobs
 _MNN_ROOT_OFFSETS = (0x18, 0x1C, 0x20)
 _PADDLE_BLOCK0 = b"\x08\x00\x10" + b"\xff" * 9 + b"\x01"  # BlockDesc idx=0, parent_idx=-1
+_PADDLE_PIR = re.compile(rb'\s*\{\s*"base_code"\s*:\s*\{[^}]*"magic"\s*:\s*"pir"')  # Paddle 3 programs
 _COREML_TYPE_FIELDS = range(200, 3001)  # Model's oneof Type (pipeline = 200 ... mlProgram = 502 ...)
 _CAFFE_NET_FIELDS = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 100})
 _OPENVINO_ROOT = re.compile(rb"^\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<net\b[^>]*\bversion=", re.S)
@@ -184,9 +186,16 @@ def _paddle(source: ModelSource) -> Found:
         _, pos = _varint_bytes(head, 1)
         if pos and head[pos : pos + len(_PADDLE_BLOCK0)] == _PADDLE_BLOCK0:
             return "a PaddlePaddle program (.pdmodel)", fix
-    paired = source.suffix in (".pdiparams", ".pdparams") or _sibling(source, ".pdmodel") is not None
+    if _PADDLE_PIR.match(head):
+        return "a PaddlePaddle 3 program (PIR .json)", fix.replace("model.pdmodel", "model.json")
+    paired = source.suffix in (".pdiparams", ".pdparams") or any(
+        _sibling(source, suffix) is not None for suffix in (".pdmodel", ".json")
+    )
     if len(head) >= 16 and head[:16] == bytes(16) and paired:
-        return "PaddlePaddle parameters (.pdiparams): weights only, the graph is in the .pdmodel", fix
+        return (
+            "PaddlePaddle parameters (.pdiparams): weights only, the graph is in the .pdmodel or .json",
+            fix,
+        )
     return None
 
 

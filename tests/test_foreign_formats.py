@@ -5,7 +5,7 @@ formats (Core ML, PaddlePaddle, Caffe) are encoded by the protobuf library from 
 the formats' own field numbers (Model.proto, framework.proto, caffe.proto). Signatures were checked
 against files the real tools wrote (coremltools' Model_pb2, ``openvino.save_model``, ``mnnconvert``,
 ncnn's ``Net.load_param``/``load_param_bin``/``load_model``) and against Netron's readers; those
-checks are listed in the docstring of each builder.
+checks are listed in the docstring of each builder; PaddlePaddle against ``save_inference_model``.
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ def coreml_model(tmp: Path) -> Path:
 
 
 def paddle_program(tmp: Path) -> Path:
-    """framework.proto: ProgramDesc.blocks = 1; BlockDesc idx = 1, parent_idx = 2 (block 0 has -1)."""
+    """framework.proto: ProgramDesc.blocks = 1; BlockDesc idx = 1, parent_idx = 2 (block 0 has -1).
+    paddlepaddle 3.3 (``FLAGS_enable_pir_api=0``) wrote ``0a f1 13 08 00 10 ff .. ff 01`` likewise."""
     classes = _messages(
         "paddle",
         {
@@ -100,10 +101,20 @@ def paddle_program(tmp: Path) -> Path:
 
 def paddle_params(tmp: Path) -> Path:
     """A LoDTensor stream: uint32 version 0, uint64 lod level 0, uint32 tensor version 0 (16 zero
-    bytes, Netron's test), then the TensorDesc and the data."""
+    bytes, Netron's test), the TensorDesc's length and bytes (FP32, dims [3]), the data: the bytes
+    paddlepaddle 3.3's ``save_inference_model`` wrote for a 3-element bias."""
     path = tmp / "inference.pdiparams"
-    path.write_bytes(
-        bytes(16) + struct.pack("<i", 6) + b"\x08\x05\x10\x03" + np.ones(3, np.float32).tobytes()
+    desc = struct.pack("<i", 4) + b"\x08\x05\x10\x03"
+    path.write_bytes(bytes(16) + desc + np.ones(3, np.float32).tobytes())
+    return path
+
+
+def paddle_pir_program(tmp: Path) -> Path:
+    """Paddle 3 saves programs as PIR JSON (``inference.json``); this is how its file starts."""
+    path = tmp / "inference.json"
+    path.write_text(
+        '{"base_code":{"magic":"pir","trainable":true,"version":4},"program":{"regions":[{"#":"region_0",'
+        '"blocks":[{"#":"block_0","args":[],"ops":[]}]}]}}'
     )
     return path
 
@@ -266,6 +277,7 @@ CASES: list[tuple[str, Callable[[Path], Path], str]] = [
     ("coreml", coreml_model, "Core ML model"),
     ("paddle_pdmodel", paddle_program, "PaddlePaddle program"),
     ("paddle_pdiparams", paddle_params, "PaddlePaddle parameters"),
+    ("paddle_pir_json", paddle_pir_program, "PaddlePaddle 3 program"),
     ("caffe_caffemodel", caffe_model, "Caffe model"),
     ("caffe_v1_caffemodel", caffe_v1_model, "Caffe model"),
     ("caffe_prototxt", caffe_prototxt, "Caffe network definition"),
