@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Any
 
-from converters import schema
+from converters import foreign_formats, onnx_text, schema
 from converters.errors import ModelLoadError
 from converters.onnx_attributes import attribute_value
 from converters.onnx_lazy import Span, WireFormatError, load_without_weights
@@ -44,16 +44,40 @@ def match(source: ModelSource) -> bool:
     if source.is_dir or len(head) < 2:
         return False
     if head[0] == 0x08 and 1 <= head[1] <= 15:
+        return not foreign_formats.is_coreml(source)  # Core ML's Model starts the same way
+    if source.suffix == ".onnx" and head[0] in (0x0A, 0x12, 0x1A, 0x22, 0x2A, 0x32, 0x3A, 0x42):
         return True
-    return source.suffix == ".onnx" and head[0] in (0x0A, 0x12, 0x1A, 0x22, 0x2A, 0x32, 0x3A, 0x42)
+    return onnx_text.serialization_of(source) is not None
 
 
 def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> schema.ModelGraph:
-    model, lazy = _load_proto(source)
+    serialization = onnx_text.serialization_of(source)
+    model, lazy = (onnx_text.load_model(source, serialization), {}) if serialization else _load_proto(source)
+    graph = graph_from_proto(model, lazy, source)
+    if serialization:
+        graph.graph["serialization"] = serialization
+        graph.graph["format_label"] = graph.graph["format_label"].replace(
+            f"ONNX v{model.ir_version}", f"ONNX v{model.ir_version} ({serialization})", 1
+        )
+    return graph
+
+
+def graph_from_proto(
+    model: onnx.ModelProto,
+    lazy: dict[str, Span],
+    source: ModelSource,
+    value_types: dict[str, onnx.TypeProto] | None = None,
+) -> schema.ModelGraph:
+    """The ModelGraph of a parsed model; ``lazy`` spans locate weight bytes left in ``source``'s file.
+
+    ``value_types`` (value name -> TypeProto) skips shape inference when the file has them all
+    (ONNX Runtime's .ort format stores every value's type).
+    """
     warnings: list[str] = []
     store = OnnxTensorStore(model, source.base_dir, source.path, lazy)
-    nested_sparse = any(len(g.sparse_initializer) for g in store.graphs[1:])
-    value_types = _infer_value_types(model, set(lazy), warnings, nested_sparse)
+    if value_types is None:
+        nested_sparse = any(len(g.sparse_initializer) for g in store.graphs[1:])
+        value_types = _infer_value_types(model, set(lazy), warnings, nested_sparse)
     warnings.extend(store.missing_external_data_warnings(source.display_name))
     converter = _GraphConverter(model, value_types, warnings)
     graph = converter.convert_graph(model.graph, scope="")
@@ -423,7 +447,8 @@ def function_id(domain: str, name: str, overload: str = "") -> str:
 
 
 def namespace_of(node_name: str, metadata: dict[str, str]) -> str:
-    """Module path of a node: exporter metadata first, else the ``/a/b/Op`` node-name convention."""
+    """Module path of a node: exporter metadata first, else the node name's ``/``-separated path
+    (``/a/b/Op`` as torch writes it, ``a/b/Op`` as TensorFlow converters and hand-built graphs do)."""
     scopes = metadata.get("pkg.torch.onnx.name_scopes")
     if scopes:
         try:
@@ -437,9 +462,8 @@ def namespace_of(node_name: str, metadata: dict[str, str]) -> str:
     if namespace:
         segments = [seg.split(": ", 1)[0].strip() for seg in namespace.split("/")]
         return "/".join(s for s in segments[1:-1] if s)
-    if node_name.startswith("/") and node_name.count("/") >= 2:
-        return "/".join(p for p in node_name.strip("/").split("/")[:-1] if p)
-    return ""
+    parts = [p for p in node_name.split("/") if p]  # "/a/b/Op" (torch) and "a/b/Op" (TF, hand-built)
+    return "/".join(parts[:-1])
 
 
 def _fill_model_attributes(

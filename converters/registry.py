@@ -13,7 +13,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from converters import exported_program_format, onnx_format, savedmodel, schema, sniff, torchscript_format
+from converters import (
+    exported_program_format,
+    onnx_format,
+    ort_format,
+    savedmodel,
+    schema,
+    sniff,
+    torchscript_format,
+)
 from converters.errors import UnsupportedFormatError
 from converters.source import ModelSource
 
@@ -21,16 +29,18 @@ from converters.source import ModelSource
 FORMAT_MODULES: tuple[ModuleType, ...] = (
     savedmodel,
     onnx_format,
+    ort_format,
     torchscript_format,
     exported_program_format,
 )
 SUPPORTED_TEXT = (
-    "ONNX (.onnx, optionally with external data, or a .zip of them); "
+    "ONNX (.onnx, optionally with external data, or a .zip of them; also saved as text); "
+    "ONNX Runtime .ort; "
     "TorchScript (.pt, .pth, .torchscript saved by torch.jit.script or torch.jit.trace); "
     "PyTorch ExportedProgram (.pt2); "
     "TensorFlow SavedModel (a folder holding saved_model.pb, or a .zip of it)"
 )
-_MODEL_SUFFIXES_IN_ZIP = (".onnx", ".pt2", ".pt", ".pth", ".torchscript")
+_MODEL_SUFFIXES_IN_ZIP = (".onnx", ".ort", ".pt2", ".pt", ".pth", ".torchscript")
 
 
 def detect_format(source: ModelSource) -> ModuleType:

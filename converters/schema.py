@@ -37,7 +37,7 @@ CATEGORIES: tuple[str, ...] = (
     "custom",
     "other",
 )
-FORMATS: tuple[str, ...] = ("onnx", "torchscript", "exported_program", "savedmodel")
+FORMATS: tuple[str, ...] = ("onnx", "torchscript", "exported_program", "savedmodel", "ort")
 PREVIEW_LIMIT = 64
 
 

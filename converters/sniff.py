@@ -6,7 +6,7 @@ for known non-models, and returns quietly for anything else.
 
 from __future__ import annotations
 
-from converters import torch_pickles
+from converters import foreign_formats, torch_pickles
 from converters.errors import NotAModelError
 from converters.source import ModelSource
 
@@ -59,11 +59,14 @@ def explain_non_model(source: ModelSource) -> None:
         torch_pickles.explain_safetensors(source)
     if head[:1] == b"\x80" and 2 <= head[1] <= 5:
         torch_pickles.explain_raw_pickle(source)
+    foreign_formats.explain(source)
     if source.is_zip():
         _explain_zip(source)
     if _looks_like_text(head):
         raise NotAModelError(
-            f"{source.display_name} is a text file, not a model", "open a binary .onnx model file"
+            f"{source.display_name} is a text file, not a model",
+            "open an .onnx model file (binary, or text saved by onnx.save(model, path, "
+            "format='textproto' | 'onnxtxt' | 'json'))",
         )
 
 

@@ -164,7 +164,7 @@ def _zip_namelist(path: Path) -> list[str]:
 
 def pick_main_file(names: list[str]) -> str:
     """The model file among uploaded names: an .onnx / .pt / .pt2 / .zip first, else the first."""
-    preferred = (".onnx", ".pt2", ".pt", ".pth", ".torchscript", ".zip", ".pb")
+    preferred = (".onnx", ".ort", ".pt2", ".pt", ".pth", ".torchscript", ".zip", ".pb")
     for suffix in preferred:
         for name in names:
             if name.lower().endswith(suffix):

@@ -19,9 +19,9 @@ from viewer.model_view import MAIN_GRAPH, OpenModel, open_model
 from viewer.text import literal
 
 UPLOAD_HELP = (
-    "Drop an .onnx file (add its external-data files alongside, or a .zip of them), a TorchScript "
-    ".pt/.pth/.torchscript file, a PyTorch .pt2 (torch.export.save), or a .zip of a TensorFlow "
-    "SavedModel folder. "
+    "Drop an .onnx file (add its external-data files alongside, or a .zip of them), ONNX saved as "
+    "text (.textproto, .onnxtxt, .json), an ONNX Runtime .ort, a TorchScript .pt/.pth/.torchscript "
+    "file, a PyTorch .pt2 (torch.export.save), or a .zip of a TensorFlow SavedModel folder. "
     "Up to 4 GB here; bigger files open with `modellens PATH` on the command line."
 )
 UPLOADER_KEY = "uploader"

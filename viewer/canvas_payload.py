@@ -65,7 +65,7 @@ def _node_entry(
 def weight_label(graph: ModelGraph, node_id: str, port: int, info: TensorInfo) -> str:
     """The operator's formal name for an input port (W, B, scale ...), else the tensor's short name."""
     data = graph.nodes[node_id]
-    if graph.graph.get("format") == "onnx" and data["kind"] == "op":
+    if graph.graph.get("format") in ("onnx", "ort") and data["kind"] == "op":
         doc = onnx_op_doc(
             data["op_type"], data["domain"], graph.graph.get("opsets", {}).get(data["domain"] or "ai.onnx")
         )

@@ -165,7 +165,7 @@ def node_doc(graph: ModelGraph, node_id: str) -> OpDoc | None:
     if "op_docs" in graph.graph:  # formats that bring their own (TensorFlow: OpDef + table)
         doc: OpDoc | None = graph.graph["op_docs"].get(data["op_type"])
         return doc
-    if graph.graph.get("format") != "onnx":
+    if graph.graph.get("format") not in ("onnx", "ort"):
         return None
     opset = graph.graph.get("opsets", {}).get(data["domain"] or "ai.onnx")
     return onnx_op_doc(data["op_type"], data["domain"], opset)
