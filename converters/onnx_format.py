@@ -14,18 +14,25 @@ from converters import schema
 from converters.errors import ModelLoadError
 from converters.onnx_attributes import attribute_value
 from converters.onnx_lazy import Span, WireFormatError, load_without_weights
+from converters.onnx_sparse import (
+    SparseParts,
+    checker_problem,
+    dense_array,
+    index_problem,
+    sparse_stored_bytes,
+)
+from converters.onnx_store import OnnxTensorStore
 from converters.onnx_tensors import (
-    OnnxTensorStore,
-    all_graphs,
     attribute_graphs,
+    decode_text,
     dtype_name,
     element_count,
     first_line,
     is_external,
-    sparse_stored_bytes,
-    sparse_to_dense,
+    model_graphs,
     stored_bytes,
     type_description,
+    weight_problems,
 )
 from converters.op_catalog import category_of
 from converters.source import ModelSource
@@ -52,13 +59,13 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
     model, lazy = _load_proto(source)
     warnings: list[str] = []
     store = OnnxTensorStore(model, source.base_dir, source.path, lazy)
-    nested_sparse = any(len(g.sparse_initializer) for g in store.graphs[1:])
+    nested_sparse = any(len(g.sparse_initializer) for g in list(model_graphs(model))[1:])
     value_types = _infer_value_types(model, set(lazy), warnings, nested_sparse)
-    warnings.extend(store.missing_external_data_warnings(source.display_name))
-    converter = _GraphConverter(model, value_types, warnings)
+    converter = _GraphConverter(model, value_types, warnings, store)
     graph = converter.convert_graph(model.graph, scope="")
-    _fill_model_attributes(graph, model, warnings, store)
     converter.convert_functions(graph)
+    warnings.extend(store.missing_external_data_warnings(source.display_name))
+    _fill_model_attributes(graph, model, warnings, store)
     return graph
 
 
@@ -101,7 +108,7 @@ def _infer_value_types(
             problem = first_line(err)
             warnings.append(f"Shape inference failed, showing shapes stored in the file only: {problem}")
     types: dict[str, onnx.TypeProto] = {}
-    for graph in all_graphs(light.graph):
+    for graph in model_graphs(light):
         for value in (*graph.input, *graph.output, *graph.value_info):
             if value.type.WhichOneof("value") is not None:
                 types.setdefault(value.name, value.type)
@@ -143,22 +150,26 @@ def _without_weight_bytes(
             graph.input.append(
                 onnx.helper.make_tensor_value_info(sparse.values.name, sparse.values.data_type, sparse.dims)
             )
-    for sub in list(all_graphs(graph))[1:] if nested_sparse else ():
+    for sub in list(model_graphs(light))[1:] if nested_sparse else ():
         _densify_sparse_initializers(sub)
     return light
 
 
 def _dense_for_inference(sparse: onnx.SparseTensorProto) -> onnx.TensorProto | None:
-    """A small sparse initializer as the dense tensor it stands for (onnx's type checks reject sparse
-    inputs to most operators; runtimes densify them too); None when large or unreadable."""
+    """A small sparse initializer as the dense tensor it stands for, of its declared element type
+    (bfloat16, int4, float8 included: onnx's type checks reject sparse inputs to most operators;
+    runtimes densify them too); None when large or unreadable."""
     from onnx import numpy_helper
 
-    if element_count(sparse.dims) > SMALL_INITIALIZER_ELEMENTS:
+    if element_count(sparse.dims) > SMALL_INITIALIZER_ELEMENTS or any(d < 0 for d in sparse.dims):
         return None
     try:
-        return numpy_helper.from_array(sparse_to_dense(sparse), sparse.values.name)
+        values = numpy_helper.to_array(sparse.values).reshape(-1)  # ml_dtypes kept, not widened
+        parts = SparseParts(values, numpy_helper.to_array(sparse.indices), tuple(sparse.dims))
+        dense = numpy_helper.from_array(dense_array(parts, sparse.values.name), sparse.values.name)
     except Exception:  # noqa: BLE001 - inference then sees the sparse tensor as it is
         return None
+    return dense if dense.data_type == sparse.values.data_type else None
 
 
 def _densify_sparse_initializers(graph: onnx.GraphProto) -> None:
@@ -190,14 +201,22 @@ def _sparse_dense_type(sparse: onnx.SparseTensorProto) -> onnx.TypeProto:
 class _GraphConverter:
     """Turns GraphProtos (main graph, control-flow bodies, functions) into ModelGraphs."""
 
-    def __init__(self, model: onnx.ModelProto, value_types: dict[str, onnx.TypeProto], warnings: list[str]):
+    def __init__(
+        self,
+        model: onnx.ModelProto,
+        value_types: dict[str, onnx.TypeProto],
+        warnings: list[str],
+        store: OnnxTensorStore,
+    ):
         self.model = model
+        self.store = store
         self.value_types = value_types
         self.warnings = warnings
         self.subgraphs: dict[str, schema.ModelGraph] = {}
         self.functions = {(f.domain, f.name, f.overload): f for f in model.functions}
         self.opset = {imp.domain or "ai.onnx": imp.version for imp in model.opset_import}
         self._described: dict[bytes, tuple[str | None, schema.Shape]] = {}
+        self._subgraph_ids: set[str] = set()
 
     def convert_graph(
         self,
@@ -211,6 +230,8 @@ class _GraphConverter:
         graph.graph["subgraphs"] = self.subgraphs
         graph.graph["name"] = proto.name
         graph.graph["doc"] = proto.doc_string
+        graph.graph["tensor_scope"] = scope
+        self.store.add_graph(scope, proto)
         if function is not None:
             graph.graph["function"] = function
         self._build_nodes(graph, proto, scope, outer_names)
@@ -240,7 +261,7 @@ class _GraphConverter:
         scope: str,
         outer_names: frozenset[str],
     ) -> None:
-        initializers = {t.name: self._weight_info(t) for t in proto.initializer}
+        initializers = {t.name: self._weight_info(t, scope) for t in proto.initializer}
         for sparse in proto.sparse_initializer:
             initializers.setdefault(sparse.values.name, self._sparse_weight_info(sparse))
         taken: set[str] = set()
@@ -292,6 +313,7 @@ class _GraphConverter:
             for position, body in enumerate(attribute_graphs(attribute)):
                 suffix = attribute.name if attribute.HasField("g") else f"{attribute.name}[{position}]"
                 sub_id = f"{scope}/{node_id}/{suffix}" if scope else f"{node_id}/{suffix}"
+                sub_id = schema.unique_id(sub_id, self._subgraph_ids, sub_id)
                 self.subgraphs[sub_id] = self.convert_graph(
                     body, sub_id, visible_names, function=graph.graph.get("function")
                 )
@@ -396,13 +418,13 @@ class _GraphConverter:
         dtype, shape = self._described[key]
         return schema.TensorInfo(name=name, dtype=dtype, shape=shape)
 
-    def _weight_info(self, tensor: onnx.TensorProto) -> schema.TensorInfo:
+    def _weight_info(self, tensor: onnx.TensorProto, scope: str) -> schema.TensorInfo:
         return schema.TensorInfo(
             name=tensor.name,
             dtype=dtype_name(tensor.data_type),
             shape=tuple(int(d) for d in tensor.dims),
             is_initializer=True,
-            nbytes=stored_bytes(tensor),
+            nbytes=stored_bytes(tensor, raw_length(self.store, scope, tensor)),
         )
 
     def _sparse_weight_info(self, sparse: onnx.SparseTensorProto) -> schema.TensorInfo:
@@ -417,9 +439,18 @@ class _GraphConverter:
 
 
 def function_id(domain: str, name: str, overload: str = "") -> str:
-    """A model-local function's subgraph id: ``function:domain.name``, ``:overload`` appended (IR 10)."""
-    base = f"function:{domain}.{name}" if domain else f"function:{name}"
-    return f"{base}:{overload}" if overload else base
+    """A model-local function's subgraph id, ``function:domain.name`` with ``:overload`` appended
+    (IR 10); one id per (domain, name, overload). ``%`` and ``/`` are percent-escaped in every part,
+    ``:`` in the domain and name, ``.`` in the name, so the id reads back to exactly one identity:
+    ``("d", "F:a", "")`` is ``function:d.F%3Aa`` and ``("d", "F", "a")`` is ``function:d.F:a``."""
+    base = f"function:{_escaped(domain, '%/:')}.{_escaped(name, '%/:.')}" if domain else (
+        f"function:{_escaped(name, '%/:.')}"
+    )
+    return f"{base}:{_escaped(overload, '%/')}" if overload else base
+
+
+def _escaped(text: str, specials: str) -> str:
+    return "".join(f"%{ord(ch):02X}" if ch in specials else ch for ch in text)
 
 
 def namespace_of(node_name: str, metadata: dict[str, str]) -> str:
@@ -448,9 +479,11 @@ def _fill_model_attributes(
     opsets = {imp.domain or "ai.onnx": int(imp.version) for imp in model.opset_import}
     default_opset = opsets.get("ai.onnx")
     label = f"ONNX v{model.ir_version}" + (f", opset {default_opset}" if default_opset else "")
-    graphs = store.graphs  # weights of control-flow bodies count too
-    initializers = [tensor for graph_proto in graphs for tensor in graph_proto.initializer]
-    sparse = [tensor for graph_proto in graphs for tensor in graph_proto.sparse_initializer]
+    scoped = store.scopes.items()  # weights of control-flow bodies count too, in functions as well
+    initializers = [(scope, t) for scope, proto in scoped for t in proto.initializer]
+    sparse = [tensor for _, graph_proto in scoped for tensor in graph_proto.sparse_initializer]
+    sizes = [stored_bytes(t, raw_length(store, scope, t)) for scope, t in initializers]
+    warnings.extend(_weight_warnings(store, initializers, sparse))
     graph.graph.update(
         format_label=label,
         producer=" ".join(p for p in (model.producer_name, model.producer_version) if p),
@@ -460,10 +493,46 @@ def _fill_model_attributes(
         domain=model.domain,
         model_version=int(model.model_version),
         model_doc=model.doc_string,
-        parameters=sum(element_count(t.dims) for t in initializers)
+        parameters=sum(element_count(t.dims) for _, t in initializers)
         + sum(element_count(s.dims) for s in sparse),
-        parameter_bytes=sum(stored_bytes(t) for t in initializers)
-        + sum(sparse_stored_bytes(s) for s in sparse),
+        parameter_bytes=sum(sizes) + sum(sparse_stored_bytes(s) for s in sparse),
         warnings=warnings,
         tensor_store=store,
     )
+
+
+def raw_length(store: OnnxTensorStore, scope: str, tensor: onnx.TensorProto) -> int | None:
+    """Length of the raw bytes of a main-graph weight that were left in the file (onnx_lazy)."""
+    span = store.lazy.get(tensor.name) if scope == "" else None
+    return span.length if span is not None else None
+
+
+def _weight_warnings(
+    store: OnnxTensorStore,
+    initializers: list[tuple[str, onnx.TensorProto]],
+    sparse: list[onnx.SparseTensorProto],
+) -> list[str]:
+    """Malformed weights, one line each: negative dims, short data, sparse indices that onnx's
+    checker rejects or that do not fit the shape."""
+    problems = [p for scope, t in initializers for p in weight_problems(t, raw_length(store, scope, t))]
+    for tensor in sparse:
+        name = decode_text(tensor.values.name)
+        problem = checker_problem(tensor)
+        if problem is None:
+            problem = _index_problem(tensor)
+        if problem is not None:
+            problems.append(f"Sparse weight {name!r} is malformed: {problem}")
+    return problems
+
+
+def _index_problem(sparse: onnx.SparseTensorProto) -> str | None:
+    from onnx import numpy_helper
+
+    if is_external(sparse.values) or is_external(sparse.indices):
+        return None
+    try:
+        values = numpy_helper.to_array(sparse.values).reshape(-1)
+        indices = numpy_helper.to_array(sparse.indices)
+    except Exception as err:  # noqa: BLE001
+        return f"its values or indices cannot be read ({first_line(err)})"
+    return index_problem(SparseParts(values, indices, tuple(int(d) for d in sparse.dims)))

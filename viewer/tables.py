@@ -306,7 +306,8 @@ def search_nodes(graph: ModelGraph, query: str, limit: int = SEARCH_LIMIT) -> li
     hits = []
     for node_id, data in graph.nodes(data=True):
         tensors = [*data["input_names"], *(t.name for t in data["outputs"])]
-        fields = (node_id, data["name"], op_text(data), *tensors)
+        overload = f"{data['op_type']}:{data['overload']}" if data.get("overload") else ""
+        fields = (node_id, data["name"], op_text(data), overload, *tensors)
         if any(needle in field.lower() for field in fields if field):
             matched_tensor = next((t for t in tensors if t and needle in t.lower()), "")
             suffix = (
