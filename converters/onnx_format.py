@@ -13,26 +13,17 @@ from typing import TYPE_CHECKING, Any
 from converters import schema
 from converters.errors import ModelLoadError
 from converters.onnx_attributes import attribute_value
+from converters.onnx_inference import infer_value_types
 from converters.onnx_lazy import Span, WireFormatError, load_without_weights
-from converters.onnx_sparse import (
-    SparseParts,
-    checker_problem,
-    dense_array,
-    index_problem,
-    sparse_stored_bytes,
-)
+from converters.onnx_sparse import sparse_stored_bytes
 from converters.onnx_store import OnnxTensorStore
 from converters.onnx_tensors import (
     attribute_graphs,
-    decode_text,
     dtype_name,
-    element_count,
     first_line,
-    is_external,
     model_graphs,
     stored_bytes,
     type_description,
-    weight_problems,
 )
 from converters.op_catalog import category_of
 from converters.source import ModelSource
@@ -42,7 +33,6 @@ if TYPE_CHECKING:
 
 FORMAT = "onnx"
 EXTENSIONS = (".onnx", ".onnx.data")
-SMALL_INITIALIZER_ELEMENTS = 1024
 
 
 def match(source: ModelSource) -> bool:
@@ -60,7 +50,7 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
     warnings: list[str] = []
     store = OnnxTensorStore(model, source.base_dir, source.path, lazy)
     nested_sparse = any(len(g.sparse_initializer) for g in list(model_graphs(model))[1:])
-    value_types = _infer_value_types(model, set(lazy), warnings, nested_sparse)
+    value_types = infer_value_types(model, set(lazy), warnings, nested_sparse)
     converter = _GraphConverter(model, value_types, warnings, store)
     graph = converter.convert_graph(model.graph, scope="")
     converter.convert_functions(graph)
@@ -88,114 +78,6 @@ def _load_proto(source: ModelSource) -> tuple[onnx.ModelProto, dict[str, Span]]:
     if model.ir_version <= 0 or not model.HasField("graph"):
         raise ModelLoadError(f"{source.display_name} is not a valid ONNX model (no graph found)", fix)
     return model, lazy
-
-
-def _infer_value_types(
-    model: onnx.ModelProto, lazy_names: set[str], warnings: list[str], nested_sparse: bool = False
-) -> dict[str, onnx.TypeProto]:
-    """Every known value's TypeProto: from the file, plus onnx.shape_inference on a light copy."""
-    import onnx
-
-    light = _without_weight_bytes(model, lazy_names, nested_sparse)
-    try:
-        light = onnx.shape_inference.infer_shapes(light, check_type=True, strict_mode=True, data_prop=True)
-    except Exception as strict_err:  # noqa: BLE001 - inference is optional; the graph still shows
-        problem = first_line(strict_err)
-        warnings.append(f"Shape inference found a problem, some shapes may be missing: {problem}")
-        try:
-            light = onnx.shape_inference.infer_shapes(light, strict_mode=False, data_prop=True)
-        except Exception as err:  # noqa: BLE001
-            problem = first_line(err)
-            warnings.append(f"Shape inference failed, showing shapes stored in the file only: {problem}")
-    types: dict[str, onnx.TypeProto] = {}
-    for graph in model_graphs(light):
-        for value in (*graph.input, *graph.output, *graph.value_info):
-            if value.type.WhichOneof("value") is not None:
-                types.setdefault(value.name, value.type)
-        for tensor in graph.initializer:
-            types.setdefault(tensor.name, _tensor_type(tensor))
-        for sparse in graph.sparse_initializer:
-            types.setdefault(sparse.values.name, _sparse_dense_type(sparse))
-    return types
-
-
-def _without_weight_bytes(
-    model: onnx.ModelProto, lazy_names: set[str], nested_sparse: bool = False
-) -> onnx.ModelProto:
-    """A copy of ``model`` whose large initializers are declared as typed inputs (no bytes copied)
-    and whose small sparse initializers are dense (``nested_sparse``: in control-flow bodies too)."""
-    import onnx
-
-    light = onnx.ModelProto(ir_version=model.ir_version)
-    light.opset_import.extend(model.opset_import)
-    light.functions.extend(model.functions)
-    source, graph = model.graph, light.graph
-    graph.name = source.name
-    graph.node.extend(source.node)
-    graph.output.extend(source.output)
-    graph.value_info.extend(source.value_info)
-    declared = {value.name for value in source.input}
-    graph.input.extend(source.input)
-    for tensor in source.initializer:
-        small = element_count(tensor.dims) <= SMALL_INITIALIZER_ELEMENTS
-        if small and not is_external(tensor) and tensor.name not in lazy_names:
-            graph.initializer.append(tensor)
-        elif tensor.name not in declared:
-            graph.input.append(onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, tensor.dims))
-    for sparse in source.sparse_initializer:
-        dense = _dense_for_inference(sparse)
-        if dense is not None:
-            graph.initializer.append(dense)
-        elif sparse.values.name not in declared:
-            graph.input.append(
-                onnx.helper.make_tensor_value_info(sparse.values.name, sparse.values.data_type, sparse.dims)
-            )
-    for sub in list(model_graphs(light))[1:] if nested_sparse else ():
-        _densify_sparse_initializers(sub)
-    return light
-
-
-def _dense_for_inference(sparse: onnx.SparseTensorProto) -> onnx.TensorProto | None:
-    """A small sparse initializer as the dense tensor it stands for, of its declared element type
-    (bfloat16, int4, float8 included: onnx's type checks reject sparse inputs to most operators;
-    runtimes densify them too); None when large or unreadable."""
-    from onnx import numpy_helper
-
-    if element_count(sparse.dims) > SMALL_INITIALIZER_ELEMENTS or any(d < 0 for d in sparse.dims):
-        return None
-    try:
-        values = numpy_helper.to_array(sparse.values).reshape(-1)  # ml_dtypes kept, not widened
-        parts = SparseParts(values, numpy_helper.to_array(sparse.indices), tuple(sparse.dims))
-        dense = numpy_helper.from_array(dense_array(parts, sparse.values.name), sparse.values.name)
-    except Exception:  # noqa: BLE001 - inference then sees the sparse tensor as it is
-        return None
-    return dense if dense.data_type == sparse.values.data_type else None
-
-
-def _densify_sparse_initializers(graph: onnx.GraphProto) -> None:
-    kept = []
-    for sparse in graph.sparse_initializer:
-        dense = _dense_for_inference(sparse)
-        if dense is None:
-            kept.append(sparse)
-        else:
-            graph.initializer.append(dense)
-    if len(kept) != len(graph.sparse_initializer):
-        del graph.sparse_initializer[:]
-        graph.sparse_initializer.extend(kept)
-
-
-def _tensor_type(tensor: onnx.TensorProto) -> onnx.TypeProto:
-    import onnx
-
-    return onnx.helper.make_tensor_type_proto(tensor.data_type, list(tensor.dims))
-
-
-def _sparse_dense_type(sparse: onnx.SparseTensorProto) -> onnx.TypeProto:
-    """A sparse initializer is used as the dense tensor it stands for."""
-    import onnx
-
-    return onnx.helper.make_tensor_type_proto(sparse.values.data_type, list(sparse.dims))
 
 
 class _GraphConverter:
@@ -250,6 +132,7 @@ class _GraphConverter:
             fid = function_id(function.domain, function.name, function.overload)
             sub = self.convert_graph(body, scope=fid, function=fid)
             sub.graph["doc"] = function.doc_string
+            sub.graph["function_info"] = function_info(function)
             sub.graph["attributes"] = [*function.attribute, *(a.name for a in function.attribute_proto)]
             sub.graph["attribute_defaults"] = {a.name: attribute_value(a) for a in function.attribute_proto}
             self.subgraphs[fid] = sub
@@ -264,6 +147,9 @@ class _GraphConverter:
         initializers = {t.name: self._weight_info(t, scope) for t in proto.initializer}
         for sparse in proto.sparse_initializer:
             initializers.setdefault(sparse.values.name, self._sparse_weight_info(sparse))
+        docs = [*((t.name, t.doc_string) for t in proto.initializer)]
+        docs += [(s.values.name, s.values.doc_string) for s in proto.sparse_initializer]
+        graph.graph["weight_docs"] = {name: doc for name, doc in reversed(docs) if doc}
         taken: set[str] = set()
         producers: dict[str, tuple[str, int]] = {}
         for value in proto.input:
@@ -280,6 +166,7 @@ class _GraphConverter:
                 outputs=[self._tensor_info(value.name)],
                 doc=value.doc_string,
             )
+            _set_denotation(graph, node_id, value)
             graph.graph["inputs"].append(node_id)
             producers[value.name] = (node_id, 0)
         visible_names = (
@@ -403,6 +290,7 @@ class _GraphConverter:
             doc=value.doc_string,
         )
         graph.nodes[node_id]["tensor"] = self._tensor_info(value.name)
+        _set_denotation(graph, node_id, value)
         graph.graph["outputs"].append(node_id)
         if value.name in producers:
             src, src_port = producers[value.name]
@@ -424,7 +312,7 @@ class _GraphConverter:
             dtype=dtype_name(tensor.data_type),
             shape=tuple(int(d) for d in tensor.dims),
             is_initializer=True,
-            nbytes=stored_bytes(tensor, raw_length(self.store, scope, tensor)),
+            nbytes=stored_bytes(tensor, self.store.raw_length(scope, tensor)),
         )
 
     def _sparse_weight_info(self, sparse: onnx.SparseTensorProto) -> schema.TensorInfo:
@@ -436,6 +324,33 @@ class _GraphConverter:
             is_initializer=True,
             nbytes=sparse_stored_bytes(sparse),
         )
+
+
+def function_info(function: onnx.FunctionProto) -> dict[str, Any]:
+    """What a function declares besides its body: identity, doc string, opset imports, attributes
+    (with their defaults, None when required by the caller) and metadata; JSON-safe."""
+    defaults = {a.name: attribute_value(a) for a in function.attribute_proto}
+    return {
+        "domain": function.domain,
+        "name": function.name,
+        "overload": function.overload,
+        "doc": function.doc_string,
+        "opsets": {imp.domain or "ai.onnx": int(imp.version) for imp in function.opset_import},
+        "attributes": {**{name: None for name in function.attribute}, **defaults},
+        "metadata": {item.key: item.value for item in function.metadata_props},
+    }
+
+
+def _set_denotation(graph: schema.ModelGraph, node_id: str, value: onnx.ValueInfoProto) -> None:
+    """A graph input's or output's type denotation (``IMAGE``) and its dims' (``DATA_BATCH``...)."""
+    kind = value.type.WhichOneof("value")
+    tensor = getattr(value.type, kind) if kind in ("tensor_type", "sparse_tensor_type") else None
+    dims = [d.denotation for d in tensor.shape.dim] if tensor is not None else []
+    parts = [value.type.denotation] if value.type.denotation else []
+    if any(dims):
+        parts.append("[" + ", ".join(d or "?" for d in dims) + "]")
+    if parts:
+        graph.nodes[node_id]["denotation"] = " ".join(parts)
 
 
 def function_id(domain: str, name: str, overload: str = "") -> str:
@@ -479,11 +394,7 @@ def _fill_model_attributes(
     opsets = {imp.domain or "ai.onnx": int(imp.version) for imp in model.opset_import}
     default_opset = opsets.get("ai.onnx")
     label = f"ONNX v{model.ir_version}" + (f", opset {default_opset}" if default_opset else "")
-    scoped = store.scopes.items()  # weights of control-flow bodies count too, in functions as well
-    initializers = [(scope, t) for scope, proto in scoped for t in proto.initializer]
-    sparse = [tensor for _, graph_proto in scoped for tensor in graph_proto.sparse_initializer]
-    sizes = [stored_bytes(t, raw_length(store, scope, t)) for scope, t in initializers]
-    warnings.extend(_weight_warnings(store, initializers, sparse))
+    warnings.extend(store.weight_warnings())
     graph.graph.update(
         format_label=label,
         producer=" ".join(p for p in (model.producer_name, model.producer_version) if p),
@@ -493,46 +404,8 @@ def _fill_model_attributes(
         domain=model.domain,
         model_version=int(model.model_version),
         model_doc=model.doc_string,
-        parameters=sum(element_count(t.dims) for _, t in initializers)
-        + sum(element_count(s.dims) for s in sparse),
-        parameter_bytes=sum(sizes) + sum(sparse_stored_bytes(s) for s in sparse),
+        parameters=store.element_count(),  # weights of control-flow bodies count too, in functions also
+        parameter_bytes=store.stored_bytes(),
         warnings=warnings,
         tensor_store=store,
     )
-
-
-def raw_length(store: OnnxTensorStore, scope: str, tensor: onnx.TensorProto) -> int | None:
-    """Length of the raw bytes of a main-graph weight that were left in the file (onnx_lazy)."""
-    span = store.lazy.get(tensor.name) if scope == "" else None
-    return span.length if span is not None else None
-
-
-def _weight_warnings(
-    store: OnnxTensorStore,
-    initializers: list[tuple[str, onnx.TensorProto]],
-    sparse: list[onnx.SparseTensorProto],
-) -> list[str]:
-    """Malformed weights, one line each: negative dims, short data, sparse indices that onnx's
-    checker rejects or that do not fit the shape."""
-    problems = [p for scope, t in initializers for p in weight_problems(t, raw_length(store, scope, t))]
-    for tensor in sparse:
-        name = decode_text(tensor.values.name)
-        problem = checker_problem(tensor)
-        if problem is None:
-            problem = _index_problem(tensor)
-        if problem is not None:
-            problems.append(f"Sparse weight {name!r} is malformed: {problem}")
-    return problems
-
-
-def _index_problem(sparse: onnx.SparseTensorProto) -> str | None:
-    from onnx import numpy_helper
-
-    if is_external(sparse.values) or is_external(sparse.indices):
-        return None
-    try:
-        values = numpy_helper.to_array(sparse.values).reshape(-1)
-        indices = numpy_helper.to_array(sparse.indices)
-    except Exception as err:  # noqa: BLE001
-        return f"its values or indices cannot be read ({first_line(err)})"
-    return index_problem(SparseParts(values, indices, tuple(int(d) for d in sparse.dims)))

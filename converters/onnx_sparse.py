@@ -42,6 +42,16 @@ class SparseParts:
         """Bytes the dense array would take in the values' numpy dtype."""
         return self.dense_elements * int(self.values.dtype.itemsize)
 
+    limit_bytes = DENSE_LIMIT_BYTES
+
+    def problem(self) -> str | None:
+        """Why the indices cannot place the values in the dense shape (see ``index_problem``)."""
+        return index_problem(self)
+
+    def dense(self, name: str) -> np.ndarray:
+        """The dense array (see ``dense_array``; SparseIndexError, MemoryError)."""
+        return dense_array(self, name, self.limit_bytes)
+
 
 def sparse_parts_of(sparse: onnx.SparseTensorProto, base_dir: str = "") -> SparseParts:
     """Stored values and indices as numpy arrays (nothing dense is built); errors from onnx's

@@ -13,11 +13,22 @@ from converters.onnx_lazy import Span, read_raw
 from converters.onnx_sparse import (
     SparseIndexError,
     SparseParts,
+    checker_problem,
     dense_array,
     index_problem,
     sparse_parts_of,
+    sparse_stored_bytes,
 )
-from converters.onnx_tensors import decode_text, first_line, is_external, tensor_array, with_raw_data
+from converters.onnx_tensors import (
+    decode_text,
+    element_count,
+    first_line,
+    is_external,
+    stored_bytes,
+    tensor_array,
+    weight_problems,
+    with_raw_data,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -123,6 +134,40 @@ class OnnxTensorStore:
                 "its stored values and indices are shown instead; densify it in a script if needed",
             ) from err
 
+    def raw_length(self, scope: str, tensor: onnx.TensorProto) -> int | None:
+        """Length of the raw bytes of a main-graph weight that were left in the file (onnx_lazy)."""
+        span = self.lazy.get(tensor.name) if scope == MAIN else None
+        return span.length if span is not None else None
+
+    def initializers(self) -> list[tuple[str, onnx.TensorProto]]:
+        """(scope, tensor) of every dense weight of every registered graph."""
+        return [(scope, t) for scope, proto in self.scopes.items() for t in proto.initializer]
+
+    def sparse_initializers(self) -> list[onnx.SparseTensorProto]:
+        return [s for proto in self.scopes.values() for s in proto.sparse_initializer]
+
+    def stored_bytes(self) -> int:
+        """Bytes of all weights as stored (see ``stored_bytes``, ``sparse_stored_bytes``)."""
+        dense = sum(stored_bytes(t, self.raw_length(scope, t)) for scope, t in self.initializers())
+        return dense + sum(sparse_stored_bytes(s) for s in self.sparse_initializers())
+
+    def element_count(self) -> int:
+        """Elements of all weights, sparse ones by their dense shape; negative dims count 0."""
+        dense = sum(element_count(t.dims) for _, t in self.initializers())
+        return dense + sum(element_count(s.dims) for s in self.sparse_initializers())
+
+    def weight_warnings(self) -> list[str]:
+        """Malformed weights, one line each: negative dims, data shorter or longer than the shape,
+        sparse indices that onnx's checker rejects or that do not fit the shape."""
+        problems = [
+            p for scope, t in self.initializers() for p in weight_problems(t, self.raw_length(scope, t))
+        ]
+        for tensor in self.sparse_initializers():
+            problem = checker_problem(tensor) or _stored_index_problem(tensor)
+            if problem is not None:
+                problems.append(f"Sparse weight {decode_text(tensor.values.name)!r} is malformed: {problem}")
+        return problems
+
     def external_locations(self) -> set[str]:
         locations = set()
         tensors = [*self._index.values(), *(s.values for s in self._sparse.values())]
@@ -141,3 +186,17 @@ class OnnxTensorStore:
             "Put the file beside the model (or upload it together with the .onnx)"
             for loc in missing
         ]
+
+
+def _stored_index_problem(sparse: onnx.SparseTensorProto) -> str | None:
+    """``index_problem`` of a sparse tensor whose parts are in the file (external ones: None)."""
+    from onnx import numpy_helper
+
+    if is_external(sparse.values) or is_external(sparse.indices):
+        return None
+    try:
+        values = numpy_helper.to_array(sparse.values).reshape(-1)
+        indices = numpy_helper.to_array(sparse.indices)
+    except Exception as err:  # noqa: BLE001 - a malformed field is the problem to report
+        return f"its values or indices cannot be read ({first_line(err)})"
+    return index_problem(SparseParts(values, indices, tuple(int(d) for d in sparse.dims)))
