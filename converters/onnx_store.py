@@ -70,12 +70,21 @@ class OnnxTensorStore:
         return [name for s, name in keys if scope is None or s == scope]
 
     def _key(self, name: str, scope: str | None) -> tuple[str, str] | None:
-        """``scope`` None: the main graph's weight, else the first graph holding one of that name."""
+        """``scope`` None: the main graph's weight, else the one graph holding a weight of that name;
+        ModelLoadError when several subgraphs do (the caller must say which)."""
         if scope is not None:
             key = (scope, name)
             return key if key in self._index or key in self._sparse else None
-        keys = [(MAIN, name), *((s, name) for s in self.scopes)]
-        return next((k for k in keys if k in self._index or k in self._sparse), None)
+        if (MAIN, name) in self._index or (MAIN, name) in self._sparse:
+            return (MAIN, name)
+        keys = [(s, name) for s in self.scopes if (s, name) in self._index or (s, name) in self._sparse]
+        if len(keys) > 1:
+            holders = ", ".join(repr(s) for s, _ in keys[:4])
+            raise ModelLoadError(
+                f"{len(keys)} subgraphs hold a weight named {name!r} ({holders})",
+                "pass the subgraph id as scope (G.graph['subgraphs'][id].graph['tensor_scope'])",
+            )
+        return keys[0] if keys else None
 
     def tensor(self, name: str, scope: str | None = None) -> onnx.TensorProto | None:
         key = self._key(name, scope)

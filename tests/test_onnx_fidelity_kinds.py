@@ -667,3 +667,12 @@ def test_declarations_reach_the_graph(tmp_path: Path) -> None:
         **{a.name: helper.get_attribute_value(a) for a in proto.attribute_proto},
     }
     assert info["metadata"] == {p.key: p.value for p in proto.metadata_props}
+
+
+def test_unscoped_lookup_of_a_name_held_by_two_branches_asks_for_the_graph(tmp_path: Path) -> None:
+    model = weights_same_name_in_branches()
+    graph = modellens.load(_save(model, tmp_path / "m.onnx", ir_version=9))
+    holders = [p.name for p in _all_protos(model.graph) if any(t.name == "W" for t in p.initializer)]
+    assert len(holders) == 2
+    with pytest.raises(ModelLensError, match="2 subgraphs hold a weight named 'W'"):
+        graph.graph["tensor_store"].array("W")
