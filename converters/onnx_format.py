@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from converters import schema
 from converters.errors import ModelLoadError
 from converters.onnx_attributes import attribute_value
-from converters.onnx_inference import infer_value_types
+from converters.onnx_inference import ValueTypes, infer_value_types
 from converters.onnx_lazy import Span, WireFormatError, load_without_weights
 from converters.onnx_sparse import sparse_stored_bytes
 from converters.onnx_store import OnnxTensorStore
@@ -86,7 +86,7 @@ class _GraphConverter:
     def __init__(
         self,
         model: onnx.ModelProto,
-        value_types: dict[str, onnx.TypeProto],
+        value_types: ValueTypes,
         warnings: list[str],
         store: OnnxTensorStore,
     ):
@@ -99,6 +99,8 @@ class _GraphConverter:
         self.opset = {imp.domain or "ai.onnx": imp.version for imp in model.opset_import}
         self._described: dict[bytes, tuple[str | None, schema.Shape]] = {}
         self._subgraph_ids: set[str] = set()
+        self._scopes: list[dict[str, onnx.TypeProto]] = []  # the types of the graphs being converted
+        self._walked = 0  # GraphProtos converted so far, in model_graphs order
 
     def convert_graph(
         self,
@@ -106,8 +108,11 @@ class _GraphConverter:
         scope: str,
         outer_names: frozenset[str] = frozenset(),
         function: str | None = None,
+        walked: bool = True,
     ) -> schema.ModelGraph:
-        """``function``: the id of the function whose body this graph is (or is nested in)."""
+        """``function``: the id of the function whose body this graph is (or is nested in);
+        ``walked``: ``proto`` is a GraphProto of the file (not a function body built here), met in
+        ``model_graphs`` order, whose own value types then apply."""
         graph = schema.new_graph(FORMAT, "")
         graph.graph["subgraphs"] = self.subgraphs
         graph.graph["name"] = proto.name
@@ -116,7 +121,15 @@ class _GraphConverter:
         self.store.add_graph(scope, proto)
         if function is not None:
             graph.graph["function"] = function
-        self._build_nodes(graph, proto, scope, outer_names)
+        own: dict[str, onnx.TypeProto] = {}
+        if walked:
+            own = self.value_types.of_graph(self._walked, proto)
+            self._walked += 1
+        self._scopes.append(own)
+        try:
+            self._build_nodes(graph, proto, scope, outer_names)
+        finally:
+            self._scopes.pop()
         return graph
 
     def convert_functions(self, graph: schema.ModelGraph) -> None:
@@ -130,7 +143,7 @@ class _GraphConverter:
                 [onnx.helper.make_empty_tensor_value_info(n) for n in function.output],
             )
             fid = function_id(function.domain, function.name, function.overload)
-            sub = self.convert_graph(body, scope=fid, function=fid)
+            sub = self.convert_graph(body, scope=fid, function=fid, walked=False)
             sub.graph["doc"] = function.doc_string
             sub.graph["function_info"] = function_info(function)
             sub.graph["attributes"] = [*function.attribute, *(a.name for a in function.attribute_proto)]
@@ -297,7 +310,8 @@ class _GraphConverter:
             schema.add_edge(graph, src, node_id, src_port, 0, value.name)
 
     def _tensor_info(self, name: str) -> schema.TensorInfo:
-        type_proto = self.value_types.get(name) if name else None
+        scoped = (types[name] for types in reversed(self._scopes) if name in types)
+        type_proto = next(scoped, self.value_types.merged.get(name)) if name else None
         if type_proto is None:
             return schema.TensorInfo(name=name)
         key = type_proto.SerializeToString()

@@ -5,6 +5,7 @@ included)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from converters.onnx_sparse import SparseParts, dense_array
@@ -16,10 +17,27 @@ if TYPE_CHECKING:
 SMALL_INITIALIZER_ELEMENTS = 1024
 
 
+@dataclass
+class ValueTypes:
+    """Value types after inference: ``graphs[i]`` holds those of the i-th GraphProto in
+    ``model_graphs`` order (so a name used in two bodies keeps each body's type), ``merged`` every
+    name's first type (for function bodies, which inference does not annotate)."""
+
+    graphs: list[tuple[tuple[str, int], dict[str, onnx.TypeProto]]] = field(default_factory=list)
+    merged: dict[str, onnx.TypeProto] = field(default_factory=dict)
+
+    def of_graph(self, index: int, proto: onnx.GraphProto) -> dict[str, onnx.TypeProto]:
+        """The types of the ``index``-th graph, when it is ``proto`` (same name and node count)."""
+        if index < len(self.graphs) and self.graphs[index][0] == (proto.name, len(proto.node)):
+            return self.graphs[index][1]
+        return {}
+
+
 def infer_value_types(
     model: onnx.ModelProto, lazy_names: set[str], warnings: list[str], nested_sparse: bool = False
-) -> dict[str, onnx.TypeProto]:
-    """Every known value's TypeProto: from the file, plus onnx.shape_inference on a light copy."""
+) -> ValueTypes:
+    """Every known value's TypeProto, per graph: from the file, plus onnx.shape_inference on a light
+    copy."""
     import onnx
 
     light = _without_weight_bytes(model, lazy_names, nested_sparse)
@@ -33,8 +51,9 @@ def infer_value_types(
         except Exception as err:  # noqa: BLE001
             problem = first_line(err)
             warnings.append(f"Shape inference failed, showing shapes stored in the file only: {problem}")
-    types: dict[str, onnx.TypeProto] = {}
+    result = ValueTypes()
     for graph in model_graphs(light):
+        types: dict[str, onnx.TypeProto] = {}
         for value in (*graph.input, *graph.output, *graph.value_info):
             if value.type.WhichOneof("value") is not None:
                 types.setdefault(value.name, value.type)
@@ -42,7 +61,10 @@ def infer_value_types(
             types.setdefault(tensor.name, _tensor_type(tensor))
         for sparse in graph.sparse_initializer:
             types.setdefault(sparse.values.name, _sparse_dense_type(sparse))
-    return types
+        result.graphs.append(((graph.name, len(graph.node)), types))
+        for name, type_proto in types.items():
+            result.merged.setdefault(name, type_proto)
+    return result
 
 
 def _without_weight_bytes(

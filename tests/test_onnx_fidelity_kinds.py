@@ -676,3 +676,31 @@ def test_unscoped_lookup_of_a_name_held_by_two_branches_asks_for_the_graph(tmp_p
     assert len(holders) == 2
     with pytest.raises(ModelLensError, match="2 subgraphs hold a weight named 'W'"):
         graph.graph["tensor_store"].array("W")
+
+
+def test_same_named_values_in_sibling_branches_keep_their_own_shapes(tmp_path: Path) -> None:
+    def branch(name: str, size: int) -> onnx.GraphProto:
+        weight = numpy_helper.from_array(np.ones(size, F32), f"W{size}")
+        nodes = [helper.make_node("Relu", [weight.name], ["h"]), helper.make_node("Neg", ["h"], [name])]
+        return helper.make_graph(nodes, name, [], [_out(name, ["n"])], initializer=[weight])
+
+    graph = helper.make_graph(
+        [_if("c", branch("then_h", 2), branch("else_h", 3), "out")],
+        "g",
+        [_out("c", [], TensorProto.BOOL)],
+        [_out("out", ["n"])],
+    )
+    model = _model(graph, opset_imports=[OPSET])
+    onnx.checker.check_model(model, full_check=True)
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    expected = {
+        proto.name: [
+            d.dim_value for d in next(v for v in proto.value_info if v.name == "h").type.tensor_type.shape.dim
+        ]
+        for proto in list(_all_protos(inferred.graph))[1:]
+    }
+    loaded, _ = _open_everything(_save(model, tmp_path / "m.onnx", ir_version=9))
+    for _, sub in _graphs(loaded):
+        if sub.graph["name"] in expected:
+            (relu,) = [d for _, d in sub.nodes(data=True) if d["op_type"] == "Relu"]
+            assert list(relu["outputs"][0].shape) == expected[sub.graph["name"]]
