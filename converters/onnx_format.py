@@ -310,8 +310,15 @@ class _GraphConverter:
             schema.add_edge(graph, src, node_id, src_port, 0, value.name)
 
     def _tensor_info(self, name: str) -> schema.TensorInfo:
-        scoped = (types[name] for types in reversed(self._scopes) if name in types)
-        type_proto = next(scoped, self.value_types.merged.get(name)) if name else None
+        if not name:
+            return schema.TensorInfo(name=name)
+        type_proto = None
+        for types in reversed(self._scopes):  # innermost graph first, then the graphs around it
+            type_proto = types.get(name)
+            if type_proto is not None:
+                break
+        if type_proto is None:
+            type_proto = self.value_types.merged.get(name)
         if type_proto is None:
             return schema.TensorInfo(name=name)
         key = type_proto.SerializeToString()
