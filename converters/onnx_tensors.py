@@ -150,7 +150,17 @@ def stored_bytes(tensor: onnx.TensorProto, raw_length: int | None = None) -> int
         return sum(len(item) for item in tensor.string_data)
     elif raw_length is not None or tensor.raw_data:
         return len(tensor.raw_data) if raw_length is None else raw_length
+    elif not _typed_entries(tensor):
+        return 0
     return packed_bytes(element_count(tensor.dims), tensor.data_type)
+
+
+def _typed_entries(tensor: onnx.TensorProto) -> int:
+    """Entries in the typed value fields (float_data, int32_data, ...)."""
+    return sum(
+        len(getattr(tensor, f))
+        for f in ("float_data", "int32_data", "int64_data", "double_data", "uint64_data")
+    )
 
 
 def weight_problems(tensor: onnx.TensorProto, raw_length: int | None = None) -> list[str]:
@@ -169,6 +179,17 @@ def weight_problems(tensor: onnx.TensorProto, raw_length: int | None = None) -> 
         return []
     length = len(tensor.raw_data) if raw_length is None else raw_length
     needed = packed_bytes(count, tensor.data_type)
+    if (
+        not is_external(tensor)
+        and not length
+        and not tensor.HasField("raw_data")
+        and not _typed_entries(tensor)
+    ):
+        return (
+            [f"Weight {name!r} holds no data, its shape {dims} needs {needed} bytes: counted as 0"]
+            if count
+            else []
+        )
     if not is_external(tensor) and (length or tensor.HasField("raw_data")) and length != needed:
         return [
             f"Weight {name!r} holds {length} bytes of data, its shape {dims} needs {needed}: "

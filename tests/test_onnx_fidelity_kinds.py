@@ -597,6 +597,7 @@ MALFORMED = {  # expected elements and bytes come from the proto's own fields
     "string_without_strings": lambda: onnx.TensorProto(name="W", data_type=TensorProto.STRING, dims=[3]),
     "short_raw_data": lambda: _raw_tensor("W", TensorProto.FLOAT, [3], np.ones(1, F32).tobytes()),
     "long_raw_data": lambda: _raw_tensor("W", TensorProto.FLOAT, [1], np.ones(2, F32).tobytes()),
+    "no_data_at_all": lambda: onnx.TensorProto(name="W", data_type=TensorProto.FLOAT, dims=[4]),
 }
 
 
@@ -615,7 +616,7 @@ def test_malformed_weights_count_what_the_file_holds(case: str, tmp_path: Path) 
     expected_count = 0 if any(d < 0 for d in dims) else math.prod(dims)
     if tensor.data_type == TensorProto.STRING:
         expected_bytes = sum(len(s) for s in tensor.string_data)
-    elif tensor.raw_data:
+    elif tensor.raw_data or not tensor.float_data:  # the bytes the file holds
         expected_bytes = len(tensor.raw_data)
     else:
         expected_bytes = expected_count * helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
