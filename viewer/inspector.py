@@ -195,7 +195,7 @@ def _sparse_section(parts: Any, name: str, key: str) -> None:
     st.caption(
         f"Sparse: {parts.values.size:,} stored values of {parts.dense_elements:,} "
         f"({density_text(parts.density)} dense), indices {parts.indices.dtype} "
-        f"{format_shape(parts.indices.shape)}. Indices, first {tables.PREVIEW_VALUES}:"
+        f"{list(parts.indices.shape)}. Indices, first {tables.PREVIEW_VALUES}:"
     )
     preview = np.asarray(parts.indices)[: tables.PREVIEW_VALUES]
     st.code(np.array2string(preview, max_line_width=60), language=None)
