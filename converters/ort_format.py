@@ -273,7 +273,7 @@ class _OrtReader:
         if fb_sparse.Values() is not None:
             sparse.values.CopyFrom(self._tensor(fb_sparse.Values(), inline=True))
         if fb_sparse.Indices() is not None:
-            sparse.indices.CopyFrom(self._tensor(fb_sparse.Indices(), inline=True))
+            sparse.indices.CopyFrom(_as_int64_indices(self._tensor(fb_sparse.Indices(), inline=True)))
         return sparse
 
     def _type(self, fb_type: Any) -> onnx.TypeProto | None:
@@ -325,6 +325,17 @@ class _OrtReader:
             proto_dim.dim_value = value.DimValue()
         elif value.DimType() == kinds.PARAM:
             proto_dim.dim_param = _text(value.DimParam())
+
+
+def _as_int64_indices(indices: onnx.TensorProto) -> onnx.TensorProto:
+    """ONNX Runtime stores sparse indices in the narrowest integer type (int8 for small tensors);
+    an onnx SparseTensorProto's indices are int64 (onnx.checker.check_sparse_tensor)."""
+    import onnx
+    from onnx import numpy_helper
+
+    if indices.data_type == onnx.TensorProto.INT64:
+        return indices
+    return numpy_helper.from_array(numpy_helper.to_array(indices).astype("int64"), indices.name)
 
 
 def _topological(nodes: list[Any], reader: _OrtReader) -> list[Any]:

@@ -173,9 +173,11 @@ def unique_id(wanted: str, taken: set[str], fallback: str) -> str:
 
 
 def op_text(data: dict[str, Any]) -> str:
-    """A node's op type, with the function overload it calls (``F:a``, IR 10) when there is one."""
+    """A node's op type, with the function overload it calls (``F[a]``, IR 10) when there is one;
+    brackets, not ``:``, so a call of overload ``a`` of ``F`` and a call of a function named ``F:a``
+    read differently."""
     overload = data.get("overload")
-    return f"{data['op_type']}:{overload}" if overload else str(data["op_type"])
+    return f"{data['op_type']}[{overload}]" if overload else str(data["op_type"])
 
 
 def iter_op_nodes(graph: ModelGraph) -> Iterable[tuple[str, dict[str, Any]]]:

@@ -34,6 +34,7 @@ SESSION_DEFAULTS: dict[str, Any] = {
     "focus": None,
     "subgraph": MAIN_GRAPH,
     "caller": None,
+    "callers": None,  # function id -> (graph id, node id) of the call the user opened it from
     "load_error": None,
     "cli_model": None,
     "signature": None,
@@ -179,6 +180,7 @@ def switch_model(key: str) -> None:
     st.session_state.update(
         selected=None, selected_edges=[], focus=None, subgraph=MAIN_GRAPH, load_error=None, signature=None
     )
+    st.session_state.update(caller=None, callers=None)
     st.query_params.clear()
     st.query_params["model"] = key
 
@@ -270,10 +272,16 @@ def select_node(node_id: str | None) -> None:
 
 def open_subgraph(sub_id: str, caller: tuple[str, str] | None = None) -> None:
     """Show ``sub_id``; ``caller`` (graph id, node id) is the node that calls the function opened,
-    kept while the user stays inside it (its attribute values resolve the body's references)."""
+    kept while the user stays inside it (its attribute values resolve the body's references). Each
+    function's caller is kept in ``callers``, so a body reached through a chain of calls resolves
+    references through the calls the user took."""
     st.session_state.subgraph = sub_id
     if caller is not None or not sub_id:
         st.session_state.caller = caller
+    if not sub_id:
+        st.session_state.callers = None
+    elif caller is not None:
+        st.session_state.callers = {**(st.session_state.get("callers") or {}), sub_id: caller}
     select_node(None)
     if sub_id:
         st.query_params["sub"] = sub_id

@@ -22,6 +22,8 @@ from viewer.text import html_text, literal
 
 def inspector(model: OpenModel, sub_id: str) -> None:
     graph = model.graph_for(sub_id)
+    if graph.graph.get("function_info"):
+        _function_card(graph.graph["function_info"])
     if st.session_state.selected_edges:
         _tensor_panel(graph, model.payload(sub_id), st.session_state.selected_edges)
         return
@@ -31,6 +33,24 @@ def inspector(model: OpenModel, sub_id: str) -> None:
         _legend()
         return
     _node_panel(model, sub_id, graph, node_id)
+
+
+def _function_card(info: dict[str, Any]) -> None:
+    """A function's declaration: identity, doc string, opset imports, attributes with defaults."""
+    overload = f" · overload {literal(info['overload'])}" if info["overload"] else ""
+    with st.expander(f"Function {literal(info['name'])} · domain {literal(info['domain'] or '-')}{overload}"):
+        if info["doc"]:
+            st.markdown(literal(info["doc"]))
+        opsets = ", ".join(f"{literal(d)} {v}" for d, v in info["opsets"].items())
+        st.caption(f"Opset imports: {opsets or 'none'}")
+        rows = [
+            {"attribute": name, "default": "required" if value is None else tables.attribute_text(value, {})}
+            for name, value in info["attributes"].items()
+        ]
+        if rows:
+            st.dataframe(rows, hide_index=True, width="stretch")
+        for key, value in info["metadata"].items():
+            st.caption(f"{literal(key)}: {literal(value)}")
 
 
 def _legend() -> None:
@@ -55,6 +75,10 @@ def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) 
     st.markdown(f"**{literal(data['name'] or node_id)}**")
     if data["namespace"]:
         st.caption(f"in {literal(data['namespace'])}")
+    if data.get("denotation"):
+        st.caption(f"Denotation: {literal(data['denotation'])}")
+    if data["kind"] in ("input", "output") and data.get("doc"):
+        st.caption(literal(data["doc"]))
     if doc is not None:
         since = f" (since opset {doc.since_version})" if doc.since_version else ""
         with st.expander(f"{doc.op_type} documentation{since}"):
@@ -67,7 +91,9 @@ def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) 
         st.code(data["schema"], language=None, wrap_lines=True)
     bindings = {}
     if any(referenced_attribute(v) for v in data["attributes"].values()):
-        bindings = tables.attribute_bindings(model.graph, sub_id, st.session_state.get("caller"))
+        bindings = tables.attribute_bindings(
+            model.graph, sub_id, st.session_state.get("caller"), callers=st.session_state.get("callers")
+        )
     attributes = tables.attribute_table(graph, node_id, doc, bindings)
     if not attributes.empty:
         st.markdown("**Attributes**")
@@ -125,38 +151,20 @@ def _weight_section(model: OpenModel, graph: ModelGraph, node_id: str, port: int
         if store is None:
             st.caption("Values are not available for this format.")
             return
+        doc = graph.graph.get("weight_docs", {}).get(info.name)
+        if doc:
+            st.caption(literal(doc))
+        scope = graph.graph.get("tensor_scope")  # the weights of this graph, not a namesake's
         try:
-            values = _weight_values(model.key, info.name, store)
-            sparse = getattr(store, "sparse_parts", lambda _name: None)(info.name)
+            sparse = store.sparse_parts(info.name, scope) if hasattr(store, "sparse_parts") else None
+            if sparse is not None:
+                _sparse_section(sparse, info.name, f"{node_id}_{port}")
+                return
+            values = _weight_values(model.key, info.name, scope, store)
         except ModelLensError as err:
             st.warning(literal(err.one_line()))
             return
-        if sparse is not None:
-            _sparse_section(sparse)
-        stats = tables.tensor_stats(values)
-        if stats.minimum is not None:
-            cols = st.columns(4)
-            for col, (label, value) in zip(
-                cols,
-                (("min", stats.minimum), ("max", stats.maximum), ("mean", stats.mean), ("std", stats.std)),
-                strict=True,
-            ):
-                col.metric(label, f"{value:.4g}")
-            chart = (
-                alt.Chart(stats.histogram)
-                .mark_bar()
-                .encode(
-                    x=alt.X("start:Q", title="value", bin="binned"),
-                    x2="end:Q",
-                    y=alt.Y("count:Q", title="count"),
-                    tooltip=["start", "end", "count"],
-                )
-                .properties(height=120)
-            )
-            st.altair_chart(chart, width="stretch")
-        zeros = f", {stats.zeros:,} zeros" if stats.zeros else ""
-        st.caption(f"{stats.count:,} values{zeros}; first {len(stats.preview)}:")
-        st.code(np.array2string(np.asarray(stats.preview), precision=4, max_line_width=60), language=None)
+        _values_section(tables.tensor_stats(values))
         st.download_button(
             "Download .npy",
             lambda: _npy_bytes(values),
@@ -166,16 +174,72 @@ def _weight_section(model: OpenModel, graph: ModelGraph, node_id: str, port: int
         )
 
 
-def _sparse_section(parts: Any) -> None:
-    """What a sparse initializer stores: its values and indices, and how dense it is."""
-    dense = int(np.prod(parts.dense_shape))
+def _values_section(stats: tables.TensorStats, what: str = "values") -> None:
+    if stats.minimum is not None:
+        cols = st.columns(4)
+        for col, (label, value) in zip(
+            cols,
+            (("min", stats.minimum), ("max", stats.maximum), ("mean", stats.mean), ("std", stats.std)),
+            strict=True,
+        ):
+            col.metric(label, f"{value:.4g}")
+        chart = (
+            alt.Chart(stats.histogram)
+            .mark_bar()
+            .encode(
+                x=alt.X("start:Q", title="value", bin="binned"),
+                x2="end:Q",
+                y=alt.Y("count:Q", title="count"),
+                tooltip=["start", "end", "count"],
+            )
+            .properties(height=120)
+        )
+        st.altair_chart(chart, width="stretch")
+    zeros = f", {stats.zeros:,} zeros" if stats.zeros else ""
+    st.caption(f"{stats.count:,} {what}{zeros}; first {len(stats.preview)}:")
+    st.code(np.array2string(np.asarray(stats.preview), precision=4, max_line_width=60), language=None)
+
+
+def _sparse_section(parts: Any, name: str, key: str) -> None:
+    """What a sparse initializer stores: its values (with statistics) and indices, how dense it is;
+    the dense array is built for the .npy only when its indices fit and it is not too large."""
     st.caption(
-        f"Sparse: {parts.values.size:,} stored values of {dense:,} ({parts.density:.2%} dense), "
-        f"indices {parts.indices.dtype} {format_shape(parts.indices.shape)}. Values, then indices:"
+        f"Sparse: {parts.values.size:,} stored values of {parts.dense_elements:,} "
+        f"({density_text(parts.density)} dense), indices {parts.indices.dtype} "
+        f"{list(parts.indices.shape)}. Indices, first {tables.PREVIEW_VALUES}:"
     )
-    for array in (parts.values, parts.indices):
-        preview = np.asarray(array).reshape(-1)[: tables.PREVIEW_VALUES]
-        st.code(np.array2string(preview, precision=4, max_line_width=60), language=None)
+    preview = np.asarray(parts.indices)[: tables.PREVIEW_VALUES]
+    st.code(np.array2string(preview, max_line_width=60), language=None)
+    _values_section(tables.tensor_stats(parts.values), "stored values")
+    problem = parts.problem()
+    if problem is not None:
+        st.warning(literal(f"Its indices do not fit its shape: {problem}. Fix: re-export the model."))
+    elif parts.dense_bytes > parts.limit_bytes:
+        st.caption(
+            f"No dense .npy: it would hold {parts.dense_elements:,} {parts.values.dtype} values "
+            f"({human_bytes(parts.dense_bytes)}), over the {human_bytes(parts.limit_bytes)} limit; "
+            "the .npz below holds the stored values and indices."
+        )
+    else:
+        st.download_button(
+            "Download dense .npy",
+            lambda: _npy_bytes(parts.dense(name)),
+            file_name=f"{_safe_file(name)}.npy",
+            on_click="ignore",
+            key=f"npy_{key}",
+        )
+    st.download_button(
+        "Download stored values and indices (.npz)",
+        lambda: _npz_bytes(values=parts.values, indices=parts.indices, shape=np.array(parts.dense_shape)),
+        file_name=f"{_safe_file(name)}_sparse.npz",
+        on_click="ignore",
+        key=f"npz_{key}",
+    )
+
+
+def density_text(density: float) -> str:
+    """``50.00%``; tiny densities in scientific notation (``1e-12``), never a misleading 0.00%."""
+    return f"{density:.2%}" if density == 0 or density >= 1e-4 else f"{density:.3g}"
 
 
 def _npy_bytes(values: np.ndarray) -> bytes:
@@ -184,9 +248,16 @@ def _npy_bytes(values: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def _npz_bytes(**arrays: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
-def _weight_values(model_key: str, name: str, _store: Any) -> np.ndarray:
-    return np.asarray(_store.array(name))
+def _weight_values(model_key: str, name: str, scope: str | None, _store: Any) -> np.ndarray:
+    """``scope``: the subgraph whose weight this is (ONNX); other formats' stores take a name only."""
+    return np.asarray(_store.array(name) if scope is None else _store.array(name, scope))
 
 
 def _tensor_panel(graph: ModelGraph, payload: dict[str, Any], edge_indices: list[int]) -> None:

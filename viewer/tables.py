@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -235,12 +236,18 @@ def function_call_sites(root: ModelGraph) -> dict[str, list[tuple[str, str]]]:
 
 
 def attribute_bindings(
-    root: ModelGraph, sub_id: str, caller: tuple[str, str] | None = None, _depth: int = 0
+    root: ModelGraph,
+    sub_id: str,
+    caller: tuple[str, str] | None = None,
+    _depth: int = 0,
+    callers: Mapping[str, tuple[str, str]] | None = None,
 ) -> dict[str, Binding]:
     """Values of the attributes of the function that ``sub_id`` is (or is nested in): passed by
-    ``caller`` (graph id, node id) when it calls that function, else by the function's only call
-    site; the function's defaults fill what the caller leaves out. Empty outside functions or when
-    the call site is unknown and there are no defaults."""
+    ``caller`` (graph id, node id) when it calls that function, else by ``callers[function]`` (the
+    call the user came through), else by the function's only call site; the function's defaults
+    fill what the caller leaves out. A caller inside another function passes references resolved the
+    same way, through ``callers``, at any depth. Empty outside functions or when the call site is
+    unknown and there are no defaults."""
     subgraphs = root.graph.get("subgraphs", {})
     function = subgraphs[sub_id].graph.get("function") if sub_id in subgraphs else None
     if function is None or function not in subgraphs or _depth > 16:
@@ -248,12 +255,14 @@ def attribute_bindings(
     defaults = subgraphs[function].graph.get("attribute_defaults", {})
     bindings = {name: Binding(value, "function default") for name, value in defaults.items()}
     sites = function_call_sites(root).get(function, [])
+    if caller is None and callers:
+        caller = callers.get(function)
     if caller not in sites:
         caller = sites[0] if len(sites) == 1 else None
     if caller is None:
         return bindings
     caller_graph = root if caller[0] == "" else subgraphs[caller[0]]
-    outer = attribute_bindings(root, caller[0], None, _depth + 1)
+    outer = attribute_bindings(root, caller[0], None, _depth + 1, callers)
     for name, value in caller_graph.nodes[caller[1]]["attributes"].items():
         ref = referenced_attribute(value)
         if ref is not None and ref in outer:
@@ -332,7 +341,8 @@ def search_nodes(graph: ModelGraph, query: str, limit: int = SEARCH_LIMIT) -> li
     hits = []
     for node_id, data in graph.nodes(data=True):
         tensors = [*data["input_names"], *(t.name for t in data["outputs"])]
-        fields = (node_id, data["name"], op_text(data), *tensors)
+        overload = f"{data['op_type']}:{data['overload']}" if data.get("overload") else ""
+        fields = (node_id, data["name"], op_text(data), overload, *tensors)
         if any(needle in field.lower() for field in fields if field):
             matched_tensor = next((t for t in tensors if t and needle in t.lower()), "")
             suffix = (
