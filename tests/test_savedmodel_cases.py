@@ -183,7 +183,54 @@ def tf1_graph(path: Path) -> Path:
     return path
 
 
+def keras_rnn(path: Path, export: bool = True) -> Path:
+    """Embedding → LSTM → GRU → Dense: While loops, and Keras's first-step cell call that feeds
+    nothing (dead code TensorFlow prunes before running)."""
+    _tf()
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(5)
+    tokens = keras.Input((7,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(50, 8, name="emb")(tokens)
+    x = keras.layers.LSTM(6, return_sequences=True, name="lstm")(x)
+    x = keras.layers.GRU(5, name="gru")(x)
+    model = keras.Model(tokens, keras.layers.Dense(2, name="out")(x), name="rnn")
+    if export:
+        model.export(str(path), verbose=False)
+    else:
+        tf.saved_model.save(model, str(path))
+    return path
+
+
+def module_side_effects(path: Path) -> Path:
+    """Ops used only through control dependencies (a numerics check, an assert), an assign and a
+    print: all run by TensorFlow, none feeds the output's data."""
+    tf = _tf()
+
+    class Checked(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.count = tf.Variable(0, name="count")
+
+        @tf.function(input_signature=[tf.TensorSpec((None,), tf.float32, name="x")])
+        def __call__(self, x: Any) -> Any:
+            checked = tf.debugging.check_numerics(x, "x has NaN or Inf")
+            with tf.control_dependencies([checked, tf.debugging.assert_non_negative(x)]):
+                y = x * 2.0
+            self.count.assign_add(1)
+            tf.print("called")
+            return {"y": y}
+
+    module = Checked()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.__call__})
+    return path
+
+
 BUILDERS: dict[str, Callable[[Path], Path]] = {
+    "keras_rnn_export": keras_rnn,
+    "keras_rnn_save": lambda path: keras_rnn(path, export=False),
+    "module_side_effects": module_side_effects,
     "keras_sequential": keras_sequential,
     "keras_two_in_two_out": keras_two_in_two_out,
     "module_two_signatures": module_two_signatures,
@@ -209,21 +256,57 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
 # ------------------------------------------------------------------ what TensorFlow says
 
 
-def tf_op_counts(graph_def: Any) -> Counter[str]:
-    """Op types of a TF graph with every call followed (plumbing excluded), from TF's own GraphDef."""
+TF1_CONTROL_FLOW = {"Switch", "Merge", "Enter", "Exit", "NextIteration"}
+
+
+def _tf_stateful(op: str, functions: dict[str, Any]) -> bool:
+    from tensorflow.python.framework import op_def_registry
+
+    if op in functions:
+        return bool(functions[op].signature.is_stateful)
+    op_def = op_def_registry.get(op)
+    return op_def is None or op_def.is_stateful or op.removeprefix("Ref") in TF1_CONTROL_FLOW
+
+
+def _tf_live(nodes: Any, roots: list[str], functions: dict[str, Any]) -> list[Any]:
+    """TensorFlow's PruneFunctionBody: the nodes the returns and control returns need (through data
+    and control inputs), with every stateful op and TF1 control-flow primitive kept as a root."""
+    by_name = {n.name: n for n in nodes}
+    stack = [r for r in roots if r in by_name] + [n.name for n in nodes if _tf_stateful(n.op, functions)]
+    seen: set[str] = set()
+    while stack:
+        name = stack.pop()
+        if name not in seen:
+            seen.add(name)
+            stack += [ref.lstrip("^").split(":")[0] for ref in by_name[name].input]
+            stack = [n for n in stack if n in by_name]
+    return [n for n in nodes if n.name in seen]
+
+
+def tf_graph_op_counts(graph_def: Any, roots: list[str]) -> Counter[str]:
+    """Op types TensorFlow runs for ``roots`` of a graph: every call followed, each function body
+    pruned as TensorFlow's function runtime prunes it, plumbing excluded; from TF's own GraphDef."""
     functions = {f.signature.name: f for f in graph_def.library.function}
     counts: Counter[str] = Counter()
 
-    def visit(nodes: Any, stack: tuple[str, ...]) -> None:
-        for node in nodes:
+    def visit(nodes: Any, roots: list[str], stack: tuple[str, ...]) -> None:
+        for node in _tf_live(nodes, roots, functions):
             callee = node.attr["f"].func.name if node.op in CALL_OPS else node.op
             if callee in functions and callee not in stack:
-                visit(functions[callee].node_def, (*stack, callee))
+                body = functions[callee]
+                returns = [ref.split(":")[0] for ref in body.ret.values()] + list(body.control_ret.values())
+                visit(body.node_def, returns, (*stack, callee))
             elif node.op not in PLUMBING_OPS:
                 counts[node.op] += 1
 
-    visit(graph_def.node, ())
+    visit(graph_def.node, roots, ())
     return counts
+
+
+def tf_op_counts(function: Any) -> Counter[str]:
+    """What TensorFlow runs for a loaded signature (a ConcreteFunction): its graph from its outputs."""
+    roots = [t.op.name for t in function.outputs] + [op.name for op in function.graph.control_outputs]
+    return tf_graph_op_counts(function.graph.as_graph_def(), roots)
 
 
 def tf_signature(path: Path, key: str) -> tuple[Any, Any]:
@@ -257,6 +340,9 @@ def io_of(summary: dict[str, Any], key: str) -> dict[str, Any]:
         ("keras3_export", "serving_default"),
         ("keras3_export", "serve"),
         ("tf1_graph", "serving_default"),
+        ("keras_rnn_export", "serving_default"),
+        ("keras_rnn_save", "serving_default"),
+        ("module_side_effects", "serving_default"),
     ],
 )
 def test_signature_graph_matches_tensorflow(saved: Callable[[str], Path], case: str, key: str) -> None:
@@ -267,7 +353,7 @@ def test_signature_graph_matches_tensorflow(saved: Callable[[str], Path], case: 
     _, function = tf_signature(path, key)
     assert summary["format"] == "savedmodel"
     assert graph.graph["signature"] == key
-    assert summary["op_types"] == dict(tf_op_counts(function.graph.as_graph_def()))
+    assert summary["op_types"] == dict(tf_op_counts(function))
     assert summary["nodes"] == sum(summary["op_types"].values())
     inputs, outputs = tf_io(function)
     assert io_of(summary, "inputs") == {k: (d, s) for k, (d, s) in inputs.items()}
@@ -386,7 +472,7 @@ def tf_control_flow_bodies(graph_def: Any) -> list[tuple[str, str, list[tuple[st
             elif node.op in CONTROL_FLOW:
                 for attr in CONTROL_FLOW[node.op][0]:
                     body = _single_function_graph(functions, node.attr[attr].func.name)
-                    found.append((node.op, attr, sorted(tf_op_counts(body).items())))
+                    found.append((node.op, attr, sorted(tf_graph_op_counts(body, ["call"]).items())))
 
     visit(graph_def.node)
     return found
@@ -684,3 +770,107 @@ def test_a_call_to_a_missing_function_is_shown_as_a_call_with_a_warning(tmp_path
 def test_opening_the_variables_folder_points_at_its_parent() -> None:
     with pytest.raises(UnsupportedFormatError, match=r"variables/ folder of a TensorFlow SavedModel.*parent"):
         load_model(SAMPLE / "variables")
+
+
+def tf_all_op_counts(graph_def: Any) -> Counter[str]:
+    """Every op in TF's graph with calls followed, live or not (plumbing excluded)."""
+    functions = {f.signature.name: f for f in graph_def.library.function}
+    counts: Counter[str] = Counter()
+
+    def visit(nodes: Any, stack: tuple[str, ...]) -> None:
+        for node in nodes:
+            callee = node.attr["f"].func.name if node.op in CALL_OPS else node.op
+            if callee in functions and callee not in stack:
+                visit(functions[callee].node_def, (*stack, callee))
+            elif node.op not in PLUMBING_OPS:
+                counts[node.op] += 1
+
+    visit(graph_def.node, ())
+    return counts
+
+
+def test_dead_ops_are_pruned_as_tensorflow_does_with_a_warning(saved: Callable[[str], Path]) -> None:
+    path = saved("keras_rnn_export")
+    graph = load_model(path)
+    _, function = tf_signature(path, "serving_default")
+    everything = tf_all_op_counts(function.graph.as_graph_def())
+    live = tf_op_counts(function)
+    dead = everything - live
+    assert sum(dead.values()) > 0  # Keras's first-step cell call feeds nothing
+    warning = next(w for w in graph.graph["warnings"] if "feed no output" in w)
+    assert warning.startswith(f"{sum(dead.values())} ops feed no output")
+    op, n = dead.most_common(1)[0]
+    assert f"{op} {n}" in warning
+
+
+def test_control_dependencies_are_kept_as_control_inputs(saved: Callable[[str], Path]) -> None:
+    """CheckNumerics and the assert feed `mul` only through control inputs (on mul or on its
+    constant): TensorFlow runs them, so they are drawn, as control edges into mul."""
+    path = saved("module_side_effects")
+    graph = load_model(path)
+    assert validate_graph(graph) == []
+    _, function = tf_signature(path, "serving_default")
+    graph_def = function.graph.as_graph_def()
+    body = next(f for f in graph_def.library.function if any(n.op == "CheckNumerics" for n in f.node_def))
+    nodes = {n.name: n for n in body.node_def}
+    mul = next(n for n in body.node_def if n.op == "Mul")
+    sources = [r.split(":")[0] for r in mul.input if not r.startswith("^")]
+    feeding = [nodes[name] for name in sources if name in nodes]
+    refs = [ref for n in (mul, *feeding) for ref in n.input if ref.startswith("^")]
+    expected = set()
+    for ref in refs:  # a control input on an Identity stands for the op the Identity reads
+        source = nodes[ref[1:]]
+        while source.op in PLUMBING_OPS and source.input:
+            source = nodes[source.input[0].lstrip("^").split(":")[0]]
+        expected.add(source.op)
+    assert expected == {"CheckNumerics", "If"}
+    ours = next(d for _, d in graph.nodes(data=True) if d["op_type"] == "Mul")
+    assert {graph.nodes[c]["op_type"] for c in ours["control_inputs"]} == expected
+    output = graph.nodes[graph.graph["outputs"][0]]
+    stateful = {n.op for n in body.node_def if n.op in ("AssignAddVariableOp", "PrintV2")}
+    assert stateful <= {graph.nodes[c]["op_type"] for c in output["control_inputs"]}
+
+
+def test_while_bodies_take_loop_carried_values_as_inputs(saved: Callable[[str], Path]) -> None:
+    """Every argument of TF's While cond/body that is not a resource (a variable) changes per
+    iteration: it is an input of the subgraph, never a constant weight with the first value."""
+    _tf()
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    path = saved("module_control_flow")
+    graph = load_model(path)
+    proto = saved_model_pb2.SavedModel.FromString((path / "saved_model.pb").read_bytes())
+    functions = {f.signature.name: f for f in proto.meta_graphs[0].graph_def.library.function}
+    checked = 0
+    for _, data in graph.nodes(data=True):
+        if "While" not in data["op_type"]:
+            continue
+        for sub_id in data["subgraph_ids"]:
+            sub = graph.graph["subgraphs"][sub_id]
+            tf_body = functions[sub.graph["name"]]
+            carried = [a.name for a in tf_body.signature.input_arg if a.type != 20]  # 20: DT_RESOURCE
+            assert [sub.nodes[n]["name"] for n in sub.graph["inputs"]] == carried
+            body_consts = {n.name for n in tf_body.node_def if n.op == "Const"}
+            for _, d in sub.nodes(data=True):
+                for weight in d["weights"].values():
+                    assert weight.name in body_consts or weight.name == "scale", weight.name
+            checked += 1
+    assert checked == 2
+
+
+def test_control_dependencies_are_drawn_dashed(saved: Callable[[str], Path], tmp_path: Path) -> None:
+    from modellens.cli import main
+    from viewer.canvas_payload import build_payload
+
+    graph = load_model(saved("module_side_effects"))
+    payload = build_payload(graph)
+    controls = [e for e in payload["edges"] if e[5:] == [1]]
+    expected = sum(len(d.get("control_inputs", ())) for _, d in graph.nodes(data=True))
+    assert len(controls) == expected > 0
+    assert len(payload["edges"]) == graph.number_of_edges() + expected
+    out = tmp_path / "g.dot"
+    assert main(["render", str(saved("module_side_effects")), "-o", str(out), "--expand", "all"]) == 0
+    assert out.read_text().count("style=dashed") == expected
+    svg = tmp_path / "g.svg"
+    assert main(["render", str(saved("module_side_effects")), "-o", str(svg), "--expand", "all"]) == 0
+    assert svg.read_text().count('class="ml-edge ml-control"') == expected
