@@ -874,3 +874,63 @@ def test_control_dependencies_are_drawn_dashed(saved: Callable[[str], Path], tmp
     svg = tmp_path / "g.svg"
     assert main(["render", str(saved("module_side_effects")), "-o", str(svg), "--expand", "all"]) == 0
     assert svg.read_text().count('class="ml-edge ml-control"') == expected
+
+
+def _zip_folders(archive: Path, folders: dict[str, Path]) -> Path:
+    with zipfile.ZipFile(archive, "w") as handle:
+        for prefix, folder in folders.items():
+            for path in folder.rglob("*"):
+                handle.write(path, f"{prefix}/{path.relative_to(folder).as_posix()}")
+    return archive
+
+
+def _tf_counts_of(path: Path) -> dict[str, int]:
+    _, function = tf_signature(path, "serving_default")
+    return dict(tf_op_counts(function))
+
+
+@pytest.mark.parametrize("packed", ["zip", "folder", "folder upload"])
+def test_tf_serving_layout_opens_the_highest_version(
+    saved: Callable[[str], Path], tmp_path: Path, packed: str
+) -> None:
+    import shutil
+
+    from converters import ModelSource, load_source
+
+    versions = {"mymodel/1": saved("keras_sequential"), "mymodel/2": saved("module_control_flow")}
+    if packed == "zip":
+        source = ModelSource.from_path(_zip_folders(tmp_path / "serving.zip", versions))
+    else:
+        for prefix, folder in versions.items():
+            shutil.copytree(folder, tmp_path / prefix)
+        source = ModelSource.from_path(tmp_path / "mymodel")
+        if packed == "folder upload":
+            files = [
+                (f"mymodel/{p.relative_to(tmp_path / 'mymodel').as_posix()}", p.read_bytes())
+                for p in (tmp_path / "mymodel").rglob("*")
+                if p.is_file()
+            ]
+            source = ModelSource.from_folder_upload(files)
+    graph = load_source(source)
+    assert model_summary(graph)["op_types"] == _tf_counts_of(versions["mymodel/2"])
+    assert any(
+        "TF Serving layout: " in w and "1, " in w and "showing the highest, " in w and "2, as TF" in w
+        for w in graph.graph["warnings"]
+    )
+
+
+def test_zip_with_two_saved_models_says_which_it_shows(saved: Callable[[str], Path], tmp_path: Path) -> None:
+    archive = _zip_folders(
+        tmp_path / "two.zip", {"seq": saved("keras_sequential"), "ctl": saved("module_control_flow")}
+    )
+    graph = load_model(archive)
+    assert model_summary(graph)["op_types"] == _tf_counts_of(saved("module_control_flow"))  # "ctl" < "seq"
+    warning = next(w for w in graph.graph["warnings"] if "holds 2 SavedModels" in w)
+    assert "ctl, seq" in warning and "showing ctl" in warning
+
+
+def test_zip_with_the_saved_model_deep_down_opens(saved: Callable[[str], Path], tmp_path: Path) -> None:
+    archive = _zip_folders(tmp_path / "deep.zip", {"a/b/c/seq": saved("keras_sequential")})
+    graph = load_model(archive)
+    assert model_summary(graph)["op_types"] == _tf_counts_of(saved("keras_sequential"))
+    assert graph.graph["warnings"] == []

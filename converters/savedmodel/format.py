@@ -35,16 +35,73 @@ FIX_EXPORT = "save it again with tf.saved_model.save(obj, DIR) or Keras model.ex
 EXTRA_HINT = 'pip install "modellens[tensorflow]"'
 
 
+MAX_SEARCH_DEPTH = 6  # how deep a folder or unpacked zip is searched for saved_model.pb
+
+
 def match(source: ModelSource) -> bool:
-    """A folder holding saved_model.pb (or .pbtxt), or that file itself."""
+    """A folder holding saved_model.pb (or .pbtxt), itself or in folders below it (TF Serving's
+    ``name/1``, ``name/2``, a wrapper folder), or that file itself."""
     if source.is_dir:
-        return any((source.path / name).is_file() for name in PROTO_NAMES)
+        return bool(saved_models_in(source.path))
     return source.path.name in PROTO_NAMES
 
 
+def _holds_proto(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in PROTO_NAMES)
+
+
+def saved_models_in(folder: Path) -> list[Path]:
+    """Folders holding saved_model.pb: ``folder`` itself, else those below it (at most
+    MAX_SEARCH_DEPTH down, none inside another SavedModel, links not followed), in path order."""
+    if _holds_proto(folder):
+        return [folder]
+    found: list[Path] = []
+    level = [folder]
+    for _ in range(MAX_SEARCH_DEPTH):
+        children = []
+        for parent in level:
+            try:
+                entries = sorted(parent.iterdir())
+            except OSError:
+                continue
+            children += [p for p in entries if p.is_dir() and not p.is_symlink()]
+        found += [p for p in children if _holds_proto(p)]
+        level = [p for p in children if not _holds_proto(p)]
+        if not level:
+            break
+    return sorted(found)
+
+
+def choose_saved_model(folder: Path, display_name: str) -> tuple[Path, str]:
+    """The SavedModel to open in ``folder``, and a warning saying which when there are several.
+    TF Serving's layout (``name/1``, ``name/2``: numbered version folders) opens the highest
+    version, as TF Serving serves it; other sets open the first in path order."""
+    found = saved_models_in(folder)
+    if len(found) <= 1:
+        return (found[0] if found else folder), ""
+
+    def shown(path: Path) -> str:
+        return path.relative_to(folder).as_posix()
+
+    if all(p.name.isdigit() for p in found) and len({p.parent for p in found}) == 1:
+        chosen = max(found, key=lambda p: int(p.name))
+        listed = ", ".join(shown(p) for p in sorted(found, key=lambda p: int(p.name)))
+        return chosen, (
+            f"{display_name} holds {len(found)} versions of a SavedModel (TF Serving layout: {listed}): "
+            f"showing the highest, {shown(chosen)}, as TF Serving serves it; "
+            "open a version's folder for another"
+        )
+    chosen = found[0]
+    listed = ", ".join(shown(p) for p in found)
+    return chosen, (
+        f"{display_name} holds {len(found)} SavedModels ({listed}): showing {shown(chosen)}; "
+        "open another one's folder (or zip it alone) to see it"
+    )
+
+
 def zip_holds_saved_model(names: list[str]) -> bool:
-    """A zip whose entries hold saved_model.pb at the top or one folder down (two with a wrapper)."""
-    return any(PurePosixPath(n).name in PROTO_NAMES and len(PurePosixPath(n).parts) <= 3 for n in names)
+    """A zip whose entries hold saved_model.pb at any depth."""
+    return any(PurePosixPath(n.replace("\\", "/")).name in PROTO_NAMES for n in names)
 
 
 def explain_missing(names: list[str], display_name: str) -> None:
@@ -69,9 +126,12 @@ def explain_missing_in_folder(folder: Path, display_name: str) -> None:
         explain_missing(["variables/variables.index"], display_name)
 
 
-def model_dir(source: ModelSource) -> Path:
-    """The SavedModel folder of a source (the folder, or the folder of saved_model.pb)."""
-    return source.path if source.is_dir else source.path.parent
+def model_dir(source: ModelSource) -> tuple[Path, str]:
+    """The SavedModel folder of a source (the folder, one below it, or the folder of
+    saved_model.pb), and a warning naming the one chosen when there were several."""
+    if not source.is_dir:
+        return source.path.parent, ""
+    return choose_saved_model(source.path, source.display_name)
 
 
 def read_saved_model(folder: Path, display_name: str) -> Any:
@@ -105,14 +165,14 @@ def read_saved_model(folder: Path, display_name: str) -> Any:
 
 def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> schema.ModelGraph:
     settings = settings or {}
-    folder = model_dir(source)
+    folder, chosen = model_dir(source)
     name = source.display_name
     source.start_hashing()
     saved_model = read_saved_model(folder, name)
     meta_graph = _pick_meta_graph(saved_model, settings.get("tags"), name)
     signatures = signature_table(meta_graph)
     key = _pick_signature(signatures, settings.get("signature"), name)
-    warnings: list[str] = []
+    warnings: list[str] = [chosen] if chosen else []
     bundle = _open_bundle(folder, warnings)
     namer = VariableNamer(meta_graph, bundle, warnings)
     builder = GraphBuilder(meta_graph, namer)
