@@ -227,7 +227,37 @@ def module_side_effects(path: Path) -> Path:
     return path
 
 
+def tf1_two_tag_sets(path: Path) -> Path:
+    """A TF1 builder with two meta graphs: ["train", "custom"] (predict, double) and ["serve"]."""
+    tf = _tf()
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        x = v1.placeholder(tf.float32, (None, 4), name="x")
+        w = v1.get_variable("dense/kernel", (4, 3), initializer=v1.random_normal_initializer(seed=4))
+        y = tf.nn.relu(tf.matmul(x, w), name="y")
+        z = tf.identity(y * 2.0, name="z")
+        with v1.Session(graph=graph) as session:
+            session.run(v1.global_variables_initializer())
+            builder = v1.saved_model.Builder(str(path))
+            predict = v1.saved_model.predict_signature_def
+            builder.add_meta_graph_and_variables(
+                session,
+                ["train", "custom"],
+                signature_def_map={
+                    "predict": predict({"x": x}, {"y": y}),
+                    "double": predict({"inp": x}, {"z": z}),
+                },
+            )
+            builder.add_meta_graph(
+                ["serve"], signature_def_map={"serving_default": predict({"x": x}, {"y": y})}
+            )
+            builder.save()
+    return path
+
+
 BUILDERS: dict[str, Callable[[Path], Path]] = {
+    "tf1_two_tag_sets": tf1_two_tag_sets,
     "keras_rnn_export": keras_rnn,
     "keras_rnn_save": lambda path: keras_rnn(path, export=False),
     "module_side_effects": module_side_effects,
@@ -934,3 +964,60 @@ def test_zip_with_the_saved_model_deep_down_opens(saved: Callable[[str], Path], 
     graph = load_model(archive)
     assert model_summary(graph)["op_types"] == _tf_counts_of(saved("keras_sequential"))
     assert graph.graph["warnings"] == []
+
+
+def tf_tag_sets_and_signatures(path: Path) -> dict[str, list[str]]:
+    """Tag set ("a,b", sorted) → its signature keys, as TensorFlow loads them."""
+    tf = _tf()
+    from tensorflow.python.tools import saved_model_utils
+
+    found = {}
+    for tags in saved_model_utils.get_saved_model_tag_sets(str(path)):
+        loaded = tf.saved_model.load(str(path), tags=list(tags))
+        found[",".join(sorted(tags))] = sorted(loaded.signatures)
+    return found
+
+
+def test_info_lists_every_tag_set_and_signature(saved: Callable[[str], Path]) -> None:
+    import json
+
+    path = saved("tf1_two_tag_sets")
+    expected = tf_tag_sets_and_signatures(path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "modellens", "info", str(path)]
+    result = subprocess.run([*command, "--json"], capture_output=True, text=True, env=env, check=True)
+    summary = json.loads(result.stdout)
+    assert sorted(",".join(t) for t in summary["tag_sets"]) == sorted(expected)
+    mine: dict[str, list[str]] = {}
+    for signature in summary["signatures"]:
+        mine.setdefault(",".join(signature["tags"]), []).append(signature["key"])
+    assert {k: sorted(v) for k, v in mine.items()} == expected
+    double = next(s for s in summary["signatures"] if s["key"] == "double")
+    assert [i["name"] for i in double["inputs"]] == ["inp"] and [o["name"] for o in double["outputs"]] == [
+        "z"
+    ]
+    text = subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout
+    for tags, keys in expected.items():
+        for key in keys:
+            assert f"[{tags}] {key}:" in text
+    assert "* [serve] serving_default:" in text
+
+
+def test_app_has_a_tag_set_selector(saved: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    path = saved("tf1_two_tag_sets")
+    expected = tf_tag_sets_and_signatures(path)
+    monkeypatch.setattr(sys, "argv", ["app.py", "--model", str(path)])
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    app.run()
+    assert not app.exception
+    tags = next(s for s in app.sidebar.selectbox if s.label == "Tag set")
+    assert sorted(tags.options) == sorted(expected) and tags.value == "serve"
+    tags.select("custom,train").run()
+    assert not app.exception
+    signature = next(s for s in app.sidebar.selectbox if s.label == "Signature")
+    assert sorted(signature.options) == expected["custom,train"]
+    signature.select("predict").run()
+    assert not app.exception
+    assert app.session_state.tags == "custom,train" and app.session_state.signature == "predict"

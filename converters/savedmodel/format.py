@@ -230,6 +230,20 @@ def signature_table(meta_graph: Any) -> dict[str, dict[str, Any]]:
     return table
 
 
+def signature_list(saved_model: Any) -> list[dict[str, Any]]:
+    """Every signature of every meta graph: key, tags, inputs and outputs (name, dtype, shape)."""
+    found = []
+    for meta_graph in saved_model.meta_graphs:
+        tags = sorted(meta_graph.meta_info_def.tags)
+        for key, entry in signature_table(meta_graph).items():
+            io = {
+                side: [{k: v for k, v in e.items() if k != "tensor"} for e in entry[side]]
+                for side in ("inputs", "outputs")
+            }
+            found.append({"key": key, "tags": tags, **io})
+    return found
+
+
 def _io_entry(name: str, info: Any) -> dict[str, Any]:
     shape = shape_of(info.tensor_shape)
     return {
@@ -425,6 +439,7 @@ def _fill_attributes(
         signatures=signatures,
         tags=tags,
         tag_sets=[sorted(m.meta_info_def.tags) for m in saved_model.meta_graphs],
+        signature_list=signature_list(saved_model),
         parameters=sum(sizes),
         parameter_bytes=sum(_nbytes(v) or 0 for v in variables.values()),
         warnings=warnings,
