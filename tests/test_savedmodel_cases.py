@@ -6,6 +6,7 @@ where ``import tensorflow`` fails."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -1021,3 +1022,136 @@ def test_app_has_a_tag_set_selector(saved: Callable[[str], Path], monkeypatch: p
     signature.select("predict").run()
     assert not app.exception
     assert app.session_state.tags == "custom,train" and app.session_state.signature == "predict"
+
+
+def tf1_partitioned(path: Path) -> Path:
+    """A TF1 variable split in 3 partitions (part/w/part_0..2), stored as slices of one tensor."""
+    tf = _tf()
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        x = v1.placeholder(tf.float32, (None, 6), name="x")
+        w = v1.get_variable(
+            "part/w",
+            (6, 4),
+            partitioner=v1.fixed_size_partitioner(3),
+            initializer=v1.random_uniform_initializer(),
+        )
+        y = tf.matmul(x, w, name="y")
+        with v1.Session(graph=graph) as session:
+            session.run(v1.global_variables_initializer())
+            builder = v1.saved_model.Builder(str(path))
+            signature = v1.saved_model.predict_signature_def({"x": x}, {"y": y})
+            builder.add_meta_graph_and_variables(
+                session, ["serve"], signature_def_map={"serving_default": signature}
+            )
+            builder.save()
+    return path
+
+
+def test_partitioned_variable_values_come_from_their_slices(tmp_path: Path) -> None:
+    tf = _tf()
+    path = tf1_partitioned(tmp_path / "part")
+    full = tf.train.load_checkpoint(str(path / "variables" / "variables")).get_tensor("part/w")
+    bundle = TensorBundle.open(path / "variables")
+    assert bundle is not None
+    np.testing.assert_array_equal(bundle.array("part/w"), full)
+    graph = load_model(path)
+    store = graph.graph["tensor_store"]
+    parts = sorted(n for n in store.variables if n.startswith("part/w/part_"))
+    assert len(parts) == 3
+    # TF's own partitions of the loaded meta graph, in row order
+    with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+        tf.compat.v1.saved_model.load(session, ["serve"], str(path))
+        expected = {
+            v.op.name: session.run(v)
+            for v in tf.compat.v1.global_variables()
+            if v.op.name.startswith("part/w")
+        }
+    assert sorted(expected) == parts
+    for name in parts:
+        np.testing.assert_array_equal(store.array(name), expected[name])
+    assert graph.graph["parameters"] == full.size
+
+
+def module_strings(path: Path) -> Path:
+    tf = _tf()
+
+    class Words(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.words = tf.Variable(tf.constant(["hello", "", "wörld"]), name="words")
+
+        @tf.function(input_signature=[tf.TensorSpec((), tf.string, name="tok")])
+        def __call__(self, tok: Any) -> Any:
+            return {"w": tf.strings.join([self.words[0], tok])}
+
+    module = Words()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.__call__})
+    return path
+
+
+@pytest.mark.parametrize(("case", "dtype"), [("keras_sequential", "float32"), ("module_strings", "string")])
+def test_corrupt_weight_bytes_fail_their_checksum_as_in_tensorflow(
+    saved: Callable[[str], Path], tmp_path: Path, case: str, dtype: str
+) -> None:
+    import shutil
+
+    tf = _tf()
+    source = saved(case) if case in BUILDERS else module_strings(tmp_path / case)
+    copy = tmp_path / "corrupt"
+    shutil.copytree(source, copy)
+    bundle = TensorBundle.open(copy / "variables")
+    assert bundle is not None
+    entry = max((e for e in bundle.entries.values() if e.dtype == dtype), key=lambda e: e.size)
+    data = copy / "variables" / "variables.data-00000-of-00001"
+    raw = bytearray(data.read_bytes())
+    at = entry.offset + entry.size - 2  # inside the values (a string's last bytes)
+    raw[at : at + 2] = bytes(b ^ 0x5A for b in raw[at : at + 2])
+    data.write_bytes(bytes(raw))
+    reader = tf.train.load_checkpoint(str(copy / "variables" / "variables"))
+    with pytest.raises(tf.errors.OpError, match="Checksum does not match") as refused:
+        reader.get_tensor(entry.key)
+    stored, calculated = re.search(r"stored (\d+) vs\. calculated [^\d]*(\d+)", str(refused.value)).groups()  # type: ignore[union-attr]
+    with pytest.raises(ModelLoadError, match="corrupt \\(checksum does not match") as caught:
+        TensorBundle.open(copy / "variables").array(entry.key)  # type: ignore[union-attr]
+    assert "\n" not in str(caught.value)
+    assert f"stored {stored}, computed {calculated}" in str(caught.value)  # the same CRC-32C as TF's
+    for key in bundle.entries:  # every other entry still reads, and equals TensorFlow's values
+        if key != entry.key:
+            mine, theirs = bundle.array(key), reader.get_tensor(key)
+            assert np.asarray(mine).tolist() == np.asarray(theirs, dtype=mine.dtype).tolist()
+
+
+def module_lookup_table(path: Path) -> Path:
+    tf = _tf()
+
+    class Lookup(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            keys, values = tf.constant(["a", "b", "c"]), tf.constant([1, 2, 3], tf.int64)
+            self.table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), -1)
+            self.scale = tf.Variable(tf.constant([2], tf.int64), name="scale")
+
+        @tf.function(input_signature=[tf.TensorSpec((None,), tf.string, name="tok")])
+        def __call__(self, tok: Any) -> Any:
+            return {"ids": self.table.lookup(tok) * self.scale}
+
+    module = Lookup()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.__call__})
+    return path
+
+
+def test_lookup_tables_are_resource_handles_not_ops(tmp_path: Path) -> None:
+    path = module_lookup_table(tmp_path / "lookup")
+    graph = load_model(path)
+    _, function = tf_signature(path, "serving_default")
+    summary = model_summary(graph)
+    assert summary["op_types"] == dict(tf_op_counts(function))  # TF: the table is a captured input
+    assert "HashTableV2" not in summary["op_types"]
+    assert summary["parameters"] == sum(int(np.size(v.numpy())) for v in function.variables)
+    find = next(d for _, d in graph.nodes(data=True) if d["op_type"] == "LookupTableFindV2")
+    handle = find["weights"][0]
+    assert handle.dtype == "resource"
+    with pytest.raises(ModelLoadError, match="HashTableV2 resource handle"):
+        graph.graph["tensor_store"].array(handle.name)

@@ -10,7 +10,7 @@ from converters import schema
 from converters.errors import ModelLoadError, UnsupportedFormatError
 from converters.op_catalog import tf_op_doc
 from converters.savedmodel.bundle import BundleFormatError, TensorBundle
-from converters.savedmodel.graph import FORMAT, GraphBuilder, Variable
+from converters.savedmodel.graph import FORMAT, VARIABLE_OPS, GraphBuilder, Variable
 from converters.savedmodel.protos import dtype_name, saved_model_class, shape_of
 from converters.savedmodel.values import attr_value, tensor_array
 from converters.source import ModelSource
@@ -32,7 +32,6 @@ PROTO_NAMES = ("saved_model.pb", "saved_model.pbtxt")
 DEFAULT_SIGNATURE = "serving_default"
 INIT_OP_SIGNATURE = "__saved_model_init_op"
 FIX_EXPORT = "save it again with tf.saved_model.save(obj, DIR) or Keras model.export(DIR), and open DIR"
-EXTRA_HINT = 'pip install "modellens[tensorflow]"'
 
 
 MAX_SEARCH_DEPTH = 6  # how deep a folder or unpacked zip is searched for saved_model.pb
@@ -296,6 +295,7 @@ class VariableNamer:
                         self.keys[index] = attribute.checkpoint_key
                         self.keys_by_full_name.setdefault(attribute.full_name, attribute.checkpoint_key)
         self.handle_objects = _handle_objects(meta_graph)
+        self.partitions = _partitions(meta_graph)
         self._named: dict[str, Variable] = {}
         self._names: set[str] = set()
 
@@ -315,11 +315,18 @@ class VariableNamer:
         else:
             name = shared or full_name
             key = self._key_for(name, full_name)
+        partition = None if in_function else self.partitions.get(node.name)
+        part = None
+        if partition is not None:
+            key, part = partition[0], (partition[1], partition[2])
+        resource = "" if node.op in VARIABLE_OPS else node.op
+        if resource:
+            dtype, shape = "resource", ()
         unique, n = name, 1
         while unique in self._names:
             unique, n = f"{name}_{n}", n + 1
         self._names.add(unique)
-        variable = Variable(name=unique, dtype=dtype, shape=shape, key=key)
+        variable = Variable(name=unique, dtype=dtype, shape=shape, key=key, part=part, resource=resource)
         self._named[identity] = variable
         return variable
 
@@ -344,6 +351,28 @@ def _checkpoint_graph(bundle: TensorBundle | None, warnings: list[str]) -> Any |
         )
         bundle.problem = str(err)
         return None
+
+
+def _partitions(meta_graph: Any) -> dict[str, tuple[str, tuple[int, ...], tuple[int, ...]]]:
+    """TF1 partitioned variables: variable op name → (full tensor's checkpoint key, offset, shape)
+    from the VariableDefs' save_slice_info in the meta graph's variable collections."""
+    from google.protobuf.message import DecodeError
+    from tensorboard.compat.proto import variable_pb2
+
+    found = {}
+    for collection in ("variables", "trainable_variables"):
+        if collection not in meta_graph.collection_def:
+            continue
+        for blob in meta_graph.collection_def[collection].bytes_list.value:
+            try:
+                variable = variable_pb2.VariableDef.FromString(blob)
+            except DecodeError:
+                continue
+            info = variable.save_slice_info_def
+            if info.full_name and len(info.var_offset) == len(info.var_shape):
+                op_name = variable.variable_name.split(":")[0]
+                found[op_name] = (info.full_name, tuple(info.var_offset), tuple(info.var_shape))
+    return found
 
 
 def _handle_objects(meta_graph: Any) -> dict[str, int]:
@@ -388,6 +417,12 @@ class SavedModelTensorStore:
         variable = self.variables.get(name)
         if variable is None:
             raise ModelLoadError(f"No stored tensor named {name!r}", "pick a weight listed by the node")
+        if variable.resource:
+            raise ModelLoadError(
+                f"{name!r} is a {variable.resource} resource handle, not stored values: TensorFlow "
+                "fills it when the model loads (from the graph's initializers and assets/)",
+                "",
+            )
         if self.bundle is not None and not variable.key and self.bundle.problem:
             raise ModelLoadError(
                 f"The values of {name!r} cannot be read: {self.bundle.problem}",
@@ -396,9 +431,13 @@ class SavedModelTensorStore:
         if self.bundle is None or variable.key not in self.bundle.entries:
             raise ModelLoadError(
                 f"The values of {name!r} are not in variables/ (no checkpoint entry found)",
-                f"open the whole SavedModel folder; to read unusual checkpoints, {EXTRA_HINT}",
+                "open the whole SavedModel folder (saved_model.pb beside variables/)",
             )
-        return self.bundle.array(variable.key)
+        values = self.bundle.array(variable.key)
+        if variable.part is None:
+            return values
+        offset, shape = variable.part
+        return values[tuple(slice(o, o + n) for o, n in zip(offset, shape, strict=True))]
 
 
 def _fill_attributes(
@@ -414,7 +453,9 @@ def _fill_attributes(
     info = meta_graph.meta_info_def
     tags = sorted(info.tags)
     variables = builder.variables
-    sizes = [schema.TensorInfo(v.name, v.dtype, v.shape).size or 0 for v in variables.values()]
+    sizes = [
+        schema.TensorInfo(v.name, v.dtype, v.shape).size or 0 for v in variables.values() if not v.resource
+    ]
     from converters.savedmodel.graph import _nbytes
 
     store = SavedModelTensorStore(bundle, dict(variables), dict(builder.constants))

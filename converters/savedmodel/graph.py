@@ -49,12 +49,17 @@ TF1_CONTROL_FLOW = frozenset(
 
 @dataclass(frozen=True)
 class Variable:
-    """A variable a signature reads: display name, dtype, shape, checkpoint key ("" if unknown)."""
+    """A variable a signature reads: display name, dtype, shape, checkpoint key ("" if unknown).
+    ``part``: for one partition of a TF1 partitioned variable, its (offset, shape) in the full
+    tensor stored under ``key``. ``resource``: the op type of a non-variable resource handle
+    (HashTableV2, ...): no values, no parameters."""
 
     name: str
     dtype: str | None
     shape: schema.Shape
     key: str = ""
+    part: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+    resource: str = ""
 
 
 @dataclass(frozen=True)
