@@ -21,6 +21,7 @@ from pathlib import Path
 from converters.errors import ModelLensError
 
 EXIT_OK, EXIT_BUG, EXIT_USER_ERROR = 0, 1, 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `cat big | head -1`
 SUBCOMMANDS = ("info", "render", "app")
 RENDER_SUFFIXES = (".svg", ".dot", ".html")
 
@@ -38,7 +39,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # a reader that went away (`| head -1`) shows up here, not at exit
+        return code
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except ModelLensError as err:
         print(f"error: {err.one_line()}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -53,6 +58,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_BUG
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of stdout closed early: stop quietly, as unix tools do (no traceback, no flush
+    error at exit: stdout now points at /dev/null)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (a test's capture)
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def _dispatch(args: list[str]) -> int:
