@@ -1155,3 +1155,34 @@ def test_lookup_tables_are_resource_handles_not_ops(tmp_path: Path) -> None:
     assert handle.dtype == "resource"
     with pytest.raises(ModelLoadError, match="HashTableV2 resource handle"):
         graph.graph["tensor_store"].array(handle.name)
+
+
+@pytest.mark.parametrize("export", [True, False])
+def test_keras_groups_are_named_after_the_layer_that_owns_the_weights(tmp_path: Path, export: bool) -> None:
+    """Layers `dense` and `dense_1`: TF's trace runs them under scopes `dense_1` and `dense_1_2`;
+    the groups must carry the Keras layer names, as Keras reports them."""
+    _tf()
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(6)
+    x = keras.Input((4, 2), name="x")
+    h = keras.layers.Flatten(name="flat")(x)
+    h = keras.layers.Dense(3, name="dense")(h)
+    y = keras.layers.Dense(2, name="dense_1")(h)
+    model = keras.Model(x, y, name="m")
+    path = tmp_path / "clash"
+    if export:
+        model.export(str(path), verbose=False)
+    else:
+        tf.saved_model.save(model, str(path))
+    graph = load_model(path)
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        kernel = layer.kernel.path
+        users = [d for _, d in graph.nodes(data=True) if any(w.name == kernel for w in d["weights"].values())]
+        assert users and all(d["namespace"].split("/")[-1] == layer.name for d in users), (kernel, users)
+    spaces = {part for _, d in graph.nodes(data=True) for part in d["namespace"].split("/")}
+    assert {model.name, "flat"} <= spaces
+    assert not spaces & {"dense_1_2", "m_1", "flat_1"}

@@ -18,6 +18,7 @@ from typing import Any
 from converters import schema
 from converters.errors import ModelLoadError
 from converters.op_catalog import tf_category_of
+from converters.savedmodel.keras_names import apply_keras_namespaces
 from converters.savedmodel.protos import dtype_name, shape_of
 from converters.savedmodel.refs import ref_node, split_function_ref, split_graph_ref, topological
 from converters.savedmodel.values import SMALL_CONST_ELEMENTS, attr_value, small_value, tensor_dtype_shape
@@ -131,6 +132,7 @@ class GraphBuilder:
         if not inputs:
             self.graph.graph["inputs"] = [n for n, d in self.graph.nodes(data=True) if d["kind"] == "input"]
         self.graph.graph["subgraphs"] = self.subgraphs
+        apply_keras_namespaces(self.graph, self.variables)
         if self.pruned:
             listed = ", ".join(f"{op} {n}" for op, n in self.pruned.most_common(8))
             more = ", …" if len(self.pruned) > 8 else ""
