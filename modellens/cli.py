@@ -17,6 +17,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from converters.errors import ModelLensError
 
@@ -93,10 +94,10 @@ def _info(args: list[str]) -> int:
     parser.add_argument("--json", action="store_true", help="machine-readable JSON (schema_version 1)")
     _add_savedmodel_options(parser)
     options = parser.parse_args(args)
-    from modellens import load, summarize
+    from modellens import summarize
     from viewer.summary import format_summary_text
 
-    summary = summarize(load(options.model, _load_settings(options)))
+    summary = summarize(_load(options))
     print(json.dumps(summary, indent=2) if options.json else format_summary_text(summary))
     return EXIT_OK
 
@@ -122,11 +123,10 @@ def _render(args: list[str]) -> int:
         raise ModelLensError(
             f"Cannot write {output.name}: unknown output type", "name the output .svg, .dot or .html"
         )
-    from modellens import load
     from viewer import render
     from viewer.canvas_payload import build_payload
 
-    payload = build_payload(load(options.model, _load_settings(options)))
+    payload = build_payload(_load(options))
     view = {"expand": _expand_option(options.expand), "direction": options.direction}
     writers = {".svg": render.render_svg, ".dot": render.render_dot, ".html": render.render_html}
     if options.engine == "dot" and output.suffix.lower() == ".svg":
@@ -149,6 +149,22 @@ def _add_savedmodel_options(parser: argparse.ArgumentParser) -> None:
 
 def _load_settings(options: argparse.Namespace) -> dict[str, str]:
     return {k: v for k, v in (("signature", options.signature), ("tags", options.tags)) if v}
+
+
+def _load(options: argparse.Namespace) -> Any:
+    """The model; a SavedModel-only option on another format is a user error, not ignored."""
+    from modellens import load
+
+    settings = _load_settings(options)
+    graph = load(options.model, settings)
+    if settings and graph.graph.get("format") != "savedmodel":
+        given = " and ".join(f"--{k}" for k in settings)
+        raise ModelLensError(
+            f"{given} applies to TensorFlow SavedModels only; {Path(options.model).name} is "
+            f"{graph.graph.get('format_label') or graph.graph.get('format')}",
+            f"drop {given}",
+        )
+    return graph
 
 
 def _expand_option(value: str | None) -> str | int | None:

@@ -1186,3 +1186,42 @@ def test_keras_groups_are_named_after_the_layer_that_owns_the_weights(tmp_path: 
     spaces = {part for _, d in graph.nodes(data=True) for part in d["namespace"].split("/")}
     assert {model.name, "flat"} <= spaces
     assert not spaces & {"dense_1_2", "m_1", "flat_1"}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("info", "sample_models/cnn_branches.onnx", "--signature", "serving_default"),
+        ("info", "sample_models/cnn_branches.onnx", "--json", "--tags", "serve"),
+        ("render", "sample_models/cnn_dynamic_batch.pt2", "-o", "OUT.svg", "--signature", "x"),
+    ],
+)
+def test_savedmodel_options_on_other_formats_are_user_errors(args: tuple[str, ...], tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = tuple(str(tmp_path / a) if a == "OUT.svg" else a for a in args)
+    result = subprocess.run(
+        [sys.executable, "-m", "modellens", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "applies to TensorFlow SavedModels only" in lines[0]
+    assert not (tmp_path / "OUT.svg").exists()
+
+
+@pytest.mark.parametrize(
+    "part", ["variables/variables.index", "variables/variables.data-00000-of-00001", "fingerprint.pb"]
+)
+def test_a_piece_of_a_saved_model_names_the_folder_to_open(part: str) -> None:
+    with pytest.raises(
+        UnsupportedFormatError, match=r"of a TensorFlow SavedModel.*open the SavedModel folder"
+    ):
+        load_model(SAMPLE / part)
+    from converters import ModelSource, load_source
+
+    with pytest.raises(UnsupportedFormatError, match=r"of a TensorFlow SavedModel.*upload it as a \.zip"):
+        load_source(ModelSource.from_uploads([(Path(part).name, (SAMPLE / part).read_bytes())]))

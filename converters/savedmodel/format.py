@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ __all__ = [
     "convert",
     "explain_missing",
     "explain_missing_in_folder",
+    "explain_part_file",
     "match",
     "zip_holds_saved_model",
 ]
@@ -112,6 +114,35 @@ def explain_missing(names: list[str], display_name: str) -> None:
             "folder needs saved_model.pb (the graph) beside variables/ (the weights)",
             "zip or open the whole folder that tf.saved_model.save / model.export wrote",
         )
+
+
+_PART_FILES = {
+    "variables.index": "variables' index",
+    "fingerprint.pb": "fingerprint",
+    "keras_metadata.pb": "Keras metadata",
+}
+
+
+def explain_part_file(source: ModelSource) -> None:
+    """Raise when the file is one piece of a SavedModel folder (variables.index, a variables data
+    shard, fingerprint.pb): name the folder to open instead."""
+    if source.is_dir:
+        return
+    name = source.path.name
+    what = _PART_FILES.get(name) or (
+        "variables' data" if re.fullmatch(r"variables\.data-\d+-of-\d+", name) else ""
+    )
+    if not what:
+        return
+    folder = source.path.parent.parent if source.path.parent.name == "variables" else source.path.parent
+    fix = (
+        f"open the SavedModel folder instead: {folder}"
+        if _holds_proto(folder)
+        else "open the SavedModel folder (the one holding saved_model.pb), or upload it as a .zip"
+    )
+    raise UnsupportedFormatError(
+        f"{source.display_name} is the {what} file of a TensorFlow SavedModel, not a model on its own", fix
+    )
 
 
 def explain_missing_in_folder(folder: Path, display_name: str) -> None:

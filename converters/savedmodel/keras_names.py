@@ -35,12 +35,12 @@ def keras_namespaces(graph: schema.ModelGraph, variable_names: Iterable[str]) ->
     for scope, dirs in scope_dirs.items():
         common = _common_dir(dirs - {""})
         last = scope.rsplit("/", 1)[-1]
-        for wanted in reversed(common.split("/") if common else []):  # cell variables: lstm/lstm_cell/..
-            if last == wanted:
+        for layer in reversed(common.split("/") if common else []):  # cell variables: lstm/lstm_cell/..
+            if last == layer:
                 kept_exactly = True
                 break
-            if re.fullmatch(re.escape(wanted) + r"(_\d+)+", last):
-                renamed[tuple(scope.split("/"))] = wanted
+            if re.fullmatch(re.escape(layer) + r"(_\d+)+", last):
+                renamed[tuple(scope.split("/"))] = layer
                 break
     if not renamed:
         return {}
