@@ -48,6 +48,7 @@ def detect_format(source: ModelSource) -> ModuleType:
     for module in FORMAT_MODULES:
         if module.match(source):
             return module
+    savedmodel.explain_part_file(source)
     sniff.explain_non_model(source)
     if source.is_dir:
         savedmodel.explain_missing_in_folder(source.path, source.display_name)

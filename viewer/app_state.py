@@ -38,6 +38,7 @@ SESSION_DEFAULTS: dict[str, Any] = {
     "load_error": None,
     "cli_model": None,
     "signature": None,
+    "tags": None,
 }
 
 
@@ -103,8 +104,11 @@ def _source_for(model_key: str) -> ModelSource | None:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Opening model…")
-def _cached_model(model_key: str, _source: ModelSource, content_id: str, signature: str | None) -> OpenModel:
-    return open_model(model_key, _source, {"signature": signature} if signature else None)
+def _cached_model(
+    model_key: str, _source: ModelSource, content_id: str, signature: str | None, tags: str | None = None
+) -> OpenModel:
+    settings = {k: v for k, v in (("signature", signature), ("tags", tags)) if v}
+    return open_model(model_key, _source, settings or None)
 
 
 def _open_cached(key: str, source: ModelSource) -> OpenModel:
@@ -112,7 +116,8 @@ def _open_cached(key: str, source: ModelSource) -> OpenModel:
     content_id = (
         source.sha256 if key.startswith("upload:") else f"{source.path}:{source.path.stat().st_mtime}"
     )
-    return _cached_model(key, source, content_id, st.session_state.get("signature"))
+    state = st.session_state
+    return _cached_model(key, source, content_id, state.get("signature"), state.get("tags"))
 
 
 def current_model() -> OpenModel | None:
@@ -130,8 +135,32 @@ def current_model() -> OpenModel | None:
         return _previous_model()
     st.session_state.previous_model_key = key
     st.query_params["model"] = key
+    _tag_set_selector(model)
     _signature_selector(model)
     return model
+
+
+def _tag_set_selector(model: OpenModel) -> None:
+    """A TensorFlow SavedModel with several meta graphs (tag sets): pick the one to show."""
+    tag_sets = [",".join(tags) for tags in model.graph.graph.get("tag_sets") or []]
+    if len(tag_sets) < 2:
+        return
+    current = ",".join(model.graph.graph.get("tags") or [])
+    with st.sidebar:
+        st.selectbox(
+            "Tag set",
+            tag_sets,
+            index=tag_sets.index(current) if current in tag_sets else 0,
+            key=f"tags_choice_{model.key}",
+            on_change=_on_tags,
+            args=(f"tags_choice_{model.key}",),
+            help="The SavedModel meta graph (tag set) whose signatures are shown",
+        )
+
+
+def _on_tags(widget_key: str) -> None:
+    st.session_state.tags = st.session_state.get(widget_key)
+    _on_signature("")  # the new tag set has its own signatures: start at its default
 
 
 def _signature_selector(model: OpenModel) -> None:
@@ -153,7 +182,7 @@ def _signature_selector(model: OpenModel) -> None:
 
 
 def _on_signature(widget_key: str) -> None:
-    st.session_state.signature = st.session_state.get(widget_key)
+    st.session_state.signature = st.session_state.get(widget_key) if widget_key else None
     st.session_state.update(selected=None, selected_edges=[], focus=None, subgraph=MAIN_GRAPH)
     for param in ("node", "sub"):
         if param in st.query_params:
@@ -178,7 +207,13 @@ def _fail(err: ModelLensError) -> None:
 def switch_model(key: str) -> None:
     st.session_state.model_key = key
     st.session_state.update(
-        selected=None, selected_edges=[], focus=None, subgraph=MAIN_GRAPH, load_error=None, signature=None
+        selected=None,
+        selected_edges=[],
+        focus=None,
+        subgraph=MAIN_GRAPH,
+        load_error=None,
+        signature=None,
+        tags=None,
     )
     st.session_state.update(caller=None, callers=None)
     st.query_params.clear()

@@ -27,7 +27,10 @@ def build_payload(graph: ModelGraph, grouping: Grouping | None = None, title: st
             for g in groups
         ],
         "nodes": [_node_entry(graph, node_id, grouping, group_index) for node_id in graph.nodes],
-        "edges": [_edge_entry(graph, index, src, dst, data) for src, dst, data in graph.edges(data=True)],
+        "edges": [
+            *(_edge_entry(graph, index, src, dst, data) for src, dst, data in graph.edges(data=True)),
+            *_control_edges(graph, index),
+        ],
         "categories": CATEGORY_STYLES,
     }
 
@@ -80,3 +83,14 @@ def _edge_entry(graph: ModelGraph, index: dict[str, int], src: str, dst: str, da
     shape = format_shape(info.shape) if info is not None and info.dtype is not None else ""
     dtype = info.dtype if info is not None else None
     return [index[src], index[dst], data["tensor"], shape, dtype or ""]
+
+
+def _control_edges(graph: ModelGraph, index: dict[str, int]) -> list[list[Any]]:
+    """Control dependencies (run-before, no tensor) as edges flagged 1 in a 6th field: drawn
+    dashed. They come after the data edges, so a data edge's index is its place in graph.edges."""
+    return [
+        [index[src], index[dst], "", "", "", 1]
+        for dst, data in graph.nodes(data=True)
+        for src in data.get("control_inputs", ())
+        if src in index
+    ]

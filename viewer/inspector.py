@@ -265,8 +265,14 @@ def _tensor_panel(graph: ModelGraph, payload: dict[str, Any], edge_indices: list
     for index in edge_indices[:10]:
         if index >= len(payload["edges"]):
             continue
-        src_i, dst_i, tensor, shape, dtype = payload["edges"][index]
+        src_i, dst_i, tensor, shape, dtype = payload["edges"][index][:5]
         src, dst = nodes[src_i]["id"], nodes[dst_i]["id"]
+        if payload["edges"][index][5:6] == [1]:
+            st.markdown(f"**Control dependency** {literal(src[:60])} runs before {literal(dst[:60])}")
+            st.caption("no tensor flows here: TensorFlow only orders the two ops")
+            st.button(f"before: {literal(src[:40])}", key=f"prod_{index}", on_click=select_node, args=(src,))
+            st.button(f"after: {literal(dst[:40])}", key=f"cons_{index}_0", on_click=select_node, args=(dst,))
+            continue
         st.markdown(f"**Tensor** {literal(tensor)}")
         st.caption(f"{dtype or '?'} · {shape or 'shape unknown'}")
         edge = next(
