@@ -1,0 +1,213 @@
+"""The engine the CLI, the Python API and the app share: pick specs, validate, run in a worker.
+
+    result = run_model("model.onnx")                              # RunResult
+    bench = bench_model("model.onnx", iterations=100, warmup=10)  # BenchResult
+    shapes = model_shapes("model.onnx", spec="inputs.yaml")       # ShapesResult
+
+``spec`` is an InputSpecs, a path to a spec file, or None (propose from the file). ``inputs`` is a
+mapping of arrays or a path to .npz/.npy/.json; it may hold some inputs, the spec makes the rest.
+Every function takes a ``pool`` (a WorkerPool the app keeps in st.cache_resource); without one the
+process-wide ``default_pool()`` is used. Errors: InputSpecError (spec/inputs, before anything
+runs), ModelLoadError, ModelRunError (the model failed, crashed or timed out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from converters.errors import InputSpecError, ModelLensError
+from runtime.data import check_provided, load_arrays
+from runtime.propose import propose_specs
+from runtime.results import BenchResult, RunResult, ShapesResult
+from runtime.specs import InputSpecs, ModelInput, dumps_spec, load_spec_file, validate_specs
+from runtime.worker import RUN_TIMEOUT_S, Worker, WorkerPool, check_memory, default_pool
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from converters.schema import ModelGraph
+
+SpecArg = InputSpecs | str | Path | None
+InputsArg = Mapping[str, "np.ndarray"] | str | Path | None
+
+
+class SpecNeededError(InputSpecError):
+    """The file declares no input shapes: ``template`` is the spec file to write (YAML)."""
+
+    def __init__(self, message: str, fix: str, template: str) -> None:
+        super().__init__(message, fix)
+        self.template = template
+
+
+@dataclass
+class Prepared:
+    """A worker with the model loaded, and the checked specs and arrays for one request."""
+
+    worker: Worker
+    specs: InputSpecs
+    provided: dict[str, Any]
+    reused: bool
+
+
+def model_graph(path: str | Path) -> ModelGraph | None:
+    """The converted graph, or None when no converter reads this format (proposals degrade)."""
+    from converters import load_model
+
+    try:
+        return load_model(path)
+    except ModelLensError:
+        return None
+
+
+def suggest_specs(
+    path: str | Path, model_inputs: list[ModelInput], graph: ModelGraph | None = None
+) -> InputSpecs:
+    """Specs proposed from the declared inputs, reading the graph only when it can add something
+    (an input without a full shape, or an integer input whose range an embedding may bound)."""
+    needs_graph = any(
+        m.shape is None or any(d is None for d in m.shape) or (m.dtype or "").startswith(("int", "uint"))
+        for m in model_inputs
+    )
+    if graph is None and needs_graph:
+        graph = model_graph(path)
+    return propose_specs(model_inputs, graph)
+
+
+def prepare(
+    path: str | Path,
+    spec: SpecArg = None,
+    inputs: InputsArg = None,
+    device: str = "cpu",
+    pool: WorkerPool | None = None,
+    signature: str | None = None,
+    threads: int = 0,
+) -> Prepared:
+    """Load (or reuse) the worker and resolve the specs: validated, memory-checked, ready to run."""
+    path = Path(path)
+    if not path.exists():
+        raise InputSpecError(f"No such model: {path}", "check the path")
+    provided, origin = _provided(inputs)
+    specs_given = load_spec_file(spec) if isinstance(spec, (str, Path)) else spec
+    worker, reused = (pool or default_pool()).get(path, device, signature, threads)
+    model_inputs: list[ModelInput] = worker.info["inputs"]
+    check_provided(provided, model_inputs, origin)
+    if specs_given is None:
+        specs = suggest_specs(path, model_inputs)
+        _refuse_guesses(path, specs, provided, worker.info["format"])
+    else:
+        specs = specs_given
+    specs = InputSpecs(tuple(s for s in specs if s.name not in provided))
+    validate_specs(specs, model_inputs, provided)
+    needed = specs.nbytes + sum(int(a.nbytes) for a in provided.values())
+    check_memory(needed, "the inputs")
+    return Prepared(worker, specs, provided, reused)
+
+
+def _provided(inputs: InputsArg) -> tuple[dict[str, Any], str]:
+    if inputs is None:
+        return {}, "inputs"
+    if isinstance(inputs, (str, Path)):
+        return load_arrays(inputs), Path(inputs).name
+    return dict(inputs), "inputs"
+
+
+def _refuse_guesses(path: Path, specs: InputSpecs, provided: Mapping[str, Any], fmt: str) -> None:
+    guessed = [s for s in specs if s.guess and s.name not in provided]
+    if not guessed:
+        return
+    template_specs = InputSpecs(tuple(replace(s, guess="") for s in specs))
+    template = dumps_spec(template_specs)
+    spec_name = f"{path.stem}.inputs.yaml"
+    what = "declares no input shapes" if fmt == "torchscript" else "does not say every input shape"
+    reasons = "; ".join(f"{s.name}: {s.guess}" for s in guessed)
+    raise SpecNeededError(
+        f"{path.name} {what} ({reasons})",
+        f"save the proposed spec printed above as {spec_name}, check it, and pass --input-spec {spec_name}",
+        template,
+    )
+
+
+def run_model(
+    path: str | Path,
+    inputs: InputsArg = None,
+    spec: SpecArg = None,
+    device: str = "cpu",
+    *,
+    seed: int = 0,
+    pool: WorkerPool | None = None,
+    signature: str | None = None,
+    want_arrays: bool = False,
+    timeout_s: float = RUN_TIMEOUT_S,
+) -> RunResult:
+    """One inference in the worker; ``want_arrays`` brings the output arrays back too."""
+    prepared = prepare(path, spec, inputs, device, pool, signature)
+    return _request(
+        prepared, ("run", prepared.specs, prepared.provided, seed, want_arrays), timeout_s, "running", pool
+    )
+
+
+def bench_model(
+    path: str | Path,
+    inputs: InputsArg = None,
+    spec: SpecArg = None,
+    device: str = "cpu",
+    *,
+    iterations: int = 100,
+    warmup: int = 10,
+    time_budget_s: float = 0.0,
+    seed: int = 0,
+    pool: WorkerPool | None = None,
+    signature: str | None = None,
+    threads: int = 0,
+    timeout_s: float | None = None,
+) -> BenchResult:
+    """Warm-up runs, then ``iterations`` timed runs (or as many as fit in ``time_budget_s`` when
+    iterations is 0). Latencies are measured inside the worker around the backend call only."""
+    if iterations < 0 or warmup < 0 or (iterations == 0 and time_budget_s <= 0):
+        raise InputSpecError(
+            "iterations and warm-up must be >= 0, with iterations or a time budget", "e.g. --iterations 100"
+        )
+    prepared = prepare(path, spec, inputs, device, pool, signature, threads)
+    limit = (
+        timeout_s
+        if timeout_s is not None
+        else RUN_TIMEOUT_S + time_budget_s + 60.0 * (1 + (iterations + warmup) // 50)
+    )
+    message = ("bench", prepared.specs, prepared.provided, seed, iterations, warmup, time_budget_s)
+    return _request(prepared, message, limit, "benchmarking", pool)
+
+
+def model_shapes(
+    path: str | Path,
+    inputs: InputsArg = None,
+    spec: SpecArg = None,
+    device: str = "cpu",
+    *,
+    seed: int = 0,
+    pool: WorkerPool | None = None,
+    signature: str | None = None,
+    timeout_s: float = RUN_TIMEOUT_S,
+) -> ShapesResult:
+    """Per-node output shapes for these inputs; ``failed`` names the node where the model broke."""
+    prepared = prepare(path, spec, inputs, device, pool, signature)
+    return _request(
+        prepared,
+        ("shapes", prepared.specs, prepared.provided, seed),
+        timeout_s,
+        "propagating shapes in",
+        pool,
+    )
+
+
+def _request(
+    prepared: Prepared, message: tuple[Any, ...], timeout_s: float, doing: str, pool: WorkerPool | None
+) -> Any:
+    worker = prepared.worker
+    try:
+        return worker.request(message, timeout_s, doing)
+    finally:
+        if not worker.alive:
+            (pool or default_pool()).drop(worker)
