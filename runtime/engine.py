@@ -22,7 +22,7 @@ from converters.errors import InputSpecError, ModelLensError
 from runtime.data import check_provided, load_arrays
 from runtime.propose import propose_specs
 from runtime.results import BenchResult, RunResult, ShapesResult
-from runtime.specs import InputSpecs, ModelInput, dumps_spec, load_spec_file, validate_specs
+from runtime.specs import InputSpec, InputSpecs, ModelInput, dumps_spec, load_spec_file, validate_specs
 from runtime.worker import RUN_TIMEOUT_S, Worker, WorkerPool, check_memory, default_pool
 
 if TYPE_CHECKING:
@@ -100,7 +100,8 @@ def prepare(
     else:
         specs = specs_given
     specs = InputSpecs(tuple(s for s in specs if s.name not in provided))
-    validate_specs(specs, model_inputs, provided)
+    given = tuple(InputSpec(name, str(a.dtype), tuple(a.shape)) for name, a in provided.items())
+    validate_specs(InputSpecs(specs.inputs + given), model_inputs)
     needed = specs.nbytes + sum(int(a.nbytes) for a in provided.values())
     check_memory(needed, "the inputs")
     return Prepared(worker, specs, provided, reused)

@@ -46,7 +46,7 @@ def _propose_one(model_input: ModelInput, graph: ModelGraph | None) -> InputSpec
             shape, names, guessed_dtype, guess = found
             dtype = dtype or guessed_dtype
         elif model_input.shape is not None:
-            filled = tuple(d if d is not None else "dim" + str(a) for a, d in enumerate(model_input.shape))
+            filled = tuple(d if d is not None else f"dim{a}" for a, d in enumerate(model_input.shape))
             shape, names = _fill_named(filled, model_input.dim_ranges)
             guess = "unknown dims set to 16"
         else:
@@ -61,13 +61,13 @@ def _fill_named(
 ) -> tuple[tuple[int, ...], tuple[str | None, ...]]:
     sizes: list[int] = []
     names: list[str | None] = []
-    for dim in shape:
+    for axis, dim in enumerate(shape):
         if isinstance(dim, int):
             sizes.append(dim)
             names.append(None)
             continue
         name = str(dim)
-        sizes.append(default_dim_value(name, ranges.get(name)))
+        sizes.append(default_dim_value("batch" if axis == 0 else name, ranges.get(name)))
         names.append(name)
     return tuple(sizes), tuple(names)
 
@@ -96,6 +96,8 @@ def _default_data(dtype: str, name: str, graph: ModelGraph | None) -> DataSource
         if table is not None:
             size, node_name = table
             return DataSource.uniform(0, size - 1, origin=f"0–{size - 1}: vocabulary size of {node_name}")
+        if "mask" in name.lower():
+            return DataSource.constant(1)
         return DataSource.uniform(*DEFAULT_INT_RANGE, origin="default integer range")
     return DataSource.uniform(0.0, 1.0)
 

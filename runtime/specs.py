@@ -501,6 +501,9 @@ def validate_specs(
             f"the spec names {', '.join(unknown)}, which the model does not take",
             f"the model's inputs are: {', '.join(known)}",
         )
+    for spec in specs:
+        _validate_one(spec, known[spec.name])
+    check_consistent(_with_model_dim_names(specs, known))
     supplied = set(specs.names()) | set(provided)
     missing = [m.name for m in model_inputs if m.name not in supplied]
     if missing:
@@ -509,9 +512,6 @@ def validate_specs(
             f"{', '.join(missing)}",
             "add an entry for each (or pass their arrays with --inputs)",
         )
-    for spec in specs:
-        _validate_one(spec, known[spec.name])
-    check_consistent(_with_model_dim_names(specs, known))
 
 
 def _validate_one(spec: InputSpec, model: ModelInput) -> None:
