@@ -95,7 +95,7 @@ def prepare(
     model_inputs: list[ModelInput] = worker.info["inputs"]
     check_provided(provided, model_inputs, origin)
     if specs_given is None:
-        specs = suggest_specs(path, model_inputs)
+        specs = _dims_from_arrays(suggest_specs(path, model_inputs), model_inputs, provided)
         _refuse_guesses(path, specs, provided, worker.info["format"])
     else:
         specs = specs_given
@@ -113,6 +113,20 @@ def _provided(inputs: InputsArg) -> tuple[dict[str, Any], str]:
     if isinstance(inputs, (str, Path)):
         return load_arrays(inputs), Path(inputs).name
     return dict(inputs), "inputs"
+
+
+def _dims_from_arrays(
+    specs: InputSpecs, model_inputs: list[ModelInput], provided: Mapping[str, Any]
+) -> InputSpecs:
+    """Proposed named dims take the values of the arrays the user gave (seq from input_ids, ...)."""
+    for model_input in model_inputs:
+        array = provided.get(model_input.name)
+        if array is None or model_input.shape is None or len(model_input.shape) != array.ndim:
+            continue
+        for dim, size in zip(model_input.shape, array.shape, strict=True):
+            if isinstance(dim, str) and size > 0:
+                specs = specs.with_dim(dim, int(size))
+    return specs
 
 
 def _refuse_guesses(path: Path, specs: InputSpecs, provided: Mapping[str, Any], fmt: str) -> None:

@@ -80,6 +80,8 @@ def _onnx_shapes(runner: Runner, feeds: Mapping[str, np.ndarray]) -> ShapesResul
     for value in (*light.graph.input, *light.graph.value_info, *light.graph.output):
         _, shape = type_description(value.type)
         inferred[value.name] = None if shape is None else list(shape)
+    for tensor in structure.graph.initializer:
+        inferred[tensor.name] = [int(d) for d in tensor.dims]
     for name, array in feeds.items():
         inferred[name] = list(array.shape)
     actual, run_failure = _onnx_run_all_outputs(runner, feeds)

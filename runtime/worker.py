@@ -161,9 +161,9 @@ class Worker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             code = self.process.wait()
+        tail = self.log_tail()
         self.close()
         how = _SIGNALS.get(-code, f"signal {-code}") if code < 0 else f"exit code {code}"
-        tail = self.log_tail()
         return ModelRunError(
             f"the worker {doing} {self.path.name} died with {how}"
             + (f"; its last output: {tail}" if tail else ""),
@@ -192,6 +192,7 @@ class Worker:
                 self.process.kill()
                 self.process.wait()
         self._conn.close()
+        self._log.close()
 
 
 class WorkerPool:
