@@ -101,7 +101,7 @@ def prepare(
         specs = specs_given
     specs = InputSpecs(tuple(s for s in specs if s.name not in provided))
     given = tuple(InputSpec(name, str(a.dtype), tuple(a.shape)) for name, a in provided.items())
-    validate_specs(InputSpecs(specs.inputs + given), model_inputs)
+    validate_specs(InputSpecs(specs.inputs + given), model_inputs, provided=list(provided))
     needed = specs.nbytes + sum(int(a.nbytes) for a in provided.values())
     check_memory(needed, "the inputs")
     return Prepared(worker, specs, provided, reused)

@@ -490,8 +490,8 @@ def validate_specs(
 ) -> None:
     """Check specs against what the model declares, before anything runs.
 
-    ``provided`` names inputs whose arrays the caller supplies (their specs are still checked when
-    present). Raises InputSpecError for unknown or missing inputs, wrong dtype, rank or fixed dim,
+    ``provided`` names inputs whose arrays the caller supplies: their specs (describing the arrays)
+    may have zero-size dims, which a typed spec may not. Raises InputSpecError for unknown or missing inputs, wrong dtype, rank or fixed dim,
     non-positive dims and named dims that disagree across inputs.
     """
     known = {m.name: m for m in model_inputs}
@@ -501,8 +501,9 @@ def validate_specs(
             f"the spec names {', '.join(unknown)}, which the model does not take",
             f"the model's inputs are: {', '.join(known)}",
         )
+    arrays = set(provided)
     for spec in specs:
-        _validate_one(spec, known[spec.name])
+        _validate_one(spec, known[spec.name], allow_empty=spec.name in arrays)
     check_consistent(_with_model_dim_names(specs, known))
     supplied = set(specs.names()) | set(provided)
     missing = [m.name for m in model_inputs if m.name not in supplied]
@@ -514,9 +515,9 @@ def validate_specs(
         )
 
 
-def _validate_one(spec: InputSpec, model: ModelInput) -> None:
+def _validate_one(spec: InputSpec, model: ModelInput, allow_empty: bool = False) -> None:
     for axis, size in enumerate(spec.shape):
-        if size <= 0:
+        if size < 0 or (size == 0 and not allow_empty):
             raise InputSpecError(f"{spec.name}: dim {axis} is {size}", "every dim must be a positive integer")
     if model.dtype and spec.dtype != model.dtype:
         raise InputSpecError(

@@ -112,7 +112,8 @@ def test_nested_outputs_are_flattened_with_dotted_names(
     torch_models: dict[str, Path], pool: WorkerPool
 ) -> None:
     spec = loads_spec(
-        "inputs:\n  - input_name: tokens\n    shape: 2x5xsi64\n    data: {random: {uniform: {min: 0, max: 49}}}\n"
+        "inputs:\n  - input_name: tokens\n    shape: 2x5xsi64\n"
+        "    data: {random: {uniform: {min: 0, max: 49}}}\n"
     )
     result = run_model(torch_models["token_scripted"], spec=spec, pool=pool)
     assert [(o.name, o.shape) for o in result.outputs] == [("output.0", (2, 3)), ("output.1", (2, 5, 6))]
@@ -133,7 +134,7 @@ def test_exported_program_proposes_from_its_signature(
     assert declared.dtype == "float32" and declared.shape[1:] == (3, 16, 16)
     assert isinstance(declared.shape[0], str) and declared.dim_ranges[declared.shape[0]] == (1, 64)
     assert prepared.specs.inputs[0].shape == (1, 3, 16, 16)
-    with pytest.raises(InputSpecError, match="outside the model's range 1..64"):
+    with pytest.raises(InputSpecError, match=r"outside the model's range 1\.\.64"):
         run_model(torch_models["exported"], spec=loads_spec(CONV_SPEC.replace("2x3", "65x3")), pool=pool)
 
 
@@ -184,7 +185,9 @@ def test_npz_with_missing_and_extra_keys(tmp_path: Path, pool: WorkerPool) -> No
     np.savez(
         tmp_path / "extra.npz", input_ids=np.ones((1, 8), np.int64), token_type_ids=np.ones((1, 8), np.int64)
     )
-    with pytest.raises(InputSpecError, match="extra.npz holds token_type_ids, which the model does not take"):
+    with pytest.raises(
+        InputSpecError, match=r"extra\.npz holds token_type_ids, which the model does not take"
+    ):
         run_model(path, inputs=tmp_path / "extra.npz", pool=pool)
     mask = InputSpecs((InputSpec("attention_mask", "int64", (1, 16), ("batch", "seq"), DataSource.ones()),))
     with pytest.raises(InputSpecError, match="seq is 16 in attention_mask but 8 in input_ids"):
@@ -216,7 +219,6 @@ def test_onnx_shapes_follow_the_spec_dims(pool: WorkerPool) -> None:
     )
     result = model_shapes(path, spec=specs, pool=pool)
     assert result.failed is None
-    assert result.nodes["output:last_hidden_state"] if "output:last_hidden_state" in result.nodes else True
     shapes = [s for outs in result.nodes.values() for s in outs if s]
     assert [3, 24, 64] in shapes and not any(isinstance(d, str) for s in shapes for d in s)
 
