@@ -491,8 +491,9 @@ def validate_specs(
     """Check specs against what the model declares, before anything runs.
 
     ``provided`` names inputs whose arrays the caller supplies: their specs (describing the arrays)
-    may have zero-size dims, which a typed spec may not. Raises InputSpecError for unknown or missing inputs, wrong dtype, rank or fixed dim,
-    non-positive dims and named dims that disagree across inputs.
+    may have zero-size dims, which a typed spec may not. Raises InputSpecError for unknown or
+    missing inputs, wrong dtype, rank or fixed dim, non-positive dims and named dims that disagree
+    across inputs.
     """
     known = {m.name: m for m in model_inputs}
     unknown = [name for name in specs.names() if name not in known]
