@@ -208,13 +208,27 @@ def model_shapes(
 ) -> ShapesResult:
     """Per-node output shapes for these inputs; ``failed`` names the node where the model broke."""
     prepared = prepare(path, spec, inputs, device, pool, signature)
-    return _request(
-        prepared,
-        ("shapes", prepared.specs, prepared.provided, seed),
-        timeout_s,
-        "propagating shapes in",
-        pool,
-    )
+    message = ("shapes", prepared.specs, prepared.provided, seed)
+    result: ShapesResult = _request(prepared, message, timeout_s, "propagating shapes in", pool)
+    failed = result.failed
+    if failed is not None and failed.source:
+        graph = model_graph(path)
+        if graph is not None:
+            failed.node = node_at_source(graph, failed.source, failed.op_type) or failed.node
+    return result
+
+
+def node_at_source(graph: ModelGraph, source: str, op_type: str = "") -> str | None:
+    """The graph node whose ``source`` ("file.py:LINE", as the TorchScript converter sets it) is
+    ``source``; among several, the one with ``op_type``."""
+    matches = []
+    for node, data in graph.nodes(data=True):
+        own = str(data.get("source") or "")
+        if own and (own.endswith(source) or source.endswith(own)):
+            matches.append(str(node))
+    exact = [node for node in matches if graph.nodes[node].get("op_type") == op_type]
+    found = exact or matches
+    return found[0] if found else None
 
 
 def _request(

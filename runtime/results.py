@@ -165,6 +165,7 @@ class FailedNode:
     op_type: str
     input_shapes: list[list[int | str | None] | None]
     message: str
+    source: str = ""  # "file.py:LINE" where the format records source locations (TorchScript)
 
     def one_line(self) -> str:
         shapes = ", ".join(
@@ -194,5 +195,6 @@ class ShapesResult:
                 "op_type": self.failed.op_type,
                 "input_shapes": self.failed.input_shapes,
                 "message": self.failed.message,
+                "source": self.failed.source,
             },
         }

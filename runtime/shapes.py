@@ -280,7 +280,7 @@ def _ts_failed_run(module: Any, tensors: list[Any], err: BaseException) -> Shape
     index = _ts_match(top, locations)
     if index is None:
         where = locations[-1] if locations else "?"
-        return ShapesResult({}, "TorchScript graph run", FailedNode(where, "?", [], message))
+        return ShapesResult({}, "TorchScript graph run", FailedNode(where, "?", [], message, where))
     node = top[index]
     function, labels, _ = _ts_probe(module, index)
     nodes: dict[str, ShapeList] = {}
@@ -299,7 +299,7 @@ def _ts_failed_run(module: Any, tensors: list[Any], err: BaseException) -> Shape
     inputs: ShapeList = [
         by_value.get(v.debugName()) for v in node.inputs() if v.type().kind() == "TensorType"
     ]
-    failed = FailedNode(_ts_node_id(node, index), node.kind(), inputs, message)
+    failed = FailedNode(_ts_node_id(node, index), node.kind(), inputs, message, _ts_location(node))
     return ShapesResult(nodes, "TorchScript graph run (top-level values)", failed)
 
 

@@ -352,3 +352,20 @@ def test_python_api_returns_the_cli_structures() -> None:
     assert set(data) == {"device", "provider", "outputs", "latency_ms"}
     stats = modellens.bench(SAMPLES_DIR / "cnn_branches.onnx", iterations=3, warmup=1)
     assert stats["iterations"] == 3 and stats["device"] == "cpu"
+
+
+def test_torchscript_failure_maps_to_the_converter_node_by_source() -> None:
+    from converters import schema
+    from runtime.engine import node_at_source
+
+    graph = schema.new_graph("torchscript", "TorchScript")
+    for node_id, op, source in [
+        ("conv", "aten::conv2d", "conv.py:560"),
+        ("bias", "aten::add", "conv.py:560"),
+        ("relu", "aten::relu", "model.py:27"),
+    ]:
+        schema.add_node(graph, node_id, kind="op", op_type=op, category="layer", source=source)
+    assert node_at_source(graph, "conv.py:560", "aten::conv2d") == "conv"
+    assert node_at_source(graph, "conv.py:560", "aten::add") == "bias"
+    assert node_at_source(graph, "model.py:27") == "relu"
+    assert node_at_source(graph, "other.py:1") is None

@@ -346,3 +346,13 @@ def test_image_becomes_a_normalised_4d_input(tmp_path: Path) -> None:
     assert nhwc.shape == (1, 8, 6, 3)
     with pytest.raises(InputSpecError, match="Cannot read the image"):
         image_to_input(b"not an image")
+
+
+def test_the_readme_spec_example_loads() -> None:
+    import re
+
+    readme = (SAMPLES_DIR.parent / "README.md").read_text()
+    (example,) = re.findall(r"```yaml\n(.*?)```", readme, flags=re.S)
+    specs = loads_spec(example)
+    assert specs.dims() == {"batch": 1, "seq": 128}
+    validate_specs(specs, BERT_INPUTS)
