@@ -13,7 +13,8 @@ runs), ModelLoadError, ModelRunError (the model failed, crashed or timed out).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from converters.errors import InputSpecError, ModelLensError
 from runtime.data import check_provided, load_arrays
 from runtime.propose import propose_specs
-from runtime.results import BenchResult, RunResult, ShapesResult
+from runtime.results import BenchResult, NodeTiming, RunResult, ShapesResult
 from runtime.specs import InputSpec, InputSpecs, ModelInput, dumps_spec, load_spec_file, validate_specs
 from runtime.worker import RUN_TIMEOUT_S, Worker, WorkerPool, check_memory, default_pool
 
@@ -178,9 +179,11 @@ def bench_model(
     signature: str | None = None,
     threads: int = 0,
     timeout_s: float | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> BenchResult:
     """Warm-up runs, then ``iterations`` timed runs (or as many as fit in ``time_budget_s`` when
-    iterations is 0). Latencies are measured inside the worker around the backend call only."""
+    iterations is 0). Latencies are measured inside the worker around the backend call only.
+    ``progress(fraction)`` (0..1, e.g. a progress bar) makes the worker report in ~20 chunks."""
     if iterations < 0 or warmup < 0 or (iterations == 0 and time_budget_s <= 0):
         raise InputSpecError(
             "iterations and warm-up must be >= 0, with iterations or a time budget", "e.g. --iterations 100"
@@ -191,8 +194,58 @@ def bench_model(
         if timeout_s is not None
         else RUN_TIMEOUT_S + time_budget_s + 60.0 * (1 + (iterations + warmup) // 50)
     )
-    message = ("bench", prepared.specs, prepared.provided, seed, iterations, warmup, time_budget_s)
-    return _request(prepared, message, limit, "benchmarking", pool)
+    if progress is None:
+        message = ("bench", prepared.specs, prepared.provided, seed, iterations, warmup, time_budget_s)
+        return _request(prepared, message, limit, "benchmarking", pool)
+    return _bench_in_chunks(prepared, pool, seed, iterations, warmup, time_budget_s, limit, progress)
+
+
+def _bench_in_chunks(
+    prepared: Prepared,
+    pool: WorkerPool | None,
+    seed: int,
+    iterations: int,
+    warmup: int,
+    budget_s: float,
+    limit: float,
+    progress: Callable[[float], None],
+) -> BenchResult:
+    chunks = 20
+    merged: BenchResult | None = None
+    start = time.monotonic()
+    for index in range(chunks):
+        if iterations > 0:
+            count = iterations * (index + 1) // chunks - iterations * index // chunks
+            if count == 0:
+                continue
+            message = (
+                "bench",
+                prepared.specs,
+                prepared.provided,
+                seed,
+                count,
+                warmup if index == 0 else 0,
+                0.0,
+            )
+        else:
+            message = (
+                "bench",
+                prepared.specs,
+                prepared.provided,
+                seed,
+                0,
+                warmup if index == 0 else 0,
+                budget_s / chunks,
+            )
+        part: BenchResult = _request(prepared, message, limit, "benchmarking", pool)
+        if merged is None:
+            merged = part
+        else:
+            merged.latencies_ms.extend(part.latencies_ms)
+        done = (index + 1) / chunks if iterations > 0 else min(1.0, (time.monotonic() - start) / budget_s)
+        progress(done)
+    assert merged is not None
+    return merged
 
 
 def model_shapes(
@@ -240,3 +293,22 @@ def _request(
     finally:
         if not worker.alive:
             (pool or default_pool()).drop(worker)
+
+
+def profile_model(
+    path: str | Path,
+    inputs: InputsArg = None,
+    spec: SpecArg = None,
+    device: str = "cpu",
+    *,
+    seed: int = 0,
+    pool: WorkerPool | None = None,
+    signature: str | None = None,
+    timeout_s: float = RUN_TIMEOUT_S,
+) -> list[NodeTiming]:
+    """Per-node times of one run, slowest first: onnxruntime profiling (node names as in the
+    graph) or the torch profiler (aten ops); empty for backends that report none."""
+    prepared = prepare(path, spec, inputs, device, pool, signature)
+    message = ("profile", prepared.specs, prepared.provided, seed)
+    timings: list[NodeTiming] = _request(prepared, message, timeout_s, "profiling", pool)
+    return sorted(timings, key=lambda t: t.duration_us, reverse=True)

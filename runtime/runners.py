@@ -244,6 +244,8 @@ class OnnxRuntimeRunner(Runner):
         return list(zip(self.output_names, values, strict=True))
 
     def profile(self, feeds: Mapping[str, np.ndarray]) -> list[NodeTiming]:
+        """Node times from onnxruntime's profiler, on a session with basic graph optimizations so
+        that node names are the file's (constant-folded nodes are absent)."""
         import json
         import os
         import tempfile
@@ -252,6 +254,9 @@ class OnnxRuntimeRunner(Runner):
 
         options = ort.SessionOptions()
         options.enable_profiling = True
+        # basic optimizations only: extended fusions and the NCHWc layout rename and merge nodes,
+        # and every time reported here must belong to a node of the file's graph
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
         if self.threads:
             options.intra_op_num_threads = self.threads
         with tempfile.TemporaryDirectory() as tmp:

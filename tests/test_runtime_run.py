@@ -369,3 +369,25 @@ def test_torchscript_failure_maps_to_the_converter_node_by_source() -> None:
     assert node_at_source(graph, "conv.py:560", "aten::add") == "bias"
     assert node_at_source(graph, "model.py:27") == "relu"
     assert node_at_source(graph, "other.py:1") is None
+
+
+def test_profile_times_the_graph_nodes(pool: WorkerPool, torch_models: dict[str, Path]) -> None:
+    from converters import load_model
+    from runtime.engine import profile_model
+
+    path = SAMPLES_DIR / "cnn_branches.onnx"
+    timings = profile_model(path, pool=pool)
+    names = {data["name"] for _, data in load_model(path).nodes(data=True)}
+    assert timings and {t.node for t in timings} <= names
+    assert [t.duration_us for t in timings] == sorted((t.duration_us for t in timings), reverse=True)
+    assert {t.op_type for t in timings} >= {"Conv", "Relu"}
+    torch_timings = profile_model(torch_models["exported"], spec=loads_spec(CONV_SPEC), pool=pool)
+    assert any(t.node.startswith("aten::conv") for t in torch_timings)
+
+
+def test_bench_reports_progress(pool: WorkerPool) -> None:
+    seen: list[float] = []
+    result = bench_model(
+        SAMPLES_DIR / "cnn_branches.onnx", iterations=30, warmup=1, pool=pool, progress=seen.append
+    )
+    assert result.iterations == 30 and seen[-1] == 1.0 and seen == sorted(seen) and len(seen) == 20
