@@ -6,19 +6,39 @@ class name, message, fix[, details])`` for a ModelLensError, or ``("bug", text)`
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import time
 import traceback
+import types
 from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
 from typing import Any
 
-from converters.errors import ModelLensError
-from runtime.data import generate_inputs
-from runtime.results import BenchResult, RunResult, ShapesResult, output_stats
-from runtime.runners import Runner, make_runner
-from runtime.specs import InputSpecs
+
+def _light_converters_package() -> None:
+    """Make ``converters`` importable without running its ``__init__`` (which loads networkx and
+    every format module): the worker needs only ``converters.errors`` to start, and a cold start
+    is on the critical path of every one-shot ``modellens run``. Submodules still import normally."""
+    if "converters" in sys.modules:
+        return
+    spec = importlib.util.find_spec("converters")
+    if spec is None or spec.submodule_search_locations is None:
+        return
+    package = types.ModuleType("converters")
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__spec__ = spec
+    sys.modules["converters"] = package
+
+
+_light_converters_package()
+
+from converters.errors import ModelLensError  # noqa: E402
+from runtime.data import generate_inputs  # noqa: E402
+from runtime.results import BenchResult, RunResult, ShapesResult, output_stats  # noqa: E402
+from runtime.runners import Runner, make_runner  # noqa: E402
+from runtime.specs import InputSpecs  # noqa: E402
 
 
 class Session:
@@ -29,8 +49,8 @@ class Session:
         self._feeds_key: Any = None
         self._feeds: dict[str, Any] = {}
 
-    def load(self, path: str, device: str, signature: str | None, threads: int) -> dict[str, Any]:
-        self.runner = make_runner(path, device, signature, threads)
+    def load(self, path: str, fmt: str, device: str, signature: str | None, threads: int) -> dict[str, Any]:
+        self.runner = make_runner(path, device, signature, threads, fmt)
         return {
             "format": self.runner.format,
             "inputs": self.runner.inputs,

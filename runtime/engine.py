@@ -90,10 +90,15 @@ def prepare(
     path = Path(path)
     if not path.exists():
         raise InputSpecError(f"No such model: {path}", "check the path")
+    pool = pool or default_pool()
+    worker, reused = pool.get(path, device, signature, threads)  # loads while we read the spec
     provided, origin = _provided(inputs)
     specs_given = load_spec_file(spec) if isinstance(spec, (str, Path)) else spec
-    worker, reused = (pool or default_pool()).get(path, device, signature, threads)
-    model_inputs: list[ModelInput] = worker.info["inputs"]
+    try:
+        model_inputs: list[ModelInput] = worker.info["inputs"]
+    except ModelLensError:
+        pool.drop(worker)
+        raise
     check_provided(provided, model_inputs, origin)
     if specs_given is None:
         specs = _dims_from_arrays(suggest_specs(path, model_inputs), model_inputs, provided)

@@ -540,8 +540,7 @@ RUNNERS: dict[str, type[Runner]] = {
 
 
 def make_runner(
-    path: str | Path, device: str = "cpu", signature: str | None = None, threads: int = 0
+    path: str | Path, device: str = "cpu", signature: str | None = None, threads: int = 0, fmt: str = ""
 ) -> Runner:
-    """The runner for the file's format (detected from content), loaded on ``device``."""
-    fmt = detect_run_format(path)
-    return RUNNERS[fmt](Path(path), device, signature, threads)
+    """The runner for the file's format (``fmt``, else detected from content), loaded on ``device``."""
+    return RUNNERS[fmt or detect_run_format(path)](Path(path), device, signature, threads)

@@ -79,8 +79,13 @@ def check_memory(needed: int, what: str, available: int | None = None) -> None:
 
 
 class Worker:
-    """One model loaded on one device in its own process. ``info`` describes the model:
-    format, inputs (ModelInput), output_names, provider, providers, load_ms."""
+    """One model loaded on one device in its own process.
+
+    The process starts and begins loading at construction; ``info`` waits for the load (so the
+    caller's own work overlaps it) and describes the model: format, inputs (ModelInput),
+    output_names, provider, providers, load_ms, threads. A file that is not a runnable model fails
+    in the caller (ModelLoadError) before any process starts.
+    """
 
     def __init__(
         self,
@@ -90,7 +95,10 @@ class Worker:
         threads: int = 0,
         load_timeout_s: float = LOAD_TIMEOUT_S,
     ) -> None:
+        from runtime.runners import detect_run_format
+
         self.path, self.device = Path(path), device
+        self.format = detect_run_format(self.path)
         self.last_used = time.monotonic()
         self.lock = threading.Lock()
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
@@ -109,13 +117,22 @@ class Worker:
             cwd=str(ROOT),
         )
         child.close()
-        try:
-            self.info: dict[str, Any] = self.request(
-                ("load", str(self.path), device, signature, threads), load_timeout_s, "loading"
-            )
-        except BaseException:
-            self.close()
-            raise
+        self._load_timeout_s = load_timeout_s
+        self._info: dict[str, Any] | None = None
+        self._conn.send(("load", str(self.path), self.format, device, signature, threads))
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The model's description; waits for the load (ModelLoadError, ModelRunError)."""
+        if self._info is None:
+            with self.lock:
+                if self._info is None:
+                    try:
+                        self._info = self._receive(self._load_timeout_s, "loading")
+                    except BaseException:
+                        self.close()
+                        raise
+        return self._info
 
     @property
     def alive(self) -> bool:
@@ -125,27 +142,32 @@ class Worker:
         self, message: tuple[Any, ...], timeout_s: float = RUN_TIMEOUT_S, doing: str = "running"
     ) -> Any:
         """Send one request and wait for its answer; the worker is stopped on a timeout or crash."""
+        _ = self.info
         with self.lock:
-            self.last_used = time.monotonic()
             if not self.alive:
                 raise ModelRunError(
                     f"the worker for {self.path.name} has stopped", "run again to start a new one"
                 )
             try:
                 self._conn.send(message)
-                if not self._conn.poll(timeout_s):
-                    self.close()
-                    raise ModelRunError(
-                        f"{self.path.name} did not finish {doing} within {timeout_s:g} s; "
-                        "its worker was stopped",
-                        "raise the timeout, or use smaller inputs; "
-                        "an endless loop in the model never finishes",
-                    )
-                status, *payload = self._conn.recv()
-            except (EOFError, ConnectionError, OSError) as err:
+            except (ConnectionError, OSError) as err:
                 raise self._crashed(doing) from err
-            finally:
-                self.last_used = time.monotonic()
+            return self._receive(timeout_s, doing)
+
+    def _receive(self, timeout_s: float, doing: str) -> Any:
+        self.last_used = time.monotonic()
+        try:
+            if not self._conn.poll(timeout_s):
+                self.close()
+                raise ModelRunError(
+                    f"{self.path.name} did not finish {doing} within {timeout_s:g} s; its worker was stopped",
+                    "raise the timeout, or use smaller inputs; an endless loop in the model never finishes",
+                )
+            status, *payload = self._conn.recv()
+        except (EOFError, ConnectionError, OSError) as err:
+            raise self._crashed(doing) from err
+        finally:
+            self.last_used = time.monotonic()
         if status == "ok":
             return payload[0]
         if status == "error":
@@ -182,9 +204,13 @@ class Worker:
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         return " | ".join(lines[-3:])[-limit:]
 
-    def close(self) -> None:
-        """Stop the process (politely, then by force) and free the pipe."""
-        if self.process.poll() is None:
+    def close(self, wait: bool = True) -> None:
+        """Stop the process (politely, then by force) and free the pipe. ``wait=False`` kills it
+        at once (at interpreter exit: the worker holds nothing worth a clean shutdown)."""
+        if self.process.poll() is None and not wait:
+            self.process.kill()
+            self.process.wait()
+        elif self.process.poll() is None:
             try:
                 self._conn.send(("exit",))
                 self.process.wait(timeout=2)
@@ -257,12 +283,13 @@ class WorkerPool:
                 if not self._workers:
                     return
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Stop every worker (``wait=False``: kill them at once, as at interpreter exit)."""
         self._stop.set()
         with self._lock:
             while self._workers:
                 _, worker = self._workers.popitem()
-                worker.close()
+                worker.close(wait)
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -285,7 +312,7 @@ def _model_key(path: Path, device: str, signature: str | None, threads: int) -> 
 def default_pool() -> WorkerPool:
     """The pool the CLI and ``modellens.run`` share within one process (closed at exit)."""
     pool = WorkerPool()
-    atexit.register(pool.close)
+    atexit.register(pool.close, False)
     return pool
 
 
