@@ -42,6 +42,7 @@ def run_command(args: list[str], parser_class: Callable[..., argparse.ArgumentPa
     parser.add_argument("--save-outputs", help="write the outputs to this .npz (keys = output names)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before the run is stopped")
     options = parser.parse_args(args)
+    _prestart(options)
     from runtime.engine import run_model
 
     result = _with_template(
@@ -75,6 +76,7 @@ def bench_command(args: list[str], parser_class: Callable[..., argparse.Argument
         "--threads", type=int, default=0, help="intra-op threads for onnxruntime (0 = default)"
     )
     options = parser.parse_args(args)
+    _prestart(options, options.threads)
     from runtime.engine import bench_model
 
     result = _with_template(
@@ -107,6 +109,7 @@ def shapes_command(args: list[str], parser_class: Callable[..., argparse.Argumen
     parser = parser_class(prog="modellens shapes", description="Per-node output shapes for an input spec.")
     add_common(parser)
     options = parser.parse_args(args)
+    _prestart(options)
     from runtime.engine import model_shapes
 
     result = _with_template(
@@ -128,6 +131,17 @@ def shapes_command(args: list[str], parser_class: Callable[..., argparse.Argumen
         print(f"error: {result.failed.one_line()}", file=sys.stderr)
         return EXIT_USER_ERROR
     return EXIT_OK
+
+
+def _prestart(options: argparse.Namespace, threads: int = 0) -> None:
+    """Start the worker loading the model before the rest of the engine is imported: the two
+    overlap. Problems are left for the engine, which reports them in order."""
+    from runtime.worker import default_pool
+
+    try:
+        default_pool().get(options.model, options.device, options.signature, threads)
+    except ModelLensError:
+        return
 
 
 def _with_template(call: Callable[[], Any]) -> Any:

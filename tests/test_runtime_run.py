@@ -336,6 +336,19 @@ def test_cli_run_json_and_save_outputs(tmp_path: Path) -> None:
     assert done.stderr.startswith("error: image: dim 1 must be 3, got 4")
 
 
+def test_cli_shapes_names_the_failing_node(tmp_path: Path) -> None:
+    from tests.runtime_models import build_reshape_onnx
+
+    path = build_reshape_onnx(tmp_path)
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"inputs": [{"input_name": "x", "shape": "3x4xf32"}]}))
+    done = _cli("shapes", str(path), "--input-spec", str(spec), "--json")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert done.stderr.startswith("error: node bad_reshape (Reshape) failed with inputs [3x4, 2]")
+    data = json.loads(done.stdout)
+    assert data["failed"]["node"] == "bad_reshape" and data["nodes"]["relu"] == [[3, 4]]
+
+
 def test_cli_torchscript_without_spec_prints_a_template(
     torch_models: dict[str, Path], tmp_path: Path
 ) -> None:
