@@ -96,16 +96,9 @@ def detect_run_format(path: str | Path) -> str:
         raise ModelLoadError(f"No such file: {path}", "check the path")
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-        if any(
-            n.endswith("serialized_exported_program.json") or ("/models/" in n and n.endswith(".json"))
-            for n in names
-        ):
-            return "exported_program"
-        if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
-            return "torchscript"
-        if any(n.endswith("saved_model.pb") for n in names):
-            return "savedmodel"
+            fmt = detect_zip_format(archive.namelist())
+        if fmt:
+            return fmt
     from converters.onnx_format import match
     from converters.source import ModelSource
 
@@ -115,6 +108,39 @@ def detect_run_format(path: str | Path) -> str:
         f"{path.name} is not a model ModelLens can run",
         "run an ONNX file, a TorchScript archive, a .pt2 ExportedProgram or a SavedModel folder",
     )
+
+
+def runnable_path(path: str | Path) -> Path:
+    """The path a runner loads: a zip holding a SavedModel folder or an ONNX file is unpacked
+    safely (converters.source) into a temp dir removed at exit; anything else is returned as is."""
+    path = Path(path)
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        return path
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    holds_model = any(n.endswith("saved_model.pb") or n.lower().endswith(".onnx") for n in names)
+    if not holds_model or detect_zip_format(names) in ("torchscript", "exported_program"):
+        return path
+    from converters.source import ModelSource
+
+    root = ModelSource.from_path(path).unpacked().path
+    saved = sorted(p.parent for p in root.rglob("saved_model.pb"))
+    onnx_files = sorted(root.rglob("*.onnx"))
+    return saved[0] if saved else onnx_files[0]
+
+
+def detect_zip_format(names: list[str]) -> str:
+    """The format of a zip archive from its entry names ("" when none)."""
+    if any(
+        n.endswith("serialized_exported_program.json") or ("/models/" in n and n.endswith(".json"))
+        for n in names
+    ):
+        return "exported_program"
+    if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
+        return "torchscript"
+    if any(n.endswith("saved_model.pb") for n in names):
+        return "savedmodel"
+    return ""
 
 
 class Runner:

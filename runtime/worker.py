@@ -95,10 +95,11 @@ class Worker:
         threads: int = 0,
         load_timeout_s: float = LOAD_TIMEOUT_S,
     ) -> None:
-        from runtime.runners import detect_run_format
+        from runtime.runners import detect_run_format, runnable_path
 
         self.path, self.device = Path(path), device
-        self.format = detect_run_format(self.path)
+        self.run_path = runnable_path(self.path)
+        self.format = detect_run_format(self.run_path)
         self.last_used = time.monotonic()
         self.lock = threading.Lock()
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
@@ -119,7 +120,7 @@ class Worker:
         child.close()
         self._load_timeout_s = load_timeout_s
         self._info: dict[str, Any] | None = None
-        self._conn.send(("load", str(self.path), self.format, device, signature, threads))
+        self._conn.send(("load", str(self.run_path), self.format, device, signature, threads))
 
     @property
     def info(self) -> dict[str, Any]:

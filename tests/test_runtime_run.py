@@ -404,3 +404,17 @@ def test_bench_reports_progress(pool: WorkerPool) -> None:
         SAMPLES_DIR / "cnn_branches.onnx", iterations=30, warmup=1, pool=pool, progress=seen.append
     )
     assert result.iterations == 30 and seen[-1] == 1.0 and seen == sorted(seen) and len(seen) == 20
+
+
+def test_a_zip_holding_an_onnx_model_runs(tmp_path: Path, pool: WorkerPool) -> None:
+    import zipfile
+
+    archive = tmp_path / "model.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        out.write(SAMPLES_DIR / "cnn_branches.onnx", "export/cnn_branches.onnx")
+    x = np.random.default_rng(1).random((1, 3, 32, 32), dtype=np.float32)
+    result = run_model(archive, inputs={"image": x}, pool=pool, want_arrays=True)
+    assert result.arrays is not None
+    np.testing.assert_array_equal(
+        result.arrays["logits"], _bare_ort(SAMPLES_DIR / "cnn_branches.onnx", {"image": x})[0]
+    )
