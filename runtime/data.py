@@ -13,14 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from converters.errors import InputSpecError
-from runtime.specs import InputSpec, InputSpecs, ModelInput, format_dims
+from runtime.specs import IMAGENET_MEAN, IMAGENET_STD, InputSpec, InputSpecs, ModelInput, format_dims
 
 if TYPE_CHECKING:
     import numpy as np
 
 DEFAULT_SEED = 0
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def generate_inputs(
@@ -70,6 +68,8 @@ def make_array(spec: InputSpec, seed: int = DEFAULT_SEED) -> np.ndarray:
                 f"{spec.name}: {source.path} has no array {key!r}", f"use one of {', '.join(arrays)}"
             )
         return conform(spec, arrays[key], source.path)
+    if source.kind == "image":
+        return _image_array(spec)
     if source.kind == "values":
         try:
             array = np.asarray(source.values, dtype=dtype)
@@ -81,6 +81,25 @@ def make_array(spec: InputSpec, seed: int = DEFAULT_SEED) -> np.ndarray:
     raise InputSpecError(
         f"{spec.name}: unknown data kind {source.kind!r}", "use uniform, normal, constant, file, values"
     )
+
+
+def _image_array(spec: InputSpec) -> np.ndarray:
+    """The spec's image as its 4-D shape: (batch, 3, H, W) or (batch, H, W, 3), batch repeats."""
+    import numpy as np
+
+    source = spec.data
+    channels_axis = 1 if source.layout == "NCHW" else 3
+    if len(spec.shape) != 4 or spec.shape[channels_axis] != 3:
+        raise InputSpecError(
+            f"{spec.name}: an image fills a 4-D input with 3 channels ({source.layout}), "
+            f"not {format_dims(spec.shape)}",
+            "use an image only for an image input, or switch the layout",
+        )
+    size = (spec.shape[2], spec.shape[3]) if source.layout == "NCHW" else (spec.shape[1], spec.shape[2])
+    single = image_to_input(
+        source.path, size, source.channel_mean, source.channel_std, source.layout, spec.dtype
+    )
+    return np.ascontiguousarray(np.repeat(single, spec.shape[0], axis=0))
 
 
 def conform(spec: InputSpec, array: np.ndarray, origin: str) -> np.ndarray:

@@ -25,6 +25,9 @@ are read as signed. ModelLens' own additions, written only when used:
 * ``data: {file: x.npy}`` or ``data: {file: {path: inputs.npz, key: x}}``: values from a file
   (relative paths are relative to the spec file);
 * ``data: {values: [[1, 2, 3]]}``: values typed in as JSON;
+* ``data: {image: {path: cat.png, layout: NCHW, mean: [0.485, 0.456, 0.406], std: [...]}}``: a
+  picture for a 4-D float input, resized to the spec's height and width, scaled to 0..1 and
+  normalised per channel (ImageNet mean/std unless given), repeated over the batch;
 * ``dim_names: [batch, seq]``: the named dim of each axis (``null`` for a fixed one); inputs sharing
   a name must agree on its value.
 
@@ -60,7 +63,9 @@ MLIR_TO_NUMPY: dict[str, str] = {
 }
 NUMPY_TO_MLIR: dict[str, str] = {v: k for k, v in MLIR_TO_NUMPY.items()}
 _SIGNLESS = {"i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64"}
-DATA_KINDS = ("uniform", "normal", "constant", "file", "values")
+DATA_KINDS = ("uniform", "normal", "constant", "file", "values", "image")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _FILE_FIX = "see the input spec format in runtime/specs.py or the README's Use section"
 
@@ -71,7 +76,8 @@ class DataSource:
 
     kind: ``uniform`` (low..high; inclusive for integers), ``normal`` (mean, std), ``constant``
     (value; zeros and ones are constants), ``file`` (path to .npy/.npz, key for .npz) or
-    ``values`` (nested lists). ``origin`` says why a proposed range was chosen.
+    ``values`` (nested lists) or ``image`` (path, layout NCHW/NHWC, channel_mean, channel_std).
+    ``origin`` says why a proposed range was chosen.
     """
 
     kind: str = "uniform"
@@ -84,6 +90,19 @@ class DataSource:
     key: str = ""
     values: Any = None
     origin: str = ""
+    layout: str = "NCHW"
+    channel_mean: tuple[float, ...] = IMAGENET_MEAN
+    channel_std: tuple[float, ...] = IMAGENET_STD
+
+    @classmethod
+    def image(
+        cls,
+        path: str,
+        layout: str = "NCHW",
+        mean: tuple[float, ...] = IMAGENET_MEAN,
+        std: tuple[float, ...] = IMAGENET_STD,
+    ) -> DataSource:
+        return cls("image", path=path, layout=layout, channel_mean=tuple(mean), channel_std=tuple(std))
 
     @classmethod
     def uniform(cls, low: float, high: float, origin: str = "") -> DataSource:
@@ -113,6 +132,7 @@ class DataSource:
             "constant": f"constant {_num(self.value)}",
             "file": f"file {self.path}" + (f" [{self.key}]" if self.key else ""),
             "values": "typed values",
+            "image": f"image {self.path} ({self.layout})",
         }[self.kind]
         return f"{text} ({self.origin})" if self.origin else text
 
@@ -363,6 +383,8 @@ def _parse_data(data: Any, where: str, base_dir: Path | None) -> DataSource:
         return _parse_random(body, where)
     if kind == "file":
         return _parse_file(body, where, base_dir)
+    if kind == "image":
+        return _parse_image(body, where, base_dir)
     if kind == "values":
         if not isinstance(body, (list, int, float, bool)):
             raise InputSpecError(
@@ -421,6 +443,31 @@ def _parse_file(body: Any, where: str, base_dir: Path | None) -> DataSource:
     return DataSource("file", path=str(full), key=key)
 
 
+def _parse_image(body: Any, where: str, base_dir: Path | None) -> DataSource:
+    example = "image: {path: cat.png, layout: NCHW}"
+    if isinstance(body, str):
+        body = {"path": body}
+    if not isinstance(body, dict) or not body.get("path"):
+        raise InputSpecError(f"{where}: image needs a path", f"e.g. {example}")
+    layout = str(body.get("layout", "NCHW")).upper()
+    if layout not in ("NCHW", "NHWC"):
+        raise InputSpecError(f"{where}: image layout {layout!r} is not NCHW or NHWC", f"e.g. {example}")
+    stats = {}
+    for key, default in (("mean", IMAGENET_MEAN), ("std", IMAGENET_STD)):
+        value = body.get(key, list(default))
+        if not isinstance(value, list) or len(value) != 3:
+            raise InputSpecError(
+                f"{where}: image {key} must list 3 numbers (R, G, B)", f"e.g. {key}: {list(default)}"
+            )
+        stats[key] = tuple(_number(v, f"{where}: image {key}") for v in value)
+    if any(v <= 0 for v in stats["std"]):
+        raise InputSpecError(f"{where}: image std must be positive", "e.g. std: [0.229, 0.224, 0.225]")
+    path = Path(str(body["path"]))
+    if base_dir is not None and not path.is_absolute():
+        path = base_dir / path
+    return DataSource.image(str(path), layout, stats["mean"], stats["std"])
+
+
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputSpecError(f"{where} {value!r} is not a number", "write a number such as 0 or 1.5")
@@ -456,6 +503,14 @@ def _entry(spec: InputSpec) -> dict[str, Any]:
         "constant": lambda: {"constant": _plain(source.value)},
         "file": lambda: {"file": {"path": source.path, "key": source.key} if source.key else source.path},
         "values": lambda: {"values": source.values},
+        "image": lambda: {
+            "image": {
+                "path": source.path,
+                "layout": source.layout,
+                "mean": [_plain(v) for v in source.channel_mean],
+                "std": [_plain(v) for v in source.channel_std],
+            }
+        },
     }
     entry["data"] = makers[source.kind]()
     return entry

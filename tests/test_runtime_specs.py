@@ -356,3 +356,30 @@ def test_the_readme_spec_example_loads() -> None:
     specs = loads_spec(example)
     assert specs.dims() == {"batch": 1, "seq": 128}
     validate_specs(specs, BERT_INPUTS)
+
+
+def test_an_image_fills_a_4d_input_from_the_spec_file(tmp_path: Path) -> None:
+    from PIL import Image
+
+    pixels = np.zeros((40, 30, 3), np.uint8)
+    pixels[..., 2] = 255
+    Image.fromarray(pixels).save(tmp_path / "blue.png")
+    text = (
+        "inputs:\n  - input_name: x\n    shape: 2x3x8x6xf32\n"
+        "    data: {image: {path: blue.png, layout: NCHW, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}}\n"
+    )
+    (tmp_path / "spec.yaml").write_text(text)
+    specs = load_spec_file(tmp_path / "spec.yaml")
+    assert loads_spec(dumps_spec(specs)) == specs
+    array = make_array(specs.inputs[0])
+    assert array.shape == (2, 3, 8, 6) and array.dtype == np.float32
+    np.testing.assert_allclose(array[:, 2], 1.0)
+    np.testing.assert_allclose(array[:, 0], -1.0)
+    nhwc = InputSpec("x", "float32", (1, 8, 6, 3), data=DataSource.image(str(tmp_path / "blue.png"), "NHWC"))
+    assert make_array(nhwc).shape == (1, 8, 6, 3)
+    with pytest.raises(InputSpecError, match="an image fills a 4-D input with 3 channels"):
+        make_array(InputSpec("x", "float32", (1, 8), data=DataSource.image(str(tmp_path / "blue.png"))))
+    with pytest.raises(InputSpecError, match="image mean must list 3 numbers"):
+        loads_spec(
+            "inputs:\n  - input_name: x\n    shape: 1x3x2x2xf32\n    data: {image: {path: a.png, mean: [1]}}\n"
+        )
