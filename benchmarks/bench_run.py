@@ -106,7 +106,8 @@ def main() -> int:
             f"bench p50 over {args.rounds} interleaved rounds of {args.iterations}: modellens "
             f"{statistics.median(ours_p50s):.2f} ms ({ours.threads} threads) vs bare onnxruntime "
             f"{statistics.median(bare_p50s):.2f} ms; per-round ratios "
-            f"{', '.join(f'{r:.2f}' for r in ratios)}; median ratio {statistics.median(ratios):.3f} (target <= 1.05)"
+            f"{', '.join(f'{r:.2f}' for r in ratios)}; "
+            f"median ratio {statistics.median(ratios):.3f} (target <= 1.05)"
         )
 
     floor = timed_process([sys.executable, "-c", FLOOR, str(path)], args.repeat)

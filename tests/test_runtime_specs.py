@@ -381,5 +381,5 @@ def test_an_image_fills_a_4d_input_from_the_spec_file(tmp_path: Path) -> None:
         make_array(InputSpec("x", "float32", (1, 8), data=DataSource.image(str(tmp_path / "blue.png"))))
     with pytest.raises(InputSpecError, match="image mean must list 3 numbers"):
         loads_spec(
-            "inputs:\n  - input_name: x\n    shape: 1x3x2x2xf32\n    data: {image: {path: a.png, mean: [1]}}\n"
+            "inputs:\n  - input_name: x\n    shape: 1x3x2x2xf32\n    data: {image: {path: a, mean: [1]}}\n"
         )
