@@ -217,10 +217,15 @@ class ModelInput:
     dim_ranges: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
 
+_ITEMSIZES = {"bool": 1, "int8": 1, "uint8": 1, "float16": 2, "bfloat16": 2, "int16": 2, "uint16": 2}
+_ITEMSIZES.update({"float32": 4, "int32": 4, "uint32": 4, "float64": 8, "int64": 8, "uint64": 8})
+
+
 def itemsize(dtype: str) -> int:
-    """Bytes per element of a numpy dtype name (bfloat16 is 2)."""
-    if dtype == "bfloat16":
-        return 2
+    """Bytes per element of a numpy dtype name (bfloat16 is 2); the common ones without numpy,
+    which a one-shot ``modellens run`` does not otherwise need in the calling process."""
+    if dtype in _ITEMSIZES:
+        return _ITEMSIZES[dtype]
     import numpy as np
 
     try:
