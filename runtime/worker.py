@@ -236,7 +236,9 @@ class WorkerPool:
     def get(
         self, path: str | Path, device: str = "cpu", signature: str | None = None, threads: int = 0
     ) -> tuple[Worker, bool]:
-        """(worker, reused): a live worker for this model and device, started when needed."""
+        """(worker, reused): a live worker for this model and device, started when needed (it
+        loads in the background; ``worker.info`` waits). The least recently used idle worker is
+        stopped first when the pool is full."""
         key = _model_key(Path(path), device, signature, threads)
         with self._lock:
             self._reap_idle()
@@ -245,13 +247,17 @@ class WorkerPool:
                 self._workers[key] = worker
                 return worker, True
             while len(self._workers) >= self.max_workers:
-                _, oldest = self._workers.popitem(last=False)
-                oldest.close()
-        worker = Worker(path, device, signature, threads)
-        with self._lock:
+                self._evict()
+            worker = Worker(path, device, signature, threads)  # spawning is quick: load is async
             self._workers[key] = worker
             self._start_reaper()
         return worker, False
+
+    def _evict(self) -> None:
+        """Stop the least recently used worker, preferring one that is not answering a request."""
+        idle = [key for key, w in self._workers.items() if not w.lock.locked()]
+        key = idle[0] if idle else next(iter(self._workers))
+        self._workers.pop(key).close()
 
     def drop(self, worker: Worker) -> None:
         with self._lock:
