@@ -90,7 +90,7 @@ def prepare(
     path = Path(path)
     if not path.exists():
         raise InputSpecError(f"No such model: {path}", "check the path")
-    pool = pool or default_pool()
+    pool = pool if pool is not None else default_pool()
     worker, reused = pool.get(path, device, signature, threads)  # loads while we read the spec
     provided, origin = _provided(inputs)
     specs_given = load_spec_file(spec) if isinstance(spec, (str, Path)) else spec
@@ -297,7 +297,7 @@ def _request(
         return worker.request(message, timeout_s, doing)
     finally:
         if not worker.alive:
-            (pool or default_pool()).drop(worker)
+            (pool if pool is not None else default_pool()).drop(worker)
 
 
 def profile_model(

@@ -418,3 +418,14 @@ def test_a_zip_holding_an_onnx_model_runs(tmp_path: Path, pool: WorkerPool) -> N
     np.testing.assert_array_equal(
         result.arrays["logits"], _bare_ort(SAMPLES_DIR / "cnn_branches.onnx", {"image": x})[0]
     )
+
+
+def test_threads_asking_for_the_same_model_share_one_worker() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with WorkerPool(max_workers=2) as shared, ThreadPoolExecutor(4) as threads:
+        results = list(
+            threads.map(lambda _: run_model(SAMPLES_DIR / "cnn_branches.onnx", pool=shared), range(4))
+        )
+        assert len(shared) == 1
+    assert len({r.outputs[0].max for r in results}) == 1
