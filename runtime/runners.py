@@ -102,8 +102,12 @@ def detect_run_format(path: str | Path) -> str:
     from converters.onnx_format import match
     from converters.source import ModelSource
 
-    if match(ModelSource.from_path(path)):
+    source = ModelSource.from_path(path)
+    if match(source):
         return "onnx"
+    from converters.sniff import explain_non_model
+
+    explain_non_model(source)  # a torch.save pickle, a state_dict, an image...: say what it is
     raise ModelLoadError(
         f"{path.name} is not a model ModelLens can run",
         "run an ONNX file, a TorchScript archive, a .pt2 ExportedProgram or a SavedModel folder",

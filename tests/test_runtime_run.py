@@ -429,3 +429,17 @@ def test_threads_asking_for_the_same_model_share_one_worker() -> None:
         )
         assert len(shared) == 1
     assert len({r.outputs[0].max for r in results}) == 1
+
+
+def test_files_that_are_not_runnable_models_say_what_they_are(tmp_path: Path) -> None:
+    import torch
+
+    from converters import ModelLoadError, NotAModelError
+    from runtime.runners import detect_run_format
+
+    torch.save(torch.nn.Linear(2, 2).state_dict(), tmp_path / "weights.pt")
+    with pytest.raises(NotAModelError, match="state_dict"):
+        run_model(tmp_path / "weights.pt")
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ModelLoadError, match="notes.txt is not a model ModelLens can run"):
+        detect_run_format(tmp_path / "notes.txt")
