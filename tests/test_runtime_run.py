@@ -440,6 +440,6 @@ def test_files_that_are_not_runnable_models_say_what_they_are(tmp_path: Path) ->
     torch.save(torch.nn.Linear(2, 2).state_dict(), tmp_path / "weights.pt")
     with pytest.raises(NotAModelError, match="state_dict"):
         run_model(tmp_path / "weights.pt")
-    (tmp_path / "notes.txt").write_text("hello")
-    with pytest.raises(ModelLoadError, match="notes.txt is not a model ModelLens can run"):
-        detect_run_format(tmp_path / "notes.txt")
+    (tmp_path / "blob.bin").write_bytes(bytes(range(256)))
+    with pytest.raises(ModelLoadError, match=r"blob\.bin is not a model ModelLens can run"):
+        detect_run_format(tmp_path / "blob.bin")
