@@ -77,6 +77,26 @@ def suggest_specs(
     return propose_specs(model_inputs, graph)
 
 
+def propose_for(
+    path: str | Path,
+    graph: ModelGraph | None = None,
+    device: str = "cpu",
+    pool: WorkerPool | None = None,
+    signature: str | None = None,
+) -> tuple[dict[str, Any], InputSpecs]:
+    """What a run panel starts from: the loaded model's description (worker ``info``: format,
+    inputs, output names, provider) and the proposed specs (guesses marked in ``InputSpec.guess``).
+    Pass the page's ``graph`` to skip converting the file again. Starts (or reuses) the worker."""
+    pool = pool if pool is not None else default_pool()
+    worker, _ = pool.get(path, device, signature)
+    try:
+        info = worker.info
+    except ModelLensError:
+        pool.drop(worker)
+        raise
+    return info, suggest_specs(path, info["inputs"], graph)
+
+
 def prepare(
     path: str | Path,
     spec: SpecArg = None,

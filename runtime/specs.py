@@ -354,9 +354,27 @@ def _parse_entry(entry: Any, where: str, base_dir: Path | None) -> InputSpec:
     for axis, size in enumerate(shape):
         if size <= 0:
             raise InputSpecError(f"{where}: dim {axis} is {size}", "every dim must be a positive integer")
+    if "compile_shape" in entry:
+        _check_compile_shape(entry["compile_shape"], shape, dtype, where)
     dim_names = _dim_names(entry, shape, where)
     data = _parse_data(entry.get("data"), where, base_dir)
     return InputSpec(name=name, dtype=dtype, shape=shape, dim_names=dim_names, data=data)
+
+
+def _check_compile_shape(text: Any, shape: tuple[int, ...], dtype: str, where: str) -> None:
+    """MAX's compile_shape: same rank and dtype as shape; its fixed dims equal shape's."""
+    dims, compile_dtype = parse_shape(text, where)
+    example = "?x" + format_shape_text(shape[1:], dtype)
+    fix = f"write compile_shape as shape with ? for the dynamic dims, e.g. {example}"
+    if compile_dtype != dtype or len(dims) != len(shape):
+        raise InputSpecError(
+            f"{where}: compile_shape {text!r} does not match shape {format_shape_text(shape, dtype)}", fix
+        )
+    for axis, (fixed, size) in enumerate(zip(dims, shape, strict=True)):
+        if fixed is not None and fixed != size:
+            raise InputSpecError(
+                f"{where}: compile_shape fixes dim {axis} to {fixed}, but shape has {size}", fix
+            )
 
 
 def _dim_names(entry: dict[str, Any], shape: tuple[int, ...], where: str) -> tuple[str | None, ...]:

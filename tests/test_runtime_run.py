@@ -443,3 +443,14 @@ def test_files_that_are_not_runnable_models_say_what_they_are(tmp_path: Path) ->
     (tmp_path / "blob.bin").write_bytes(bytes(range(256)))
     with pytest.raises(ModelLoadError, match=r"blob\.bin is not a model ModelLens can run"):
         detect_run_format(tmp_path / "blob.bin")
+
+
+def test_propose_for_a_run_panel(pool: WorkerPool) -> None:
+    from converters import load_model
+    from runtime.engine import propose_for
+
+    path = SAMPLES_DIR / "transformer_block.onnx"
+    info, specs = propose_for(path, load_model(path), pool=pool)
+    assert info["format"] == "onnx" and info["output_names"] == ["last_hidden_state", "pooler_output"]
+    assert specs.names() == ["input_ids", "attention_mask"] and specs.dims() == {"batch": 1, "seq": 16}
+    assert "vocabulary size" in specs.inputs[0].data.origin

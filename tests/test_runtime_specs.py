@@ -132,6 +132,14 @@ def test_file_paths_are_relative_to_the_spec_file(tmp_path: Path) -> None:
         ),
         ("inputs:\n  - input_name: x\n    shape: 1xf32\n    data: {magic: 1}\n", "unknown data kind 'magic'"),
         (
+            "inputs:\n  - input_name: x\n    shape: 1x8xf32\n    compile_shape: ?x4xf32\n",
+            "compile_shape fixes dim 1 to 4, but shape has 8",
+        ),
+        (
+            "inputs:\n  - input_name: x\n    shape: 1x8xf32\n    compile_shape: ?xf32\n",
+            "compile_shape '?xf32' does not match shape 1x8xf32",
+        ),
+        (
             "inputs:\n  - input_name: x\n    shape: 1xf32\n  - input_name: x\n    shape: 1xf32\n",
             "listed twice",
         ),
