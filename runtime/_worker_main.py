@@ -124,14 +124,11 @@ class Session:
 
 
 def fault(kind: str) -> None:
-    """Test hook: make this worker crash, hang or exit the way a broken model would."""
+    """Test hook: make this worker crash or exit the way a broken model or runtime would."""
     if kind == "segfault":
         import ctypes
 
         ctypes.string_at(0)
-    elif kind == "hang":
-        while True:
-            time.sleep(0.05)
     elif kind == "exit":
         os._exit(3)
 

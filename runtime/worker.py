@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from converters import errors as error_types
-from converters.errors import InputSpecError, InternalError, ModelLensError, ModelRunError
+from converters.errors import InputSpecError, InternalError, ModelLensError, ModelLoadError, ModelRunError
 
 ROOT = Path(__file__).resolve().parents[1]
 LOAD_TIMEOUT_S = 300.0
@@ -66,15 +66,21 @@ def format_bytes(count: float) -> str:
     return f"{count:.1f} TB"
 
 
-def check_memory(needed: int, what: str, available: int | None = None) -> None:
-    """Refuse (InputSpecError with the numbers) when ``needed`` bytes exceed the headroom."""
+def check_memory(
+    needed: int,
+    what: str,
+    available: int | None = None,
+    error: type[ModelLensError] = InputSpecError,
+    fix: str = "use smaller dims (batch, sequence length, image size)",
+) -> None:
+    """Refuse (``error`` with the numbers) when ``needed`` bytes exceed the headroom."""
     available = available_memory() if available is None else available
     allowed = int(available * MEMORY_HEADROOM)
     if needed > allowed:
-        raise InputSpecError(
+        raise error(
             f"{what} need {format_bytes(needed)}, but only {format_bytes(available)} of memory is available "
             f"(a run may use {int(MEMORY_HEADROOM * 100)}%: {format_bytes(allowed)})",
-            "use smaller dims (batch, sequence length, image size)",
+            fix,
         )
 
 
@@ -248,6 +254,12 @@ class WorkerPool:
                 return worker, True
             while len(self._workers) >= self.max_workers:
                 self._evict()
+            check_memory(
+                _stored_bytes(Path(path)),
+                f"the weights of {Path(path).name}",
+                error=ModelLoadError,
+                fix="close other models or programs, or run it on a machine with more memory",
+            )
             worker = Worker(path, device, signature, threads)  # spawning is quick: load is async
             self._workers[key] = worker
             self._start_reaper()
@@ -303,6 +315,16 @@ class WorkerPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _stored_bytes(path: Path) -> int:
+    """Bytes on disk of a model file or folder (a lower bound for its weights in memory)."""
+    try:
+        if path.is_dir():
+            return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _model_key(path: Path, device: str, signature: str | None, threads: int) -> tuple[Any, ...]:

@@ -454,3 +454,16 @@ def test_propose_for_a_run_panel(pool: WorkerPool) -> None:
     assert info["format"] == "onnx" and info["output_names"] == ["last_hidden_state", "pooler_output"]
     assert specs.names() == ["input_ids", "attention_mask"] and specs.dims() == {"batch": 1, "seq": 16}
     assert "vocabulary size" in specs.inputs[0].data.origin
+
+
+def test_a_model_too_large_for_memory_is_refused_before_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+    from converters import ModelLoadError
+    from runtime import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "available_memory", lambda: 10_000)
+    with WorkerPool() as fresh:
+        with pytest.raises(
+            ModelLoadError, match=r"the weights of cnn_branches\.onnx need .* but only 10\.0 KB"
+        ):
+            run_model(SAMPLES_DIR / "cnn_branches.onnx", pool=fresh)
+        assert len(fresh) == 0
