@@ -23,7 +23,8 @@ from converters.errors import InputSpecError, ModelLensError
 from runtime.data import check_provided, load_arrays
 from runtime.propose import propose_specs
 from runtime.results import BenchResult, NodeTiming, RunResult, ShapesResult
-from runtime.specs import InputSpec, InputSpecs, ModelInput, dumps_spec, load_spec_file, validate_specs
+from runtime.spec_file import dumps_spec, load_spec_file
+from runtime.specs import InputSpec, InputSpecs, ModelInput, validate_specs
 from runtime.worker import RUN_TIMEOUT_S, Worker, WorkerPool, check_memory, default_pool
 
 if TYPE_CHECKING:

@@ -1,10 +1,11 @@
 """Runners: load a model with its own framework and run it on numpy inputs.
 
 ``Runner`` (the contract) checks input names, dtypes and shapes; subclasses implement ``_load``,
-``infer`` and optionally ``profile``: ``OnnxRuntimeRunner`` (onnxruntime), ``TorchScriptRunner``
-(torch.jit.load), ``ExportedProgramRunner`` (torch.export.load), ``SavedModelRunner``
-(tf.saved_model.load, one signature). A runner is only ever created inside the worker process
-(runtime.worker); ``list_devices`` and ``detect_run_format`` are safe anywhere.
+``infer`` and optionally ``profile``: ``OnnxRuntimeRunner`` (onnxruntime, here),
+``TorchScriptRunner`` and ``ExportedProgramRunner`` (runtime.torch_runners), ``SavedModelRunner``
+(runtime.tf_runner); ``make_runner`` imports the one a format needs. A runner is only ever
+created inside the worker process (runtime.worker); ``list_devices`` and ``detect_run_format``
+are safe anywhere.
 
 Outputs come back flattened in model order: a tensor is ``output`` (or the model's output name),
 nested tuples/lists/dicts get dotted names (``output.0``, ``hidden.1``).
@@ -198,7 +199,7 @@ class Runner:
         return []
 
 
-def _require(module: str, extra: str, what: str) -> None:
+def require_module(module: str, extra: str, what: str) -> None:
     if importlib.util.find_spec(module) is None:
         raise ModelLoadError(f"Running {what} needs {module}, which is not installed", extra)
 
@@ -318,259 +319,25 @@ def _ort_dim(dim: Any) -> int | str | None:
     return None
 
 
-# --- torch ------------------------------------------------------------------------------------
-
-
-def _torch_device(device: str) -> str:
-    import torch
-
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ModelRunError(
-            "cuda was asked for, but torch sees no GPU", "install a CUDA build of torch, or run on cpu"
-        )
-    return device
-
-
-def flatten_outputs(value: Any, prefix: str = "output") -> list[tuple[str, np.ndarray]]:
-    """Tensors (torch or tf), numbers, and nested tuples/lists/dicts → [(dotted name, array)]."""
-    import numpy as np
-
-    if hasattr(value, "detach"):
-        return [(prefix, value.detach().cpu().numpy())]
-    if hasattr(value, "numpy"):
-        return [(prefix, np.asarray(value.numpy()))]
-    if isinstance(value, Mapping):
-        return [
-            item
-            for key, v in value.items()
-            for item in flatten_outputs(v, f"{prefix}.{key}" if prefix else str(key))
-        ]
-    if isinstance(value, (tuple, list)):
-        return [item for i, v in enumerate(value) for item in flatten_outputs(v, f"{prefix}.{i}")]
-    if isinstance(value, (bool, int, float)):
-        return [(prefix, np.asarray(value))]
-    if value is None:
-        return []
-    raise ModelRunError(
-        f"the model returned a {type(value).__name__}, which ModelLens cannot show", "return tensors"
-    )
-
-
-_TORCH_DTYPES = {
-    "float": "float32",
-    "double": "float64",
-    "half": "float16",
-    "long": "int64",
-    "int": "int32",
-    "short": "int16",
-    "char": "int8",
-    "byte": "uint8",
-    "bool": "bool",
-    "bfloat16": "bfloat16",
+RUNNERS: dict[str, str] = {
+    "onnx": "runtime.runners:OnnxRuntimeRunner",
+    "torchscript": "runtime.torch_runners:TorchScriptRunner",
+    "exported_program": "runtime.torch_runners:ExportedProgramRunner",
+    "savedmodel": "runtime.tf_runner:SavedModelRunner",
 }
 
 
-def torch_dtype_name(dtype: Any) -> str:
-    """torch.float32 → ``float32``."""
-    return str(dtype).removeprefix("torch.")
+def runner_class(fmt: str) -> type[Runner]:
+    """The Runner subclass for a format (its module is imported on demand)."""
+    import importlib
 
-
-class _TorchRunner(Runner):
-    module: Any
-    _torch_device: str
-
-    def _tensors(self, feeds: Mapping[str, np.ndarray]) -> list[Any]:
-        import torch
-
-        return [torch.from_numpy(feeds[m.name]).to(self._torch_device) for m in self.inputs]
-
-    def infer(self, feeds: Mapping[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
-        import torch
-
-        args = self._tensors(feeds)
-        try:
-            with torch.no_grad():
-                result = self.module(*args)
-            if self._torch_device == "cuda":
-                torch.cuda.synchronize()
-        except Exception as err:
-            raise ModelRunError(
-                f"torch failed: {first_line(err)}", "check the input shapes (`modellens shapes`)"
-            ) from err
-        return flatten_outputs(result)
-
-    def profile(self, feeds: Mapping[str, np.ndarray]) -> list[NodeTiming]:
-        import torch
-        from torch.profiler import ProfilerActivity, profile
-
-        args = self._tensors(feeds)
-        activities = [ProfilerActivity.CPU] + (
-            [ProfilerActivity.CUDA] if self._torch_device == "cuda" else []
-        )
-        with profile(activities=activities) as prof, torch.no_grad():
-            self.module(*args)
-        return [
-            NodeTiming(event.key, event.key, float(event.self_cpu_time_total))
-            for event in prof.key_averages()
-            if event.key.startswith("aten::")
-        ]
-
-
-class TorchScriptRunner(_TorchRunner):
-    """A TorchScript archive (scripted or traced) via ``torch.jit.load``; inputs are forward's
-    arguments (dtypes and shapes unknown: the spec gives them)."""
-
-    format = "torchscript"
-
-    def _load(self) -> None:
-        _require("torch", TORCH_EXTRA, "TorchScript")
-        import torch
-
-        self._torch_device = _torch_device(self.device)
-        try:
-            self.module = torch.jit.load(str(self.path), map_location=self._torch_device).eval()
-        except Exception as err:
-            raise ModelLoadError(
-                f"torch.jit.load cannot read {self.path.name}: {first_line(err)}",
-                "re-save it with torch.jit.save",
-            ) from err
-        arguments = self.module.forward.schema.arguments[1:]
-        self.inputs = [ModelInput(a.name, None, None) for a in arguments]
-        self.output_names = ["output"]
-        self.provider = f"torch {self._torch_device}"
-        self.providers = [self.provider]
-
-
-class ExportedProgramRunner(_TorchRunner):
-    """A .pt2 ExportedProgram via ``torch.export.load(...).module()``; inputs from the graph
-    signature with their dtypes, shapes (symbolic dims by name) and dim ranges."""
-
-    format = "exported_program"
-
-    def _load(self) -> None:
-        _require("torch", TORCH_EXTRA, "an ExportedProgram")
-        import torch
-
-        self._torch_device = _torch_device(self.device)
-        try:
-            self.program = torch.export.load(str(self.path))
-            self.module = self.program.module()
-        except Exception as err:
-            raise ModelLoadError(
-                f"torch.export.load cannot read {self.path.name}: {first_line(err)}",
-                "re-save it with torch.export.save",
-            ) from err
-        if self._torch_device != "cpu":
-            self.module = self.module.to(self._torch_device)
-        ranges = pt2_dim_ranges(self.program)
-        placeholders = {n.name: n for n in self.program.graph.nodes if n.op == "placeholder"}
-        self.inputs = []
-        for spec in self.program.graph_signature.input_specs:
-            if spec.kind.name != "USER_INPUT":
-                continue
-            name = getattr(spec.arg, "name", "")
-            value = placeholders[name].meta.get("val") if name in placeholders else None
-            if value is None or not hasattr(value, "shape"):
-                raise ModelLoadError(
-                    f"{self.path.name}: input {name} is not a tensor", "export with tensor inputs only"
-                )
-            shape = tuple(int(d) if isinstance(d, int) else str(d) for d in value.shape)
-            dims = {d: ranges[d] for d in shape if isinstance(d, str) and d in ranges}
-            self.inputs.append(ModelInput(name, torch_dtype_name(value.dtype), shape, dims))
-        self.output_names = ["output"]
-        self.provider = f"torch {self._torch_device}"
-        self.providers = [self.provider]
-
-
-def pt2_dim_ranges(program: Any) -> dict[str, tuple[int, int]]:
-    """Symbol name → (lower, upper) from ``range_constraints`` (upper capped at 2**31-1)."""
-    ranges: dict[str, tuple[int, int]] = {}
-    for symbol, value_range in program.range_constraints.items():
-        try:
-            lower = int(value_range.lower)
-        except (TypeError, ValueError):
-            lower = 1
-        try:
-            upper = int(value_range.upper)
-        except (TypeError, ValueError, OverflowError):
-            upper = 2**31 - 1
-        ranges[str(symbol)] = (max(lower, 1), min(upper, 2**31 - 1))
-    return ranges
-
-
-# --- TensorFlow -------------------------------------------------------------------------------
-
-
-class SavedModelRunner(Runner):
-    """A SavedModel folder via ``tf.saved_model.load``, one signature (``serving_default`` unless
-    ``signature`` names another)."""
-
-    format = "savedmodel"
-
-    def _load(self) -> None:
-        _require("tensorflow", TF_EXTRA, "a SavedModel")
-        import tensorflow as tf
-
-        if self.device == "cuda" and not tf.config.list_physical_devices("GPU"):
-            raise ModelRunError(
-                "cuda was asked for, but TensorFlow sees no GPU",
-                "install tensorflow[and-cuda], or run on cpu",
-            )
-        self._tf_device = "/GPU:0" if self.device == "cuda" else "/CPU:0"
-        try:
-            loaded = tf.saved_model.load(str(self.path))
-        except Exception as err:
-            raise ModelLoadError(
-                f"tf.saved_model.load cannot read {self.path.name}: {first_line(err)}",
-                "re-save it with tf.saved_model.save",
-            ) from err
-        keys = list(loaded.signatures.keys())
-        key = self.signature or (
-            "serving_default" if "serving_default" in keys else (keys[0] if keys else "")
-        )
-        if key not in keys:
-            raise ModelRunError(
-                f"{self.path.name} has no signature {key!r}"
-                if key
-                else f"{self.path.name} has no signatures",
-                f"pick one of: {', '.join(keys)}" if keys else "save the model with a serving signature",
-            )
-        self._loaded = loaded
-        self.function = loaded.signatures[key]
-        _, kwargs = self.function.structured_input_signature
-        self.inputs = [
-            ModelInput(
-                name,
-                spec.dtype.as_numpy_dtype.__name__ if spec.dtype != tf.string else "object",
-                None if spec.shape.rank is None else tuple(spec.shape.as_list()),
-            )
-            for name, spec in kwargs.items()
-        ]
-        self.output_names = list(self.function.structured_outputs)
-        self.provider = f"tensorflow {self._tf_device}"
-        self.providers = [self.provider]
-
-    def infer(self, feeds: Mapping[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
-        import tensorflow as tf
-
-        try:
-            with tf.device(self._tf_device):
-                result = self.function(**{k: tf.constant(v) for k, v in feeds.items()})
-        except Exception as err:
-            raise ModelRunError(f"tensorflow failed: {first_line(err)}", "check the input shapes") from err
-        return [(name, result[name].numpy()) for name in self.output_names]
-
-
-RUNNERS: dict[str, type[Runner]] = {
-    "onnx": OnnxRuntimeRunner,
-    "torchscript": TorchScriptRunner,
-    "exported_program": ExportedProgramRunner,
-    "savedmodel": SavedModelRunner,
-}
+    module, name = RUNNERS[fmt].split(":")
+    cls: type[Runner] = getattr(importlib.import_module(module), name)
+    return cls
 
 
 def make_runner(
     path: str | Path, device: str = "cpu", signature: str | None = None, threads: int = 0, fmt: str = ""
 ) -> Runner:
     """The runner for the file's format (``fmt``, else detected from content), loaded on ``device``."""
-    return RUNNERS[fmt or detect_run_format(path)](Path(path), device, signature, threads)
+    return runner_class(fmt or detect_run_format(path))(Path(path), device, signature, threads)

@@ -89,10 +89,11 @@ def test_cuda_falling_back_to_cpu_is_an_error(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_torch_cuda_without_a_gpu_is_an_error(tmp_path: Path) -> None:
+    from runtime.torch_runners import TorchScriptRunner
     from tests.runtime_models import build_traced
 
     with pytest.raises(ModelRunError, match="torch sees no GPU"):
-        runners.TorchScriptRunner(build_traced(tmp_path), "cuda")
+        TorchScriptRunner(build_traced(tmp_path), "cuda")
 
 
 def test_missing_tensorflow_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -110,7 +111,7 @@ def test_missing_tensorflow_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp
 def test_savedmodel_signature_by_key_bit_equal_to_tensorflow(tmp_path: Path) -> None:
     tf = pytest.importorskip("tensorflow")
     from runtime.engine import run_model
-    from runtime.specs import loads_spec
+    from runtime.spec_file import loads_spec
     from runtime.worker import WorkerPool
 
     class Scale(tf.Module):

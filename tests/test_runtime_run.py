@@ -17,7 +17,8 @@ from converters import InputSpecError, ModelRunError
 from runtime.data import generate_inputs
 from runtime.engine import SpecNeededError, bench_model, model_shapes, prepare, run_model
 from runtime.propose import propose_specs
-from runtime.specs import DataSource, InputSpec, InputSpecs, ModelInput, loads_spec
+from runtime.spec_file import loads_spec
+from runtime.specs import DataSource, InputSpec, InputSpecs, ModelInput
 from runtime.worker import Worker, WorkerPool
 from tests.model_cases import CASES, ROOT, SAMPLES_DIR, ModelCase
 

@@ -10,15 +10,13 @@ import pytest
 from converters import InputSpecError, load_model, schema
 from runtime.data import check_provided, generate_inputs, image_to_input, load_arrays, make_array
 from runtime.propose import embedding_table_for, propose_specs
+from runtime.spec_file import dumps_spec, load_spec_file, loads_spec
 from runtime.specs import (
     MLIR_TO_NUMPY,
     DataSource,
     InputSpec,
     InputSpecs,
     ModelInput,
-    dumps_spec,
-    load_spec_file,
-    loads_spec,
     validate_specs,
 )
 from runtime.worker import check_memory
