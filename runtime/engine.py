@@ -123,7 +123,7 @@ def prepare(
     check_provided(provided, model_inputs, origin)
     if specs_given is None:
         specs = _dims_from_arrays(suggest_specs(path, model_inputs), model_inputs, provided)
-        _refuse_guesses(path, specs, provided, worker.info["format"])
+        _refuse_guesses(path, specs, model_inputs, provided, worker.info["format"])
     else:
         specs = specs_given
     specs = InputSpecs(tuple(s for s in specs if s.name not in provided))
@@ -156,8 +156,13 @@ def _dims_from_arrays(
     return specs
 
 
-def _refuse_guesses(path: Path, specs: InputSpecs, provided: Mapping[str, Any], fmt: str) -> None:
-    guessed = [s for s in specs if s.guess and s.name not in provided]
+def _refuse_guesses(
+    path: Path, specs: InputSpecs, model_inputs: list[ModelInput], provided: Mapping[str, Any], fmt: str
+) -> None:
+    """An input whose rank the file does not give runs only from a spec the user confirmed (the
+    proposal is the template); unnamed dynamic dims of a known rank just take their defaults."""
+    unknown_rank = {m.name for m in model_inputs if m.shape is None}
+    guessed = [s for s in specs if s.guess and s.name in unknown_rank and s.name not in provided]
     if not guessed:
         return
     template_specs = InputSpecs(tuple(replace(s, guess="") for s in specs))

@@ -468,3 +468,20 @@ def test_a_model_too_large_for_memory_is_refused_before_loading(monkeypatch: pyt
         ):
             run_model(SAMPLES_DIR / "cnn_branches.onnx", pool=fresh)
         assert len(fresh) == 0
+
+
+def test_unnamed_dynamic_dims_take_defaults(tmp_path: Path, pool: WorkerPool) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 3, None])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "anon.onnx")
+    result = run_model(tmp_path / "anon.onnx", pool=pool)
+    assert result.outputs[0].shape == (1, 3, 16)
