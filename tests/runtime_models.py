@@ -134,3 +134,18 @@ def build_reshape_onnx(tmp: Path) -> Path:
     path = tmp / "reshape.onnx"
     onnx.save(model, str(path))
     return path
+
+
+class IndexNet(nn.Module):
+    """Picks rows of a (4, 3) table by index: indices past 3 fail inside the model."""
+
+    def forward(self, table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        doubled = table * 2
+        return doubled.index_select(0, index)
+
+
+def build_exported_index(tmp: Path) -> Path:
+    path = tmp / "indexnet.pt2"
+    program = torch.export.export(IndexNet(), (torch.zeros(4, 3), torch.zeros(2, dtype=torch.int64)))
+    torch.export.save(program, str(path))
+    return path

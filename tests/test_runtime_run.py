@@ -485,3 +485,19 @@ def test_unnamed_dynamic_dims_take_defaults(tmp_path: Path, pool: WorkerPool) ->
     onnx.save(model, tmp_path / "anon.onnx")
     result = run_model(tmp_path / "anon.onnx", pool=pool)
     assert result.outputs[0].shape == (1, 3, 16)
+
+
+def test_exported_program_failure_names_the_fx_node(tmp_path: Path, pool: WorkerPool) -> None:
+    from tests.runtime_models import build_exported_index
+
+    path = build_exported_index(tmp_path)
+    spec = loads_spec(
+        "inputs:\n  - input_name: table\n    shape: 4x3xf32\n"
+        "  - input_name: index\n    shape: 2xsi64\n    data: {values: [1, 7]}\n"
+    )
+    result = model_shapes(path, spec=spec, pool=pool)
+    assert result.failed is not None
+    assert result.failed.node == "index_select" and "index_select" in result.failed.op_type
+    assert result.failed.input_shapes == [[4, 3], [2]]
+    assert "out of range" in result.failed.message
+    assert result.nodes["mul"] == [[4, 3]] and "index_select" not in result.nodes
