@@ -3,11 +3,17 @@
     result = run_model("model.onnx")                              # RunResult
     bench = bench_model("model.onnx", iterations=100, warmup=10)  # BenchResult
     shapes = model_shapes("model.onnx", spec="inputs.yaml")       # ShapesResult
+    timings = profile_model("model.onnx")                         # [NodeTiming], slowest first
+    info, specs = propose_for("model.onnx", graph)                # a run panel's starting point
 
 ``spec`` is an InputSpecs, a path to a spec file, or None (propose from the file). ``inputs`` is a
 mapping of arrays or a path to .npz/.npy/.json; it may hold some inputs, the spec makes the rest.
 Every function takes a ``pool`` (a WorkerPool the app keeps in st.cache_resource); without one the
-process-wide ``default_pool()`` is used. Errors: InputSpecError (spec/inputs, before anything
+process-wide ``default_pool()`` is used. A page would hold ``WorkerPool(max_workers=2)`` in
+``st.cache_resource``, call ``propose_for`` when a model opens, let the user edit the InputSpecs
+(``with_dim`` sets a shared named dim once), then ``run_model(..., want_arrays=True)``,
+``model_shapes`` (overlay per node id; ``failed`` to highlight) and ``bench_model(progress=...)``.
+Errors: InputSpecError (spec/inputs, before anything
 runs), ModelLoadError, ModelRunError (the model failed, crashed or timed out).
 """
 
