@@ -108,7 +108,8 @@ class Worker:
         self.format = detect_run_format(self.run_path)
         self.last_used = time.monotonic()
         self.lock = threading.Lock()
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
+        # append mode (shared with the worker) so the log can be cut short between requests
+        self._log = tempfile.TemporaryFile("a+b")  # noqa: SIM115 - lives as long as the worker
         parent, child = Pipe(duplex=True)
         self._conn: Connection = parent
         env = dict(os.environ)
@@ -155,6 +156,7 @@ class Worker:
                 raise ModelRunError(
                     f"the worker for {self.path.name} has stopped", "run again to start a new one"
                 )
+            self._trim_log()
             try:
                 self._conn.send(message)
             except (ConnectionError, OSError) as err:
@@ -199,6 +201,14 @@ class Worker:
             "the model or its runtime crashed (check the input shapes and the device); "
             "ModelLens keeps running",
         )
+
+    def _trim_log(self, keep_bytes: int = 1 << 20) -> None:
+        """A model that prints on every run must not fill the disk: past 1 MB the log restarts."""
+        try:
+            if os.fstat(self._log.fileno()).st_size > keep_bytes:
+                self._log.truncate(0)
+        except (OSError, ValueError):
+            return
 
     def log_tail(self, limit: int = 300) -> str:
         try:

@@ -4,6 +4,7 @@ refused with one message, crashes and hangs contained, the pool reusing loaded m
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -501,3 +502,17 @@ def test_exported_program_failure_names_the_fx_node(tmp_path: Path, pool: Worker
     assert result.failed.input_shapes == [[4, 3], [2]]
     assert "out of range" in result.failed.message
     assert result.nodes["mul"] == [[4, 3]] and "index_select" not in result.nodes
+
+
+def test_the_worker_log_is_kept_short() -> None:
+    worker = Worker(SAMPLES_DIR / "cnn_branches.onnx")
+    try:
+        _ = worker.info
+        worker._log.write(b"x" * (2 << 20))
+        worker._log.flush()
+        worker._trim_log()
+        assert os.fstat(worker._log.fileno()).st_size == 0
+        with pytest.raises(ModelRunError, match="exit code 3"):
+            worker.request(("fault", "exit"), 30)
+    finally:
+        worker.close()
