@@ -40,7 +40,7 @@ def infer_value_types(
     copy."""
     import onnx
 
-    light = _without_weight_bytes(model, lazy_names, nested_sparse)
+    light = without_weight_bytes(model, lazy_names, nested_sparse)
     try:
         light = onnx.shape_inference.infer_shapes(light, check_type=True, strict_mode=True, data_prop=True)
     except Exception as strict_err:  # noqa: BLE001 - inference is optional; the graph still shows
@@ -67,7 +67,7 @@ def infer_value_types(
     return result
 
 
-def _without_weight_bytes(
+def without_weight_bytes(
     model: onnx.ModelProto, lazy_names: set[str], nested_sparse: bool = False
 ) -> onnx.ModelProto:
     """A copy of ``model`` whose large initializers are declared as typed inputs (no bytes copied)

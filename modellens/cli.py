@@ -3,6 +3,7 @@
     modellens [MODEL] [--host H] [--port N] [--no-browser]
     modellens info MODEL [--json] [--signature S] [--tags T]
     modellens render MODEL -o OUT.{svg,dot,html} [--expand none|all|DEPTH] [--signature S] [--tags T]
+    modellens run|bench|shapes MODEL [--input-spec FILE] ...   (see modellens.run_cli)
 
 User errors exit 2 with one ``error: ...`` line on stderr; our own bugs exit 1.
 """
@@ -23,7 +24,7 @@ from converters.errors import ModelLensError
 
 EXIT_OK, EXIT_BUG, EXIT_USER_ERROR = 0, 1, 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `cat big | head -1`
-SUBCOMMANDS = ("info", "render", "app")
+SUBCOMMANDS = ("info", "render", "run", "bench", "shapes", "app")
 RENDER_SUFFIXES = (".svg", ".dot", ".html")
 
 
@@ -85,7 +86,18 @@ def _dispatch(args: list[str]) -> int:
         gc.disable()
     rest = args[1:] if args and args[0] in SUBCOMMANDS else args
     handlers: dict[str, Callable[[list[str]], int]] = {"info": _info, "render": _render, "app": _app}
+    handlers.update({name: _run_family(name) for name in ("run", "bench", "shapes")})
     return handlers[command](rest)
+
+
+def _run_family(name: str) -> Callable[[list[str]], int]:
+    def handler(args: list[str]) -> int:
+        from modellens import run_cli
+
+        command: Callable[..., int] = getattr(run_cli, f"{name}_command")
+        return command(args, _Parser)
+
+    return handler
 
 
 def _info(args: list[str]) -> int:
