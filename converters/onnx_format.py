@@ -10,20 +10,18 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Any
 
-from converters import schema
+from converters import foreign_formats, onnx_text, schema
 from converters.errors import ModelLoadError
 from converters.onnx_attributes import attribute_value
+from converters.onnx_inference import ValueTypes, infer_value_types
 from converters.onnx_lazy import Span, WireFormatError, load_without_weights
+from converters.onnx_sparse import sparse_stored_bytes
+from converters.onnx_store import OnnxTensorStore
 from converters.onnx_tensors import (
-    OnnxTensorStore,
-    all_graphs,
     attribute_graphs,
     dtype_name,
-    element_count,
     first_line,
-    is_external,
-    sparse_stored_bytes,
-    sparse_to_dense,
+    model_graphs,
     stored_bytes,
     type_description,
 )
@@ -35,7 +33,6 @@ if TYPE_CHECKING:
 
 FORMAT = "onnx"
 EXTENSIONS = (".onnx", ".onnx.data")
-SMALL_INITIALIZER_ELEMENTS = 1024
 
 
 def match(source: ModelSource) -> bool:
@@ -44,21 +41,47 @@ def match(source: ModelSource) -> bool:
     if source.is_dir or len(head) < 2:
         return False
     if head[0] == 0x08 and 1 <= head[1] <= 15:
+        return not foreign_formats.is_coreml(source)  # Core ML's Model starts the same way
+    if source.suffix == ".onnx" and head[0] in (0x0A, 0x12, 0x1A, 0x22, 0x2A, 0x32, 0x3A, 0x42):
         return True
-    return source.suffix == ".onnx" and head[0] in (0x0A, 0x12, 0x1A, 0x22, 0x2A, 0x32, 0x3A, 0x42)
+    return onnx_text.serialization_of(source) is not None
 
 
 def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> schema.ModelGraph:
-    model, lazy = _load_proto(source)
+    serialization = onnx_text.serialization_of(source)
+    model, lazy = (onnx_text.load_model(source, serialization), {}) if serialization else _load_proto(source)
+    graph = graph_from_proto(model, lazy, source)
+    if serialization:
+        graph.graph["serialization"] = serialization
+        graph.graph["format_label"] = graph.graph["format_label"].replace(
+            f"ONNX v{model.ir_version}", f"ONNX v{model.ir_version} ({serialization})", 1
+        )
+    return graph
+
+
+def graph_from_proto(
+    model: onnx.ModelProto,
+    lazy: dict[str, Span],
+    source: ModelSource,
+    value_types: dict[str, onnx.TypeProto] | None = None,
+) -> schema.ModelGraph:
+    """The ModelGraph of a parsed model; ``lazy`` spans locate weight bytes left in ``source``'s file.
+
+    ``value_types`` (value name -> TypeProto) skips shape inference when the file has them all
+    (ONNX Runtime's .ort format stores every value's type).
+    """
     warnings: list[str] = []
     store = OnnxTensorStore(model, source.base_dir, source.path, lazy)
-    nested_sparse = any(len(g.sparse_initializer) for g in store.graphs[1:])
-    value_types = _infer_value_types(model, set(lazy), warnings, nested_sparse)
-    warnings.extend(store.missing_external_data_warnings(source.display_name))
-    converter = _GraphConverter(model, value_types, warnings)
+    if value_types is None:
+        nested_sparse = any(len(g.sparse_initializer) for g in list(model_graphs(model))[1:])
+        types = infer_value_types(model, set(lazy), warnings, nested_sparse)
+    else:
+        types = ValueTypes(merged=dict(value_types))
+    converter = _GraphConverter(model, types, warnings, store)
     graph = converter.convert_graph(model.graph, scope="")
-    _fill_model_attributes(graph, model, warnings, store)
     converter.convert_functions(graph)
+    warnings.extend(store.missing_external_data_warnings(source.display_name))
+    _fill_model_attributes(graph, model, warnings, store)
     return graph
 
 
@@ -83,121 +106,27 @@ def _load_proto(source: ModelSource) -> tuple[onnx.ModelProto, dict[str, Span]]:
     return model, lazy
 
 
-def _infer_value_types(
-    model: onnx.ModelProto, lazy_names: set[str], warnings: list[str], nested_sparse: bool = False
-) -> dict[str, onnx.TypeProto]:
-    """Every known value's TypeProto: from the file, plus onnx.shape_inference on a light copy."""
-    import onnx
-
-    light = _without_weight_bytes(model, lazy_names, nested_sparse)
-    try:
-        light = onnx.shape_inference.infer_shapes(light, check_type=True, strict_mode=True, data_prop=True)
-    except Exception as strict_err:  # noqa: BLE001 - inference is optional; the graph still shows
-        problem = first_line(strict_err)
-        warnings.append(f"Shape inference found a problem, some shapes may be missing: {problem}")
-        try:
-            light = onnx.shape_inference.infer_shapes(light, strict_mode=False, data_prop=True)
-        except Exception as err:  # noqa: BLE001
-            problem = first_line(err)
-            warnings.append(f"Shape inference failed, showing shapes stored in the file only: {problem}")
-    types: dict[str, onnx.TypeProto] = {}
-    for graph in all_graphs(light.graph):
-        for value in (*graph.input, *graph.output, *graph.value_info):
-            if value.type.WhichOneof("value") is not None:
-                types.setdefault(value.name, value.type)
-        for tensor in graph.initializer:
-            types.setdefault(tensor.name, _tensor_type(tensor))
-        for sparse in graph.sparse_initializer:
-            types.setdefault(sparse.values.name, _sparse_dense_type(sparse))
-    return types
-
-
-def _without_weight_bytes(
-    model: onnx.ModelProto, lazy_names: set[str], nested_sparse: bool = False
-) -> onnx.ModelProto:
-    """A copy of ``model`` whose large initializers are declared as typed inputs (no bytes copied)
-    and whose small sparse initializers are dense (``nested_sparse``: in control-flow bodies too)."""
-    import onnx
-
-    light = onnx.ModelProto(ir_version=model.ir_version)
-    light.opset_import.extend(model.opset_import)
-    light.functions.extend(model.functions)
-    source, graph = model.graph, light.graph
-    graph.name = source.name
-    graph.node.extend(source.node)
-    graph.output.extend(source.output)
-    graph.value_info.extend(source.value_info)
-    declared = {value.name for value in source.input}
-    graph.input.extend(source.input)
-    for tensor in source.initializer:
-        small = element_count(tensor.dims) <= SMALL_INITIALIZER_ELEMENTS
-        if small and not is_external(tensor) and tensor.name not in lazy_names:
-            graph.initializer.append(tensor)
-        elif tensor.name not in declared:
-            graph.input.append(onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, tensor.dims))
-    for sparse in source.sparse_initializer:
-        dense = _dense_for_inference(sparse)
-        if dense is not None:
-            graph.initializer.append(dense)
-        elif sparse.values.name not in declared:
-            graph.input.append(
-                onnx.helper.make_tensor_value_info(sparse.values.name, sparse.values.data_type, sparse.dims)
-            )
-    for sub in list(all_graphs(graph))[1:] if nested_sparse else ():
-        _densify_sparse_initializers(sub)
-    return light
-
-
-def _dense_for_inference(sparse: onnx.SparseTensorProto) -> onnx.TensorProto | None:
-    """A small sparse initializer as the dense tensor it stands for (onnx's type checks reject sparse
-    inputs to most operators; runtimes densify them too); None when large or unreadable."""
-    from onnx import numpy_helper
-
-    if element_count(sparse.dims) > SMALL_INITIALIZER_ELEMENTS:
-        return None
-    try:
-        return numpy_helper.from_array(sparse_to_dense(sparse), sparse.values.name)
-    except Exception:  # noqa: BLE001 - inference then sees the sparse tensor as it is
-        return None
-
-
-def _densify_sparse_initializers(graph: onnx.GraphProto) -> None:
-    kept = []
-    for sparse in graph.sparse_initializer:
-        dense = _dense_for_inference(sparse)
-        if dense is None:
-            kept.append(sparse)
-        else:
-            graph.initializer.append(dense)
-    if len(kept) != len(graph.sparse_initializer):
-        del graph.sparse_initializer[:]
-        graph.sparse_initializer.extend(kept)
-
-
-def _tensor_type(tensor: onnx.TensorProto) -> onnx.TypeProto:
-    import onnx
-
-    return onnx.helper.make_tensor_type_proto(tensor.data_type, list(tensor.dims))
-
-
-def _sparse_dense_type(sparse: onnx.SparseTensorProto) -> onnx.TypeProto:
-    """A sparse initializer is used as the dense tensor it stands for."""
-    import onnx
-
-    return onnx.helper.make_tensor_type_proto(sparse.values.data_type, list(sparse.dims))
-
-
 class _GraphConverter:
     """Turns GraphProtos (main graph, control-flow bodies, functions) into ModelGraphs."""
 
-    def __init__(self, model: onnx.ModelProto, value_types: dict[str, onnx.TypeProto], warnings: list[str]):
+    def __init__(
+        self,
+        model: onnx.ModelProto,
+        value_types: ValueTypes,
+        warnings: list[str],
+        store: OnnxTensorStore,
+    ):
         self.model = model
+        self.store = store
         self.value_types = value_types
         self.warnings = warnings
         self.subgraphs: dict[str, schema.ModelGraph] = {}
         self.functions = {(f.domain, f.name, f.overload): f for f in model.functions}
         self.opset = {imp.domain or "ai.onnx": imp.version for imp in model.opset_import}
         self._described: dict[bytes, tuple[str | None, schema.Shape]] = {}
+        self._subgraph_ids: set[str] = set()
+        self._scopes: list[dict[str, onnx.TypeProto]] = []  # the types of the graphs being converted
+        self._walked = 0  # GraphProtos converted so far, in model_graphs order
 
     def convert_graph(
         self,
@@ -205,15 +134,28 @@ class _GraphConverter:
         scope: str,
         outer_names: frozenset[str] = frozenset(),
         function: str | None = None,
+        walked: bool = True,
     ) -> schema.ModelGraph:
-        """``function``: the id of the function whose body this graph is (or is nested in)."""
+        """``function``: the id of the function whose body this graph is (or is nested in);
+        ``walked``: ``proto`` is a GraphProto of the file (not a function body built here), met in
+        ``model_graphs`` order, whose own value types then apply."""
         graph = schema.new_graph(FORMAT, "")
         graph.graph["subgraphs"] = self.subgraphs
         graph.graph["name"] = proto.name
         graph.graph["doc"] = proto.doc_string
+        graph.graph["tensor_scope"] = scope
+        self.store.add_graph(scope, proto)
         if function is not None:
             graph.graph["function"] = function
-        self._build_nodes(graph, proto, scope, outer_names)
+        own: dict[str, onnx.TypeProto] = {}
+        if walked:
+            own = self.value_types.of_graph(self._walked, proto)
+            self._walked += 1
+        self._scopes.append(own)
+        try:
+            self._build_nodes(graph, proto, scope, outer_names)
+        finally:
+            self._scopes.pop()
         return graph
 
     def convert_functions(self, graph: schema.ModelGraph) -> None:
@@ -227,8 +169,9 @@ class _GraphConverter:
                 [onnx.helper.make_empty_tensor_value_info(n) for n in function.output],
             )
             fid = function_id(function.domain, function.name, function.overload)
-            sub = self.convert_graph(body, scope=fid, function=fid)
+            sub = self.convert_graph(body, scope=fid, function=fid, walked=False)
             sub.graph["doc"] = function.doc_string
+            sub.graph["function_info"] = function_info(function)
             sub.graph["attributes"] = [*function.attribute, *(a.name for a in function.attribute_proto)]
             sub.graph["attribute_defaults"] = {a.name: attribute_value(a) for a in function.attribute_proto}
             self.subgraphs[fid] = sub
@@ -240,9 +183,12 @@ class _GraphConverter:
         scope: str,
         outer_names: frozenset[str],
     ) -> None:
-        initializers = {t.name: self._weight_info(t) for t in proto.initializer}
+        initializers = {t.name: self._weight_info(t, scope) for t in proto.initializer}
         for sparse in proto.sparse_initializer:
             initializers.setdefault(sparse.values.name, self._sparse_weight_info(sparse))
+        docs = [*((t.name, t.doc_string) for t in proto.initializer)]
+        docs += [(s.values.name, s.values.doc_string) for s in proto.sparse_initializer]
+        graph.graph["weight_docs"] = {name: doc for name, doc in reversed(docs) if doc}
         taken: set[str] = set()
         producers: dict[str, tuple[str, int]] = {}
         for value in proto.input:
@@ -259,6 +205,7 @@ class _GraphConverter:
                 outputs=[self._tensor_info(value.name)],
                 doc=value.doc_string,
             )
+            _set_denotation(graph, node_id, value)
             graph.graph["inputs"].append(node_id)
             producers[value.name] = (node_id, 0)
         visible_names = (
@@ -292,6 +239,7 @@ class _GraphConverter:
             for position, body in enumerate(attribute_graphs(attribute)):
                 suffix = attribute.name if attribute.HasField("g") else f"{attribute.name}[{position}]"
                 sub_id = f"{scope}/{node_id}/{suffix}" if scope else f"{node_id}/{suffix}"
+                sub_id = schema.unique_id(sub_id, self._subgraph_ids, sub_id)
                 self.subgraphs[sub_id] = self.convert_graph(
                     body, sub_id, visible_names, function=graph.graph.get("function")
                 )
@@ -381,13 +329,22 @@ class _GraphConverter:
             doc=value.doc_string,
         )
         graph.nodes[node_id]["tensor"] = self._tensor_info(value.name)
+        _set_denotation(graph, node_id, value)
         graph.graph["outputs"].append(node_id)
         if value.name in producers:
             src, src_port = producers[value.name]
             schema.add_edge(graph, src, node_id, src_port, 0, value.name)
 
     def _tensor_info(self, name: str) -> schema.TensorInfo:
-        type_proto = self.value_types.get(name) if name else None
+        if not name:
+            return schema.TensorInfo(name=name)
+        type_proto = None
+        for types in reversed(self._scopes):  # innermost graph first, then the graphs around it
+            type_proto = types.get(name)
+            if type_proto is not None:
+                break
+        if type_proto is None:
+            type_proto = self.value_types.merged.get(name)
         if type_proto is None:
             return schema.TensorInfo(name=name)
         key = type_proto.SerializeToString()
@@ -396,13 +353,13 @@ class _GraphConverter:
         dtype, shape = self._described[key]
         return schema.TensorInfo(name=name, dtype=dtype, shape=shape)
 
-    def _weight_info(self, tensor: onnx.TensorProto) -> schema.TensorInfo:
+    def _weight_info(self, tensor: onnx.TensorProto, scope: str) -> schema.TensorInfo:
         return schema.TensorInfo(
             name=tensor.name,
             dtype=dtype_name(tensor.data_type),
             shape=tuple(int(d) for d in tensor.dims),
             is_initializer=True,
-            nbytes=stored_bytes(tensor),
+            nbytes=stored_bytes(tensor, self.store.raw_length(scope, tensor)),
         )
 
     def _sparse_weight_info(self, sparse: onnx.SparseTensorProto) -> schema.TensorInfo:
@@ -416,14 +373,51 @@ class _GraphConverter:
         )
 
 
+def function_info(function: onnx.FunctionProto) -> dict[str, Any]:
+    """What a function declares besides its body: identity, doc string, opset imports, attributes
+    (with their defaults, None when required by the caller) and metadata; JSON-safe."""
+    defaults = {a.name: attribute_value(a) for a in function.attribute_proto}
+    return {
+        "domain": function.domain,
+        "name": function.name,
+        "overload": function.overload,
+        "doc": function.doc_string,
+        "opsets": {imp.domain or "ai.onnx": int(imp.version) for imp in function.opset_import},
+        "attributes": {**{name: None for name in function.attribute}, **defaults},
+        "metadata": {item.key: item.value for item in function.metadata_props},
+    }
+
+
+def _set_denotation(graph: schema.ModelGraph, node_id: str, value: onnx.ValueInfoProto) -> None:
+    """A graph input's or output's type denotation (``IMAGE``) and its dims' (``DATA_BATCH``...)."""
+    kind = value.type.WhichOneof("value")
+    tensor = getattr(value.type, kind) if kind in ("tensor_type", "sparse_tensor_type") else None
+    dims = [d.denotation for d in tensor.shape.dim] if tensor is not None else []
+    parts = [value.type.denotation] if value.type.denotation else []
+    if any(dims):
+        parts.append("[" + ", ".join(d or "?" for d in dims) + "]")
+    if parts:
+        graph.nodes[node_id]["denotation"] = " ".join(parts)
+
+
 def function_id(domain: str, name: str, overload: str = "") -> str:
-    """A model-local function's subgraph id: ``function:domain.name``, ``:overload`` appended (IR 10)."""
-    base = f"function:{domain}.{name}" if domain else f"function:{name}"
-    return f"{base}:{overload}" if overload else base
+    """A model-local function's subgraph id, ``function:domain.name`` with ``:overload`` appended
+    (IR 10); one id per (domain, name, overload). ``%`` and ``/`` are percent-escaped in every part,
+    ``:`` in the domain and name, ``.`` in the name, so the id reads back to exactly one identity:
+    ``("d", "F:a", "")`` is ``function:d.F%3Aa`` and ``("d", "F", "a")`` is ``function:d.F:a``."""
+    base = f"function:{_escaped(domain, '%/:')}.{_escaped(name, '%/:.')}" if domain else (
+        f"function:{_escaped(name, '%/:.')}"
+    )
+    return f"{base}:{_escaped(overload, '%/')}" if overload else base
+
+
+def _escaped(text: str, specials: str) -> str:
+    return "".join(f"%{ord(ch):02X}" if ch in specials else ch for ch in text)
 
 
 def namespace_of(node_name: str, metadata: dict[str, str]) -> str:
-    """Module path of a node: exporter metadata first, else the ``/a/b/Op`` node-name convention."""
+    """Module path of a node: exporter metadata first, else the node name's ``/``-separated path
+    (``/a/b/Op`` as torch writes it, ``a/b/Op`` as TensorFlow converters and hand-built graphs do)."""
     scopes = metadata.get("pkg.torch.onnx.name_scopes")
     if scopes:
         try:
@@ -437,9 +431,8 @@ def namespace_of(node_name: str, metadata: dict[str, str]) -> str:
     if namespace:
         segments = [seg.split(": ", 1)[0].strip() for seg in namespace.split("/")]
         return "/".join(s for s in segments[1:-1] if s)
-    if node_name.startswith("/") and node_name.count("/") >= 2:
-        return "/".join(p for p in node_name.strip("/").split("/")[:-1] if p)
-    return ""
+    parts = [p for p in node_name.split("/") if p]  # "/a/b/Op" (torch) and "a/b/Op" (TF, hand-built)
+    return "/".join(parts[:-1])
 
 
 def _fill_model_attributes(
@@ -448,9 +441,7 @@ def _fill_model_attributes(
     opsets = {imp.domain or "ai.onnx": int(imp.version) for imp in model.opset_import}
     default_opset = opsets.get("ai.onnx")
     label = f"ONNX v{model.ir_version}" + (f", opset {default_opset}" if default_opset else "")
-    graphs = store.graphs  # weights of control-flow bodies count too
-    initializers = [tensor for graph_proto in graphs for tensor in graph_proto.initializer]
-    sparse = [tensor for graph_proto in graphs for tensor in graph_proto.sparse_initializer]
+    warnings.extend(store.weight_warnings())
     graph.graph.update(
         format_label=label,
         producer=" ".join(p for p in (model.producer_name, model.producer_version) if p),
@@ -460,10 +451,8 @@ def _fill_model_attributes(
         domain=model.domain,
         model_version=int(model.model_version),
         model_doc=model.doc_string,
-        parameters=sum(element_count(t.dims) for t in initializers)
-        + sum(element_count(s.dims) for s in sparse),
-        parameter_bytes=sum(stored_bytes(t) for t in initializers)
-        + sum(sparse_stored_bytes(s) for s in sparse),
+        parameters=store.element_count(),  # weights of control-flow bodies count too, in functions also
+        parameter_bytes=store.stored_bytes(),
         warnings=warnings,
         tensor_store=store,
     )

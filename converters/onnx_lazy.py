@@ -187,26 +187,45 @@ def _as_proto3(messages: Any, old_prefix: str, new_prefix: str) -> None:
         _as_proto3(message.nested_type, old_prefix, new_prefix)
 
 
-def replace_invalid_utf8(message: Message) -> None:
+def replace_invalid_utf8(message: Message, _texts: _Replacements | None = None) -> None:
     """Make every string field of ``message`` (and the messages in it) text: protobuf hands back
     the bytes of a string that is not valid UTF-8, which are decoded here with U+FFFD for the bad
-    bytes. The same bytes always give the same text, so names still match each other."""
+    bytes. The same bytes always give the same text, so names still match each other; different
+    bytes that decode alike (b"x\\xff", b"x\\xfe") get ``#2``, ``#3``... so they stay different."""
     from google.protobuf.descriptor import FieldDescriptor
 
+    texts = _Replacements() if _texts is None else _texts
     for descriptor, value in message.ListFields():
         if descriptor.type == FieldDescriptor.TYPE_MESSAGE:
             for item in value if descriptor.is_repeated else (value,):
-                replace_invalid_utf8(item)
+                replace_invalid_utf8(item, texts)
         elif descriptor.type == FieldDescriptor.TYPE_STRING:
             if descriptor.is_repeated:
                 try:
                     "".join(value)  # fails (in C, fast) only when an item came back as bytes
                 except TypeError:
-                    value[:] = [
-                        item.decode("utf-8", "replace") if isinstance(item, bytes) else item for item in value
-                    ]
+                    value[:] = [texts.text(item) if isinstance(item, bytes) else item for item in value]
             elif isinstance(value, bytes):
-                setattr(message, descriptor.name, value.decode("utf-8", "replace"))
+                setattr(message, descriptor.name, texts.text(value))
+
+
+class _Replacements:
+    """One text per distinct invalid byte string of a model."""
+
+    def __init__(self) -> None:
+        self._by_bytes: dict[bytes, str] = {}
+        self._used: set[str] = set()
+
+    def text(self, raw: bytes) -> str:
+        if raw not in self._by_bytes:
+            decoded = raw.decode("utf-8", "replace")
+            text, number = decoded, 1
+            while text in self._used:
+                number += 1
+                text = f"{decoded}#{number}"
+            self._used.add(text)
+            self._by_bytes[raw] = text
+        return self._by_bytes[raw]
 
 
 def read_raw(path: Path, span: Span) -> bytes:

@@ -7,13 +7,9 @@ import contextlib
 import functools
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from converters import schema
-from converters.errors import ModelLoadError
-from converters.onnx_lazy import Span, read_raw
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,6 +42,17 @@ def all_graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
                 yield from all_graphs(sub)
 
 
+def model_graphs(model: onnx.ModelProto) -> Iterator[onnx.GraphProto]:
+    """Every GraphProto of a model: the main graph and its control-flow bodies at any depth, then
+    the bodies inside model-local function bodies (a FunctionProto has nodes but no initializers)."""
+    yield from all_graphs(model.graph)
+    for function in model.functions:
+        for node in function.node:
+            for attribute in node.attribute:
+                for sub in attribute_graphs(attribute):
+                    yield from all_graphs(sub)
+
+
 def attribute_graphs(attribute: onnx.AttributeProto) -> list[onnx.GraphProto]:
     if attribute.HasField("g"):
         return [attribute.g]
@@ -53,8 +60,11 @@ def attribute_graphs(attribute: onnx.AttributeProto) -> list[onnx.GraphProto]:
 
 
 def element_count(dims: Iterable[int]) -> int:
+    """Elements of a tensor with ``dims``; 0 when a dimension is negative (a malformed file)."""
     count = 1
     for dim in dims:
+        if dim < 0:
+            return 0
         count *= dim
     return count
 
@@ -115,111 +125,7 @@ def _dim_value(dim: onnx.TensorShapeProto.Dimension) -> schema.Dim:
     return None
 
 
-@dataclass(frozen=True)
-class SparseParts:
-    """A sparse tensor as stored: ``values`` [NNZ], ``indices`` [NNZ] (linear) or [NNZ, rank]."""
-
-    values: np.ndarray
-    indices: np.ndarray
-    dense_shape: tuple[int, ...]
-
-    @property
-    def density(self) -> float:
-        """Stored values / dense elements, 0..1 (1.0 for an empty dense shape)."""
-        total = element_count(self.dense_shape)
-        return self.values.size / total if total else 1.0
-
-
-@dataclass
-class OnnxTensorStore:
-    """Reads initializer values on demand; external data comes from ``base_dir``."""
-
-    model: onnx.ModelProto
-    base_dir: Path
-    path: Path
-    lazy: dict[str, Span] = field(default_factory=dict)
-    _index: dict[str, onnx.TensorProto] = field(default_factory=dict, repr=False)
-    _sparse: dict[str, onnx.SparseTensorProto] = field(default_factory=dict, repr=False)
-    graphs: list[onnx.GraphProto] = field(default_factory=list, repr=False)  # main graph first
-
-    def __post_init__(self) -> None:
-        self.graphs = list(all_graphs(self.model.graph))
-        for graph in self.graphs:
-            for tensor in graph.initializer:
-                self._index.setdefault(tensor.name, tensor)
-            for sparse in graph.sparse_initializer:
-                self._sparse.setdefault(sparse.values.name, sparse)
-
-    def names(self) -> list[str]:
-        return [*self._index, *(name for name in self._sparse if name not in self._index)]
-
-    def sparse_parts(self, name: str) -> SparseParts | None:
-        """A sparse initializer's stored values and indices; None for a dense (or unknown) name.
-        ModelLoadError when they cannot be read."""
-
-        sparse = self._sparse.get(name) if name not in self._index else None
-        if sparse is None:
-            return None
-        try:
-            values = tensor_array(sparse.values, base_dir=str(self.base_dir))
-            indices = tensor_array(sparse.indices, base_dir=str(self.base_dir))
-        except Exception as err:
-            raise ModelLoadError(
-                f"The values of sparse tensor {name!r} are not available ({first_line(err)})",
-                "open the model by path, or upload its external data files together with the .onnx",
-            ) from err
-        dense_shape = tuple(int(d) for d in sparse.dims)
-        return SparseParts(values, indices, dense_shape)
-
-    def tensor(self, name: str) -> onnx.TensorProto | None:
-        return self._index.get(name)
-
-    def array(self, name: str) -> np.ndarray:
-        """The initializer's values; ModelLoadError when its external data is unavailable."""
-
-        tensor = self._index.get(name)
-        if tensor is None and name in self._sparse:
-            return self._dense(name)
-        if tensor is None:
-            raise ModelLoadError(f"No stored tensor named {name!r}", "pick a weight listed by the node")
-        try:
-            if name in self.lazy:
-                tensor = _with_raw_data(tensor, read_raw(self.path, self.lazy[name]))
-            return tensor_array(tensor, base_dir=str(self.base_dir))
-        except Exception as err:
-            raise ModelLoadError(
-                f"The values of {name!r} are not available ({first_line(err)})",
-                "open the model by path, or upload its external data files together with the .onnx",
-            ) from err
-
-    def _dense(self, name: str) -> np.ndarray:
-        try:
-            return sparse_to_dense(self._sparse[name], base_dir=str(self.base_dir))
-        except Exception as err:
-            raise ModelLoadError(
-                f"The values of sparse tensor {name!r} are not available ({first_line(err)})",
-                "re-export the model: its sparse indices do not fit its shape",
-            ) from err
-
-    def external_locations(self) -> set[str]:
-        locations = set()
-        for tensor in self._index.values():
-            if is_external(tensor):
-                entry = {item.key: item.value for item in tensor.external_data}
-                if "location" in entry:
-                    locations.add(entry["location"])
-        return locations
-
-    def missing_external_data_warnings(self, model_name: str) -> list[str]:
-        missing = sorted(loc for loc in self.external_locations() if not (self.base_dir / loc).is_file())
-        return [
-            f"External data file {loc!r} is missing next to {model_name}: weights show shapes only. "
-            "Put the file beside the model (or upload it together with the .onnx)"
-            for loc in missing
-        ]
-
-
-def _with_raw_data(tensor: onnx.TensorProto, raw: bytes) -> onnx.TensorProto:
+def with_raw_data(tensor: onnx.TensorProto, raw: bytes) -> onnx.TensorProto:
     import onnx
 
     full = onnx.TensorProto()
@@ -228,43 +134,68 @@ def _with_raw_data(tensor: onnx.TensorProto, raw: bytes) -> onnx.TensorProto:
     return full
 
 
-def stored_bytes(tensor: onnx.TensorProto) -> int:
-    """Bytes a tensor occupies in the file or its external file: sub-byte types (INT4, UINT4,
-    FLOAT4E2M1, INT2, UINT2, FLOAT6*) packed, ceil(n * bits / 8); strings by their length."""
+def stored_bytes(tensor: onnx.TensorProto, raw_length: int | None = None) -> int:
+    """Bytes a tensor occupies in the file or its external file: ``raw_data`` as long as it is
+    (``raw_length`` when the bytes were left in the file, see onnx_lazy); typed fields as the packed
+    size of the shape: sub-byte types (INT4, UINT4, FLOAT4E2M1, INT2, UINT2, FLOAT6*) take
+    ceil(n * bits / 8); strings their lengths (0 when none are stored)."""
+    import onnx
+
     if is_external(tensor):
         entry = {item.key: item.value for item in tensor.external_data}
         if "length" in entry:
             with contextlib.suppress(ValueError):
-                return int(entry["length"])
-    elif tensor.string_data:
+                return max(int(entry["length"]), 0)
+    elif tensor.data_type == onnx.TensorProto.STRING:
         return sum(len(item) for item in tensor.string_data)
+    elif raw_length is not None or tensor.raw_data:
+        return len(tensor.raw_data) if raw_length is None else raw_length
+    elif not _typed_entries(tensor):
+        return 0
     return packed_bytes(element_count(tensor.dims), tensor.data_type)
 
 
-def sparse_to_dense(sparse: onnx.SparseTensorProto, base_dir: str = "") -> np.ndarray:
-    """The dense array a SparseTensorProto stands for (zeros where nothing is stored); indices are
-    linear ([NNZ]) or coordinates ([NNZ, rank]). ValueError when they do not fit the shape."""
-    import numpy as np
-
-    values = tensor_array(sparse.values, base_dir=base_dir).reshape(-1)
-    indices = tensor_array(sparse.indices, base_dir=base_dir).astype(np.int64)
-    shape = tuple(int(d) for d in sparse.dims)
-    if indices.size and int(indices.min()) < 0:
-        raise ValueError(f"sparse tensor {sparse.values.name!r} has negative indices")
-    dense = np.zeros(shape, dtype=values.dtype)
-    try:
-        if indices.ndim == 2 and indices.shape[1] == len(shape):
-            dense[tuple(indices.T)] = values
-        else:
-            dense.reshape(-1)[indices.reshape(-1)] = values
-    except (IndexError, ValueError) as err:
-        raise ValueError(f"sparse tensor {sparse.values.name!r} has indices outside its shape") from err
-    return dense
+def _typed_entries(tensor: onnx.TensorProto) -> int:
+    """Entries in the typed value fields (float_data, int32_data, ...)."""
+    return sum(
+        len(getattr(tensor, f))
+        for f in ("float_data", "int32_data", "int64_data", "double_data", "uint64_data")
+    )
 
 
-def sparse_stored_bytes(sparse: onnx.SparseTensorProto) -> int:
-    """Bytes a sparse tensor occupies: its stored values plus its indices."""
-    return stored_bytes(sparse.values) + stored_bytes(sparse.indices)
+def weight_problems(tensor: onnx.TensorProto, raw_length: int | None = None) -> list[str]:
+    """What is malformed about a stored tensor, one line each: a negative dimension (counted as 0
+    elements), ``raw_data`` shorter or longer than its shape needs, fewer strings than elements."""
+    import onnx
+
+    name, dims = decode_text(tensor.name), [int(d) for d in tensor.dims]
+    if any(d < 0 for d in dims):
+        return [f"Weight {name!r} has a negative dimension {dims}: counted as 0 elements"]
+    count = element_count(dims)
+    if tensor.data_type == onnx.TensorProto.STRING:
+        if not is_external(tensor) and len(tensor.string_data) != count:
+            stored = len(tensor.string_data)
+            return [f"Weight {name!r} holds {stored} strings, its shape {dims} needs {count}"]
+        return []
+    length = len(tensor.raw_data) if raw_length is None else raw_length
+    needed = packed_bytes(count, tensor.data_type)
+    if (
+        not is_external(tensor)
+        and not length
+        and not tensor.HasField("raw_data")
+        and not _typed_entries(tensor)
+    ):
+        return (
+            [f"Weight {name!r} holds no data, its shape {dims} needs {needed} bytes: counted as 0"]
+            if count
+            else []
+        )
+    if not is_external(tensor) and (length or tensor.HasField("raw_data")) and length != needed:
+        return [
+            f"Weight {name!r} holds {length} bytes of data, its shape {dims} needs {needed}: "
+            f"counted as the {length} bytes in the file"
+        ]
+    return []
 
 
 def packed_bytes(count: int, elem_type: int) -> int:

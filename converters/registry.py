@@ -13,18 +13,34 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from converters import exported_program_format, onnx_format, savedmodel, schema, sniff
+from converters import (
+    exported_program_format,
+    onnx_format,
+    ort_format,
+    savedmodel,
+    schema,
+    sniff,
+    torchscript_format,
+)
 from converters.errors import UnsupportedFormatError
 from converters.source import ModelSource
 
 # savedmodel first: its match is by name, and saved_model.pb's first bytes also look like ONNX's
-FORMAT_MODULES: tuple[ModuleType, ...] = (savedmodel, onnx_format, exported_program_format)
+FORMAT_MODULES: tuple[ModuleType, ...] = (
+    savedmodel,
+    onnx_format,
+    ort_format,
+    torchscript_format,
+    exported_program_format,
+)
 SUPPORTED_TEXT = (
-    "ONNX (.onnx, optionally with external data, or a .zip of them); "
+    "ONNX (.onnx, optionally with external data, or a .zip of them; also saved as text); "
+    "ONNX Runtime .ort; "
+    "TorchScript (.pt, .pth, .torchscript saved by torch.jit.script or torch.jit.trace); "
     "PyTorch ExportedProgram (.pt2); "
     "TensorFlow SavedModel (a folder holding saved_model.pb, or a .zip of it)"
 )
-_MODEL_SUFFIXES_IN_ZIP = (".onnx", ".pt2")
+_MODEL_SUFFIXES_IN_ZIP = (".onnx", ".ort", ".pt2", ".pt", ".pth", ".torchscript")
 
 
 def detect_format(source: ModelSource) -> ModuleType:
@@ -32,6 +48,7 @@ def detect_format(source: ModelSource) -> ModuleType:
     for module in FORMAT_MODULES:
         if module.match(source):
             return module
+    savedmodel.explain_part_file(source)
     sniff.explain_non_model(source)
     if source.is_dir:
         savedmodel.explain_missing_in_folder(source.path, source.display_name)

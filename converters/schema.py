@@ -7,7 +7,9 @@ A ``ModelGraph`` is a ``networkx.MultiDiGraph``:
 * nodes: ``kind`` (input | output | op | constant), ``op_type``, ``domain``, ``name``, ``label``,
   ``namespace`` ("a/b/c", "" = root), ``category``, ``attributes`` (JSON-safe), ``outputs``
   (TensorInfo per output port), ``weights`` (port -> TensorInfo for stored tensors),
-  ``input_names`` (tensor name per input port), ``subgraph_ids``, ``doc``, ``source``.
+  ``input_names`` (tensor name per input port), ``subgraph_ids``, ``doc``, ``source``; optional
+  ``control_inputs`` (ids of nodes that must run first without passing a tensor: TensorFlow's
+  control dependencies; drawn as dashed edges, never graph edges, so edge readers stay data-only).
 * edges: key ``"{src_port}:{dst_port}"`` with ``tensor``, ``src_port``, ``dst_port``. An
   activation's shape lives once, on the producer's ``outputs[src_port]``.
 """
@@ -37,7 +39,7 @@ CATEGORIES: tuple[str, ...] = (
     "custom",
     "other",
 )
-FORMATS: tuple[str, ...] = ("onnx", "torchscript", "exported_program", "savedmodel")
+FORMATS: tuple[str, ...] = ("onnx", "torchscript", "exported_program", "savedmodel", "ort")
 PREVIEW_LIMIT = 64
 
 
@@ -173,9 +175,11 @@ def unique_id(wanted: str, taken: set[str], fallback: str) -> str:
 
 
 def op_text(data: dict[str, Any]) -> str:
-    """A node's op type, with the function overload it calls (``F:a``, IR 10) when there is one."""
+    """A node's op type, with the function overload it calls (``F[a]``, IR 10) when there is one;
+    brackets, not ``:``, so a call of overload ``a`` of ``F`` and a call of a function named ``F:a``
+    read differently."""
     overload = data.get("overload")
-    return f"{data['op_type']}:{overload}" if overload else str(data["op_type"])
+    return f"{data['op_type']}[{overload}]" if overload else str(data["op_type"])
 
 
 def iter_op_nodes(graph: ModelGraph) -> Iterable[tuple[str, dict[str, Any]]]:
@@ -218,6 +222,9 @@ def validate_graph(graph: ModelGraph, *, recurse: bool = True) -> list[str]:
         for sub_id in data["subgraph_ids"]:
             if sub_id not in graph.graph.get("subgraphs", {}):
                 problems.append(f"node {node_id!r} names unknown subgraph {sub_id!r}")
+        for control in data.get("control_inputs", ()):
+            if control not in graph or control == node_id:
+                problems.append(f"node {node_id!r} has a control input on {control!r}, not another node")
     for src, dst, key, data in graph.edges(keys=True, data=True):
         if key != edge_key(data["src_port"], data["dst_port"]):
             problems.append(f"edge {src}->{dst} has key {key!r}")

@@ -6,7 +6,7 @@ for known non-models, and returns quietly for anything else.
 
 from __future__ import annotations
 
-from converters import torch_pickles
+from converters import foreign_formats, torch_pickles
 from converters.errors import NotAModelError
 from converters.source import ModelSource
 
@@ -14,7 +14,7 @@ TORCH_SCRIPT_SNIPPET = torch_pickles.model_file_snippet(
     'model.load_state_dict(torch.load("weights.pt", map_location="cpu"))'
 )
 
-MODEL_FILES = "a model file (.onnx, a torch.export .pt2, or a TensorFlow SavedModel folder or .zip)"
+MODEL_FILES = "a model file (.onnx, TorchScript .pt, torch.export .pt2, or a TensorFlow SavedModel)"
 _IMAGE_MAGIC = {
     b"\x89PNG\r\n\x1a\n": "a PNG image",
     b"\xff\xd8\xff": "a JPEG image",
@@ -60,22 +60,22 @@ def explain_non_model(source: ModelSource) -> None:
         torch_pickles.explain_safetensors(source)
     if head[:1] == b"\x80" and 2 <= head[1] <= 5:
         torch_pickles.explain_raw_pickle(source)
+    foreign_formats.explain(source)
     if source.is_zip():
         _explain_zip(source)
     if torch_pickles.is_text_pickle(source):  # protocol 0/1: no \x80 header, often printable
         torch_pickles.explain_raw_pickle(source)
     if _looks_like_text(head):
-        raise NotAModelError(f"{source.display_name} is a text file, not a model", f"open {MODEL_FILES}")
+        raise NotAModelError(
+            f"{source.display_name} is a text file, not a model",
+            f"open {MODEL_FILES}; text ONNX is read when saved by onnx.save(model, path, "
+            "format='textproto' | 'onnxtxt' | 'json')",
+        )
 
 
 def _explain_zip(source: ModelSource) -> None:
     names = source.zip_names()
     leaves = {name.split("/", 1)[-1] for name in names}
-    if "constants.pkl" in leaves or any("/code/" in name for name in names):
-        raise NotAModelError(
-            f"{source.display_name} is a TorchScript archive; ModelLens opens ONNX models today",
-            "export it to ONNX: `torch.onnx.export(torch.jit.load(path), example_inputs, 'model.onnx')`",
-        )
     if "archive_format" in leaves and any("/aotinductor/" in f"/{name}" for name in names):
         raise NotAModelError(
             f"{source.display_name} is an AOTInductor package (.pt2 of compiled kernels): it holds "
@@ -88,7 +88,8 @@ def _explain_zip(source: ModelSource) -> None:
     if "config.json" in leaves and "model.weights.h5" in leaves:
         raise NotAModelError(
             f"{source.display_name} is a Keras 3 .keras file",
-            "export it to ONNX with tf2onnx (`model.export('saved_model')` then `python -m tf2onnx.convert`)",
+            "export it as a SavedModel and open that folder: "
+            "`keras.saving.load_model('model.keras').export('saved_model')`",
         )
 
 

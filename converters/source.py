@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import mmap
 import shutil
 import stat
 import tempfile
@@ -38,6 +39,7 @@ class ModelSource:
     _sha256: str | None = field(default=None, repr=False)
     _head: bytes | None = field(default=None, repr=False)
     _pending_hash: Future[str] | None = field(default=None, repr=False)
+    _zip_names: list[str] | None = field(default=None, repr=False)
 
     @classmethod
     def from_path(cls, path: str | Path) -> ModelSource:
@@ -130,13 +132,9 @@ class ModelSource:
 
     def zip_names(self) -> list[str]:
         """Entry names of a zip source ([] when not a zip or unreadable)."""
-        if not self.is_zip():
-            return []
-        try:
-            with open_zip(self.path) as archive:
-                return archive.namelist()
-        except (zipfile.BadZipFile, OSError):
-            return []
+        if self._zip_names is None:
+            self._zip_names = _zip_namelist(self.path) if self.is_zip() else []
+        return self._zip_names
 
     def unpacked(self) -> ModelSource:
         """A new source for this zip's contents, extracted safely into a temp dir."""
@@ -156,9 +154,17 @@ class ModelSource:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
+def _zip_namelist(path: Path) -> list[str]:
+    try:
+        with open_zip(path) as archive:
+            return archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return []
+
+
 def pick_main_file(names: list[str]) -> str:
     """The model file among uploaded names: an .onnx / .pt / .pt2 / .zip first, else the first."""
-    preferred = (".onnx", ".pt2", ".pt", ".pth", ".torchscript", ".zip", ".pb")
+    preferred = (".onnx", ".ort", ".pt2", ".pt", ".pth", ".torchscript", ".zip", ".pb")
     for suffix in preferred:
         for name in names:
             if name.lower().endswith(suffix):
@@ -178,9 +184,7 @@ def hash_path(path: Path) -> str:
     for file in files:
         if path.is_dir():
             digest.update(str(file.relative_to(path)).encode())
-        with file.open("rb") as handle:
-            while chunk := handle.read(1 << 22):
-                digest.update(chunk)
+        _hash_file(digest, file)
     return digest.hexdigest()
 
 
@@ -198,6 +202,20 @@ def open_zip(path: Path) -> zipfile.ZipFile:
         archive.close()
         raise zipfile.BadZipFile("the archive is cut short: its central directory is missing")
     return archive
+
+
+def _hash_file(digest: hashlib._Hash, file: Path) -> None:
+    """One ``update`` over the memory-mapped file: hashlib releases the GIL for the whole call, so
+    hashing on a worker thread overlaps a parser that holds the GIL (torch.jit.load does)."""
+    with file.open("rb") as handle:
+        try:
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                digest.update(mapped)
+                return
+        except (ValueError, OSError):  # empty or unmappable: read it in chunks
+            handle.seek(0)
+        while chunk := handle.read(1 << 22):
+            digest.update(chunk)
 
 
 def safe_extract(zip_path: Path, target: Path) -> None:

@@ -5,6 +5,8 @@ Python API::
     import modellens
     graph = modellens.load("model.onnx")      # a ModelGraph (networkx.MultiDiGraph)
     info = modellens.summarize(graph)         # the `modellens info --json` dict
+    result = modellens.run("model.onnx", spec="inputs.yaml")   # the `modellens run --json` dict
+    stats = modellens.bench("model.onnx", iterations=50)       # the `modellens bench --json` dict
 """
 
 from __future__ import annotations
@@ -38,4 +40,44 @@ def summarize(graph: ModelGraph) -> dict[str, Any]:
     return model_summary(graph)
 
 
-__all__ = ["__version__", "load", "summarize"]
+def run(
+    path: str | Path,
+    inputs: Any = None,
+    spec: Any = None,
+    device: str = "cpu",
+    *,
+    seed: int = 0,
+    signature: str | None = None,
+) -> dict[str, Any]:
+    """Run the model once in a worker process; returns the ``modellens run --json`` dict.
+
+    ``inputs``: {input name: numpy array} or a .npz/.npy/.json path (may hold some inputs);
+    ``spec``: a spec file path or ``runtime.specs.InputSpecs`` (None: proposed from the file).
+    Raises InputSpecError, ModelLoadError, ModelRunError (all ModelLensError with a ``fix``).
+    """
+    from runtime.engine import run_model
+
+    return run_model(path, inputs, spec, device, seed=seed, signature=signature).to_json()
+
+
+def bench(
+    path: str | Path,
+    inputs: Any = None,
+    spec: Any = None,
+    device: str = "cpu",
+    *,
+    iterations: int = 100,
+    warmup: int = 10,
+    seed: int = 0,
+    signature: str | None = None,
+) -> dict[str, Any]:
+    """Benchmark in a worker process; returns the ``modellens bench --json`` dict (latency in ms)."""
+    from runtime.engine import bench_model
+
+    result = bench_model(
+        path, inputs, spec, device, iterations=iterations, warmup=warmup, seed=seed, signature=signature
+    )
+    return result.to_json()
+
+
+__all__ = ["__version__", "bench", "load", "run", "summarize"]

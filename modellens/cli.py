@@ -3,6 +3,7 @@
     modellens [MODEL] [--host H] [--port N] [--no-browser]
     modellens info MODEL [--json] [--signature S] [--tags T]
     modellens render MODEL -o OUT.{svg,dot,html} [--expand none|all|DEPTH] [--signature S] [--tags T]
+    modellens run|bench|shapes MODEL [--input-spec FILE] ...   (see modellens.run_cli)
 
 User errors exit 2 with one ``error: ...`` line on stderr; our own bugs exit 1.
 """
@@ -17,11 +18,13 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from converters.errors import ModelLensError
 
 EXIT_OK, EXIT_BUG, EXIT_USER_ERROR = 0, 1, 2
-SUBCOMMANDS = ("info", "render", "app")
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `cat big | head -1`
+SUBCOMMANDS = ("info", "render", "run", "bench", "shapes", "app")
 RENDER_SUFFIXES = (".svg", ".dot", ".html")
 
 
@@ -38,7 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # a reader that went away (`| head -1`) shows up here, not at exit
+        return code
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except ModelLensError as err:
         print(f"error: {err.one_line()}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -55,6 +62,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BUG
 
 
+def _quiet_broken_pipe() -> int:
+    """The reader of stdout closed early: stop quietly, as unix tools do (no traceback, no flush
+    error at exit: stdout now points at /dev/null)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (a test's capture)
+        pass
+    return EXIT_BROKEN_PIPE
+
+
 def _dispatch(args: list[str]) -> int:
     if args[:1] in (["--version"], ["-V"]):
         from modellens import __version__
@@ -68,7 +86,18 @@ def _dispatch(args: list[str]) -> int:
         gc.disable()
     rest = args[1:] if args and args[0] in SUBCOMMANDS else args
     handlers: dict[str, Callable[[list[str]], int]] = {"info": _info, "render": _render, "app": _app}
+    handlers.update({name: _run_family(name) for name in ("run", "bench", "shapes")})
     return handlers[command](rest)
+
+
+def _run_family(name: str) -> Callable[[list[str]], int]:
+    def handler(args: list[str]) -> int:
+        from modellens import run_cli
+
+        command: Callable[..., int] = getattr(run_cli, f"{name}_command")
+        return command(args, _Parser)
+
+    return handler
 
 
 def _info(args: list[str]) -> int:
@@ -77,10 +106,10 @@ def _info(args: list[str]) -> int:
     parser.add_argument("--json", action="store_true", help="machine-readable JSON (schema_version 1)")
     _add_savedmodel_options(parser)
     options = parser.parse_args(args)
-    from modellens import load, summarize
+    from modellens import summarize
     from viewer.summary import format_summary_text
 
-    summary = summarize(load(options.model, _load_settings(options)))
+    summary = summarize(_load(options))
     print(json.dumps(summary, indent=2) if options.json else format_summary_text(summary))
     return EXIT_OK
 
@@ -106,11 +135,10 @@ def _render(args: list[str]) -> int:
         raise ModelLensError(
             f"Cannot write {output.name}: unknown output type", "name the output .svg, .dot or .html"
         )
-    from modellens import load
     from viewer import render
     from viewer.canvas_payload import build_payload
 
-    payload = build_payload(load(options.model, _load_settings(options)))
+    payload = build_payload(_load(options))
     view = {"expand": _expand_option(options.expand), "direction": options.direction}
     writers = {".svg": render.render_svg, ".dot": render.render_dot, ".html": render.render_html}
     if options.engine == "dot" and output.suffix.lower() == ".svg":
@@ -133,6 +161,22 @@ def _add_savedmodel_options(parser: argparse.ArgumentParser) -> None:
 
 def _load_settings(options: argparse.Namespace) -> dict[str, str]:
     return {k: v for k, v in (("signature", options.signature), ("tags", options.tags)) if v}
+
+
+def _load(options: argparse.Namespace) -> Any:
+    """The model; a SavedModel-only option on another format is a user error, not ignored."""
+    from modellens import load
+
+    settings = _load_settings(options)
+    graph = load(options.model, settings)
+    if settings and graph.graph.get("format") != "savedmodel":
+        given = " and ".join(f"--{k}" for k in settings)
+        raise ModelLensError(
+            f"{given} applies to TensorFlow SavedModels only; {Path(options.model).name} is "
+            f"{graph.graph.get('format_label') or graph.graph.get('format')}",
+            f"drop {given}",
+        )
+    return graph
 
 
 def _expand_option(value: str | None) -> str | int | None:

@@ -13,12 +13,22 @@ Every model is built in code with seeded random weights (nothing is downloaded):
                              dynamic ``batch`` dim in [1, 64]; ``cnn_dynamic_batch.inputs.yaml`` beside
                              it is an input spec for running it (MAX's ``inputs:`` format).
 
-Each file is checked with ``onnx.checker`` and run once in onnxruntime. The builders are also
+* ``cnn_traced.torchscript``  the branch CNN above, ``torch.jit.trace``d at 1x3x32x32.
+* ``control_flow_scripted.torchscript`` a ``torch.jit.script``ed model with a data-dependent if/else,
+                             a fixed-count loop and a data-dependent while loop, tuple output.
+
+Each TorchScript sample has ``<name>.inputs.yaml`` beside it (MAX-style input specs). Their
+``*.debug_pkl`` entries (source ranges holding this machine's file paths) and the random
+``.data/serialization_id`` are dropped and the script runs with ``PYTHONHASHSEED=0`` (TorchScript
+writes class constants in set order), so regenerating gives the same bytes.
+
+Each ONNX file is checked with ``onnx.checker`` and run once in onnxruntime. The builders are also
 imported by ``tests/model_cases.py`` so tests build the same models fresh.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -182,6 +192,113 @@ def build_transformer_block(path: Path) -> Path:
         output_names=["last_hidden_state", "pooler_output"],
         dynamic_shapes={"input_ids": {0: batch, 1: seq}, "attention_mask": {0: batch, 1: seq}},
     )
+
+
+# --------------------------------------------------------------------------------------- torchscript
+
+
+def _control_flow_net() -> Any:
+    """A scripted model that branches on data (if/else), loops a fixed number of times and loops
+    while a data-dependent condition holds; returns a tuple."""
+    import torch
+    from torch import nn
+
+    class Gate(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(16, 16)
+
+        def forward(self, h: torch.Tensor) -> torch.Tensor:
+            if bool(h.mean() > 0):
+                return torch.relu(self.fc(h))
+            return torch.sigmoid(-self.fc(h))
+
+    class Refine(nn.Module):
+        def __init__(self, steps: int) -> None:
+            super().__init__()
+            self.steps = steps
+            self.step = nn.Linear(16, 16)
+
+        def forward(self, h: torch.Tensor) -> torch.Tensor:
+            for _ in range(self.steps):
+                h = torch.tanh(self.step(h)) + h
+            rounds = 0
+            while bool(h.abs().max() > 1.0) and rounds < 8:
+                h = h * 0.5
+                rounds += 1
+            return h
+
+    class ControlFlowNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = nn.Sequential(nn.Linear(4, 16), nn.ReLU())
+            self.gate = Gate()
+            self.refine = Refine(3)
+            self.head = nn.Linear(16, 4)
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            h = self.refine(self.gate(self.encoder(x)))
+            return self.head(h), torch.linalg.vector_norm(h, dim=-1)
+
+    _tidy_names(Gate, Refine, ControlFlowNet)
+    torch.manual_seed(SEED)
+    return ControlFlowNet().eval()
+
+
+def _save_torchscript(module: Any, path: Path) -> Path:
+    """``torch.jit.save``, then the archive rewritten without ``*.debug_pkl`` (source ranges with
+    local paths) and ``.data/serialization_id`` (random), with fixed timestamps."""
+    import zipfile
+
+    module.save(str(path))
+    with zipfile.ZipFile(path) as archive:
+        entries = [
+            (info.filename, archive.read(info))
+            for info in archive.infolist()
+            if not info.filename.endswith((".debug_pkl", ".data/serialization_id"))
+        ]
+    stem = path.stem
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in entries:
+            info = zipfile.ZipInfo(f"{stem}/{name.split('/', 1)[1]}", date_time=(1980, 1, 1, 0, 0, 0))
+            archive.writestr(info, data)
+    return path
+
+
+def _write_input_spec(path: Path, name: str, shape: str) -> Path:
+    """``<model>.inputs.yaml`` beside the model: one input, MAX-style (``1x3x32x32xf32``)."""
+    spec = path.with_name(f"{path.stem}.inputs.yaml")
+    spec.write_text(
+        f"inputs:\n  - input_name: {name}\n    shape: {shape}\n    data:\n      random:\n"
+        "        uniform: {min: 0, max: 1}\n"
+    )
+    return spec
+
+
+def build_cnn_traced(path: Path) -> Path:
+    """The branch CNN traced at 1x3x32x32 (the example's shape is kept in the archive)."""
+    import torch
+
+    with torch.no_grad():
+        traced = torch.jit.trace(_branch_net(), torch.rand(1, 3, 32, 32))
+    _write_input_spec(path, "image", "1x3x32x32xf32")
+    return _save_torchscript(traced, path)
+
+
+def build_control_flow_scripted(path: Path) -> Path:
+    """The control-flow model through ``torch.jit.script``; input ``x`` float32[batch, 4]."""
+    import torch
+
+    _write_input_spec(path, "x", "2x4xf32")
+    return _save_torchscript(torch.jit.script(_control_flow_net()), path)
+
+
+def check_torchscript_file(path: Path, example: Any) -> list[Any]:
+    """Load on CPU and run once; returns the outputs as a list."""
+    import torch
+
+    outputs = torch.jit.load(str(path), map_location="cpu")(example)
+    return list(outputs) if isinstance(outputs, tuple) else [outputs]
 
 
 # ---------------------------------------------------------------------------------------- onnx.helper
@@ -391,7 +508,17 @@ SAMPLES = {
 }
 
 
+TORCHSCRIPT_SAMPLES = {
+    "cnn_traced.torchscript": (build_cnn_traced, (1, 3, 32, 32)),
+    "control_flow_scripted.torchscript": (build_control_flow_scripted, (2, 4)),
+}
+
+
 def main(out_dir: Path = HERE) -> int:
+    if os.environ.get("PYTHONHASHSEED") != "0":  # TorchScript writes set-ordered constants: fix it
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "PYTHONHASHSEED": "0"})
+    import torch
+
     total = 0
     for name, builder in SAMPLES.items():
         path = builder(out_dir / name)
@@ -399,6 +526,12 @@ def main(out_dir: Path = HERE) -> int:
         size = path.stat().st_size
         total += size
         print(f"{name}: {size / 1024:.1f} KiB, outputs {[o.shape for o in outputs]}")
+    for name, (ts_builder, shape) in TORCHSCRIPT_SAMPLES.items():
+        path = ts_builder(out_dir / name)
+        results = check_torchscript_file(path, torch.rand(*shape))
+        size = path.stat().st_size
+        total += size
+        print(f"{name}: {size / 1024:.1f} KiB, outputs {[tuple(o.shape) for o in results]}")
     print(f"total {total / 1024:.1f} KiB")
     return 0
 

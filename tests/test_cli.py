@@ -155,3 +155,34 @@ def test_modellens_model_serves_the_app(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("info", "sample_models/cnn_branches.onnx", "--json"),
+        ("info", "sample_models/savedmodel_cnn"),
+        ("info", "sample_models/cnn_dynamic_batch.pt2", "--json"),
+        ("--version",),
+    ],
+)
+def test_a_reader_that_closes_early_is_not_a_bug(args: tuple[str, ...]) -> None:
+    """`modellens info M --json | head -1`: the pipe closes before we write; exit quietly."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first byte
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "modellens", *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            check=False,
+            timeout=300,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode in (0, 141), result.stderr
+    assert "error" not in result.stderr and "Traceback" not in result.stderr

@@ -41,11 +41,12 @@ def _graph(namespaces: list[str]) -> schema.ModelGraph:
     ("namespaces", "expected_node_groups"),
     [
         (["a", "a", "b", "b"], ["a", "a", "b", "b"]),
-        (["a/x", "a/x", "a/y", "a/y"], ["a/x", "a/x", "a/y", "a/y"]),
+        (["a/x", "a/x", "a/y", "a/y", "b"], ["a/x", "a/x", "a/y", "a/y", ""]),
+        (["a/x", "a/x", "a/y", "a/y"], ["x", "x", "y", "y"]),  # a root group wrapping everything is lifted
         (["lonely", "a", "a"], ["", "a", "a"]),  # a one-node group is lifted to its parent
         (
-            ["enc/layer/attn", "enc/layer/attn", "enc/layer/mlp", "enc/layer/mlp"],
-            ["enc∕layer/attn", "enc∕layer/attn", "enc∕layer/mlp", "enc∕layer/mlp"],
+            ["enc/layer/attn", "enc/layer/attn", "enc/layer/mlp", "enc/layer/mlp", "head", "head"],
+            ["enc∕layer/attn", "enc∕layer/attn", "enc∕layer/mlp", "enc∕layer/mlp", "head", "head"],
         ),  # chain merged
         (["", "", ""], ["", "", ""]),
     ],
@@ -71,10 +72,10 @@ def test_flat_graphs_are_segmented_so_no_level_is_crowded(count: int) -> None:
 
 
 def test_ancestors_and_counts() -> None:
-    grouping = build_groups(_graph(["a/x", "a/x", "a/y", "a/y", "a/y"]))
+    grouping = build_groups(_graph(["a/x", "a/x", "a/y", "a/y", "a/y", "b", "b"]))
     assert grouping.ancestors("a/y") == ["a", "a/y"]
     assert grouping.groups["a"].count == 5
-    assert [g.id for g in grouping.ordered_groups()] == ["a", "a/x", "a/y"]
+    assert [g.id for g in grouping.ordered_groups()] == ["a", "b", "a/x", "a/y"]
 
 
 @pytest.mark.parametrize(
@@ -85,6 +86,9 @@ def test_ancestors_and_counts() -> None:
         ("layer1/layer1.0/layer1.0.bn", "bn"),
         ("§1-40", "nodes 1–40"),
         ("enc∕layer", "enc/layer"),
+        ("encoder/m.encoder.layer.0", "layer.0"),  # under a lifted wrapper "m"
+        ("layer1/layer1.0/§1-40/layer1.0.conv", "conv"),  # a segment is not the module above
+        ("layer1/layer1.0/layer1.0.relu_1", "relu_1"),
     ],
 )
 def test_group_labels(group_id: str, label: str) -> None:

@@ -23,6 +23,10 @@ from converters.onnx_format import namespace_of
         ("/encoder/layer.0/attention/MatMul", {}, "encoder/layer.0/attention"),
         ("/MatMul", {}, ""),
         ("MatMul_3", {}, ""),
+        ("stage67/branch2/MatMul_1622", {}, "stage67/branch2"),  # no leading "/"
+        ("StatefulPartitionedCall/model/conv2d/Conv2D", {}, "StatefulPartitionedCall/model/conv2d"),
+        ("a//b/Op", {}, "a/b"),
+        ("Op/", {}, ""),
         ("x", {"pkg.torch.onnx.name_scopes": "['', 'a/b', 'op']"}, "a∕b"),
         ("/a/Op", {"pkg.torch.onnx.name_scopes": "not a list"}, "a"),
     ],

@@ -400,7 +400,7 @@ def test_function_overloads(case: str, tmp_path: Path) -> None:
         }
         assert hits == expected
         ops = {n["op"] for _, sub in _graphs(graph) for n in build_payload(sub)["nodes"]}
-        assert query in ops
+        assert f"{name}[{overload}]" in ops
 
 
 # ------------------------------------------------------------------ 3. sparse initializers

@@ -465,3 +465,26 @@ def test_the_legacy_layout_refuses_a_pickled_state_dict_that_runs_code(honest: P
     with pytest.raises(ModelLoadError, match=r"safe loader refuses \(it calls eval\).*do not load it"):
         modellens.load(path)
     assert not marker.exists()
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("kind", ["sample_inputs_stealth", "weight_use_pickle", "guards_code"])
+def test_the_runtime_worker_never_runs_code_either(kind: str, honest: Path, tmp_path: Path) -> None:
+    """The run path loads the program in a worker process: the same safe loader, not torch.export.load."""
+    from converters import ModelLensError
+    from runtime.engine import run_model
+    from runtime.spec_file import loads_spec
+    from runtime.worker import WorkerPool
+
+    path, marker = _evil(kind, honest, tmp_path)
+    spec = loads_spec(
+        "inputs:\n  - input_name: x\n    shape: 2x3x8x8xf32\n  - input_name: y\n    shape: 2x4xf32\n"
+    )
+    with WorkerPool(max_workers=1, idle_timeout_s=60) as pool:
+        if EVIL[kind][1]:
+            result = run_model(path, spec=spec, pool=pool)
+            assert [o.shape for o in result.outputs] == [(2, 4, 6, 6)]
+        else:
+            with pytest.raises(ModelLensError, match="do not load it"):
+                run_model(path, spec=spec, pool=pool)
+    assert not marker.exists()

@@ -19,13 +19,14 @@ from viewer.model_view import MAIN_GRAPH, OpenModel, open_model
 from viewer.text import literal
 
 UPLOAD_HELP = (
-    "Drop an .onnx file (add its external-data files alongside, or a .zip of them), a PyTorch "
-    ".pt2 (torch.export.save), or a .zip of a TensorFlow SavedModel folder. "
+    "Drop an .onnx file (add its external-data files alongside, or a .zip of them), ONNX saved as "
+    "text (.textproto, .onnxtxt, .json), an ONNX Runtime .ort, a TorchScript .pt/.pth/.torchscript "
+    "file, a PyTorch .pt2 (torch.export.save), or a .zip of a TensorFlow SavedModel folder. "
     "Up to 4 GB here; bigger files open with `modellens PATH` on the command line."
 )
 UPLOADER_KEY = "uploader"
 FOLDER_UPLOADER_KEY = "folder_uploader"
-SAMPLE_SUFFIXES = (".onnx", ".pt2")
+SAMPLE_SUFFIXES = (".onnx", ".torchscript", ".pt2")
 SESSION_DEFAULTS: dict[str, Any] = {
     "model_key": None,
     "selected": None,
@@ -33,9 +34,11 @@ SESSION_DEFAULTS: dict[str, Any] = {
     "focus": None,
     "subgraph": MAIN_GRAPH,
     "caller": None,
+    "callers": None,  # function id -> (graph id, node id) of the call the user opened it from
     "load_error": None,
     "cli_model": None,
     "signature": None,
+    "tags": None,
 }
 
 
@@ -101,8 +104,11 @@ def _source_for(model_key: str) -> ModelSource | None:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Opening model…")
-def _cached_model(model_key: str, _source: ModelSource, content_id: str, signature: str | None) -> OpenModel:
-    return open_model(model_key, _source, {"signature": signature} if signature else None)
+def _cached_model(
+    model_key: str, _source: ModelSource, content_id: str, signature: str | None, tags: str | None = None
+) -> OpenModel:
+    settings = {k: v for k, v in (("signature", signature), ("tags", tags)) if v}
+    return open_model(model_key, _source, settings or None)
 
 
 def _open_cached(key: str, source: ModelSource) -> OpenModel:
@@ -110,7 +116,8 @@ def _open_cached(key: str, source: ModelSource) -> OpenModel:
     content_id = (
         source.sha256 if key.startswith("upload:") else f"{source.path}:{source.path.stat().st_mtime}"
     )
-    return _cached_model(key, source, content_id, st.session_state.get("signature"))
+    state = st.session_state
+    return _cached_model(key, source, content_id, state.get("signature"), state.get("tags"))
 
 
 def current_model() -> OpenModel | None:
@@ -128,8 +135,32 @@ def current_model() -> OpenModel | None:
         return _previous_model()
     st.session_state.previous_model_key = key
     st.query_params["model"] = key
+    _tag_set_selector(model)
     _signature_selector(model)
     return model
+
+
+def _tag_set_selector(model: OpenModel) -> None:
+    """A TensorFlow SavedModel with several meta graphs (tag sets): pick the one to show."""
+    tag_sets = [",".join(tags) for tags in model.graph.graph.get("tag_sets") or []]
+    if len(tag_sets) < 2:
+        return
+    current = ",".join(model.graph.graph.get("tags") or [])
+    with st.sidebar:
+        st.selectbox(
+            "Tag set",
+            tag_sets,
+            index=tag_sets.index(current) if current in tag_sets else 0,
+            key=f"tags_choice_{model.key}",
+            on_change=_on_tags,
+            args=(f"tags_choice_{model.key}",),
+            help="The SavedModel meta graph (tag set) whose signatures are shown",
+        )
+
+
+def _on_tags(widget_key: str) -> None:
+    st.session_state.tags = st.session_state.get(widget_key)
+    _on_signature("")  # the new tag set has its own signatures: start at its default
 
 
 def _signature_selector(model: OpenModel) -> None:
@@ -151,7 +182,7 @@ def _signature_selector(model: OpenModel) -> None:
 
 
 def _on_signature(widget_key: str) -> None:
-    st.session_state.signature = st.session_state.get(widget_key)
+    st.session_state.signature = st.session_state.get(widget_key) if widget_key else None
     st.session_state.update(selected=None, selected_edges=[], focus=None, subgraph=MAIN_GRAPH)
     for param in ("node", "sub"):
         if param in st.query_params:
@@ -176,8 +207,15 @@ def _fail(err: ModelLensError) -> None:
 def switch_model(key: str) -> None:
     st.session_state.model_key = key
     st.session_state.update(
-        selected=None, selected_edges=[], focus=None, subgraph=MAIN_GRAPH, load_error=None, signature=None
+        selected=None,
+        selected_edges=[],
+        focus=None,
+        subgraph=MAIN_GRAPH,
+        load_error=None,
+        signature=None,
+        tags=None,
     )
+    st.session_state.update(caller=None, callers=None)
     st.query_params.clear()
     st.query_params["model"] = key
 
@@ -269,10 +307,16 @@ def select_node(node_id: str | None) -> None:
 
 def open_subgraph(sub_id: str, caller: tuple[str, str] | None = None) -> None:
     """Show ``sub_id``; ``caller`` (graph id, node id) is the node that calls the function opened,
-    kept while the user stays inside it (its attribute values resolve the body's references)."""
+    kept while the user stays inside it (its attribute values resolve the body's references). Each
+    function's caller is kept in ``callers``, so a body reached through a chain of calls resolves
+    references through the calls the user took."""
     st.session_state.subgraph = sub_id
     if caller is not None or not sub_id:
         st.session_state.caller = caller
+    if not sub_id:
+        st.session_state.callers = None
+    elif caller is not None:
+        st.session_state.callers = {**(st.session_state.get("callers") or {}), sub_id: caller}
     select_node(None)
     if sub_id:
         st.query_params["sub"] = sub_id

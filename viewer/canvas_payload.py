@@ -25,11 +25,23 @@ def build_payload(graph: ModelGraph, grouping: Grouping | None = None, title: st
         "schema": PAYLOAD_SCHEMA,
         "title": title or meta.get("source_name") or meta.get("name") or "model",
         "subtitle": meta.get("format_label", ""),
-        "groups": [{"id": g.id, "label": g.label, "parent": g.parent, "count": g.count} for g in groups],
+        "groups": [
+            {"id": g.id, "label": _group_label(meta, g.id, g.label), "parent": g.parent, "count": g.count}
+            for g in groups
+        ],
         "nodes": [_node_entry(graph, node_id, grouping, group_index) for node_id in graph.nodes],
-        "edges": [_edge_entry(graph, index, src, dst, data) for src, dst, data in graph.edges(data=True)],
+        "edges": [
+            *(_edge_entry(graph, index, src, dst, data) for src, dst, data in graph.edges(data=True)),
+            *_control_edges(graph, index),
+        ],
         "categories": CATEGORY_STYLES,
     }
+
+
+def _group_label(meta: dict[str, Any], group_id: str, label: str) -> str:
+    """``0 (Bottleneck)``: the module class a format records for a namespace (G.graph["group_labels"])."""
+    module_class = meta.get("group_labels", {}).get(group_id.replace("∕", "/"))
+    return f"{label} ({module_class})" if module_class and module_class != label else label
 
 
 def _node_entry(
@@ -59,7 +71,7 @@ def _node_entry(
 def weight_label(graph: ModelGraph, node_id: str, port: int, info: TensorInfo) -> str:
     """The operator's formal name for an input port (W, B, scale ...), else the tensor's short name."""
     data = graph.nodes[node_id]
-    if graph.graph.get("format") == "onnx" and data["kind"] == "op":
+    if graph.graph.get("format") in ("onnx", "ort") and data["kind"] == "op":
         doc = onnx_op_doc(
             data["op_type"], data["domain"], graph.graph.get("opsets", {}).get(data["domain"] or "ai.onnx")
         )
@@ -90,3 +102,14 @@ def symbol_ranges(graph: ModelGraph, shape: list[Any] | None) -> list[str]:
         if isinstance(dim, str):
             found.extend(s for s in _SYMBOL.findall(dim) if s in ranges and s not in found)
     return [dim_range_text(symbol, ranges[symbol]) for symbol in found]
+
+
+def _control_edges(graph: ModelGraph, index: dict[str, int]) -> list[list[Any]]:
+    """Control dependencies (run-before, no tensor) as edges flagged 1 in a 6th field: drawn
+    dashed. They come after the data edges, so a data edge's index is its place in graph.edges."""
+    return [
+        [index[src], index[dst], "", "", "", 1]
+        for dst, data in graph.nodes(data=True)
+        for src in data.get("control_inputs", ())
+        if src in index
+    ]

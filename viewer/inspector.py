@@ -24,6 +24,8 @@ _STAT_HELP = {"std": "sample standard deviation (n − 1), as torch.Tensor.std()
 
 def inspector(model: OpenModel, sub_id: str) -> None:
     graph = model.graph_for(sub_id)
+    if graph.graph.get("function_info"):
+        _function_card(graph.graph["function_info"])
     if st.session_state.selected_edges:
         _tensor_panel(graph, model.payload(sub_id), st.session_state.selected_edges)
         return
@@ -33,6 +35,24 @@ def inspector(model: OpenModel, sub_id: str) -> None:
         _legend()
         return
     _node_panel(model, sub_id, graph, node_id)
+
+
+def _function_card(info: dict[str, Any]) -> None:
+    """A function's declaration: identity, doc string, opset imports, attributes with defaults."""
+    overload = f" · overload {literal(info['overload'])}" if info["overload"] else ""
+    with st.expander(f"Function {literal(info['name'])} · domain {literal(info['domain'] or '-')}{overload}"):
+        if info["doc"]:
+            st.markdown(literal(info["doc"]))
+        opsets = ", ".join(f"{literal(d)} {v}" for d, v in info["opsets"].items())
+        st.caption(f"Opset imports: {opsets or 'none'}")
+        rows = [
+            {"attribute": name, "default": "required" if value is None else tables.attribute_text(value, {})}
+            for name, value in info["attributes"].items()
+        ]
+        if rows:
+            st.dataframe(rows, hide_index=True, width="stretch")
+        for key, value in info["metadata"].items():
+            st.caption(f"{literal(key)}: {literal(value)}")
 
 
 def _legend() -> None:
@@ -51,12 +71,16 @@ def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) 
     st.markdown(
         f"<span style='background:{style['fill']};color:{style['text']};padding:2px 8px;border-radius:4px;"
         f"font-weight:600'>{html_text(data['op_type'])}</span> "
-        f"<small>{html_text(data['domain'] or '')}</small>",
+        f"<small>{html_text(_domain_note(data))}</small>",
         unsafe_allow_html=True,
     )
     st.markdown(f"**{literal(data['name'] or node_id)}**")
     if data["namespace"]:
         st.caption(f"in {literal(tables.namespace_text(graph, data['namespace']))}")
+    if data.get("denotation"):
+        st.caption(f"Denotation: {literal(data['denotation'])}")
+    if data["kind"] in ("input", "output") and data.get("doc"):
+        st.caption(literal(data["doc"]))
     if doc is not None:
         since = f" (since opset {doc.since_version})" if doc.since_version else ""
         with st.expander(f"{doc.op_type} documentation{since}"):
@@ -65,9 +89,13 @@ def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) 
     elif data.get("doc") and data["kind"] == "op":
         with st.expander("Operator schema"):
             st.code(data["doc"], language=None)
+    if data.get("schema"):
+        st.code(data["schema"], language=None, wrap_lines=True)
     bindings = {}
     if any(referenced_attribute(v) for v in data["attributes"].values()):
-        bindings = tables.attribute_bindings(model.graph, sub_id, st.session_state.get("caller"))
+        bindings = tables.attribute_bindings(
+            model.graph, sub_id, st.session_state.get("caller"), callers=st.session_state.get("callers")
+        )
     attributes = tables.attribute_table(graph, node_id, doc, bindings)
     if not attributes.empty:
         st.markdown("**Attributes**")
@@ -87,9 +115,17 @@ def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) 
             on_click=open_subgraph,
             args=(sub, (sub_id, node_id) if is_function else None),
         )
-    if data.get("source"):
+    if data.get("source") and "\n" not in data["source"]:
+        st.caption(f"Source: {literal(data['source'])}")
+    elif data.get("source"):
         with st.expander("Source (stack trace)"):
             st.code(data["source"])
+
+
+def _domain_note(data: dict[str, Any]) -> str:
+    """The operator's domain, unless its name already says it (``aten::conv2d``)."""
+    domain = data["domain"] or ""
+    return "" if str(data["op_type"]).startswith(f"{domain}::") else domain
 
 
 def _port_section(title: str, rows: list[tables.PortRow], direction: str, node_id: str) -> None:
@@ -117,38 +153,20 @@ def _weight_section(model: OpenModel, graph: ModelGraph, node_id: str, port: int
         if store is None:
             st.caption("Values are not available for this format.")
             return
+        doc = graph.graph.get("weight_docs", {}).get(info.name)
+        if doc:
+            st.caption(literal(doc))
+        scope = graph.graph.get("tensor_scope")  # the weights of this graph, not a namesake's
         try:
-            values = _weight_values(model.key, info.name, store)
-            sparse = getattr(store, "sparse_parts", lambda _name: None)(info.name)
+            sparse = store.sparse_parts(info.name, scope) if hasattr(store, "sparse_parts") else None
+            if sparse is not None:
+                _sparse_section(sparse, info.name, f"{node_id}_{port}")
+                return
+            values = _weight_values(model.key, info.name, scope, store)
         except ModelLensError as err:
             st.warning(literal(err.one_line()))
             return
-        if sparse is not None:
-            _sparse_section(sparse)
-        stats = tables.tensor_stats(values)
-        if stats.minimum is not None:
-            cols = st.columns(4)
-            for col, (label, value) in zip(
-                cols,
-                (("min", stats.minimum), ("max", stats.maximum), ("mean", stats.mean), ("std", stats.std)),
-                strict=True,
-            ):
-                col.metric(label, f"{value:.4g}", help=_STAT_HELP.get(label))
-            chart = (
-                alt.Chart(stats.histogram)
-                .mark_bar()
-                .encode(
-                    x=alt.X("start:Q", title="value", bin="binned"),
-                    x2="end:Q",
-                    y=alt.Y("count:Q", title="count"),
-                    tooltip=["start", "end", "count"],
-                )
-                .properties(height=120)
-            )
-            st.altair_chart(chart, width="stretch")
-        zeros = f", {stats.zeros:,} zeros" if stats.zeros else ""
-        st.caption(f"{stats.count:,} values{zeros}; first {len(stats.preview)}:")
-        st.code(np.array2string(np.asarray(stats.preview), precision=4, max_line_width=60), language=None)
+        _values_section(tables.tensor_stats(values))
         st.download_button(
             "Download .npy",
             lambda: _npy_bytes(values),
@@ -158,16 +176,72 @@ def _weight_section(model: OpenModel, graph: ModelGraph, node_id: str, port: int
         )
 
 
-def _sparse_section(parts: Any) -> None:
-    """What a sparse initializer stores: its values and indices, and how dense it is."""
-    dense = int(np.prod(parts.dense_shape))
+def _values_section(stats: tables.TensorStats, what: str = "values") -> None:
+    if stats.minimum is not None:
+        cols = st.columns(4)
+        for col, (label, value) in zip(
+            cols,
+            (("min", stats.minimum), ("max", stats.maximum), ("mean", stats.mean), ("std", stats.std)),
+            strict=True,
+        ):
+            col.metric(label, f"{value:.4g}", help=_STAT_HELP.get(label))
+        chart = (
+            alt.Chart(stats.histogram)
+            .mark_bar()
+            .encode(
+                x=alt.X("start:Q", title="value", bin="binned"),
+                x2="end:Q",
+                y=alt.Y("count:Q", title="count"),
+                tooltip=["start", "end", "count"],
+            )
+            .properties(height=120)
+        )
+        st.altair_chart(chart, width="stretch")
+    zeros = f", {stats.zeros:,} zeros" if stats.zeros else ""
+    st.caption(f"{stats.count:,} {what}{zeros}; first {len(stats.preview)}:")
+    st.code(np.array2string(np.asarray(stats.preview), precision=4, max_line_width=60), language=None)
+
+
+def _sparse_section(parts: Any, name: str, key: str) -> None:
+    """What a sparse initializer stores: its values (with statistics) and indices, how dense it is;
+    the dense array is built for the .npy only when its indices fit and it is not too large."""
     st.caption(
-        f"Sparse: {parts.values.size:,} stored values of {dense:,} ({parts.density:.2%} dense), "
-        f"indices {parts.indices.dtype} {format_shape(parts.indices.shape)}. Values, then indices:"
+        f"Sparse: {parts.values.size:,} stored values of {parts.dense_elements:,} "
+        f"({density_text(parts.density)} dense), indices {parts.indices.dtype} "
+        f"{list(parts.indices.shape)}. Indices, first {tables.PREVIEW_VALUES}:"
     )
-    for array in (parts.values, parts.indices):
-        preview = np.asarray(array).reshape(-1)[: tables.PREVIEW_VALUES]
-        st.code(np.array2string(preview, precision=4, max_line_width=60), language=None)
+    preview = np.asarray(parts.indices)[: tables.PREVIEW_VALUES]
+    st.code(np.array2string(preview, max_line_width=60), language=None)
+    _values_section(tables.tensor_stats(parts.values), "stored values")
+    problem = parts.problem()
+    if problem is not None:
+        st.warning(literal(f"Its indices do not fit its shape: {problem}. Fix: re-export the model."))
+    elif parts.dense_bytes > parts.limit_bytes:
+        st.caption(
+            f"No dense .npy: it would hold {parts.dense_elements:,} {parts.values.dtype} values "
+            f"({human_bytes(parts.dense_bytes)}), over the {human_bytes(parts.limit_bytes)} limit; "
+            "the .npz below holds the stored values and indices."
+        )
+    else:
+        st.download_button(
+            "Download dense .npy",
+            lambda: _npy_bytes(parts.dense(name)),
+            file_name=f"{_safe_file(name)}.npy",
+            on_click="ignore",
+            key=f"npy_{key}",
+        )
+    st.download_button(
+        "Download stored values and indices (.npz)",
+        lambda: _npz_bytes(values=parts.values, indices=parts.indices, shape=np.array(parts.dense_shape)),
+        file_name=f"{_safe_file(name)}_sparse.npz",
+        on_click="ignore",
+        key=f"npz_{key}",
+    )
+
+
+def density_text(density: float) -> str:
+    """``50.00%``; tiny densities in scientific notation (``1e-12``), never a misleading 0.00%."""
+    return f"{density:.2%}" if density == 0 or density >= 1e-4 else f"{density:.3g}"
 
 
 def _npy_bytes(values: np.ndarray) -> bytes:
@@ -176,9 +250,16 @@ def _npy_bytes(values: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def _npz_bytes(**arrays: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
-def _weight_values(model_key: str, name: str, _store: Any) -> np.ndarray:
-    return np.asarray(_store.array(name))
+def _weight_values(model_key: str, name: str, scope: str | None, _store: Any) -> np.ndarray:
+    """``scope``: the subgraph whose weight this is (ONNX); other formats' stores take a name only."""
+    return np.asarray(_store.array(name) if scope is None else _store.array(name, scope))
 
 
 def _tensor_panel(graph: ModelGraph, payload: dict[str, Any], edge_indices: list[int]) -> None:
@@ -186,8 +267,14 @@ def _tensor_panel(graph: ModelGraph, payload: dict[str, Any], edge_indices: list
     for index in edge_indices[:10]:
         if index >= len(payload["edges"]):
             continue
-        src_i, dst_i, tensor, shape, dtype = payload["edges"][index]
+        src_i, dst_i, tensor, shape, dtype = payload["edges"][index][:5]
         src, dst = nodes[src_i]["id"], nodes[dst_i]["id"]
+        if payload["edges"][index][5:6] == [1]:
+            st.markdown(f"**Control dependency** {literal(src[:60])} runs before {literal(dst[:60])}")
+            st.caption("no tensor flows here: TensorFlow only orders the two ops")
+            st.button(f"before: {literal(src[:40])}", key=f"prod_{index}", on_click=select_node, args=(src,))
+            st.button(f"after: {literal(dst[:40])}", key=f"cons_{index}_0", on_click=select_node, args=(dst,))
+            continue
         st.markdown(f"**Tensor** {literal(tensor)}")
         st.caption(f"{dtype or '?'} · {shape or 'shape unknown'}")
         edge = next(

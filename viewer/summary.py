@@ -20,7 +20,7 @@ def model_summary(graph: ModelGraph) -> dict[str, Any]:
         "format_label": meta["format_label"],
         "producer": meta.get("producer", ""),
         "ir_version": meta.get("ir_version"),
-        "opsets": dict(meta["opsets"]) if "opsets" in meta else None,
+        "opsets": dict(meta["opsets"]) if "opsets" in meta else None,  # ONNX-only keys are null
         "metadata": {str(k): str(v) for k, v in meta.get("metadata", {}).items()},
         "sha256": meta.get("sha256", ""),
         "nodes": len(op_nodes),
@@ -33,6 +33,9 @@ def model_summary(graph: ModelGraph) -> dict[str, Any]:
         "subgraphs": len(meta.get("subgraphs", {})),
         "warnings": list(meta.get("warnings", [])),
         "dim_ranges": {str(k): list(v) for k, v in meta.get("dim_ranges", {}).items()},
+        # a TensorFlow SavedModel's tag sets and the signatures of each ([] for other formats)
+        "tag_sets": [list(tags) for tags in meta.get("tag_sets", [])],
+        "signatures": [dict(s) for s in meta.get("signature_list", [])],
     }
 
 
@@ -55,12 +58,30 @@ def format_summary_text(summary: dict[str, Any]) -> str:
         lines.extend(
             f"  {io['name']}  {io['dtype'] or '?'}  {_shape_text(io['shape'])}" for io in summary[key]
         )
+    lines.extend(_signature_lines(summary))
     top = sorted(summary["op_types"].items(), key=lambda item: (-item[1], item[0]))
     lines.append("op types    " + ", ".join(f"{op}×{count}" for op, count in top))
     for key, value in summary["metadata"].items():
         lines.append(f"metadata    {key} = {value}")
     lines.extend(f"warning     {w}" for w in summary["warnings"])
     return "\n".join(lines)
+
+
+def _signature_lines(summary: dict[str, Any]) -> list[str]:
+    """One line per SavedModel signature (every tag set); ``*`` marks the one shown."""
+    if len(summary.get("signatures", [])) < 2 and len(summary.get("tag_sets", [])) < 2:
+        return []
+    shown = (summary["metadata"].get("tags", ""), summary["metadata"].get("signature", ""))
+
+    def side(entries: list[dict[str, Any]]) -> str:
+        return ", ".join(f"{e['name']} {e['dtype'] or '?'} {_shape_text(e['shape'])}" for e in entries)
+
+    lines = ["signatures  (--tags TAGS --signature KEY; * = shown):"]
+    for sig in summary["signatures"]:
+        tags = ",".join(sig["tags"])
+        mark = "*" if (tags, sig["key"]) == shown else " "
+        lines.append(f" {mark} [{tags}] {sig['key']}: {side(sig['inputs'])} -> {side(sig['outputs'])}")
+    return lines
 
 
 def dim_range_text(name: str, bounds: list[int | None]) -> str:

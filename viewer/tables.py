@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,13 +116,17 @@ class PortRow:
 def input_rows(graph: ModelGraph, node_id: str, doc: OpDoc | None) -> list[PortRow]:
     data = graph.nodes[node_id]
     producers = {d["dst_port"]: (src, d["src_port"]) for src, _, d in graph.in_edges(node_id, data=True)}
+    formals = data.get("input_formals") or ()
     rows = []
     port_names = data.get("port_names") or []  # formats whose operators name their inputs (aten)
     for port, name in enumerate(data["input_names"]):
-        if doc and port < len(doc.inputs):
-            formal = doc.inputs[port]
-        else:
-            formal = port_names[port] if port < len(port_names) else f"input {port}"
+        formal = doc.inputs[port] if doc and port < len(doc.inputs) else f"input {port}"
+        if doc is None and port < len(formals):
+            formal = formals[port]
+            if not name and port not in producers and formal in data["attributes"]:
+                continue  # a folded constant: shown with the attributes
+        elif doc is None and port < len(port_names):
+            formal = port_names[port]
         if port in data["weights"]:
             info = data["weights"][port]
             rows.append(PortRow(port, formal, name, info.dtype or "?", format_shape(info.shape), ()))
@@ -163,7 +168,7 @@ def node_doc(graph: ModelGraph, node_id: str) -> OpDoc | None:
     if "op_docs" in graph.graph:  # formats that bring their own (TensorFlow: OpDef + table)
         doc: OpDoc | None = graph.graph["op_docs"].get(data["op_type"])
         return doc
-    if graph.graph.get("format") != "onnx":
+    if graph.graph.get("format") not in ("onnx", "ort"):
         return None
     opset = graph.graph.get("opsets", {}).get(data["domain"] or "ai.onnx")
     return onnx_op_doc(data["op_type"], data["domain"], opset)
@@ -233,12 +238,18 @@ def function_call_sites(root: ModelGraph) -> dict[str, list[tuple[str, str]]]:
 
 
 def attribute_bindings(
-    root: ModelGraph, sub_id: str, caller: tuple[str, str] | None = None, _depth: int = 0
+    root: ModelGraph,
+    sub_id: str,
+    caller: tuple[str, str] | None = None,
+    _depth: int = 0,
+    callers: Mapping[str, tuple[str, str]] | None = None,
 ) -> dict[str, Binding]:
     """Values of the attributes of the function that ``sub_id`` is (or is nested in): passed by
-    ``caller`` (graph id, node id) when it calls that function, else by the function's only call
-    site; the function's defaults fill what the caller leaves out. Empty outside functions or when
-    the call site is unknown and there are no defaults."""
+    ``caller`` (graph id, node id) when it calls that function, else by ``callers[function]`` (the
+    call the user came through), else by the function's only call site; the function's defaults
+    fill what the caller leaves out. A caller inside another function passes references resolved the
+    same way, through ``callers``, at any depth. Empty outside functions or when the call site is
+    unknown and there are no defaults."""
     subgraphs = root.graph.get("subgraphs", {})
     function = subgraphs[sub_id].graph.get("function") if sub_id in subgraphs else None
     if function is None or function not in subgraphs or _depth > 16:
@@ -246,12 +257,14 @@ def attribute_bindings(
     defaults = subgraphs[function].graph.get("attribute_defaults", {})
     bindings = {name: Binding(value, "function default") for name, value in defaults.items()}
     sites = function_call_sites(root).get(function, [])
+    if caller is None and callers:
+        caller = callers.get(function)
     if caller not in sites:
         caller = sites[0] if len(sites) == 1 else None
     if caller is None:
         return bindings
     caller_graph = root if caller[0] == "" else subgraphs[caller[0]]
-    outer = attribute_bindings(root, caller[0], None, _depth + 1)
+    outer = attribute_bindings(root, caller[0], None, _depth + 1, callers)
     for name, value in caller_graph.nodes[caller[1]]["attributes"].items():
         ref = referenced_attribute(value)
         if ref is not None and ref in outer:
@@ -332,7 +345,8 @@ def search_nodes(graph: ModelGraph, query: str, limit: int = SEARCH_LIMIT) -> li
     hits = []
     for node_id, data in graph.nodes(data=True):
         tensors = [*data["input_names"], *(t.name for t in data["outputs"])]
-        fields = (node_id, data["name"], op_text(data), *tensors)
+        overload = f"{data['op_type']}:{data['overload']}" if data.get("overload") else ""
+        fields = (node_id, data["name"], op_text(data), overload, *tensors)
         if any(needle in field.lower() for field in fields if field):
             matched_tensor = next((t for t in tensors if t and needle in t.lower()), "")
             suffix = (
@@ -349,7 +363,8 @@ def tensor_consumers(graph: ModelGraph, src: str, src_port: int) -> list[str]:
 
 
 def namespace_text(graph: ModelGraph, namespace: str) -> str:
-    """``encoder/layer/0/attention · BertAttention``: the namespace and, where the format records
-    module classes (``G.graph["group_labels"]``), the class of the module it names."""
+    """``encoder/layer/0/attention (BertAttention)``: the namespace and, where the format records
+    module classes (``G.graph["group_labels"]``), the class of the module it names (as group
+    labels show it)."""
     module_class = (graph.graph.get("group_labels") or {}).get(namespace)
-    return f"{namespace} · {module_class}" if module_class else namespace
+    return f"{namespace} ({module_class})" if module_class else namespace

@@ -15,6 +15,7 @@ from converters.savedmodel.format import (
     convert,
     explain_missing,
     explain_missing_in_folder,
+    explain_part_file,
     match,
     zip_holds_saved_model,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "convert",
     "explain_missing",
     "explain_missing_in_folder",
+    "explain_part_file",
     "match",
     "zip_holds_saved_model",
 ]

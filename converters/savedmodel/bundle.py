@@ -93,6 +93,9 @@ def read_table(data: bytes) -> list[tuple[bytes, bytes]]:
     return entries
 
 
+Extent = tuple[int, int]  # (start, length); length -1 = the whole dimension
+
+
 @dataclass(frozen=True)
 class BundleEntry:
     key: str
@@ -101,7 +104,12 @@ class BundleEntry:
     shard_id: int
     offset: int
     size: int
-    sliced: bool
+    crc32c: int = 0  # masked CRC-32C of the stored bytes, as TensorFlow writes it
+    slices: tuple[tuple[Extent, ...], ...] = ()  # a partitioned tensor: its slices, stored apart
+
+    @property
+    def sliced(self) -> bool:
+        return bool(self.slices)
 
 
 @dataclass
@@ -111,6 +119,7 @@ class TensorBundle:
     prefix: Path
     num_shards: int
     entries: dict[str, BundleEntry] = field(default_factory=dict)
+    slice_entries: dict[bytes, BundleEntry] = field(default_factory=dict)  # keyed by encoded slice key
     problem: str = ""  # why values cannot be matched to variables (set by the reader of the object graph)
 
     @classmethod
@@ -130,19 +139,26 @@ class TensorBundle:
                 continue
             proto = entry_cls.FromString(value)
             key = raw_key.decode("utf-8", "replace")
-            bundle.entries[key] = BundleEntry(
+            entry = BundleEntry(
                 key=key,
                 dtype=dtype_name(proto.dtype),
                 shape=tuple(d or 0 for d in (shape_of(proto.shape) or ())),
                 shard_id=int(proto.shard_id),
                 offset=int(proto.offset),
                 size=int(proto.size),
-                sliced=bool(proto.slices),
+                crc32c=int(proto.crc32c),
+                slices=tuple(_extents(s) for s in proto.slices),
             )
+            if raw_key.startswith(b"\x00"):  # one slice of a partitioned tensor (an encoded key)
+                bundle.slice_entries[raw_key] = entry
+            else:
+                bundle.entries[key] = entry
         return bundle
 
     def raw(self, key: str) -> bytes:
-        entry = self.entries[key]
+        return self._raw(self.entries[key])
+
+    def _raw(self, entry: BundleEntry) -> bytes:
         shard = Path(f"{self.prefix}.data-{entry.shard_id:05d}-of-{self.num_shards:05d}")
         try:
             with shard.open("rb") as handle:
@@ -155,32 +171,62 @@ class TensorBundle:
             ) from err
         if len(data) != entry.size:
             raise ModelLoadError(
-                f"{shard.name} is truncated: {key!r} needs {entry.size} bytes at offset {entry.offset}",
+                f"{shard.name} is truncated: {entry.key!r} needs {entry.size} bytes at offset {entry.offset}",
                 "copy the SavedModel folder again",
             )
         return data
 
     def array(self, key: str) -> np.ndarray:
-        """The tensor stored under ``key`` (numpy; strings as an object array of bytes)."""
-        import numpy as np
-
+        """The tensor stored under ``key`` (numpy; strings as an object array of bytes); a
+        partitioned tensor is assembled from its slices. ModelLoadError when the bytes fail their
+        CRC-32C checksum (corrupt data), as TensorFlow refuses them."""
         entry = self.entries[key]
         if entry.sliced:
-            raise ModelLoadError(
-                f"{key!r} is stored in slices (a partitioned variable)",
-                'install the extra to read it: pip install "modellens[tensorflow]"',
-            )
-        data = self.raw(key)
+            return self._assemble(key, entry)
+        return self._decode(entry)
+
+    def _decode(self, entry: BundleEntry) -> np.ndarray:
+        import numpy as np
+
+        data = self._raw(entry)
         if entry.dtype == "string":
-            return np.array(_string_elements(data, _count(entry.shape)), dtype=object).reshape(entry.shape)
+            values, checksum = _string_elements_checked(data, _count(entry.shape))
+            self._verify(entry, checksum)
+            return np.array(values, dtype=object).reshape(entry.shape)
+        self._verify(entry, crc32c(data))
         dtype = numpy_dtype(entry.dtype)
         count = _count(entry.shape)
         if dtype.itemsize * count != len(data):
             raise ModelLoadError(
-                f"{key!r} holds {len(data)} bytes, not {count} × {dtype.itemsize}",
+                f"{entry.key!r} holds {len(data)} bytes, not {count} × {dtype.itemsize}",
                 "copy the SavedModel folder again",
             )
         return np.frombuffer(data, dtype=dtype).reshape(entry.shape)
+
+    @staticmethod
+    def _verify(entry: BundleEntry, checksum: int) -> None:
+        if entry.crc32c and mask_crc(checksum) != entry.crc32c:
+            raise ModelLoadError(  # the numbers TensorFlow's own refusal names (unmasked CRCs)
+                f"The stored bytes of {entry.key!r} are corrupt (checksum does not match: stored "
+                f"{unmask_crc(entry.crc32c)}, computed {checksum}); TensorFlow refuses them too",
+                "copy the SavedModel folder (variables/) again from the original",
+            )
+
+    def _assemble(self, key: str, entry: BundleEntry) -> np.ndarray:
+        import numpy as np
+
+        dtype = object if entry.dtype == "string" else numpy_dtype(entry.dtype)
+        full = np.zeros(entry.shape, dtype=dtype)
+        for extents in entry.slices:
+            part = self.slice_entries.get(encode_slice_key(key, extents))
+            if part is None:
+                raise ModelLoadError(
+                    f"A slice of the partitioned variable {key!r} is missing from variables.index",
+                    "copy the SavedModel folder again",
+                )
+            index = tuple(slice(start, None if length < 0 else start + length) for start, length in extents)
+            full[index] = self._decode(part)
+        return full
 
     def object_graph(self) -> Any | None:
         """The TrackableObjectGraph saved beside TF2 variables (None for TF1 checkpoints)."""
@@ -188,7 +234,7 @@ class TensorBundle:
 
         if OBJECT_GRAPH_KEY not in self.entries:
             return None
-        (blob,) = _string_elements(self.raw(OBJECT_GRAPH_KEY), 1)
+        blob = self.array(OBJECT_GRAPH_KEY).reshape(-1)[0]
         return trackable_object_graph_class().FromString(blob)
 
 
@@ -197,6 +243,72 @@ def _count(shape: tuple[int, ...]) -> int:
     for dim in shape:
         count *= dim
     return count
+
+
+def _string_elements_checked(data: bytes, count: int) -> tuple[list[bytes], int]:
+    """A string tensor's elements and the CRC-32C TensorFlow computes over them: each length as
+    a little-endian uint32 (uint64 when larger), the 4 stored bytes after the lengths, the bytes."""
+    lengths, pos = [], 0
+    for _ in range(count):
+        length, pos = _varint(data, pos)
+        lengths.append(length)
+    checksum = 0
+    for length in lengths:
+        checksum = crc32c(struct.pack("<I" if length <= 0xFFFFFFFF else "<Q", length), checksum)
+    checksum = crc32c(data[pos : pos + 4], checksum)
+    values = _string_elements(data, count)
+    for value in values:
+        checksum = crc32c(value, checksum)
+    return values, checksum
+
+
+def _extents(proto: Any) -> tuple[Extent, ...]:
+    return tuple((int(e.start), int(e.length) if e.HasField("length") else -1) for e in proto.extent)
+
+
+def encode_slice_key(name: str, extents: tuple[Extent, ...]) -> bytes:
+    """TensorFlow's key for one slice of a partitioned tensor (checkpoint::EncodeTensorNameSlice:
+    OrderedCode of 0, the name, the rank, then start and length per dimension)."""
+    escapes = {0x00: b"\x00\xff", 0xFF: b"\xff\x00"}
+    escaped = b"".join(escapes.get(byte, bytes([byte])) for byte in name.encode("utf-8"))
+    key = _num_increasing(0) + escaped + b"\x00\x01" + _num_increasing(len(extents))
+    for start, length in extents:
+        key += _signed_num_increasing(start) + _signed_num_increasing(length)
+    return key
+
+
+def _num_increasing(value: int) -> bytes:
+    body = value.to_bytes((value.bit_length() + 7) // 8, "big") if value else b""
+    return bytes([len(body)]) + body
+
+
+def _signed_num_increasing(value: int) -> bytes:
+    """OrderedCode's WriteSignedNumIncreasing: a unary length header, then two's complement."""
+    magnitude = ~value if value < 0 else value
+    length = (magnitude.bit_length() + 1 + 6) // 7 if magnitude else 1
+    if length > 8:
+        raise BundleFormatError("slice extent too large")
+    raw = bytearray((value & ((1 << (8 * length)) - 1)).to_bytes(length, "big"))
+    header = (0xFF << (8 - length)) & 0xFF  # `length` leading one bits
+    raw[0] ^= header
+    return bytes(raw)
+
+
+def crc32c(data: bytes, value: int = 0) -> int:
+    """CRC-32C (Castagnoli) of ``data``, extending ``value``."""
+    import google_crc32c
+
+    return int(google_crc32c.extend(value, data))
+
+
+def mask_crc(crc: int) -> int:
+    """TensorFlow's masked CRC (crc32c::Mask): rotate right by 15, add a constant."""
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def unmask_crc(masked: int) -> int:
+    rotated = (masked - 0xA282EAD8) & 0xFFFFFFFF
+    return ((rotated >> 17) | (rotated << 15)) & 0xFFFFFFFF
 
 
 def _string_elements(data: bytes, count: int) -> list[bytes]:

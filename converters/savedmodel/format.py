@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -10,7 +11,7 @@ from converters import schema
 from converters.errors import ModelLoadError, UnsupportedFormatError
 from converters.op_catalog import tf_op_doc
 from converters.savedmodel.bundle import BundleFormatError, TensorBundle
-from converters.savedmodel.graph import FORMAT, GraphBuilder, Variable
+from converters.savedmodel.graph import FORMAT, VARIABLE_OPS, GraphBuilder, Variable
 from converters.savedmodel.protos import dtype_name, saved_model_class, shape_of
 from converters.savedmodel.values import attr_value, tensor_array
 from converters.source import ModelSource
@@ -25,6 +26,7 @@ __all__ = [
     "convert",
     "explain_missing",
     "explain_missing_in_folder",
+    "explain_part_file",
     "match",
     "zip_holds_saved_model",
 ]
@@ -32,19 +34,75 @@ PROTO_NAMES = ("saved_model.pb", "saved_model.pbtxt")
 DEFAULT_SIGNATURE = "serving_default"
 INIT_OP_SIGNATURE = "__saved_model_init_op"
 FIX_EXPORT = "save it again with tf.saved_model.save(obj, DIR) or Keras model.export(DIR), and open DIR"
-EXTRA_HINT = 'pip install "modellens[tensorflow]"'
+
+
+MAX_SEARCH_DEPTH = 6  # how deep a folder or unpacked zip is searched for saved_model.pb
 
 
 def match(source: ModelSource) -> bool:
-    """A folder holding saved_model.pb (or .pbtxt), or that file itself."""
+    """A folder holding saved_model.pb (or .pbtxt), itself or in folders below it (TF Serving's
+    ``name/1``, ``name/2``, a wrapper folder), or that file itself."""
     if source.is_dir:
-        return any((source.path / name).is_file() for name in PROTO_NAMES)
+        return bool(saved_models_in(source.path))
     return source.path.name in PROTO_NAMES
 
 
+def _holds_proto(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in PROTO_NAMES)
+
+
+def saved_models_in(folder: Path) -> list[Path]:
+    """Folders holding saved_model.pb: ``folder`` itself, else those below it (at most
+    MAX_SEARCH_DEPTH down, none inside another SavedModel, links not followed), in path order."""
+    if _holds_proto(folder):
+        return [folder]
+    found: list[Path] = []
+    level = [folder]
+    for _ in range(MAX_SEARCH_DEPTH):
+        children = []
+        for parent in level:
+            try:
+                entries = sorted(parent.iterdir())
+            except OSError:
+                continue
+            children += [p for p in entries if p.is_dir() and not p.is_symlink()]
+        found += [p for p in children if _holds_proto(p)]
+        level = [p for p in children if not _holds_proto(p)]
+        if not level:
+            break
+    return sorted(found)
+
+
+def choose_saved_model(folder: Path, display_name: str) -> tuple[Path, str]:
+    """The SavedModel to open in ``folder``, and a warning saying which when there are several.
+    TF Serving's layout (``name/1``, ``name/2``: numbered version folders) opens the highest
+    version, as TF Serving serves it; other sets open the first in path order."""
+    found = saved_models_in(folder)
+    if len(found) <= 1:
+        return (found[0] if found else folder), ""
+
+    def shown(path: Path) -> str:
+        return path.relative_to(folder).as_posix()
+
+    if all(p.name.isdigit() for p in found) and len({p.parent for p in found}) == 1:
+        chosen = max(found, key=lambda p: int(p.name))
+        listed = ", ".join(shown(p) for p in sorted(found, key=lambda p: int(p.name)))
+        return chosen, (
+            f"{display_name} holds {len(found)} versions of a SavedModel (TF Serving layout: {listed}): "
+            f"showing the highest, {shown(chosen)}, as TF Serving serves it; "
+            "open a version's folder for another"
+        )
+    chosen = found[0]
+    listed = ", ".join(shown(p) for p in found)
+    return chosen, (
+        f"{display_name} holds {len(found)} SavedModels ({listed}): showing {shown(chosen)}; "
+        "open another one's folder (or zip it alone) to see it"
+    )
+
+
 def zip_holds_saved_model(names: list[str]) -> bool:
-    """A zip whose entries hold saved_model.pb at the top or one folder down (two with a wrapper)."""
-    return any(PurePosixPath(n).name in PROTO_NAMES and len(PurePosixPath(n).parts) <= 3 for n in names)
+    """A zip whose entries hold saved_model.pb at any depth."""
+    return any(PurePosixPath(n.replace("\\", "/")).name in PROTO_NAMES for n in names)
 
 
 def explain_missing(names: list[str], display_name: str) -> None:
@@ -58,6 +116,35 @@ def explain_missing(names: list[str], display_name: str) -> None:
         )
 
 
+_PART_FILES = {
+    "variables.index": "variables' index",
+    "fingerprint.pb": "fingerprint",
+    "keras_metadata.pb": "Keras metadata",
+}
+
+
+def explain_part_file(source: ModelSource) -> None:
+    """Raise when the file is one piece of a SavedModel folder (variables.index, a variables data
+    shard, fingerprint.pb): name the folder to open instead."""
+    if source.is_dir:
+        return
+    name = source.path.name
+    what = _PART_FILES.get(name) or (
+        "variables' data" if re.fullmatch(r"variables\.data-\d+-of-\d+", name) else ""
+    )
+    if not what:
+        return
+    folder = source.path.parent.parent if source.path.parent.name == "variables" else source.path.parent
+    fix = (
+        f"open the SavedModel folder instead: {folder}"
+        if _holds_proto(folder)
+        else "open the SavedModel folder (the one holding saved_model.pb), or upload it as a .zip"
+    )
+    raise UnsupportedFormatError(
+        f"{source.display_name} is the {what} file of a TensorFlow SavedModel, not a model on its own", fix
+    )
+
+
 def explain_missing_in_folder(folder: Path, display_name: str) -> None:
     """Raise when a folder has variables/ but no saved_model.pb (a partial SavedModel copy)."""
     if (folder / "variables.index").is_file() and any((folder.parent / n).is_file() for n in PROTO_NAMES):
@@ -69,9 +156,12 @@ def explain_missing_in_folder(folder: Path, display_name: str) -> None:
         explain_missing(["variables/variables.index"], display_name)
 
 
-def model_dir(source: ModelSource) -> Path:
-    """The SavedModel folder of a source (the folder, or the folder of saved_model.pb)."""
-    return source.path if source.is_dir else source.path.parent
+def model_dir(source: ModelSource) -> tuple[Path, str]:
+    """The SavedModel folder of a source (the folder, one below it, or the folder of
+    saved_model.pb), and a warning naming the one chosen when there were several."""
+    if not source.is_dir:
+        return source.path.parent, ""
+    return choose_saved_model(source.path, source.display_name)
 
 
 def read_saved_model(folder: Path, display_name: str) -> Any:
@@ -105,14 +195,14 @@ def read_saved_model(folder: Path, display_name: str) -> Any:
 
 def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> schema.ModelGraph:
     settings = settings or {}
-    folder = model_dir(source)
+    folder, chosen = model_dir(source)
     name = source.display_name
     source.start_hashing()
     saved_model = read_saved_model(folder, name)
     meta_graph = _pick_meta_graph(saved_model, settings.get("tags"), name)
     signatures = signature_table(meta_graph)
     key = _pick_signature(signatures, settings.get("signature"), name)
-    warnings: list[str] = []
+    warnings: list[str] = [chosen] if chosen else []
     bundle = _open_bundle(folder, warnings)
     namer = VariableNamer(meta_graph, bundle, warnings)
     builder = GraphBuilder(meta_graph, namer)
@@ -170,6 +260,20 @@ def signature_table(meta_graph: Any) -> dict[str, dict[str, Any]]:
     return table
 
 
+def signature_list(saved_model: Any) -> list[dict[str, Any]]:
+    """Every signature of every meta graph: key, tags, inputs and outputs (name, dtype, shape)."""
+    found = []
+    for meta_graph in saved_model.meta_graphs:
+        tags = sorted(meta_graph.meta_info_def.tags)
+        for key, entry in signature_table(meta_graph).items():
+            io = {
+                side: [{k: v for k, v in e.items() if k != "tensor"} for e in entry[side]]
+                for side in ("inputs", "outputs")
+            }
+            found.append({"key": key, "tags": tags, **io})
+    return found
+
+
 def _io_entry(name: str, info: Any) -> dict[str, Any]:
     shape = shape_of(info.tensor_shape)
     return {
@@ -222,6 +326,7 @@ class VariableNamer:
                         self.keys[index] = attribute.checkpoint_key
                         self.keys_by_full_name.setdefault(attribute.full_name, attribute.checkpoint_key)
         self.handle_objects = _handle_objects(meta_graph)
+        self.partitions = _partitions(meta_graph)
         self._named: dict[str, Variable] = {}
         self._names: set[str] = set()
 
@@ -241,11 +346,18 @@ class VariableNamer:
         else:
             name = shared or full_name
             key = self._key_for(name, full_name)
+        partition = None if in_function else self.partitions.get(node.name)
+        part = None
+        if partition is not None:
+            key, part = partition[0], (partition[1], partition[2])
+        resource = "" if node.op in VARIABLE_OPS else node.op
+        if resource:
+            dtype, shape = "resource", ()
         unique, n = name, 1
         while unique in self._names:
             unique, n = f"{name}_{n}", n + 1
         self._names.add(unique)
-        variable = Variable(name=unique, dtype=dtype, shape=shape, key=key)
+        variable = Variable(name=unique, dtype=dtype, shape=shape, key=key, part=part, resource=resource)
         self._named[identity] = variable
         return variable
 
@@ -270,6 +382,28 @@ def _checkpoint_graph(bundle: TensorBundle | None, warnings: list[str]) -> Any |
         )
         bundle.problem = str(err)
         return None
+
+
+def _partitions(meta_graph: Any) -> dict[str, tuple[str, tuple[int, ...], tuple[int, ...]]]:
+    """TF1 partitioned variables: variable op name → (full tensor's checkpoint key, offset, shape)
+    from the VariableDefs' save_slice_info in the meta graph's variable collections."""
+    from google.protobuf.message import DecodeError
+    from tensorboard.compat.proto import variable_pb2
+
+    found = {}
+    for collection in ("variables", "trainable_variables"):
+        if collection not in meta_graph.collection_def:
+            continue
+        for blob in meta_graph.collection_def[collection].bytes_list.value:
+            try:
+                variable = variable_pb2.VariableDef.FromString(blob)
+            except DecodeError:
+                continue
+            info = variable.save_slice_info_def
+            if info.full_name and len(info.var_offset) == len(info.var_shape):
+                op_name = variable.variable_name.split(":")[0]
+                found[op_name] = (info.full_name, tuple(info.var_offset), tuple(info.var_shape))
+    return found
 
 
 def _handle_objects(meta_graph: Any) -> dict[str, int]:
@@ -314,6 +448,12 @@ class SavedModelTensorStore:
         variable = self.variables.get(name)
         if variable is None:
             raise ModelLoadError(f"No stored tensor named {name!r}", "pick a weight listed by the node")
+        if variable.resource:
+            raise ModelLoadError(
+                f"{name!r} is a {variable.resource} resource handle, not stored values: TensorFlow "
+                "fills it when the model loads (from the graph's initializers and assets/)",
+                "",
+            )
         if self.bundle is not None and not variable.key and self.bundle.problem:
             raise ModelLoadError(
                 f"The values of {name!r} cannot be read: {self.bundle.problem}",
@@ -322,9 +462,13 @@ class SavedModelTensorStore:
         if self.bundle is None or variable.key not in self.bundle.entries:
             raise ModelLoadError(
                 f"The values of {name!r} are not in variables/ (no checkpoint entry found)",
-                f"open the whole SavedModel folder; to read unusual checkpoints, {EXTRA_HINT}",
+                "open the whole SavedModel folder (saved_model.pb beside variables/)",
             )
-        return self.bundle.array(variable.key)
+        values = self.bundle.array(variable.key)
+        if variable.part is None:
+            return values
+        offset, shape = variable.part
+        return values[tuple(slice(o, o + n) for o, n in zip(offset, shape, strict=True))]
 
 
 def _fill_attributes(
@@ -340,7 +484,9 @@ def _fill_attributes(
     info = meta_graph.meta_info_def
     tags = sorted(info.tags)
     variables = builder.variables
-    sizes = [schema.TensorInfo(v.name, v.dtype, v.shape).size or 0 for v in variables.values()]
+    sizes = [
+        schema.TensorInfo(v.name, v.dtype, v.shape).size or 0 for v in variables.values() if not v.resource
+    ]
     from converters.savedmodel.graph import _nbytes
 
     store = SavedModelTensorStore(bundle, dict(variables), dict(builder.constants))
@@ -365,6 +511,7 @@ def _fill_attributes(
         signatures=signatures,
         tags=tags,
         tag_sets=[sorted(m.meta_info_def.tags) for m in saved_model.meta_graphs],
+        signature_list=signature_list(saved_model),
         parameters=sum(sizes),
         parameter_bytes=sum(_nbytes(v) or 0 for v in variables.values()),
         warnings=warnings,

@@ -10,15 +10,17 @@ variable; ``Const`` values become weights (and attributes when small) of their u
 from __future__ import annotations
 
 import posixpath
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from converters import schema
 from converters.errors import ModelLoadError
 from converters.op_catalog import tf_category_of
+from converters.savedmodel.keras_names import apply_keras_namespaces
 from converters.savedmodel.protos import dtype_name, shape_of
-from converters.savedmodel.refs import split_function_ref, split_graph_ref, topological
+from converters.savedmodel.refs import ref_node, split_function_ref, split_graph_ref, topological
 from converters.savedmodel.values import SMALL_CONST_ELEMENTS, attr_value, small_value, tensor_dtype_shape
 
 FORMAT = "savedmodel"
@@ -36,16 +38,29 @@ CONTROL_FLOW: dict[str, tuple[tuple[str, ...], int]] = {
     "StatelessCase": (("branches",), 1),
 }
 MAX_INLINE_DEPTH = 64
+RESOURCE_DTYPE = 20  # DT_RESOURCE
+# TF1 control-flow primitives: TensorFlow's function runtime never prunes them (Node::IsControlFlow)
+TF1_CONTROL_FLOW = frozenset(
+    {
+        *("Switch", "Merge", "Enter", "Exit", "NextIteration"),
+        *("RefSwitch", "RefMerge", "RefEnter", "RefExit", "RefNextIteration"),
+    }
+)
 
 
 @dataclass(frozen=True)
 class Variable:
-    """A variable a signature reads: display name, dtype, shape, checkpoint key ("" if unknown)."""
+    """A variable a signature reads: display name, dtype, shape, checkpoint key ("" if unknown).
+    ``part``: for one partition of a TF1 partitioned variable, its (offset, shape) in the full
+    tensor stored under ``key``. ``resource``: the op type of a non-variable resource handle
+    (HashTableV2, ...): no values, no parameters."""
 
     name: str
     dtype: str | None
     shape: schema.Shape
     key: str = ""
+    part: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+    resource: str = ""
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,11 @@ class Value:
     const_name: str = ""
     const: Any = None  # TensorProto
     const_info: tuple[str, tuple[int, ...], Any] | None = None  # dtype, shape, values when small
+    controls: tuple[str, ...] = ()  # graph nodes that must run before any user (folded ^inputs)
+
+    def with_controls(self, controls: Iterable[str]) -> Value:
+        extra = tuple(c for c in controls if c not in self.controls)
+        return replace(self, controls=self.controls + extra) if extra else self
 
 
 @dataclass
@@ -67,6 +87,8 @@ class _Body:
     in_function: bool
     scope: str
     outputs: dict[str, list[Value]] = field(default_factory=dict)
+    # body node → the graph nodes a ``^node`` control input on it stands for
+    handles: dict[str, tuple[str, ...]] = field(default_factory=dict)
     layouts: dict[str, list[tuple[str, int, list[str | None]]]] = field(default_factory=dict)
 
 
@@ -82,6 +104,7 @@ class GraphBuilder:
         self.constants: dict[str, Any] = {}  # weight name → TensorProto
         self.subgraphs: dict[str, schema.ModelGraph] = {}
         self.warnings: list[str] = []
+        self.pruned: Counter[str] = Counter()  # dead ops TensorFlow's function runtime drops too
         self.graph = schema.new_graph(FORMAT, "")
         self.taken: set[str] = set()
         self._stack: list[str] = []
@@ -108,51 +131,92 @@ class GraphBuilder:
             self._add_output(name, dtype_name(info.dtype), shape_of(info.tensor_shape), value)
         if not inputs:
             self.graph.graph["inputs"] = [n for n, d in self.graph.nodes(data=True) if d["kind"] == "input"]
-        self._prune(self.graph)
         self.graph.graph["subgraphs"] = self.subgraphs
+        apply_keras_namespaces(self.graph, self.variables)
+        if self.pruned:
+            listed = ", ".join(f"{op} {n}" for op, n in self.pruned.most_common(8))
+            more = ", …" if len(self.pruned) > 8 else ""
+            self.warnings.append(
+                f"{sum(self.pruned.values())} ops feed no output and are not shown ({listed}{more}): "
+                "TensorFlow prunes them too before it runs a function (dead stateless ops)"
+            )
         return self.graph
 
     # ------------------------------------------------------------------ bodies
 
     def _run_body(self, body: _Body, roots: Iterable[str]) -> None:
         for name in topological(body.nodes, body.in_function, roots):
-            if body.outputs.get(name):
-                continue  # a signature input placeholder, already bound
-            body.outputs[name] = self._node_outputs(body, body.nodes[name])
+            node = body.nodes[name]
+            controls = self._control_inputs(body, node)
+            if body.outputs.get(name):  # a signature input placeholder, already bound
+                body.handles[name] = _value_nodes(body.outputs[name])
+                continue
+            outputs, handle = self._node_outputs(body, node, controls)
+            body.outputs[name] = outputs
+            body.handles[name] = handle
 
-    def _node_outputs(self, body: _Body, node: Any) -> list[Value]:
+    def _control_inputs(self, body: _Body, node: Any) -> tuple[str, ...]:
+        """The graph nodes standing for a node's ``^name`` control inputs (folded ones see through)."""
+        found: list[str] = []
+        for ref in node.input:
+            if ref.startswith("^"):
+                name = ref_node(ref, body.in_function)
+                found += [n for n in body.handles.get(name, ()) if n not in found]
+        return tuple(found)
+
+    def _node_outputs(
+        self, body: _Body, node: Any, controls: tuple[str, ...]
+    ) -> tuple[list[Value], tuple[str, ...]]:
+        """The node's output values, and the graph nodes a control dependency on it stands for."""
         op = node.op
         full_name = posixpath.join(body.scope, node.name) if body.scope else node.name
         data_inputs = [ref for ref in node.input if not ref.startswith("^")]
         if op == "NoOp":
-            return []
+            return [], controls
         if op in IDENTITY_OPS:
-            return [self._resolve(body, ref) for ref in data_inputs]
+            values = [self._resolve(body, ref).with_controls(controls) for ref in data_inputs]
+            return values, _value_nodes(values)
         if op == "Const":
             tensor = node.attr["value"].tensor
             dtype, shape = tensor_dtype_shape(tensor)
             small = small_value(tensor, schema.PREVIEW_LIMIT)
-            return [Value(const_name=full_name, const=tensor, const_info=(dtype, shape, small))]
-        if op in VARIABLE_OPS:
-            return [Value(variable=self.name_variable(node, full_name, body.in_function))]
+            value = Value(
+                const_name=full_name, const=tensor, const_info=(dtype, shape, small), controls=controls
+            )
+            return [value], controls
+        if op in VARIABLE_OPS or self._is_resource_source(node, data_inputs):
+            return [Value(variable=self.name_variable(node, full_name, body.in_function))], controls
         if op == "ReadVariableOp" and data_inputs:
             source = self._resolve(body, data_inputs[0])
             if source.variable is not None:
                 self.variables.setdefault(source.variable.name, source.variable)
-                return [source]
+                return [source.with_controls(controls)], controls
         if op == "Placeholder" and not body.in_function:
             node_id = self._add_io_node("input", full_name, _attr_dtype(node, "dtype"), _attr_shape(node))
-            return [Value(node=node_id)]
+            return [Value(node=node_id)], (node_id,)
         callee = self._callee(node)
         if callee is not None and callee not in self._stack and len(self._stack) < MAX_INLINE_DEPTH:
-            inputs = [self._resolve(body, ref) for ref in data_inputs]
+            inputs = [self._resolve(body, ref).with_controls(controls) for ref in data_inputs]
             return self._inline(self.functions[callee], inputs, posixpath.dirname(full_name))
         if callee is not None:
             self.warnings.append(f"{full_name} calls {callee} recursively (or too deeply): shown as a call")
         elif node.op in CALL_OPS:
             missing = node.attr["f"].func.name
             self.warnings.append(f"{full_name} calls {missing}, which is not in the function library")
-        return self._add_op(body, node, full_name, data_inputs)
+        node_id, outputs = self._add_op(body, node, full_name, data_inputs, controls)
+        return outputs, (node_id,)
+
+    def _is_resource_source(self, node: Any, data_inputs: list[str]) -> bool:
+        """A resource-creating op (HashTableV2, MutableHashTableV2, ...): no data inputs, every
+        output a resource handle. Like VarHandleOp it is a handle, not a computation."""
+        if data_inputs or node.op in self.functions:
+            return False
+        op_def = self.op_defs.get(node.op)
+        return (
+            op_def is not None
+            and bool(op_def.output_arg)
+            and all(arg.type == RESOURCE_DTYPE and not arg.number_attr for arg in op_def.output_arg)
+        )
 
     def _callee(self, node: Any) -> str | None:
         if node.op in CALL_OPS:
@@ -160,17 +224,43 @@ class GraphBuilder:
             return name if name in self.functions else None
         return node.op if node.op in self.functions else None
 
-    def _inline(self, function: Any, inputs: list[Value], scope: str) -> list[Value]:
+    def _inline(self, function: Any, inputs: list[Value], scope: str) -> tuple[list[Value], tuple[str, ...]]:
+        """A function body inlined: its return values, and the graph nodes standing for the call."""
         args = {arg.name: value for arg, value in zip(function.signature.input_arg, inputs, strict=False)}
         body = _Body(nodes={n.name: n for n in function.node_def}, args=args, in_function=True, scope=scope)
-        roots = [split_function_ref(ref)[0] for ref in function.ret.values()]
-        roots += list(function.control_ret.values())
+        roots = self._live_roots(function, body.nodes)
         self._stack.append(function.signature.name)
         try:
-            self._run_body(body, [r for r in roots if r in body.nodes])
+            self._run_body(body, roots)
         finally:
             self._stack.pop()
-        return [self._resolve(body, function.ret[arg.name]) for arg in function.signature.output_arg]
+        self._count_pruned(body, scope)
+        values = [self._resolve(body, function.ret[arg.name]) for arg in function.signature.output_arg]
+        handle = list(_value_nodes(values))
+        for name in function.control_ret.values():
+            handle += [n for n in body.handles.get(name, ()) if n not in handle]
+        return values, tuple(handle)
+
+    def _live_roots(self, function: Any, nodes: dict[str, Any]) -> list[str]:
+        """The nodes TensorFlow's function runtime keeps (PruneFunctionBody): what the returns and
+        control returns need, every stateful op, and TF1 control-flow primitives."""
+        roots = [split_function_ref(ref)[0] for ref in function.ret.values()]
+        roots += list(function.control_ret.values())
+        roots += [name for name, node in nodes.items() if self._is_stateful(node.op)]
+        return [r for r in dict.fromkeys(roots) if r in nodes]
+
+    def _is_stateful(self, op: str) -> bool:
+        if op in TF1_CONTROL_FLOW:
+            return True
+        if op in self.functions:
+            return bool(self.functions[op].signature.is_stateful)
+        op_def = self.op_defs.get(op)
+        return True if op_def is None else bool(op_def.is_stateful)
+
+    def _count_pruned(self, body: _Body, scope: str) -> None:
+        for name, node in body.nodes.items():
+            if name not in body.outputs and node.op not in PLUMBING_OPS:
+                self.pruned[node.op] += 1
 
     # ------------------------------------------------------------------ references
 
@@ -226,7 +316,9 @@ class GraphBuilder:
 
     # ------------------------------------------------------------------ nodes
 
-    def _add_op(self, body: _Body, node: Any, full_name: str, data_inputs: list[str]) -> list[Value]:
+    def _add_op(
+        self, body: _Body, node: Any, full_name: str, data_inputs: list[str], controls: tuple[str, ...]
+    ) -> tuple[str, list[Value]]:
         node_id = schema.unique_id(full_name, self.taken, node.op)
         layout = self._output_layout(node)
         dtypes = [dtype for _, _, types in layout for dtype in types]
@@ -282,7 +374,17 @@ class GraphBuilder:
             if value.node and port not in weights and value.node in self.graph:
                 tensor = self.graph.nodes[value.node]["outputs"][value.port].name
                 schema.add_edge(self.graph, value.node, node_id, value.port, port, tensor)
-        return [Value(node=node_id, port=port) for port in range(len(outputs))]
+        self._add_controls(node_id, [*controls, *(c for value in inputs for c in value.controls)])
+        return node_id, [Value(node=node_id, port=port) for port in range(len(outputs))]
+
+    def _add_controls(self, node_id: str, controls: Iterable[str]) -> None:
+        """Control dependencies (run-before, no tensor) as the node's ``control_inputs``."""
+        data_sources = set(self.graph.predecessors(node_id))
+        found = [
+            c for c in dict.fromkeys(controls) if c in self.graph and c != node_id and c not in data_sources
+        ]
+        if found:
+            self.graph.nodes[node_id]["control_inputs"] = found
 
     def _input_names(self, node: Any) -> list[str]:
         op_def = self.op_defs.get(node.op)
@@ -338,6 +440,7 @@ class GraphBuilder:
         elif value.node:
             tensor = self.graph.nodes[value.node]["outputs"][value.port].name
             schema.add_edge(self.graph, value.node, node_id, value.port, 0, tensor)
+        self._add_controls(node_id, value.controls)
         self.graph.graph["outputs"].append(node_id)
 
     # ------------------------------------------------------------------ control flow
@@ -356,48 +459,48 @@ class GraphBuilder:
         for label, function_name in names:
             sub_id = f"{node_id}/{label}"
             outer = inputs[first_input:] if attrs and label.split("[")[0] in attrs else []
-            self.subgraphs[sub_id] = self._function_subgraph(self.functions[function_name], outer)
+            loop = node.op in ("While", "StatelessWhile")
+            self.subgraphs[sub_id] = self._function_subgraph(self.functions[function_name], outer, loop)
             sub_ids.append(sub_id)
         return sub_ids
 
-    def _function_subgraph(self, function: Any, outer: list[Value]) -> schema.ModelGraph:
-        """A function body as its own graph; arguments fed by variables/constants stay weights."""
+    def _function_subgraph(self, function: Any, outer: list[Value], loop: bool = False) -> schema.ModelGraph:
+        """A function body as its own graph. Arguments fed by variables stay weights, and so do
+        constants fed into If/Case branches; a While's cond/body arguments are loop-carried (they
+        change every iteration), so a constant there is only the first iteration's value: those
+        arguments are inputs of the body."""
         saved = self.graph, self.taken
         self.graph, self.taken = schema.new_graph(FORMAT, function.signature.name), set()
         try:
             args: dict[str, Value] = {}
             for index, arg in enumerate(function.signature.input_arg):
                 passed = outer[index] if index < len(outer) else Value()
-                if passed.variable is not None or passed.const is not None:
-                    args[arg.name] = passed
+                if passed.variable is not None or (passed.const is not None and not loop):
+                    args[arg.name] = replace(passed, controls=())  # outer nodes are not in the body
                     continue
                 shapes = function.arg_attr[index].attr["_output_shapes"].list.shape
                 shape = shape_of(shapes[0]) if shapes else None
                 node_id = self._add_io_node("input", arg.name, _arg_dtype(arg, None), shape)
                 self.graph.graph["inputs"].append(node_id)
                 args[arg.name] = Value(node=node_id)
-            outputs = self._inline(function, list(args.values()), "")
+            outputs, _ = self._inline(function, list(args.values()), "")
             for arg, value in zip(function.signature.output_arg, outputs, strict=True):
                 self._add_output(arg.name, _arg_dtype(arg, None), None, value)
-            self._prune(self.graph)
             self.graph.graph["subgraphs"] = self.subgraphs
             self.graph.graph["name"] = function.signature.name
             return self.graph
         finally:
             self.graph, self.taken = saved
 
-    @staticmethod
-    def _prune(graph: schema.ModelGraph) -> None:
-        """Drop ops that feed no output (dead branches of inlined functions); side-effect sinks stay."""
-        sinks = [n for n, d in graph.nodes(data=True) if d["kind"] == "output" or not d["outputs"]]
-        keep: set[str] = set(graph.graph["inputs"]) | set(sinks)
-        stack = list(sinks)
-        while stack:  # one backward walk from every sink at once
-            for producer in graph.predecessors(stack.pop()):
-                if producer not in keep:
-                    keep.add(producer)
-                    stack.append(producer)
-        graph.remove_nodes_from([n for n in list(graph.nodes) if n not in keep])
+
+def _value_nodes(values: Iterable[Value]) -> tuple[str, ...]:
+    """The graph nodes behind values: their producers and their carried control dependencies."""
+    found: list[str] = []
+    for value in values:
+        for name in (value.node, *value.controls):
+            if name and name not in found:
+                found.append(name)
+    return tuple(found)
 
 
 def _set_output(outputs: list[Value], port: int, value: Value) -> None:

@@ -77,7 +77,21 @@ def _classes() -> dict[str, Any]:
         entry.field.add(name="offset", number=4, type=_INT64, label=_OPTIONAL)
         entry.field.add(name="size", number=5, type=_INT64, label=_OPTIONAL)
         entry.field.add(name="crc32c", number=6, type=_FIXED32, label=_OPTIONAL)
-        entry.field.add(name="slices", number=7, type=_BYTES, label=_REPEATED)  # TensorSliceProto
+        entry.field.add(
+            name="slices", number=7, type=_MESSAGE, label=_REPEATED, type_name=f".{_PACKAGE}.TensorSliceProto"
+        )
+        tensor_slice = proto.message_type.add(name="TensorSliceProto")  # tensorflow/core/framework
+        extent = tensor_slice.nested_type.add(name="Extent")
+        extent.field.add(name="start", number=1, type=_INT64, label=_OPTIONAL)
+        extent.oneof_decl.add(name="has_length")
+        extent.field.add(name="length", number=2, type=_INT64, label=_OPTIONAL, oneof_index=0)
+        tensor_slice.field.add(
+            name="extent",
+            number=1,
+            type=_MESSAGE,
+            label=_REPEATED,
+            type_name=f".{_PACKAGE}.TensorSliceProto.Extent",
+        )
         header = proto.message_type.add(name="BundleHeaderProto")
         header.field.add(name="num_shards", number=1, type=_INT32, label=_OPTIONAL)
         header.field.add(name="endianness", number=2, type=_INT32, label=_OPTIONAL)

@@ -52,6 +52,7 @@ export function renderDot(payload, options = {}) {
     const attrs = [];
     if (opts.showShapes !== false && e.shape) attrs.push(`label=${dotString(e.shape)}`);
     if (e.tensor) attrs.push(`tooltip=${dotString(e.tensor)}`);
+    if (e.control) attrs.push('style=dashed, tooltip="control dependency"');
     lines.push(`  ${ids.get(e.source)} -> ${ids.get(e.target)}${attrs.length ? ` [${attrs.join(", ")}]` : ""};`);
   }
   lines.push("}");

@@ -43,6 +43,7 @@ ${scope} .ml-muted{fill:${pal.muted}}
 ${scope} .ml-title{font-weight:600;font-size:${METRICS.headerSize}px}
 ${scope} .ml-pill text{font-size:${METRICS.pillSize}px}
 ${scope} .ml-line{fill:none;stroke:${pal.edge};stroke-width:1.1}
+${scope} .ml-control .ml-line{stroke-dasharray:4 3}
 ${scope} .ml-hit{fill:none;stroke:transparent;stroke-width:10}
 ${scope} .ml-elabel{font-size:${METRICS.edgeSize}px;fill:${pal.edgeText};paint-order:stroke;stroke:${pal.bg};stroke-width:3px;stroke-linejoin:round}
 ${scope} .ml-arrowhead{fill:${pal.edge}}
@@ -140,8 +141,9 @@ function edgeMarkup(e, selected, idPrefix, lr) {
     const y = lr ? e.ly - 3 : e.ly + 3;
     label = `<text class="ml-elabel" x="${r1(x)}" y="${r1(y)}"${lr ? ' text-anchor="middle"' : ""}>${esc(e.label)}</text>`;
   }
-  const title = `<title>${esc([e.tensor, e.shape, e.dtype].filter(Boolean).join("  "))}</title>`;
-  return `<g class="ml-edge${selected ? " ml-sel" : ""}" data-edges="${e.edges.join(",")}">${title}<path class="ml-hit" d="${d}"/>`
+  const text = e.control ? "control dependency (runs before, no tensor)" : [e.tensor, e.shape, e.dtype].filter(Boolean).join("  ");
+  const title = `<title>${esc(text)}</title>`;
+  return `<g class="ml-edge${e.control ? " ml-control" : ""}${selected ? " ml-sel" : ""}" data-edges="${e.edges.join(",")}">${title}<path class="ml-hit" d="${d}"/>`
     + `<path class="ml-line" d="${d}" marker-end="${marker}"/>${label}</g>`;
 }
 

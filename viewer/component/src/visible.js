@@ -208,18 +208,23 @@ export function visibleGraph(payload, options) {
   const edgeSlot = new Map();
   const edges = payload.edges || [];
   for (let e = 0; e < edges.length; e++) {
-    const [s, d, tensor, shape, dtype] = edges[e];
+    const [s, d, tensor, shape, dtype, control] = edges[e];
     if (s == null || d == null || s >= nodes.length || d >= nodes.length) continue;
     const a = repSlot[s];
     const b = repSlot[d];
     if (a === b) continue;
     const key = a * 4294967296 + b;
     const slot = edgeSlot.get(key);
-    if (slot !== undefined) { outEdges[slot].edges.push(e); continue; }
+    if (slot !== undefined) {
+      const out = outEdges[slot];
+      out.edges.push(e);
+      if (out.control && !control) Object.assign(out, { control: false, tensor: tensor || "", shape: shape || "", dtype: dtype || "" });
+      continue;
+    }
     edgeSlot.set(key, outEdges.length);
     outEdges.push({
       source: outNodes[a].id, target: outNodes[b].id, edges: [e],
-      tensor: tensor || "", shape: shape || "", dtype: dtype || "",
+      tensor: tensor || "", shape: shape || "", dtype: dtype || "", control: control === 1,
     });
   }
   const clusters = [];

@@ -1,0 +1,118 @@
+"""Reading a TorchScript file whose operators come from a library that is not installed
+(``torchvision::nms`` in a detection model).
+
+``torch.jit.load`` compiles the archive's ``code/`` and stops at the first operator it does not
+know. To still show the graph, each missing operator gets a placeholder definition for the time of
+the load and conversion: its arguments typed ``Any`` (their count read from the calls in ``code/``),
+returning a Tensor. The placeholders are removed afterwards, so nothing stays registered in the
+process, and the graph says which package the model needs to run.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+UNKNOWN_OP = re.compile(r"Unknown (?:builtin op|type name)[^:]*: '?([A-Za-z_]\w*)(?:::|\.)(\w+)")
+MAX_PLACEHOLDERS = 16
+# operator namespace -> the package whose import registers its operators
+OP_LIBRARIES = {
+    "torchvision": "torchvision",
+    "torchaudio": "torchaudio",
+    "torchtext": "torchtext",
+    "torch_scatter": "torch-scatter",
+    "torch_sparse": "torch-sparse",
+    "torch_cluster": "torch-cluster",
+    "detectron2": "detectron2",
+    "mmcv": "mmcv",
+    "fbgemm": "fbgemm-gpu",
+    "tensorrt": "torch-tensorrt",
+}
+
+
+def package_for(namespace: str) -> str:
+    return OP_LIBRARIES.get(namespace, namespace.replace("_", "-"))
+
+
+@dataclass
+class Placeholders:
+    """Operators defined for the load: ``ops`` as ``ns::op`` names, ``libraries`` kept alive."""
+
+    ops: list[str] = field(default_factory=list)
+    libraries: list[Any] = field(default_factory=list)
+
+    def packages(self) -> list[str]:
+        return sorted({package_for(op.split("::", 1)[0]) for op in self.ops})
+
+
+@contextmanager
+def placeholder_scope() -> Iterator[Placeholders]:
+    """Placeholders defined inside the scope are removed when it ends."""
+    placeholders = Placeholders()
+    try:
+        yield placeholders
+    finally:
+        for library in placeholders.libraries:
+            library._destroy()
+
+
+def define_placeholder(torch: Any, archive: Path, namespace: str, op: str, into: Placeholders) -> bool:
+    """Define ``namespace::op(Any a0, ...) -> Tensor`` with the arity used in ``code/``; False when
+    no call to it can be found (or it is defined already)."""
+    arity = _call_arity(archive, namespace, op)
+    if arity is None or f"{namespace}::{op}" in into.ops:
+        return False
+    fewest, most, keywords = arity
+    arguments = [f"Any a{i}" if i < fewest else f"Any a{i}=None" for i in range(most)]
+    arguments += [f"Any {name}=None" for name in sorted(keywords)]
+    try:
+        library = torch.library.Library(namespace, "FRAGMENT")
+        library.define(f"{op}({', '.join(arguments)}) -> Tensor")
+    except (RuntimeError, ValueError):
+        return False
+    into.libraries.append(library)
+    into.ops.append(f"{namespace}::{op}")
+    return True
+
+
+def _call_arity(archive: Path, namespace: str, op: str) -> tuple[int, int, set[str]] | None:
+    """(fewest, most positional arguments, keyword names) of the calls ``ops.namespace.op(...)``."""
+    counts: list[int] = []
+    keywords: set[str] = set()
+    for tree in _code_trees(archive):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _is_op(node.func, namespace, op):
+                counts.append(len(node.args))
+                keywords.update(k.arg for k in node.keywords if k.arg)
+    return (min(counts), max(counts), keywords) if counts else None
+
+
+def _is_op(func: ast.expr, namespace: str, op: str) -> bool:
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr == op
+        and isinstance(func.value, ast.Attribute)
+        and func.value.attr == namespace
+        and isinstance(func.value.value, ast.Name)
+        and func.value.value.id == "ops"
+    )
+
+
+def _code_trees(archive: Path) -> Iterator[ast.Module]:
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            names = [n for n in zipped.namelist() if "/code/" in f"/{n}" and n.endswith(".py")]
+            sources = [zipped.read(n).decode("utf-8", "replace") for n in names[:500]]
+    except (zipfile.BadZipFile, OSError):
+        return
+    for source in sources:
+        try:
+            yield ast.parse(source)
+        except SyntaxError:
+            continue

@@ -1,0 +1,351 @@
+"""The engine the CLI, the Python API and the app share: pick specs, validate, run in a worker.
+
+    result = run_model("model.onnx")                              # RunResult
+    bench = bench_model("model.onnx", iterations=100, warmup=10)  # BenchResult
+    shapes = model_shapes("model.onnx", spec="inputs.yaml")       # ShapesResult
+    timings = profile_model("model.onnx")                         # [NodeTiming], slowest first
+    info, specs = propose_for("model.onnx", graph)                # a run panel's starting point
+
+``spec`` is an InputSpecs, a path to a spec file, or None (propose from the file). ``inputs`` is a
+mapping of arrays or a path to .npz/.npy/.json; it may hold some inputs, the spec makes the rest.
+Every function takes a ``pool`` (a WorkerPool the app keeps in st.cache_resource); without one the
+process-wide ``default_pool()`` is used. A page would hold ``WorkerPool(max_workers=2)`` in
+``st.cache_resource``, call ``propose_for`` when a model opens, let the user edit the InputSpecs
+(``with_dim`` sets a shared named dim once), then ``run_model(..., want_arrays=True)``,
+``model_shapes`` (overlay per node id; ``failed`` to highlight) and ``bench_model(progress=...)``.
+Errors: InputSpecError (spec/inputs, before anything
+runs), ModelLoadError, ModelRunError (the model failed, crashed or timed out).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from converters.errors import InputSpecError, ModelLensError
+from runtime.data import check_provided, load_arrays
+from runtime.propose import propose_specs
+from runtime.results import BenchResult, NodeTiming, RunResult, ShapesResult
+from runtime.spec_file import dumps_spec, load_spec_file
+from runtime.specs import InputSpec, InputSpecs, ModelInput, validate_specs
+from runtime.worker import RUN_TIMEOUT_S, Worker, WorkerPool, check_memory, default_pool
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from converters.schema import ModelGraph
+
+SpecArg = InputSpecs | str | Path | None
+InputsArg = Mapping[str, "np.ndarray"] | str | Path | None
+
+
+class SpecNeededError(InputSpecError):
+    """The file declares no input shapes: ``template`` is the spec file to write (YAML)."""
+
+    def __init__(self, message: str, fix: str, template: str) -> None:
+        super().__init__(message, fix)
+        self.template = template
+
+
+@dataclass
+class Prepared:
+    """A worker with the model loaded, and the checked specs and arrays for one request."""
+
+    worker: Worker
+    specs: InputSpecs
+    provided: dict[str, Any]
+    reused: bool
+
+
+def model_graph(path: str | Path) -> ModelGraph | None:
+    """The converted graph, or None when no converter reads this format (proposals degrade)."""
+    from converters import load_model
+
+    try:
+        return load_model(path)
+    except ModelLensError:
+        return None
+
+
+def suggest_specs(
+    path: str | Path, model_inputs: list[ModelInput], graph: ModelGraph | None = None
+) -> InputSpecs:
+    """Specs proposed from the declared inputs, reading the graph only when it can add something
+    (an input without a full shape, or an integer input whose range an embedding may bound)."""
+    needs_graph = any(
+        m.shape is None or any(d is None for d in m.shape) or (m.dtype or "").startswith(("int", "uint"))
+        for m in model_inputs
+    )
+    if graph is None and needs_graph:
+        graph = model_graph(path)
+    return propose_specs(model_inputs, graph)
+
+
+def propose_for(
+    path: str | Path,
+    graph: ModelGraph | None = None,
+    device: str = "cpu",
+    pool: WorkerPool | None = None,
+    signature: str | None = None,
+) -> tuple[dict[str, Any], InputSpecs]:
+    """What a run panel starts from: the loaded model's description (worker ``info``: format,
+    inputs, output names, provider) and the proposed specs (guesses marked in ``InputSpec.guess``).
+    Pass the page's ``graph`` to skip converting the file again. Starts (or reuses) the worker."""
+    pool = pool if pool is not None else default_pool()
+    worker, _ = pool.get(path, device, signature)
+    try:
+        info = worker.info
+    except ModelLensError:
+        pool.drop(worker)
+        raise
+    return info, suggest_specs(path, info["inputs"], graph)
+
+
+def prepare(
+    path: str | Path,
+    spec: SpecArg = None,
+    inputs: InputsArg = None,
+    device: str = "cpu",
+    pool: WorkerPool | None = None,
+    signature: str | None = None,
+    threads: int = 0,
+) -> Prepared:
+    """Load (or reuse) the worker and resolve the specs: validated, memory-checked, ready to run."""
+    path = Path(path)
+    if not path.exists():
+        raise InputSpecError(f"No such model: {path}", "check the path")
+    pool = pool if pool is not None else default_pool()
+    worker, reused = pool.get(path, device, signature, threads)  # loads while we read the spec
+    provided, origin = _provided(inputs)
+    specs_given = load_spec_file(spec) if isinstance(spec, (str, Path)) else spec
+    try:
+        model_inputs: list[ModelInput] = worker.info["inputs"]
+    except ModelLensError:
+        pool.drop(worker)
+        raise
+    check_provided(provided, model_inputs, origin)
+    if specs_given is None:
+        specs = _dims_from_arrays(suggest_specs(path, model_inputs), model_inputs, provided)
+        _refuse_guesses(path, specs, model_inputs, provided, worker.info["format"])
+    else:
+        specs = specs_given
+    specs = InputSpecs(tuple(s for s in specs if s.name not in provided))
+    given = tuple(InputSpec(name, str(a.dtype), tuple(a.shape)) for name, a in provided.items())
+    validate_specs(InputSpecs(specs.inputs + given), model_inputs, provided=list(provided))
+    needed = specs.nbytes + sum(int(a.nbytes) for a in provided.values())
+    check_memory(needed, "the inputs")
+    return Prepared(worker, specs, provided, reused)
+
+
+def _provided(inputs: InputsArg) -> tuple[dict[str, Any], str]:
+    if inputs is None:
+        return {}, "inputs"
+    if isinstance(inputs, (str, Path)):
+        return load_arrays(inputs), Path(inputs).name
+    return dict(inputs), "inputs"
+
+
+def _dims_from_arrays(
+    specs: InputSpecs, model_inputs: list[ModelInput], provided: Mapping[str, Any]
+) -> InputSpecs:
+    """Proposed named dims take the values of the arrays the user gave (seq from input_ids, ...)."""
+    for model_input in model_inputs:
+        array = provided.get(model_input.name)
+        if array is None or model_input.shape is None or len(model_input.shape) != array.ndim:
+            continue
+        for dim, size in zip(model_input.shape, array.shape, strict=True):
+            if isinstance(dim, str) and size > 0:
+                specs = specs.with_dim(dim, int(size))
+    return specs
+
+
+def _refuse_guesses(
+    path: Path, specs: InputSpecs, model_inputs: list[ModelInput], provided: Mapping[str, Any], fmt: str
+) -> None:
+    """An input whose rank the file does not give runs only from a spec the user confirmed (the
+    proposal is the template); unnamed dynamic dims of a known rank just take their defaults."""
+    unknown_rank = {m.name for m in model_inputs if m.shape is None}
+    guessed = [s for s in specs if s.guess and s.name in unknown_rank and s.name not in provided]
+    if not guessed:
+        return
+    template_specs = InputSpecs(tuple(replace(s, guess="") for s in specs))
+    template = dumps_spec(template_specs)
+    spec_name = f"{path.stem}.inputs.yaml"
+    what = "declares no input shapes" if fmt == "torchscript" else "does not say every input shape"
+    reasons = "; ".join(f"{s.name}: {s.guess}" for s in guessed)
+    raise SpecNeededError(
+        f"{path.name} {what} ({reasons})",
+        f"save the proposed spec printed above as {spec_name}, check it, and pass --input-spec {spec_name}",
+        template,
+    )
+
+
+def run_model(
+    path: str | Path,
+    inputs: InputsArg = None,
+    spec: SpecArg = None,
+    device: str = "cpu",
+    *,
+    seed: int = 0,
+    pool: WorkerPool | None = None,
+    signature: str | None = None,
+    want_arrays: bool = False,
+    timeout_s: float = RUN_TIMEOUT_S,
+) -> RunResult:
+    """One inference in the worker; ``want_arrays`` brings the output arrays back too."""
+    prepared = prepare(path, spec, inputs, device, pool, signature)
+    return _request(
+        prepared, ("run", prepared.specs, prepared.provided, seed, want_arrays), timeout_s, "running", pool
+    )
+
+
+def bench_model(
+    path: str | Path,
+    inputs: InputsArg = None,
+    spec: SpecArg = None,
+    device: str = "cpu",
+    *,
+    iterations: int = 100,
+    warmup: int = 10,
+    time_budget_s: float = 0.0,
+    seed: int = 0,
+    pool: WorkerPool | None = None,
+    signature: str | None = None,
+    threads: int = 0,
+    timeout_s: float | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> BenchResult:
+    """Warm-up runs, then ``iterations`` timed runs (or as many as fit in ``time_budget_s`` when
+    iterations is 0). Latencies are measured inside the worker around the backend call only.
+    ``progress(fraction)`` (0..1, e.g. a progress bar) makes the worker report in ~20 chunks."""
+    if iterations < 0 or warmup < 0 or (iterations == 0 and time_budget_s <= 0):
+        raise InputSpecError(
+            "iterations and warm-up must be >= 0, with iterations or a time budget", "e.g. --iterations 100"
+        )
+    prepared = prepare(path, spec, inputs, device, pool, signature, threads)
+    limit = (
+        timeout_s
+        if timeout_s is not None
+        else RUN_TIMEOUT_S + time_budget_s + 60.0 * (1 + (iterations + warmup) // 50)
+    )
+    if progress is None:
+        message = ("bench", prepared.specs, prepared.provided, seed, iterations, warmup, time_budget_s)
+        return _request(prepared, message, limit, "benchmarking", pool)
+    return _bench_in_chunks(prepared, pool, seed, iterations, warmup, time_budget_s, limit, progress)
+
+
+def _bench_in_chunks(
+    prepared: Prepared,
+    pool: WorkerPool | None,
+    seed: int,
+    iterations: int,
+    warmup: int,
+    budget_s: float,
+    limit: float,
+    progress: Callable[[float], None],
+) -> BenchResult:
+    chunks = 20
+    merged: BenchResult | None = None
+    start = time.monotonic()
+    for index in range(chunks):
+        if iterations > 0:
+            count = iterations * (index + 1) // chunks - iterations * index // chunks
+            if count == 0:
+                continue
+            message = (
+                "bench",
+                prepared.specs,
+                prepared.provided,
+                seed,
+                count,
+                warmup if index == 0 else 0,
+                0.0,
+            )
+        else:
+            message = (
+                "bench",
+                prepared.specs,
+                prepared.provided,
+                seed,
+                0,
+                warmup if index == 0 else 0,
+                budget_s / chunks,
+            )
+        part: BenchResult = _request(prepared, message, limit, "benchmarking", pool)
+        if merged is None:
+            merged = part
+        else:
+            merged.latencies_ms.extend(part.latencies_ms)
+        done = (index + 1) / chunks if iterations > 0 else min(1.0, (time.monotonic() - start) / budget_s)
+        progress(done)
+    assert merged is not None
+    return merged
+
+
+def model_shapes(
+    path: str | Path,
+    inputs: InputsArg = None,
+    spec: SpecArg = None,
+    device: str = "cpu",
+    *,
+    seed: int = 0,
+    pool: WorkerPool | None = None,
+    signature: str | None = None,
+    timeout_s: float = RUN_TIMEOUT_S,
+) -> ShapesResult:
+    """Per-node output shapes for these inputs; ``failed`` names the node where the model broke."""
+    prepared = prepare(path, spec, inputs, device, pool, signature)
+    message = ("shapes", prepared.specs, prepared.provided, seed)
+    result: ShapesResult = _request(prepared, message, timeout_s, "propagating shapes in", pool)
+    failed = result.failed
+    if failed is not None and failed.source:
+        graph = model_graph(path)
+        if graph is not None:
+            failed.node = node_at_source(graph, failed.source, failed.op_type) or failed.node
+    return result
+
+
+def node_at_source(graph: ModelGraph, source: str, op_type: str = "") -> str | None:
+    """The graph node whose ``source`` ("file.py:LINE", as the TorchScript converter sets it) is
+    ``source``; among several, the one with ``op_type``."""
+    matches = []
+    for node, data in graph.nodes(data=True):
+        own = str(data.get("source") or "")
+        if own and (own.endswith(source) or source.endswith(own)):
+            matches.append(str(node))
+    exact = [node for node in matches if graph.nodes[node].get("op_type") == op_type]
+    found = exact or matches
+    return found[0] if found else None
+
+
+def _request(
+    prepared: Prepared, message: tuple[Any, ...], timeout_s: float, doing: str, pool: WorkerPool | None
+) -> Any:
+    worker = prepared.worker
+    try:
+        return worker.request(message, timeout_s, doing)
+    finally:
+        if not worker.alive:
+            (pool if pool is not None else default_pool()).drop(worker)
+
+
+def profile_model(
+    path: str | Path,
+    inputs: InputsArg = None,
+    spec: SpecArg = None,
+    device: str = "cpu",
+    *,
+    seed: int = 0,
+    pool: WorkerPool | None = None,
+    signature: str | None = None,
+    timeout_s: float = RUN_TIMEOUT_S,
+) -> list[NodeTiming]:
+    """Per-node times of one run, slowest first: onnxruntime profiling (node names as in the
+    graph) or the torch profiler (aten ops); empty for backends that report none."""
+    prepared = prepare(path, spec, inputs, device, pool, signature)
+    message = ("profile", prepared.specs, prepared.provided, seed)
+    timings: list[NodeTiming] = _request(prepared, message, timeout_s, "profiling", pool)
+    return sorted(timings, key=lambda t: t.duration_us, reverse=True)

@@ -1,0 +1,213 @@
+"""Propose input specs from what the file knows, and from the graph where it knows nothing.
+
+``propose_specs(model_inputs, graph)``: a declared shape is used as is, a named dim gets a value
+(1 for batch-like names, else the smallest sensible size inside the model's range), and an input
+with no shape gets one guessed from the first layer it reaches in the graph (common schema only):
+channels from a convolution's weight, features from a linear/Gemm/MatMul weight, a token input from
+an embedding/Gather. Integer inputs that index an embedding/Gather get the range 0..table_size-1
+with its origin. Guesses are marked in ``InputSpec.guess`` for the user to confirm.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from converters.schema import ModelGraph
+from runtime.specs import DataSource, InputSpec, InputSpecs, ModelInput
+
+BATCH_NAMES = {"batch", "batch_size", "n", "b", "bs", "num_batches", "batchsize"}
+IMAGE_NAMES = {"height", "width", "h", "w", "img_h", "img_w", "image_height", "image_width"}
+DEFAULT_DIM = 16
+IMAGE_DIM = 224
+DEFAULT_INT_RANGE = (0, 9)
+_CONV = ("conv",)
+_LINEAR = ("gemm", "matmul", "linear", "addmm", "dense")
+_EMBEDDING = ("gather", "embedding")
+_PASS_THROUGH = ("cast", "reshape", "unsqueeze", "squeeze", "flatten", "identity", "to", "view", "contiguous")
+_MAX_HOPS = 12
+
+
+def propose_specs(model_inputs: Sequence[ModelInput], graph: ModelGraph | None = None) -> InputSpecs:
+    """One spec per model input (see module docstring); never raises for a missing graph."""
+    specs = [_propose_one(model_input, graph) for model_input in model_inputs]
+    return InputSpecs(tuple(specs))
+
+
+def _propose_one(model_input: ModelInput, graph: ModelGraph | None) -> InputSpec:
+    dtype = model_input.dtype
+    guess = ""
+    if model_input.shape is not None and all(d is not None for d in model_input.shape):
+        shape, names = _fill_named(model_input.shape, model_input.dim_ranges)
+    else:
+        found = _guess_from_graph(model_input.name, graph) if graph is not None else None
+        if found is not None:
+            shape, names, guessed_dtype, guess = found
+            dtype = dtype or guessed_dtype
+        elif model_input.shape is not None:
+            filled = tuple(d if d is not None else f"dim{a}" for a, d in enumerate(model_input.shape))
+            shape, names = _fill_named(filled, model_input.dim_ranges)
+            guess = "unknown dims set to 16"
+        else:
+            shape, names, guess = (1,), ("batch",), "no shape known: set it"
+    dtype = dtype or "float32"
+    data = _default_data(dtype, model_input.name, graph)
+    return InputSpec(model_input.name, dtype, shape, names if any(names) else (), data, guess)
+
+
+def _fill_named(
+    shape: Sequence[int | str | None], ranges: Mapping[str, tuple[int, int]]
+) -> tuple[tuple[int, ...], tuple[str | None, ...]]:
+    sizes: list[int] = []
+    names: list[str | None] = []
+    for axis, dim in enumerate(shape):
+        if isinstance(dim, int):
+            sizes.append(dim)
+            names.append(None)
+            continue
+        name = str(dim)
+        sizes.append(default_dim_value("batch" if axis == 0 else name, ranges.get(name)))
+        names.append(name)
+    return tuple(sizes), tuple(names)
+
+
+def default_dim_value(name: str, dim_range: tuple[int, int] | None = None) -> int:
+    """1 for batch-like names, 224 for image sides, else 16; clamped into the model's range."""
+    lowered = name.lower()
+    value = (
+        1
+        if lowered in BATCH_NAMES or "batch" in lowered
+        else IMAGE_DIM
+        if lowered in IMAGE_NAMES
+        else DEFAULT_DIM
+    )
+    if dim_range is not None:
+        low, high = dim_range
+        value = max(low, min(high, value))
+    return max(1, value)
+
+
+def _default_data(dtype: str, name: str, graph: ModelGraph | None) -> DataSource:
+    if dtype == "bool":
+        return DataSource.uniform(0, 1)
+    if dtype.startswith(("int", "uint")):
+        table = embedding_table_for(graph, name) if graph is not None else None
+        if table is not None:
+            size, node_name = table
+            return DataSource.uniform(0, size - 1, origin=f"0–{size - 1}: vocabulary size of {node_name}")
+        if "mask" in name.lower():
+            return DataSource.constant(1)
+        return DataSource.uniform(*DEFAULT_INT_RANGE, origin="default integer range")
+    return DataSource.uniform(0.0, 1.0)
+
+
+# --- reading the graph ------------------------------------------------------------------------
+
+
+def _input_node(graph: ModelGraph, name: str) -> str | None:
+    for node_id in graph.graph.get("inputs", []):
+        if graph.nodes[node_id].get("name") == name or node_id == f"input:{name}":
+            return str(node_id)
+    return None
+
+
+def _reachable(graph: ModelGraph, start: str) -> list[tuple[str, int, int]]:
+    """(node, dst_port, hops) for ops reached from ``start``, breadth first."""
+    seen, order = {start}, []
+    queue: deque[tuple[str, int]] = deque([(start, 0)])
+    while queue:
+        node, hops = queue.popleft()
+        if hops >= _MAX_HOPS:
+            continue
+        for _, dst, data in graph.out_edges(node, data=True):
+            order.append((dst, int(data.get("dst_port", 0)), hops + 1))
+            if dst not in seen:
+                seen.add(dst)
+                queue.append((dst, hops + 1))
+    return order
+
+
+def _op(graph: ModelGraph, node: str) -> str:
+    return str(graph.nodes[node].get("op_type", "")).lower().split("::")[-1]
+
+
+def _weight_shape(graph: ModelGraph, node: str, port: int) -> tuple[int, ...] | None:
+    weights: dict[Any, Any] = graph.nodes[node].get("weights", {})
+    info = weights.get(port, weights.get(str(port)))
+    if info is None or info.shape is None or not all(isinstance(d, int) for d in info.shape):
+        return None
+    return tuple(int(d) for d in info.shape)
+
+
+def _node_label(graph: ModelGraph, node: str) -> str:
+    return str(graph.nodes[node].get("name") or node)
+
+
+def embedding_table_for(graph: ModelGraph, input_name: str) -> tuple[int, str] | None:
+    """(table rows, node name) when the input reaches an embedding/Gather's index port through
+    casts and reshapes only; else None."""
+    start = _input_node(graph, input_name)
+    if start is None:
+        return None
+    frontier, seen = [start], {start}
+    for _ in range(_MAX_HOPS):
+        next_frontier = []
+        for node in frontier:
+            for _, dst, data in graph.out_edges(node, data=True):
+                op = _op(graph, dst)
+                if any(key in op for key in _EMBEDDING) and int(data.get("dst_port", 0)) == 1:
+                    shape = _weight_shape(graph, dst, 0)
+                    if shape:
+                        axis = int(graph.nodes[dst].get("attributes", {}).get("axis", 0) or 0)
+                        return shape[axis], _node_label(graph, dst)
+                if op in _PASS_THROUGH and dst not in seen:
+                    seen.add(dst)
+                    next_frontier.append(dst)
+        frontier = next_frontier
+    return None
+
+
+def _guess_from_graph(
+    name: str, graph: ModelGraph
+) -> tuple[tuple[int, ...], tuple[str | None, ...], str, str] | None:
+    """(shape, dim names, dtype, why) read from the first layer the input reaches."""
+    start = _input_node(graph, name)
+    if start is None:
+        return None
+    for node, port, _ in _reachable(graph, start):
+        op = _op(graph, node)
+        label = _node_label(graph, node)
+        if any(key in op for key in _EMBEDDING) and port == 1:
+            table = _weight_shape(graph, node, 0)
+            if table:
+                return (1, DEFAULT_DIM), ("batch", "seq"), "int64", f"token ids for embedding {label}"
+        if any(key in op for key in _CONV):
+            weight = _weight_shape(graph, node, 1)
+            if weight and len(weight) >= 3:
+                groups = int(graph.nodes[node].get("attributes", {}).get("group", 1) or 1)
+                channels = weight[1] * groups
+                spatial = len(weight) - 2
+                side = {1: 128, 2: IMAGE_DIM, 3: 16}.get(spatial, 16)
+                shape = (1, channels, *([side] * spatial))
+                names = ("batch", None, *(("height", "width") if spatial == 2 else ([None] * spatial)))
+                return shape, names, "float32", f"{channels} channels from convolution {label}"
+        if any(key in op for key in _LINEAR):
+            features = _linear_features(graph, node, op)
+            if features:
+                return (1, features), ("batch", None), "float32", f"{features} features from {label}"
+    return None
+
+
+def _linear_features(graph: ModelGraph, node: str, op: str) -> int | None:
+    """Input features of a linear layer: torch Linear (out, in), Gemm (transB), MatMul (in, out)."""
+    attributes = graph.nodes[node].get("attributes", {})
+    if op == "addmm":
+        weight = _weight_shape(graph, node, 2)
+        return weight[0] if weight and len(weight) == 2 else None
+    weight = _weight_shape(graph, node, 1)
+    if not weight or len(weight) != 2:
+        return None
+    if op == "linear" or (op == "gemm" and attributes.get("transB")):
+        return weight[1]
+    return weight[0]

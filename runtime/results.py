@@ -1,0 +1,200 @@
+"""What a run returns: output statistics, per-node timings and shapes, benchmark statistics.
+
+Everything here is plain data (picklable, JSON-ready through ``to_json``) so the worker process can
+send it back and the CLI, the Python API and the app read the same structures.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+PERCENTILES = (50, 90, 95, 99)
+SLOWEST_NODES = 10
+
+
+@dataclass(frozen=True)
+class OutputStats:
+    """One output: name (nested outputs flattened with dotted names), dtype (numpy name), shape,
+    min/max/mean/std over finite values (None when there are none or the dtype is not numeric),
+    NaN and Inf counts."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    min: float | None
+    max: float | None
+    mean: float | None
+    std: float | None
+    nan_count: int = 0
+    inf_count: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``modellens run --json`` entry: name, dtype, shape, min, max, mean, std."""
+        return {
+            "name": self.name,
+            "dtype": self.dtype,
+            "shape": list(self.shape),
+            "min": self.min,
+            "max": self.max,
+            "mean": self.mean,
+            "std": self.std,
+        }
+
+
+def output_stats(name: str, array: np.ndarray) -> OutputStats:
+    """Statistics of one output array (computed in float64; NaN/Inf counted, then left out)."""
+    import numpy as np
+
+    shape = tuple(int(d) for d in array.shape)
+    if array.dtype.kind not in "biufc" or array.size == 0:
+        return OutputStats(name, str(array.dtype), shape, None, None, None, None)
+    values = np.asarray(array.real if array.dtype.kind == "c" else array, dtype=np.float64)
+    nan = int(np.isnan(values).sum())
+    inf = int(np.isinf(values).sum())
+    finite = values[np.isfinite(values)] if nan or inf else values
+    if finite.size == 0:
+        return OutputStats(name, str(array.dtype), shape, None, None, None, None, nan, inf)
+    return OutputStats(
+        name,
+        str(array.dtype),
+        shape,
+        float(finite.min()),
+        float(finite.max()),
+        float(finite.mean()),
+        float(finite.std()),
+        nan,
+        inf,
+    )
+
+
+@dataclass(frozen=True)
+class NodeTiming:
+    """Time spent in one node (microseconds, summed over the profiled run)."""
+
+    node: str
+    op_type: str
+    duration_us: float
+
+
+@dataclass
+class RunResult:
+    """One inference: device asked for, provider that actually ran (e.g. the first of
+    ``session.get_providers()``, or ``torch cpu``), latency of the call in milliseconds, output
+    statistics in model order, and the arrays when they were asked for."""
+
+    device: str
+    provider: str
+    latency_ms: float
+    outputs: list[OutputStats]
+    arrays: dict[str, np.ndarray] | None = None
+    providers: list[str] = field(default_factory=list)
+    load_ms: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"device", "provider", "outputs": [...], "latency_ms"}`` (the CLI's JSON)."""
+        return {
+            "device": self.device,
+            "provider": self.provider,
+            "outputs": [o.to_json() for o in self.outputs],
+            "latency_ms": self.latency_ms,
+        }
+
+
+def slowest(timings: Iterable[NodeTiming], count: int = SLOWEST_NODES) -> list[NodeTiming]:
+    return sorted(timings, key=lambda t: t.duration_us, reverse=True)[:count]
+
+
+@dataclass
+class BenchResult:
+    """Latencies (ms) of ``iterations`` timed runs after ``warmup`` untimed ones."""
+
+    device: str
+    provider: str
+    threads: int
+    warmup: int
+    latencies_ms: list[float]
+
+    @property
+    def iterations(self) -> int:
+        return len(self.latencies_ms)
+
+    def stats(self) -> dict[str, float]:
+        """min, mean, p50, p90, p95, p99, max in milliseconds."""
+        return latency_stats(self.latencies_ms)
+
+    @property
+    def throughput_per_s(self) -> float:
+        total = sum(self.latencies_ms)
+        return self.iterations / (total / 1000.0) if total > 0 else math.inf
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"device", "iterations", "latency_ms": {...}, "throughput_per_s"}`` (the CLI's JSON)."""
+        return {
+            "device": self.device,
+            "iterations": self.iterations,
+            "latency_ms": self.stats(),
+            "throughput_per_s": self.throughput_per_s,
+        }
+
+
+def latency_stats(latencies_ms: Sequence[float]) -> dict[str, float]:
+    """min, mean, p50, p90, p95, p99, max (linear-interpolated percentiles, numpy's default)."""
+    import numpy as np
+
+    if not latencies_ms:
+        raise ValueError("no latencies")
+    values = np.asarray(latencies_ms, dtype=np.float64)
+    stats = {"min": float(values.min()), "mean": float(values.mean())}
+    for p in PERCENTILES:
+        stats[f"p{p}"] = float(np.percentile(values, p))
+    stats["max"] = float(values.max())
+    return stats
+
+
+@dataclass
+class FailedNode:
+    """Where a run or shape propagation failed: graph node id, op type, input shapes, message."""
+
+    node: str
+    op_type: str
+    input_shapes: list[list[int | str | None] | None]
+    message: str
+    source: str = ""  # "file.py:LINE" where the format records source locations (TorchScript)
+
+    def one_line(self) -> str:
+        shapes = ", ".join(
+            "?" if s is None else "x".join(str(d) for d in s) or "scalar" for s in self.input_shapes
+        )
+        return f"node {self.node} ({self.op_type}) failed with inputs [{shapes}]: {self.message}"
+
+
+@dataclass
+class ShapesResult:
+    """Per node id, its output shapes for a spec; ``failed`` names the node where it broke
+    (shapes are then known up to it); ``method`` says how the shapes were found."""
+
+    nodes: dict[str, list[list[int | str | None] | None]]
+    method: str
+    failed: FailedNode | None = None
+    dtypes: dict[str, list[str | None]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "nodes": self.nodes,
+            "failed": None
+            if self.failed is None
+            else {
+                "node": self.failed.node,
+                "op_type": self.failed.op_type,
+                "input_shapes": self.failed.input_shapes,
+                "message": self.failed.message,
+                "source": self.failed.source,
+            },
+        }

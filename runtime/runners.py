@@ -1,0 +1,343 @@
+"""Runners: load a model with its own framework and run it on numpy inputs.
+
+``Runner`` (the contract) checks input names, dtypes and shapes; subclasses implement ``_load``,
+``infer`` and optionally ``profile``: ``OnnxRuntimeRunner`` (onnxruntime, here),
+``TorchScriptRunner`` and ``ExportedProgramRunner`` (runtime.torch_runners), ``SavedModelRunner``
+(runtime.tf_runner); ``make_runner`` imports the one a format needs. A runner is only ever
+created inside the worker process (runtime.worker); ``list_devices`` and ``detect_run_format``
+are safe anywhere.
+
+Outputs come back flattened in model order: a tensor is ``output`` (or the model's output name),
+nested tuples/lists/dicts get dotted names (``output.0``, ``hidden.1``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import time
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from converters.errors import InputSpecError, ModelLoadError, ModelRunError
+from runtime.data import check_provided
+from runtime.results import NodeTiming
+from runtime.specs import ModelInput
+
+if TYPE_CHECKING:
+    import numpy as np
+
+ORT_TYPES = {
+    "tensor(float)": "float32",
+    "tensor(double)": "float64",
+    "tensor(float16)": "float16",
+    "tensor(bfloat16)": "bfloat16",
+    "tensor(int8)": "int8",
+    "tensor(int16)": "int16",
+    "tensor(int32)": "int32",
+    "tensor(int64)": "int64",
+    "tensor(uint8)": "uint8",
+    "tensor(uint16)": "uint16",
+    "tensor(uint32)": "uint32",
+    "tensor(uint64)": "uint64",
+    "tensor(bool)": "bool",
+    "tensor(string)": "object",
+}
+DEVICE_PROVIDERS = {
+    "cpu": ["CPUExecutionProvider"],
+    "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
+}
+TORCH_EXTRA = 'pip install "modellens[torch]"'
+TF_EXTRA = 'pip install "modellens[tensorflow]"'
+
+
+@dataclass(frozen=True)
+class Device:
+    """A device a model can run on: ``cpu`` or ``cuda``, with the backends that report it."""
+
+    name: str
+    label: str
+    backends: tuple[str, ...]
+
+
+def list_devices() -> list[Device]:
+    """CPU always; CUDA when onnxruntime offers CUDAExecutionProvider or torch sees a GPU."""
+    devices = [Device("cpu", "CPU", ("onnxruntime", "torch", "tensorflow"))]
+    backends: list[str] = []
+    if importlib.util.find_spec("onnxruntime") is not None:
+        import onnxruntime
+
+        if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+            backends.append("onnxruntime")
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        if torch.cuda.is_available():
+            backends.append("torch")
+            devices.append(Device("cuda", f"CUDA ({torch.cuda.get_device_name(0)})", tuple(backends)))
+            return devices
+    if backends:
+        devices.append(Device("cuda", "CUDA", tuple(backends)))
+    return devices
+
+
+def detect_run_format(path: str | Path) -> str:
+    """``onnx`` | ``torchscript`` | ``exported_program`` | ``savedmodel`` from the file's content."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
+            return "savedmodel"
+        raise ModelLoadError(
+            f"The folder {path.name} holds no SavedModel", "open a saved_model folder or a model file"
+        )
+    if not path.is_file():
+        raise ModelLoadError(f"No such file: {path}", "check the path")
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            fmt = detect_zip_format(archive.namelist())
+        if fmt:
+            return fmt
+    from converters.onnx_format import match
+    from converters.source import ModelSource
+
+    source = ModelSource.from_path(path)
+    if match(source):
+        return "onnx"
+    from converters.sniff import explain_non_model
+
+    explain_non_model(source)  # a torch.save pickle, a state_dict, an image...: say what it is
+    raise ModelLoadError(
+        f"{path.name} is not a model ModelLens can run",
+        "run an ONNX file, a TorchScript archive, a .pt2 ExportedProgram or a SavedModel folder",
+    )
+
+
+def runnable_path(path: str | Path) -> Path:
+    """The path a runner loads: a zip holding a SavedModel folder or an ONNX file is unpacked
+    safely (converters.source) into a temp dir removed at exit; anything else is returned as is."""
+    path = Path(path)
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        return path
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    holds_model = any(n.endswith("saved_model.pb") or n.lower().endswith(".onnx") for n in names)
+    if not holds_model or detect_zip_format(names) in ("torchscript", "exported_program"):
+        return path
+    from converters.source import ModelSource
+
+    root = ModelSource.from_path(path).unpacked().path
+    saved = sorted(p.parent for p in root.rglob("saved_model.pb"))
+    onnx_files = sorted(root.rglob("*.onnx"))
+    return saved[0] if saved else onnx_files[0]
+
+
+def detect_zip_format(names: list[str]) -> str:
+    """The format of a zip archive from its entry names ("" when none)."""
+    if any(
+        n.endswith("serialized_exported_program.json") or ("/models/" in n and n.endswith(".json"))
+        for n in names
+    ):
+        return "exported_program"
+    if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
+        return "torchscript"
+    if any(n.endswith("saved_model.pb") for n in names):
+        return "savedmodel"
+    return ""
+
+
+class Runner:
+    """Loads a model once, then runs it on named numpy arrays.
+
+    ``inputs``: what the model declares (ModelInput); ``output_names``; ``provider``: what actually
+    runs (an onnxruntime provider, ``torch cpu``, ``tensorflow /CPU:0``); ``load_ms``.
+    """
+
+    format: ClassVar[str] = ""
+
+    def __init__(
+        self, path: Path, device: str = "cpu", signature: str | None = None, threads: int = 0
+    ) -> None:
+        if device not in DEVICE_PROVIDERS:
+            raise ModelRunError(f"Unknown device {device!r}", "use cpu or cuda")
+        self.path, self.device, self.signature, self.threads = Path(path), device, signature, threads
+        self.inputs: list[ModelInput] = []
+        self.output_names: list[str] = []
+        self.provider = ""
+        self.providers: list[str] = []
+        start = time.perf_counter()
+        self._load()
+        self.load_ms = (time.perf_counter() - start) * 1000.0
+
+    def _load(self) -> None:
+        raise NotImplementedError
+
+    def check(self, feeds: Mapping[str, np.ndarray]) -> None:
+        """Names, dtypes and shapes against the declared inputs (InputSpecError)."""
+        check_provided(feeds, self.inputs, "the inputs")
+        missing = [m.name for m in self.inputs if m.name not in feeds]
+        if missing:
+            raise InputSpecError(
+                f"inputs missing: {', '.join(missing)}", "give every model input a spec or array"
+            )
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> tuple[list[tuple[str, np.ndarray]], float]:
+        """Checked inference: (flattened outputs, latency in ms)."""
+        self.check(feeds)
+        start = time.perf_counter()
+        outputs = self.infer(feeds)
+        return outputs, (time.perf_counter() - start) * 1000.0
+
+    def infer(self, feeds: Mapping[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+        """Run once without checks (the benchmark loop); raises ModelRunError."""
+        raise NotImplementedError
+
+    def profile(self, feeds: Mapping[str, np.ndarray]) -> list[NodeTiming]:
+        """Per-node times of one run; empty when the backend reports none."""
+        return []
+
+
+def require_module(module: str, extra: str, what: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise ModelLoadError(f"Running {what} needs {module}, which is not installed", extra)
+
+
+def first_line(err: BaseException, limit: int = 600) -> str:
+    text = " ".join(str(err).split())
+    return (text or type(err).__name__)[:limit]
+
+
+# --- ONNX -------------------------------------------------------------------------------------
+
+
+def ort_providers(device: str, available: Sequence[str]) -> list[str]:
+    """The providers to ask onnxruntime for; CUDA not available → ModelRunError (no fallback)."""
+    wanted = DEVICE_PROVIDERS[device]
+    if wanted[0] not in available:
+        raise ModelRunError(
+            f"{device} was asked for, but onnxruntime offers only {', '.join(available)}",
+            "install onnxruntime-gpu with a matching CUDA, or run on cpu",
+        )
+    return wanted
+
+
+def check_used_providers(device: str, used: Sequence[str]) -> None:
+    """onnxruntime silently falls back to CPU when CUDA cannot start: refuse that."""
+    wanted = DEVICE_PROVIDERS[device][0]
+    if wanted not in used:
+        raise ModelRunError(
+            f"onnxruntime could not start {wanted} (it would run on {', '.join(used)})",
+            "check the CUDA and cuDNN libraries onnxruntime-gpu needs, or run on cpu",
+        )
+
+
+class OnnxRuntimeRunner(Runner):
+    format = "onnx"
+
+    def _load(self) -> None:
+        import onnxruntime as ort
+
+        providers = ort_providers(self.device, ort.get_available_providers())
+        options = ort.SessionOptions()
+        if self.threads:
+            options.intra_op_num_threads = self.threads
+        options.log_severity_level = 3
+        self._options = options
+        try:
+            self.session = ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
+        except Exception as err:
+            raise ModelLoadError(
+                f"onnxruntime cannot load {self.path.name}: {first_line(err)}",
+                "check the model with onnx.checker",
+            ) from err
+        self.providers = list(self.session.get_providers())
+        check_used_providers(self.device, self.providers)
+        self.provider = self.providers[0]
+        self.inputs = [
+            ModelInput(
+                i.name,
+                ORT_TYPES.get(i.type, i.type),
+                tuple(_ort_dim(d) for d in i.shape) if i.shape is not None else None,
+            )
+            for i in self.session.get_inputs()
+        ]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def infer(self, feeds: Mapping[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+        try:
+            values = self.session.run(None, dict(feeds))
+        except Exception as err:
+            raise ModelRunError(
+                f"onnxruntime failed: {first_line(err)}", "check the input shapes (`modellens shapes`)"
+            ) from err
+        return list(zip(self.output_names, values, strict=True))
+
+    def profile(self, feeds: Mapping[str, np.ndarray]) -> list[NodeTiming]:
+        """Node times from onnxruntime's profiler, on a session with basic graph optimizations so
+        that node names are the file's (constant-folded nodes are absent)."""
+        import json
+        import os
+        import tempfile
+
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.enable_profiling = True
+        # basic optimizations only: extended fusions and the NCHWc layout rename and merge nodes,
+        # and every time reported here must belong to a node of the file's graph
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        if self.threads:
+            options.intra_op_num_threads = self.threads
+        with tempfile.TemporaryDirectory() as tmp:
+            options.profile_file_prefix = os.path.join(tmp, "profile")
+            session = ort.InferenceSession(str(self.path), sess_options=options, providers=self.providers)
+            session.run(None, dict(feeds))
+            events = json.loads(Path(session.end_profiling()).read_text())
+        return ort_node_timings(events)
+
+
+def ort_node_timings(events: list[dict[str, Any]]) -> list[NodeTiming]:
+    """Sum onnxruntime profile ``Node`` events (``<name>_kernel_time``) per node."""
+    totals: dict[str, tuple[str, float]] = {}
+    for event in events:
+        if event.get("cat") != "Node" or not str(event.get("name", "")).endswith("_kernel_time"):
+            continue
+        node = str(event["name"])[: -len("_kernel_time")]
+        op_type = str(event.get("args", {}).get("op_name", ""))
+        previous = totals.get(node, (op_type, 0.0))[1]
+        totals[node] = (op_type, previous + float(event.get("dur", 0)))
+    return [NodeTiming(node, op, dur) for node, (op, dur) in totals.items()]
+
+
+def _ort_dim(dim: Any) -> int | str | None:
+    if isinstance(dim, int):
+        return dim if dim >= 0 else None
+    if isinstance(dim, str) and dim and not re.match(r"^unk__\d+$", dim):
+        return dim
+    return None
+
+
+RUNNERS: dict[str, str] = {
+    "onnx": "runtime.runners:OnnxRuntimeRunner",
+    "torchscript": "runtime.torch_runners:TorchScriptRunner",
+    "exported_program": "runtime.torch_runners:ExportedProgramRunner",
+    "savedmodel": "runtime.tf_runner:SavedModelRunner",
+}
+
+
+def runner_class(fmt: str) -> type[Runner]:
+    """The Runner subclass for a format (its module is imported on demand)."""
+    import importlib
+
+    module, name = RUNNERS[fmt].split(":")
+    cls: type[Runner] = getattr(importlib.import_module(module), name)
+    return cls
+
+
+def make_runner(
+    path: str | Path, device: str = "cpu", signature: str | None = None, threads: int = 0, fmt: str = ""
+) -> Runner:
+    """The runner for the file's format (``fmt``, else detected from content), loaded on ``device``."""
+    return runner_class(fmt or detect_run_format(path))(Path(path), device, signature, threads)

@@ -1,0 +1,338 @@
+"""Per-node output shapes for one set of inputs, and the node where the model fails.
+
+Runs inside the worker (``propagate(runner, feeds)``), one method per format:
+
+* ONNX: ``onnx.shape_inference`` on a weight-free copy with the inputs' concrete shapes (the
+  converter's light copy), then confirmed by onnxruntime running the model with every node output
+  made a graph output; a failing run names its node (onnxruntime's ``Name:'...'``), whose input
+  shapes come from the inference. Node ids are the converter's (``converters.onnx_format``).
+* ExportedProgram: the graph module run node by node with a ``torch.fx.Interpreter`` that records
+  each node's output shapes (ShapeProp); a failure names the fx node (id = fx node name).
+* TorchScript: every tensor value of the top-level inlined graph becomes an extra graph output,
+  the graph runs once (so shapes are the ones really produced; values inside if/loop bodies are
+  not recorded). A failure is pinned through the TorchScript traceback's source ranges: the
+  serialized code line and the original ``file.py:LINE`` are matched to the graph's nodes
+  (node ``source`` attribute, as the TorchScript converter sets it).
+* SavedModel: output shapes of the signature only (TensorFlow reports no per-node shapes here).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from converters.errors import ModelLensError
+from runtime.results import FailedNode, ShapesResult
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from runtime.runners import Runner
+
+ShapeList = list[list[int | str | None] | None]
+_ORT_NODE = re.compile(r"running (\w+) node\. Name:'([^']*)'")
+_INFER_NODE = re.compile(r"\(op_type:(\w+), node name: ([^)]*)\)")
+_TS_SOURCE = re.compile(r'File "([^"]+)", line (\d+)')
+
+
+def propagate(runner: Runner, feeds: Mapping[str, np.ndarray]) -> ShapesResult:
+    """Per-node output shapes for ``feeds`` (see the module docstring for each format)."""
+    method = {
+        "onnx": _onnx_shapes,
+        "exported_program": _fx_shapes,
+        "torchscript": _torchscript_shapes,
+    }.get(runner.format, _output_shapes)
+    return method(runner, feeds)
+
+
+def _shape(value: Any) -> list[int | str | None] | None:
+    shape = getattr(value, "shape", None)
+    return None if shape is None else [int(d) if str(d).isdigit() else str(d) for d in shape]
+
+
+# --- ONNX -------------------------------------------------------------------------------------
+
+
+def _onnx_shapes(runner: Runner, feeds: Mapping[str, np.ndarray]) -> ShapesResult:
+    import onnx
+
+    from converters.onnx_inference import without_weight_bytes
+    from converters.onnx_lazy import load_without_weights
+    from converters.onnx_tensors import type_description
+
+    structure, lazy = load_without_weights(runner.path)
+    light = without_weight_bytes(structure, set(lazy), nested_sparse=True)
+    _set_input_shapes(light.graph, feeds)
+    del light.graph.value_info[:]  # the file's own (symbolic) shapes would shadow the spec's
+    for value in light.graph.output:
+        if value.type.HasField("tensor_type"):
+            value.type.tensor_type.ClearField("shape")
+    inferred: dict[str, list[int | str | None] | None] = {}
+    failed_at: tuple[str, str, str] | None = None
+    try:
+        onnx.shape_inference.infer_shapes(light, check_type=True, strict_mode=True, data_prop=True)
+    except Exception as err:  # noqa: BLE001 - onnx raises InferenceError and others
+        match = _INFER_NODE.search(str(err))
+        if match:
+            failed_at = (match.group(2), match.group(1), _first_line(err))
+    light = onnx.shape_inference.infer_shapes(light, strict_mode=False, data_prop=True)
+    for value in (*light.graph.input, *light.graph.value_info, *light.graph.output):
+        _, shape = type_description(value.type)
+        inferred[value.name] = None if shape is None else list(shape)
+    for tensor in structure.graph.initializer:
+        inferred[tensor.name] = [int(d) for d in tensor.dims]
+    for name, array in feeds.items():
+        inferred[name] = list(array.shape)
+    actual, run_failure = _onnx_run_all_outputs(runner, feeds)
+    shapes = {**inferred, **actual}
+    graph = _onnx_graph(runner)
+    failure = run_failure or failed_at
+    nodes, failed = _onnx_node_shapes(graph, shapes, failure)
+    method = "onnx.shape_inference, confirmed by an onnxruntime run" if actual else "onnx.shape_inference"
+    return ShapesResult(nodes=nodes, method=method, failed=failed)
+
+
+def _set_input_shapes(graph: Any, feeds: Mapping[str, np.ndarray]) -> None:
+    for value in graph.input:
+        if value.name not in feeds or not value.type.HasField("tensor_type"):
+            continue
+        shape = value.type.tensor_type.shape
+        shape.ClearField("dim")
+        for size in feeds[value.name].shape:
+            shape.dim.add().dim_value = int(size)
+
+
+def _onnx_run_all_outputs(
+    runner: Runner, feeds: Mapping[str, np.ndarray]
+) -> tuple[dict[str, list[int | str | None] | None], tuple[str, str, str] | None]:
+    """Run with every node output as a graph output: (tensor → shape, failure or None)."""
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.load(str(runner.path), load_external_data=False)
+    onnx.external_data_helper.load_external_data_for_model(model, str(runner.path.parent))
+    declared = {o.name for o in model.graph.output}
+    extra = [o for node in model.graph.node for o in node.output if o and o not in declared]
+    for name in extra:
+        model.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    try:
+        session = ort.InferenceSession(model.SerializeToString(), options, providers=runner.providers)
+        names = [o.name for o in session.get_outputs()]
+        values = session.run(names, dict(feeds))
+    except Exception as err:  # noqa: BLE001
+        match = _ORT_NODE.search(str(err))
+        if match:
+            return {}, (match.group(2), match.group(1), _first_line(err))
+        return {}, ("", "", _first_line(err))
+    return {name: _shape(value) for name, value in zip(names, values, strict=True)}, None
+
+
+def _onnx_graph(runner: Runner) -> Any:
+    from converters.onnx_format import convert
+    from converters.source import ModelSource
+
+    return convert(ModelSource.from_path(runner.path), {})
+
+
+def _onnx_node_shapes(
+    graph: Any, shapes: Mapping[str, list[int | str | None] | None], failure: tuple[str, str, str] | None
+) -> tuple[dict[str, ShapeList], FailedNode | None]:
+    nodes: dict[str, ShapeList] = {}
+    failed: FailedNode | None = None
+    for node_id, data in graph.nodes(data=True):
+        if data["kind"] not in ("op", "constant", "input"):
+            continue
+        nodes[str(node_id)] = [shapes.get(info.name) for info in data["outputs"]]
+        if failure and failed is None and data["kind"] == "op" and data["name"] == failure[0] and failure[0]:
+            inputs: ShapeList = [shapes.get(name) if name else None for name in data["input_names"]]
+            failed = FailedNode(str(node_id), data["op_type"], inputs, failure[2])
+    if failure and failed is None:
+        failed = FailedNode(failure[0] or "?", failure[1] or "?", [], failure[2])
+    return nodes, failed
+
+
+def _first_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    marker = "Status Message:"
+    if marker in text:
+        text = text.split(marker, 1)[1].strip()
+    return text[:500] or type(err).__name__
+
+
+# --- ExportedProgram (torch.fx) ---------------------------------------------------------------
+
+
+def _fx_shapes(runner: Runner, feeds: Mapping[str, np.ndarray]) -> ShapesResult:
+    import torch
+    import torch.fx
+
+    module = runner.module  # type: ignore[attr-defined]
+    nodes: dict[str, ShapeList] = {}
+    failed: FailedNode | None = None
+
+    user_inputs = {m.name for m in runner.inputs}
+
+    class ShapeRecorder(torch.fx.Interpreter):
+        def run_node(self, node: torch.fx.Node) -> Any:
+            nonlocal failed
+            if node.op == "get_attr" or (node.op == "placeholder" and node.name not in user_inputs):
+                return super().run_node(node)
+            try:
+                result = super().run_node(node)
+            except Exception as err:
+                args = [self.env.get(a) for a in node.all_input_nodes]
+                failed = FailedNode(node.name, _fx_op(node), [_shape(a) for a in args], _first_line(err))
+                raise
+            values = result if isinstance(result, (tuple, list)) else [result]
+            nodes[node.name] = [_shape(v) for v in values]
+            return result
+
+    tensors = [torch.from_numpy(feeds[m.name]) for m in runner.inputs]
+    try:
+        with torch.no_grad():
+            ShapeRecorder(module).run(*tensors)
+    except Exception as err:  # noqa: BLE001 - recorded in ``failed``
+        if failed is None:
+            failed = FailedNode("?", "?", [], _first_line(err))
+    return ShapesResult(nodes=nodes, method="torch.fx.Interpreter, node by node", failed=failed)
+
+
+def _fx_op(node: Any) -> str:
+    target = node.target
+    return str(getattr(target, "__name__", None) or target)
+
+
+# --- TorchScript ------------------------------------------------------------------------------
+
+
+def _torchscript_shapes(runner: Runner, feeds: Mapping[str, np.ndarray]) -> ShapesResult:
+    import torch
+
+    module = runner.module  # type: ignore[attr-defined]
+    tensors = [torch.from_numpy(feeds[m.name]) for m in runner.inputs]
+    function, labels, kept = _ts_probe(module, None)
+    try:
+        with torch.no_grad():
+            results = function(module._c, *tensors)
+    except Exception as err:  # noqa: BLE001 - pinned to a node below
+        return _ts_failed_run(module, tensors, err)
+    nodes: dict[str, ShapeList] = {}
+    for label, value in zip(labels, results[kept:], strict=True):
+        nodes.setdefault(label, []).append(_shape(value))
+    return ShapesResult(nodes=nodes, method="TorchScript graph run (top-level values)")
+
+
+def _ts_probe(module: Any, stop: int | None) -> tuple[Any, list[str], int]:
+    """The inlined forward graph returning (original outputs..., every top-level tensor value); with
+    ``stop``, only the values made before top-level node ``stop`` (the nodes from it on removed)."""
+    import torch
+
+    graph = module.forward.graph.copy()
+    torch._C._jit_pass_inline(graph)
+    nodes = list(graph.nodes())
+    keep = list(graph.outputs()) if stop is None else []
+    if stop is not None:
+        while list(graph.outputs()):
+            graph.eraseOutput(0)
+        for node in reversed(nodes[stop:]):
+            node.destroy()
+        nodes = nodes[:stop]
+    values, labels = [], []
+    for index, node in enumerate(nodes):
+        for output in node.outputs():
+            if output.type().kind() == "TensorType":
+                values.append(output)
+                labels.append(_ts_node_id(node, index))
+    while list(graph.outputs()):
+        graph.eraseOutput(0)
+    packed = graph.create("prim::TupleConstruct", keep + values, 1)
+    packed.output().setType(torch._C.TupleType([v.type() for v in keep + values]))
+    graph.appendNode(packed)
+    graph.registerOutput(packed.output())
+    return torch._C._create_function_from_graph("modellens_shapes", graph), labels, len(keep)
+
+
+def _ts_node_id(node: Any, index: int) -> str:
+    location = _ts_location(node)
+    return f"{node.kind().split('::')[-1]}_{index}" + (f"@{location}" if location else "")
+
+
+def _ts_location(node: Any) -> str:
+    """``file.py:LINE`` of the node's source range (the original code when the archive has it)."""
+    match = _TS_SOURCE.search(str(node.sourceRange()))
+    return f"{match.group(1).rsplit('/', 1)[-1]}:{match.group(2)}" if match else ""
+
+
+def _ts_failed_run(module: Any, tensors: list[Any], err: BaseException) -> ShapesResult:
+    """Pin the failure to the top-level node whose source range appears innermost in the
+    TorchScript traceback, and record the shapes made before it."""
+    import torch
+
+    text = str(err)
+    message = _ts_message(text)
+    locations = [f"{path.rsplit('/', 1)[-1]}:{line}" for path, line in _TS_SOURCE.findall(text)]
+    graph = module.forward.graph.copy()
+    torch._C._jit_pass_inline(graph)
+    top = list(graph.nodes())
+    index = _ts_match(top, locations)
+    if index is None:
+        where = locations[-1] if locations else "?"
+        return ShapesResult({}, "TorchScript graph run", FailedNode(where, "?", [], message, where))
+    node = top[index]
+    function, labels, _ = _ts_probe(module, index)
+    nodes: dict[str, ShapeList] = {}
+    by_value: dict[str, list[int | str | None] | None] = {}
+    try:
+        with torch.no_grad():
+            results = function(module._c, *tensors)
+        produced = [v for n in top[:index] for v in n.outputs() if v.type().kind() == "TensorType"]
+        for label, value, made in zip(labels, results, produced, strict=True):
+            nodes.setdefault(label, []).append(_shape(value))
+            by_value[made.debugName()] = _shape(value)
+    except Exception:  # noqa: BLE001 - the shapes before the node are a bonus
+        pass
+    for graph_input, tensor in zip(list(graph.inputs())[1:], tensors, strict=False):
+        by_value[graph_input.debugName()] = _shape(tensor)
+    inputs: ShapeList = [
+        by_value.get(v.debugName()) for v in node.inputs() if v.type().kind() == "TensorType"
+    ]
+    failed = FailedNode(_ts_node_id(node, index), node.kind(), inputs, message, _ts_location(node))
+    return ShapesResult(nodes, "TorchScript graph run (top-level values)", failed)
+
+
+def _ts_match(top: list[Any], locations: list[str]) -> int | None:
+    """Index of the top-level node at the innermost traceback location that names one."""
+    by_location: dict[str, int] = {}
+    for index, node in enumerate(top):
+        location = _ts_location(node)
+        if location and not node.kind().startswith("prim::"):
+            by_location.setdefault(location, index)
+    for location in reversed(locations):
+        if location in by_location:
+            return by_location[location]
+    return None
+
+
+def _ts_message(text: str) -> str:
+    """The framework's own message: the last line of the error that is not traceback decoration."""
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line and "~~~" not in line and not line.startswith("File "):
+            return line[:500]
+    return text[:500]
+
+
+# --- SavedModel and anything else: outputs only ------------------------------------------------
+
+
+def _output_shapes(runner: Runner, feeds: Mapping[str, np.ndarray]) -> ShapesResult:
+    try:
+        outputs = runner.infer(feeds)
+    except ModelLensError as err:
+        return ShapesResult(nodes={}, method="outputs only", failed=FailedNode("?", "?", [], err.message))
+    return ShapesResult(
+        nodes={f"output:{name}": [_shape(array)] for name, array in outputs}, method="outputs only"
+    )

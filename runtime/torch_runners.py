@@ -1,0 +1,194 @@
+"""torch runners: TorchScript archives (``torch.jit.load``) and ExportedPrograms (``.pt2``, read
+by ``converters.pt2_loader`` as the viewer reads them, never by ``torch.export.load``), run under
+``torch.no_grad`` on the chosen device; the torch profiler gives per-op times. Imported only by the
+worker, when such a model is loaded."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from converters.errors import ModelLoadError, ModelRunError
+from runtime.results import NodeTiming
+from runtime.runners import TORCH_EXTRA, Runner, first_line, require_module
+from runtime.specs import ModelInput
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+def _torch_device(device: str) -> str:
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelRunError(
+            "cuda was asked for, but torch sees no GPU", "install a CUDA build of torch, or run on cpu"
+        )
+    return device
+
+
+def flatten_outputs(value: Any, prefix: str = "output") -> list[tuple[str, np.ndarray]]:
+    """Tensors (torch or tf), numbers, and nested tuples/lists/dicts → [(dotted name, array)]."""
+    import numpy as np
+
+    if hasattr(value, "detach"):
+        return [(prefix, value.detach().cpu().numpy())]
+    if hasattr(value, "numpy"):
+        return [(prefix, np.asarray(value.numpy()))]
+    if isinstance(value, Mapping):
+        return [
+            item
+            for key, v in value.items()
+            for item in flatten_outputs(v, f"{prefix}.{key}" if prefix else str(key))
+        ]
+    if isinstance(value, (tuple, list)):
+        return [item for i, v in enumerate(value) for item in flatten_outputs(v, f"{prefix}.{i}")]
+    if isinstance(value, (bool, int, float)):
+        return [(prefix, np.asarray(value))]
+    if value is None:
+        return []
+    raise ModelRunError(
+        f"the model returned a {type(value).__name__}, which ModelLens cannot show", "return tensors"
+    )
+
+
+def torch_dtype_name(dtype: Any) -> str:
+    """torch.float32 → ``float32``."""
+    return str(dtype).removeprefix("torch.")
+
+
+class _TorchRunner(Runner):
+    module: Any
+    _torch_device: str
+
+    def _tensors(self, feeds: Mapping[str, np.ndarray]) -> list[Any]:
+        import torch
+
+        return [torch.from_numpy(feeds[m.name]).to(self._torch_device) for m in self.inputs]
+
+    def infer(self, feeds: Mapping[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+        import torch
+
+        args = self._tensors(feeds)
+        try:
+            with torch.no_grad():
+                result = self.module(*args)
+            if self._torch_device == "cuda":
+                torch.cuda.synchronize()
+        except Exception as err:
+            raise ModelRunError(
+                f"torch failed: {first_line(err)}", "check the input shapes (`modellens shapes`)"
+            ) from err
+        return flatten_outputs(result)
+
+    def profile(self, feeds: Mapping[str, np.ndarray]) -> list[NodeTiming]:
+        import torch
+        from torch.profiler import ProfilerActivity, profile
+
+        args = self._tensors(feeds)
+        activities = [ProfilerActivity.CPU] + (
+            [ProfilerActivity.CUDA] if self._torch_device == "cuda" else []
+        )
+        with profile(activities=activities) as prof, torch.no_grad():
+            self.module(*args)
+        return [
+            NodeTiming(event.key, event.key, float(event.self_cpu_time_total))
+            for event in prof.key_averages()
+            if event.key.startswith("aten::")
+        ]
+
+
+class TorchScriptRunner(_TorchRunner):
+    """A TorchScript archive (scripted or traced) via ``torch.jit.load``; inputs are forward's
+    arguments (dtypes and shapes unknown: the spec gives them)."""
+
+    format = "torchscript"
+
+    def _load(self) -> None:
+        require_module("torch", TORCH_EXTRA, "TorchScript")
+        import torch
+
+        self._torch_device = _torch_device(self.device)
+        try:
+            self.module = torch.jit.load(str(self.path), map_location=self._torch_device).eval()
+        except Exception as err:
+            raise ModelLoadError(
+                f"torch.jit.load cannot read {self.path.name}: {first_line(err)}",
+                "re-save it with torch.jit.save",
+            ) from err
+        arguments = self.module.forward.schema.arguments[1:]
+        self.inputs = [ModelInput(a.name, None, None) for a in arguments]
+        self.output_names = ["output"]
+        self.provider = f"torch {self._torch_device}"
+        self.providers = [self.provider]
+
+
+class ExportedProgramRunner(_TorchRunner):
+    """A .pt2 ExportedProgram via ``pt2_loader.load_program(...).module()``; inputs from the graph
+    signature with their dtypes, shapes (symbolic dims by name) and dim ranges."""
+
+    format = "exported_program"
+
+    def _load(self) -> None:
+        require_module("torch", TORCH_EXTRA, "an ExportedProgram")
+        import torch
+
+        self._torch_device = _torch_device(self.device)
+        self.program = _load_program_safely(self.path, torch)
+        try:
+            self.module = self.program.module()
+        except Exception as err:
+            raise ModelLoadError(
+                f"torch.export.load cannot read {self.path.name}: {first_line(err)}",
+                "re-save it with torch.export.save",
+            ) from err
+        if self._torch_device != "cpu":
+            self.module = self.module.to(self._torch_device)
+        ranges = pt2_dim_ranges(self.program)
+        placeholders = {n.name: n for n in self.program.graph.nodes if n.op == "placeholder"}
+        self.inputs = []
+        for spec in self.program.graph_signature.input_specs:
+            if spec.kind.name != "USER_INPUT":
+                continue
+            name = getattr(spec.arg, "name", "")
+            value = placeholders[name].meta.get("val") if name in placeholders else None
+            if value is None or not hasattr(value, "shape"):
+                raise ModelLoadError(
+                    f"{self.path.name}: input {name} is not a tensor", "export with tensor inputs only"
+                )
+            shape = tuple(int(d) if isinstance(d, int) else str(d) for d in value.shape)
+            dims = {d: ranges[d] for d in shape if isinstance(d, str) and d in ranges}
+            self.inputs.append(ModelInput(name, torch_dtype_name(value.dtype), shape, dims))
+        self.output_names = ["output"]
+        self.provider = f"torch {self._torch_device}"
+        self.providers = [self.provider]
+
+
+def _load_program_safely(path: Any, torch: Any) -> Any:
+    """The ExportedProgram as the viewer reads it (converters.pt2_loader): never
+    ``torch.export.load``, which unpickles payloads and evaluates expressions a crafted file brings.
+    Raises ModelLoadError naming the problem."""
+    from converters.pt2_archive import check_schema_version, read_header
+    from converters.pt2_loader import load_program
+    from converters.source import ModelSource
+
+    source = ModelSource.from_path(path)
+    header = read_header(source)
+    check_schema_version(source, header, torch)
+    return load_program(source, torch, header.entry).program
+
+
+def pt2_dim_ranges(program: Any) -> dict[str, tuple[int, int]]:
+    """Symbol name → (lower, upper) from ``range_constraints`` (upper capped at 2**31-1)."""
+    ranges: dict[str, tuple[int, int]] = {}
+    for symbol, value_range in program.range_constraints.items():
+        try:
+            lower = int(value_range.lower)
+        except (TypeError, ValueError, OverflowError, AttributeError):  # sympy's -oo
+            lower = 1
+        try:
+            upper = int(value_range.upper)
+        except (TypeError, ValueError, OverflowError, AttributeError):  # sympy's oo / int_oo
+            upper = 2**31 - 1
+        ranges[str(symbol)] = (max(lower, 1), min(upper, 2**31 - 1))
+    return ranges
