@@ -488,3 +488,43 @@ def test_the_runtime_worker_never_runs_code_either(kind: str, honest: Path, tmp_
             with pytest.raises(ModelLensError, match="do not load it"):
                 run_model(path, spec=spec, pool=pool)
     assert not marker.exists()
+
+
+class _Scripted(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(3, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lin(x).relu()
+
+
+@pytest.mark.parametrize("entry", ["data.pkl", "constants.pkl"])
+@pytest.mark.parametrize("payload", ["posix.mkdir", "builtins.eval"])
+def test_a_crafted_torchscript_archive_never_runs_code(entry: str, payload: str, tmp_path: Path) -> None:
+    """torch.jit.load unpickles data.pkl/constants.pkl with TorchScript's own unpickler, which
+    resolves only torch's globals: a swapped-in payload is refused, never called."""
+    honest = tmp_path / "scripted.pt"
+    torch.jit.script(_Scripted()).save(str(honest))
+    marker = tmp_path / f"PWNED_{entry}"
+    call = _Marker(marker) if payload == "builtins.eval" else _Call(os.mkdir, str(marker))
+    out = tmp_path / "crafted.pt"
+    with zipfile.ZipFile(honest) as source, zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = (
+                pickle.dumps(call, protocol=2) if item.filename.endswith("/" + entry) else source.read(item)
+            )
+            target.writestr(item, data)
+    with pytest.raises(ModelLoadError):
+        modellens.load(out)
+    with contextlib.suppress(Exception):
+        torch.jit.load(str(out))
+    assert not marker.exists()
+
+
+class _Call:
+    def __init__(self, func: Any, *args: Any) -> None:
+        self.func, self.args = func, args
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.func, self.args)
