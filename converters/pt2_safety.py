@@ -42,10 +42,22 @@ _TORCH_SYMPY_FUNCTIONS = frozenset(
         "RoundDecimal", "ToFloat", "Identity", "OpaqueUnaryFn",
     }
 )  # fmt: skip
+# what sympy.srepr writes for torch's shape expressions (a fixed list: most other sympy classes
+# sympify their string arguments, i.e. eval them)
+_SYMPY_CALLABLES = frozenset(
+    {
+        "Symbol", "Integer", "Rational", "Float", "Add", "Mul", "Pow", "Mod", "Max", "Min", "Abs",
+        "floor", "ceiling", "Eq", "Ne", "Lt", "Le", "Gt", "Ge", "StrictLessThan",
+        "StrictGreaterThan", "LessThan", "GreaterThan", "Equality", "Unequality", "And", "Or", "Not",
+        "Piecewise", "ExprCondPair", "Tuple", "sqrt", "log", "exp",
+    }
+) | _TORCH_SYMPY_FUNCTIONS  # fmt: skip
+_STRING_TAKERS = frozenset({"Symbol", "Float"})
 _TENSOR_METHODS = frozenset({"size", "stride", "storage_offset", "dim", "numel", "shape"})
 _GUARD_NAMES = frozenset(
-    {"L", "math", "torch", "inf", "IsNonOverlappingAndDenseIndicator", "cast_symbool_to_symint_guardless"}
-)
+    {"L", "math", "torch", "inf", "IsNonOverlappingAndDenseIndicator", "cast_symbool_to_symint_guardless",
+     "max", "min", "abs", "int", "float", "round", "bool"}
+)  # fmt: skip
 
 
 def check_payload_config(display_name: str, config_text: str | bytes, kind: str) -> dict[str, str]:
@@ -130,8 +142,30 @@ def _is_safe_expression(text: str, *, guard: bool) -> bool:
         tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError):
         return False
-    callables = _GUARD_NAMES if guard else _sympy_classes()
+    callables = _GUARD_NAMES if guard else _SYMPY_CALLABLES
+    if not guard and not _strings_only_name_symbols(tree):
+        return False
     return all(_safe_node(node, guard, callables) for node in ast.walk(tree))
+
+
+def _strings_only_name_symbols(tree: ast.AST) -> bool:
+    """Most sympy classes ``sympify`` a string argument (``Max("__import__('os')...")`` runs it):
+    a string may only be the name of a ``Symbol`` or the digits of a ``Float``."""
+    allowed: set[int] = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _STRING_TAKERS
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            allowed.add(id(node.args[0]))
+    return all(
+        id(node) in allowed
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    )
 
 
 def _safe_node(node: ast.AST, guard: bool, callables: frozenset[str]) -> bool:
@@ -168,18 +202,3 @@ def _safe_attribute(node: ast.Attribute) -> bool:
     if isinstance(node.value, ast.Name) and node.value.id == "torch":
         return node.attr.startswith("sym_")
     return node.attr in _TENSOR_METHODS
-
-
-def _sympy_classes() -> frozenset[str]:
-    """Names ``sympify`` may call in a torch-written expression: sympy's expression classes
-    (``Symbol``, ``Integer``, ``Mul``, ``Max``...) and torch's sympy functions."""
-    import sympy
-
-    names = {
-        name
-        for name in dir(sympy)
-        if not name.startswith("_")
-        and isinstance(getattr(sympy, name), type)
-        and issubclass(getattr(sympy, name), sympy.Basic)
-    }
-    return frozenset(names | _TORCH_SYMPY_FUNCTIONS)

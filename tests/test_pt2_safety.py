@@ -108,6 +108,15 @@ def _sympy(document: dict[str, Any], marker: Path) -> dict[str, Any]:
     return dict(json.loads(text[:start] + code.replace('"', '\\"') + text[start:]))
 
 
+def _sympy_string(document: dict[str, Any], marker: Path) -> dict[str, Any]:
+    """Max("code") passes the string to sympify, which evals it (most sympy classes do)."""
+    text = json.dumps(document)
+    start = text.index("Symbol('s")
+    end = text.index(")", start) + 1
+    code = f"Max(\"__import__('os').mkdir({str(marker)!r}) or 2\", {text[start:end]})"
+    return dict(json.loads(text[:start] + code.replace('"', '\\"') + text[end:]))
+
+
 def _guard(document: dict[str, Any], marker: Path) -> dict[str, Any]:
     document["guards_code"] = [f"__import__('os').mkdir({str(marker)!r}) or True"]
     return document
@@ -146,6 +155,10 @@ def _sympy_expression(src: Path, out: Path, marker: Path) -> Path:
     return _rewrite(src, out, _json_edit(MODEL, lambda d: _sympy(d, marker)), {})
 
 
+def _sympy_string_argument(src: Path, out: Path, marker: Path) -> Path:
+    return _rewrite(src, out, _json_edit(MODEL, lambda d: _sympy_string(d, marker)), {})
+
+
 def _guards_code(src: Path, out: Path, marker: Path) -> Path:
     return _rewrite(src, out, _json_edit(MODEL, lambda d: _guard(d, marker)), {})
 
@@ -158,6 +171,7 @@ EVIL: dict[str, tuple[Callable[[Path, Path, Path], Path], bool]] = {
     "opaque_constant": (_opaque_constant, False),
     "legacy_weights_pt": (_legacy_weights_pt, False),
     "sympy_expression": (_sympy_expression, False),
+    "sympy_string_argument": (_sympy_string_argument, False),
     "guards_code": (_guards_code, False),
 }
 
@@ -181,7 +195,7 @@ def test_crafted_files_never_run_code(kind: str, honest: Path, tmp_path: Path) -
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("kind", ["sample_inputs", "sympy_expression"])
+@pytest.mark.parametrize("kind", ["sample_inputs", "sympy_expression", "sympy_string_argument"])
 def test_torch_export_load_itself_runs_them(kind: str, honest: Path, tmp_path: Path) -> None:
     """The hazard is real in this torch (if torch fixes it, these cases still pass ModelLens's test)."""
     path, marker = _evil(kind, honest, tmp_path)
