@@ -405,10 +405,8 @@ def function_id(domain: str, name: str, overload: str = "") -> str:
     (IR 10); one id per (domain, name, overload). ``%`` and ``/`` are percent-escaped in every part,
     ``:`` in the domain and name, ``.`` in the name, so the id reads back to exactly one identity:
     ``("d", "F:a", "")`` is ``function:d.F%3Aa`` and ``("d", "F", "a")`` is ``function:d.F:a``."""
-    base = (
-        f"function:{_escaped(domain, '%/:')}.{_escaped(name, '%/:.')}"
-        if domain
-        else (f"function:{_escaped(name, '%/:.')}")
+    base = f"function:{_escaped(domain, '%/:')}.{_escaped(name, '%/:.')}" if domain else (
+        f"function:{_escaped(name, '%/:.')}"
     )
     return f"{base}:{_escaped(overload, '%/')}" if overload else base
 
