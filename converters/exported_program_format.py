@@ -79,10 +79,12 @@ def match(source: ModelSource) -> bool:
 
 
 def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> schema.ModelGraph:
-    """Load with ``torch.export.load`` and build the ModelGraph.
+    """Read the program safely (``converters.pt2_loader``, never ``torch.export.load``) and build the
+    ModelGraph.
 
     Raises ModelLoadError: torch missing (names the extra), a file from a PyTorch whose schema this
-    one cannot read (names the version needed), a truncated or corrupt archive.
+    one cannot read (names the version needed), a truncated or corrupt archive, a file that would
+    run code when loaded (a pickled payload, an expression that is code).
     """
     torch = _import_torch(source)
     source.start_hashing()
