@@ -101,6 +101,7 @@ const CSS = `
 .ml-help h4{margin:0 0 6px;font-size:12.5px}
 .ml-help table{border-collapse:collapse;width:100%}
 .ml-help td{padding:3px 4px;vertical-align:top}
+.ml-help td:first-child{white-space:nowrap;width:1%}
 .ml-help kbd{font:11px ui-monospace,Menlo,Consolas,monospace;padding:1px 5px;border:1px solid var(--ml-frame);border-radius:4px;white-space:nowrap}
 .ml-busy{position:absolute;inset:0;display:none;align-items:center;justify-content:center;font-size:13px;color:var(--ml-muted);
   background:color-mix(in srgb,var(--ml-bg) 60%,transparent)}
