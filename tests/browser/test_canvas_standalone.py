@@ -311,3 +311,15 @@ def test_export_inspector_shows_attributes_and_docs(browser: Any, tmp_path: Path
     assert "The convolution operator consumes an input tensor" in panel
     assert "/enc/stem/conv\n" in panel and "Group\nenc › stem\n" in panel  # no repeated group paths
     assert accent == "rgb(31, 111, 235)"  # the app's canvas uses the same selection colour
+
+
+def test_export_menu_downloads_the_current_view(canvas: Any) -> None:
+    _reset(canvas, "e")
+    canvas.click("[data-id='/block/relu/Relu']")
+    canvas.click("[data-act='export']")
+    with canvas.expect_download() as download:
+        canvas.click("[data-act='svg']")
+    svg = Path(download.value.path()).read_text(encoding="utf-8")
+    assert not canvas.locator(".ml-menu").is_visible()  # the menu closes after a pick
+    assert svg.startswith("<svg") and 'data-cluster-head="block"' in svg
+    assert re.findall(r'class="ml-node[^"]*ml-sel[^"]*" data-id="([^"]*)"', svg) == ["/block/relu/Relu"]

@@ -69,8 +69,13 @@ const CSS = `
 .ml-btn svg{width:15px;height:15px;fill:none;stroke:currentColor;stroke-width:1.5;stroke-linecap:round;stroke-linejoin:round}
 .ml-sep{width:1px;height:18px;background:var(--ml-frame);margin:0 4px}
 .ml-gap{flex:1 1 0;min-width:4px}
+.ml-dl{position:relative;display:inline-flex}
+.ml-menu{position:absolute;z-index:5;top:calc(100% + 4px);left:0;display:none;flex-direction:column;align-items:stretch;padding:3px;min-width:140px;
+  background:var(--ml-panel-solid);border:1px solid var(--ml-frame);border-radius:8px;box-shadow:0 4px 16px rgba(0,0,0,.18)}
+.ml-menu .ml-btn{justify-content:flex-start}
+.ml-dl.ml-open .ml-menu{display:flex}
 .ml-search{display:inline-flex;align-items:center;gap:2px}
-.ml-search input{width:176px;height:26px;padding:0 8px;border:1px solid var(--ml-frame);border-radius:6px;background:var(--ml-bg);
+.ml-search input{width:160px;height:26px;padding:0 8px;border:1px solid var(--ml-frame);border-radius:6px;background:var(--ml-bg);
   color:var(--ml-text);font:12px var(--ml-ui-font);outline:none}
 .ml-search input:focus{border-color:var(--ml-accent)}
 .ml-count{font-size:11.5px;color:var(--ml-muted);padding:0 3px;white-space:nowrap;font-variant-numeric:tabular-nums}
@@ -725,8 +730,9 @@ export class GraphCanvas {
       btn("expandAll", icon(ICONS.expand), "Expand all groups (E)"), btn("collapseAll", icon(ICONS.collapse), "Collapse all groups (C)"), "|",
       btn("direction", "TB", "Layout direction: top→bottom / left→right (D)"), btn("labels", "Op", "Node labels: op type / node name (N)"),
       btn("weights", "Weights", "Show weight shapes on nodes"), btn("shapes", "Shapes", "Show tensor shapes on edges"), "|",
-      btn("svg", `${icon(ICONS.download)}SVG`, "Download the current view as SVG"), btn("png", "PNG", "Download the current view as PNG (2×)"),
-      btn("dot", "DOT", "Download the current view as Graphviz DOT"), "~",
+      `<span class="ml-dl">${btn("export", `${icon(ICONS.download)}Export`, "Download the current view (SVG, PNG, DOT)")}`
+        + `<span class="ml-menu" role="menu">${btn("svg", "SVG image", "Download the current view as SVG")}`
+        + `${btn("png", "PNG image (2×)", "Download the current view as PNG (2×)")}${btn("dot", "Graphviz DOT", "Download the current view as Graphviz DOT")}</span></span>`, "~",
       `<span class="ml-seg" role="group" aria-label="Theme">${btn("themeSystem", icon(ICONS.system), "Theme: follow the system / app")}`
         + `${btn("themeLight", icon(ICONS.light), "Theme: light")}${btn("themeDark", icon(ICONS.dark), "Theme: dark")}</span>`,
       btn("help", "?", "Keyboard shortcuts (?)"),
@@ -736,6 +742,7 @@ export class GraphCanvas {
       const b = ev.target.closest("[data-act]");
       if (b) this.action(b.dataset.act);
     });
+    this.root.addEventListener("pointerdown", (ev) => { if (!ev.target.closest(".ml-dl")) this.toggleMenu(false); });
     this.searchInput = this.bar.querySelector(".ml-search input");
     this.searchCount = this.bar.querySelector(".ml-count");
     this.resultsOpen = false;
@@ -783,6 +790,11 @@ export class GraphCanvas {
     q("help").setAttribute("aria-pressed", String(this.help.classList.contains("ml-open")));
   }
 
+  toggleMenu(open = !this.bar.querySelector(".ml-dl").classList.contains("ml-open")) {
+    this.bar.querySelector(".ml-dl").classList.toggle("ml-open", open);
+    this.bar.querySelector('[data-act="export"]').setAttribute("aria-expanded", String(open));
+  }
+
   toggleHelp(open = !this.help.classList.contains("ml-open")) {
     this.help.classList.toggle("ml-open", open);
     this.syncToolbar();
@@ -796,9 +808,15 @@ export class GraphCanvas {
       labels: () => this.setView("labels", this.view.labels === "name" ? "op" : "name"),
       weights: () => this.setView("showWeights", this.view.showWeights === false),
       shapes: () => this.setView("showShapes", this.view.showShapes === false),
-      svg: () => this.downloadSvg(), png: () => this.downloadPng(), dot: () => this.downloadDot(),
+      export: () => this.toggleMenu(),
+      svg: () => { this.toggleMenu(false); this.downloadSvg(); },
+      png: () => { this.toggleMenu(false); this.downloadPng(); },
+      dot: () => { this.toggleMenu(false); this.downloadDot(); },
       clear: () => this.clearSelection(),
-      escape: () => { if (this.help.classList.contains("ml-open")) this.toggleHelp(false); else this.clearSelection(); },
+      escape: () => {
+        this.toggleMenu(false);
+        if (this.help.classList.contains("ml-open")) this.toggleHelp(false); else this.clearSelection();
+      },
       search: () => this.searchInput.focus(), help: () => this.toggleHelp(),
       prevMatch: () => this.goToMatch(-1), nextMatch: () => this.goToMatch(1),
       themeSystem: () => this.setThemeMode("system"), themeLight: () => this.setThemeMode("light"), themeDark: () => this.setThemeMode("dark"),
