@@ -12,13 +12,18 @@ from viewer.hierarchy import Grouping, build_groups
 PAYLOAD_SCHEMA = 1
 
 
-def build_payload(graph: ModelGraph, grouping: Grouping | None = None, title: str = "") -> dict[str, Any]:
+def build_payload(
+    graph: ModelGraph, grouping: Grouping | None = None, title: str = "", *, details: bool = False
+) -> dict[str, Any]:
+    """The engine payload of ``graph``. ``details=True`` adds what the HTML export's inspector
+    shows and the app's canvas does not need: each op node's attributes (``attrs``) and its
+    operator documentation (``doc``, a key into the payload-level ``docs``)."""
     grouping = grouping or build_groups(graph)
     index = {node_id: i for i, node_id in enumerate(graph.nodes)}
     groups = grouping.ordered_groups()
     group_index = {group.id: i for i, group in enumerate(groups)}
     meta = graph.graph
-    return {
+    payload = {
         "schema": PAYLOAD_SCHEMA,
         "title": title or meta.get("source_name") or meta.get("name") or "model",
         "subtitle": meta.get("format_label", ""),
@@ -33,6 +38,40 @@ def build_payload(graph: ModelGraph, grouping: Grouping | None = None, title: st
         ],
         "categories": CATEGORY_STYLES,
     }
+    if details:
+        _add_details(graph, payload)
+    return payload
+
+
+def _add_details(graph: ModelGraph, payload: dict[str, Any]) -> None:
+    """Attributes per node (``[name, value text, 1 when it is the operator's default]``) and one
+    documentation entry per operator (``{text, url, since, attrs: {name: description}}``)."""
+    from viewer.tables import attribute_table, node_doc
+
+    docs: dict[str, dict[str, Any]] = {}
+    for entry, node_id in zip(payload["nodes"], graph.nodes, strict=True):
+        doc = node_doc(graph, node_id)
+        attributes = attribute_table(graph, node_id, doc)
+        if not attributes.empty:
+            entry["attrs"] = [
+                [name, value, 1 if kind == "default" else 0]
+                for name, value, kind in zip(
+                    attributes["attribute"], attributes["value"], attributes["set"], strict=True
+                )
+            ]
+        if doc is None:
+            continue
+        key = f"{doc.domain}.{doc.op_type}.{doc.since_version}"
+        entry["doc"] = key
+        if key not in docs:
+            docs[key] = {
+                "op": doc.op_type,
+                "text": doc.doc.strip(),
+                "url": doc.url,
+                "since": doc.since_version,
+                "attrs": dict(doc.attribute_docs),
+            }
+    payload["docs"] = docs
 
 
 def _group_label(meta: dict[str, Any], group_id: str, label: str) -> str:

@@ -48,6 +48,12 @@ class OpenModel:
             self._payloads[sub_id] = build_payload(self.graph_for(sub_id), self.grouping(sub_id), title)
         return self._payloads[sub_id]
 
+    def export_payload(self, sub_id: str) -> dict[str, Any]:
+        """The payload for the HTML export: the canvas payload plus attributes and operator docs
+        (see ``build_payload(details=True)``); built on demand, not cached."""
+        title = self.name if sub_id == MAIN_GRAPH else f"{self.name} › {sub_id}"
+        return build_payload(self.graph_for(sub_id), self.grouping(sub_id), title, details=True)
+
     def node_table(self, sub_id: str) -> pd.DataFrame:
         if sub_id not in self._tables:
             self._tables[sub_id] = node_table(self.graph_for(sub_id))
