@@ -221,6 +221,10 @@ def attribute_value(attribute: onnx.AttributeProto) -> Any:
     if kind == onnx.AttributeProto.SPARSE_TENSOR:
         return {"sparse_tensor": list(attribute.sparse_tensor.dims)}
     value = onnx.helper.get_attribute_value(attribute)
+    if kind in (onnx.AttributeProto.FLOAT, onnx.AttributeProto.FLOATS):  # stored as float32
+        import numpy
+
+        return schema.python_values(numpy.asarray(value, dtype=numpy.float32))
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, list):
@@ -237,5 +241,5 @@ def _tensor_summary(tensor: onnx.TensorProto) -> dict[str, Any]:
     }
     if not is_external(tensor) and element_count(tensor.dims) <= schema.PREVIEW_LIMIT:
         with contextlib.suppress(ValueError, TypeError):
-            summary["value"] = numpy_helper.to_array(tensor).tolist()
+            summary["value"] = schema.python_values(numpy_helper.to_array(tensor))
     return summary

@@ -27,6 +27,15 @@ def _unescaped(markdown: str) -> str:
     return markdown.replace("\\", "")
 
 
+def _param(app: AppTest, name: str) -> str | None:
+    """A query parameter as the browser's URL holds it (AppTest keeps str or [str])."""
+    value = app.query_params.get(name)
+    if isinstance(value, list):
+        assert len(value) == 1, value
+        return str(value[0])
+    return value
+
+
 def _texts(app: AppTest) -> str:
     return _unescaped("\n".join(str(m.value) for m in [*app.markdown, *app.caption]))
 
@@ -35,12 +44,12 @@ def test_welcome_page_offers_samples() -> None:
     app = _app().run()
     assert not app.exception
     assert any(b.label == "cnn_branches.onnx" for b in app.button)
-    assert app.sidebar.selectbox[0].options  # the sample picker
+    assert app.selectbox[0].options  # the sample picker
 
 
 def test_picking_a_sample_shows_its_graph_page() -> None:
     app = _app().run()
-    app.sidebar.selectbox[0].select("cnn_branches.onnx").run()
+    app.selectbox[0].select("cnn_branches.onnx").run()
     assert not app.exception
     assert "cnn_branches.onnx" in _texts(app)
     assert app.query_params["model"] == "sample:cnn_branches.onnx"
@@ -53,7 +62,7 @@ def test_query_params_restore_model_and_selected_node() -> None:
     assert "node_conv2d" in text
     assert any("Conv documentation" in e.label for e in app.expander)
     assert any(e.label.startswith("Weight ") for e in app.expander)
-    assert [m.label for m in app.metric][:4] == ["min", "max", "mean", "std"]
+    assert "| min | max | mean | std |" in "\n".join(str(m.value) for m in app.markdown)
 
 
 def test_jump_link_selects_the_consumer() -> None:
@@ -62,30 +71,27 @@ def test_jump_link_selects_the_consumer() -> None:
     target = _unescaped(jump.label.removeprefix("to "))
     jump.click().run()
     assert not app.exception
-    assert app.session_state.selected.startswith(target)
+    assert app.session_state.selection == {"kind": "node", "id": target}
+    assert app.session_state.focus == target
+    assert _param(app, "node") == target
 
 
-def test_search_lists_matches_and_jumps() -> None:
-    app = _app(model="sample:cnn_branches.onnx").run()
-    app.text_input(key="search").input("Relu").run()
-    picker = app.selectbox(key="search_pick_Relu")
-    assert len(picker.options) >= 2
-    picker.select_index(1).run()
-    assert not app.exception
-    chosen = app.selectbox(key="search_pick_Relu").value
-    assert app.session_state.selected == app.session_state.focus == chosen
-    assert app.query_params["node"] in (chosen, [chosen])
-
-
-def test_control_flow_subgraph_opens_with_breadcrumbs() -> None:
+def test_if_attributes_link_into_their_bodies_and_the_breadcrumb_leads_back() -> None:
     app = _app(model="sample:control_flow_if_loop.onnx", node="choose_activation").run()
-    opener = next(b for b in app.button if b.label.startswith("Open subgraph"))
-    opener.click().run()
+    openers = [b for b in app.button if b.label.startswith("Open ") and "operator node" in b.label]
+    labels = [_unescaped(b.label) for b in openers]
+    assert labels == ["Open else_branch · 2 operator nodes", "Open then_branch · 1 operator node"]
+    assert "{'graph'" not in _texts(app)  # no raw dict for a graph attribute
+    openers[1].click().run()
     assert not app.exception
-    assert app.session_state.subgraph.startswith("choose_activation/")
-    assert any(b.label == "⬅ main graph" for b in app.button)
-    next(b for b in app.button if b.label == "⬅ main graph").click().run()
+    assert app.session_state.subgraph == "choose_activation/then_branch"
+    crumbs = {b.label: b for b in app.button if b.key and b.key.startswith("crumb_")}
+    assert list(crumbs) == ["main graph", "› choose\\_activation", "› then\\_branch"]
+    assert crumbs["› then\\_branch"].disabled
+    crumbs["› choose\\_activation"].click().run()
     assert app.session_state.subgraph == ""
+    assert app.session_state.selection == {"kind": "node", "id": "choose_activation"}
+    assert _param(app, "node") == "choose_activation" and _param(app, "sub") is None
 
 
 @pytest.mark.parametrize(
@@ -121,8 +127,9 @@ def test_summary_page() -> None:
     app.run()
     assert not app.exception
     labels = [m.label for m in app.metric]
-    assert labels[:4] == ["Format", "Nodes", "Parameters", "Weights size"]
-    assert len(app.dataframe) >= 3
+    assert labels[:4] == ["Format", "Operator nodes", "Parameters", "Weights size"]
+    assert len(app.dataframe) >= 2 and len(app.table) == 1  # the facts: a table with a named column
+    assert list(app.table[0].value.columns) == ["value"]
     assert any(b.label == "Node table (CSV)" for b in app.get("download_button"))
 
 

@@ -1,27 +1,31 @@
-"""The Streamlit pages: the graph (canvas, search, inspector, exports) and the model summary.
+"""The Streamlit pages: the graph (canvas and inspector side by side) and the model summary.
 
-UI only: model logic lives in converters/ and viewer's pure modules; session state and loading in
-viewer.app_state; the inspector panel in viewer.inspector.
+UI only: model logic lives in converters/ and viewer's pure modules; session state, loading and
+the one selection in viewer.app_state; the inspector panel in viewer.inspector. Pages are listed
+in app.py's top navigation, where further pages (a Run panel) join.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from converters.schema import ModelGraph
 from viewer import tables
 from viewer.app_state import (
-    apply_canvas_event,
+    canvas_key,
     current_model,
+    drop_invalid_selection,
+    model_picker,
     open_subgraph,
     sample_names,
     select_node,
     show_load_error,
     switch_model,
+    take_canvas_event,
 )
 from viewer.colors import CATEGORY_STYLES
 from viewer.inspector import inspector
@@ -29,13 +33,42 @@ from viewer.model_view import MAIN_GRAPH, OpenModel
 from viewer.summary import human_bytes
 from viewer.text import literal
 
+CANVAS_FALLBACK_HEIGHT = 640  # px, for a canvas build that does not know options.height == "fill"
+
+# The graph page fits the window: the canvas fills the rest of it (options.height = "fill") and
+# the inspector beside it scrolls on its own, so the page itself never scrolls while exploring.
+# Everything in the inspector wraps inside it instead of being cut. A load error floats over the
+# top right instead of pushing the canvas down.
+PAGE_CSS = """
+<style>
+[data-testid="stMainBlockContainer"] { padding-top: 3.6rem; padding-bottom: 0.5rem; }
+.st-key-graph_header [data-testid="stMarkdownContainer"] p { margin-bottom: 0; }
+.st-key-inspector {
+  max-height: calc(100vh - 7.6rem); overflow-y: auto; overflow-x: hidden; padding-right: 0.4rem;
+  scrollbar-gutter: stable;
+}
+.st-key-inspector p, .st-key-inspector li, .st-key-inspector span, .st-key-inspector summary,
+.st-key-inspector code, .st-key-inspector td, .st-key-inspector th { overflow-wrap: anywhere; }
+.st-key-inspector pre, .st-key-inspector pre code { white-space: pre-wrap !important; }
+.st-key-inspector button p { white-space: normal; text-align: left; overflow-wrap: anywhere; }
+.st-key-inspector table { table-layout: fixed; width: 100%; }
+.st-key-load_error {
+  position: fixed; top: 4rem; right: 1.2rem; z-index: 999990; width: min(38rem, 90vw);
+  box-shadow: 0 6px 24px rgba(0, 0, 0, 0.25); border-radius: 0.5rem;
+}
+</style>
+"""
+
 
 def _model_or_welcome() -> OpenModel | None:
-    """The open model; with none, the welcome screen. Load errors show above either."""
+    """The open model, named in the browser tab; with none, the welcome screen."""
     model = current_model()
-    show_load_error()
+    with st.container(key="load_error"):
+        show_load_error()
     if model is None:
         _welcome()
+    else:
+        st.set_page_config(page_title=f"{model.name} · ModelLens")
     return model
 
 
@@ -44,91 +77,111 @@ def graph_page() -> None:
     if model is None:
         return
     sub_id = st.session_state.subgraph if model.has_subgraph(st.session_state.subgraph) else MAIN_GRAPH
-    graph = model.graph_for(sub_id)
+    key = canvas_key(model, sub_id)
+    take_canvas_event(key)  # this rerun's click first: every view below draws from it
+    drop_invalid_selection(model, sub_id)
+    st.html(PAGE_CSS)
     _header(model, sub_id)
-    highlight = _search_box(graph)
-    canvas_col, inspector_col = st.columns([5, 2], gap="medium")
+    canvas_col, inspector_col = st.columns([7, 3], gap="small")
     with canvas_col:
-        _canvas(model, sub_id, highlight)
-    with inspector_col:
+        _canvas(model, sub_id, key)
+    with inspector_col, st.container(key="inspector"):
         inspector(model, sub_id)
-    _exports(model, sub_id)
 
 
 def _welcome() -> None:
     st.title("ModelLens")
     st.markdown(
-        "Drop a model file in the sidebar, or pick a bundled sample, to see its graph, inspect every "
+        "Drop a model file here, or pick a bundled sample, to see its graph, inspect every "
         "operator and tensor, and export the view."
     )
+    model_picker(location="welcome")
     samples = sample_names()
     if samples:
+        st.markdown("**Bundled samples**")
         cols = st.columns(len(samples))
         for col, name in zip(cols, samples, strict=True):
             col.button(
-                name,
-                key=f"welcome_{name}",
-                on_click=switch_model,
-                args=(f"sample:{name}",),
-                width="stretch",
+                name, key=f"welcome_{name}", on_click=switch_model, args=(f"sample:{name}",), width="stretch"
             )
 
 
 def _header(model: OpenModel, sub_id: str) -> None:
-    summary = model.summary
-    st.markdown(f"#### {literal(model.name)}")
-    st.caption(
-        f"{summary['format_label']} · {summary['producer'] or 'unknown producer'} · "
-        f"{summary['nodes']:,} nodes · {summary['parameters']:,} parameters"
-    )
-    for warning in summary["warnings"][:3]:
-        st.warning(literal(warning), icon=":material/warning:")
-    if sub_id != MAIN_GRAPH:
-        crumbs = st.columns([1, 6])
-        crumbs[0].button("⬅ main graph", key="crumb_main", on_click=open_subgraph, args=(MAIN_GRAPH,))
-        crumbs[1].markdown(f"**main › {' › '.join(literal(part) for part in sub_id.split('/'))}**")
-
-
-def _search_box(graph: ModelGraph) -> list[str]:
-    left, right = st.columns([2, 3])
-    query = left.text_input(
-        "Search", key="search", placeholder="node name, op type or tensor", label_visibility="collapsed"
-    )
-    hits = tables.search_nodes(graph, query) if query else []
-    if query:
-        labels = {hit.node_id: hit.label for hit in hits}
-        right.selectbox(
-            f"{len(hits)}{'+' if len(hits) >= tables.SEARCH_LIMIT else ''} matches",
-            list(labels),
-            index=None,
-            format_func=lambda node_id: labels[node_id],
-            placeholder=f"{len(hits)} match(es) — pick one to jump to it" if hits else "no matches",
-            key=f"search_pick_{query}",
-            on_change=_on_search_pick,
-            args=(f"search_pick_{query}",),
-            label_visibility="collapsed",
+    with st.container(key="graph_header"):
+        title, opener, exporter = st.columns([8, 1.3, 1.3], vertical_alignment="center")
+        title.markdown(
+            f"**{literal(model.name)}** &nbsp; <small>{_counts(model)}</small>", unsafe_allow_html=True
         )
-    return [hit.node_id for hit in hits]
+        with opener.popover("Open…", width="stretch"):
+            model_picker(location="header")
+        with exporter.popover("Export", width="stretch"):
+            _exports(model, sub_id)
+        warnings = model.summary["warnings"]
+        if warnings:
+            with title.expander(f"{len(warnings)} warning(s) while opening", icon=":material/warning:"):
+                for warning in warnings:
+                    st.markdown(f"- {literal(warning)}")
+        if sub_id != MAIN_GRAPH:
+            _breadcrumb(model, sub_id)
 
 
-def _on_search_pick(widget_key: str) -> None:
-    node_id = st.session_state.get(widget_key)
-    if node_id:
-        select_node(node_id)
+def _counts(model: OpenModel) -> str:
+    """What each number counts: operator nodes (constants included) of the main graph and of its
+    control-flow bodies and functions; the canvas says how many of them it shows."""
+    summary = model.summary
+    inner = summary.get("subgraph_nodes", 0)
+    bodies = f" (+{inner:,} in {summary['subgraphs']} subgraphs)" if summary["subgraphs"] else ""
+    return (
+        f"{literal(summary['format_label'])} · {summary['nodes']:,} operator nodes{bodies} · "
+        f"{summary['parameters']:,} parameters"
+    )
 
 
-def _canvas(model: OpenModel, sub_id: str, highlight: list[str]) -> None:
+def _breadcrumb(model: OpenModel, sub_id: str) -> None:
+    """main graph › owner node › body …: every item but the last opens its graph (and selects the
+    node that owns the next body)."""
+    trail = tables.subgraph_trail(model.graph.graph["subgraphs"], sub_id)
+    row = st.container(horizontal=True, key="breadcrumb", gap="small")
+    row.button("main graph", key="crumb_main", on_click=open_subgraph, args=(MAIN_GRAPH,), type="tertiary")
+    parent = MAIN_GRAPH
+    for i, (body, owner) in enumerate(trail):
+        if owner:
+            row.button(
+                f"› {literal(owner)}",
+                key=f"crumb_owner_{i}",
+                on_click=_open_at,
+                args=(parent, owner),
+                type="tertiary",
+            )
+        rest = body[len(parent) + 1 :] if parent else body
+        label = rest[len(owner) + 1 :] if owner else rest
+        row.button(
+            f"› {literal(label)}",
+            key=f"crumb_body_{i}",
+            on_click=open_subgraph,
+            args=(body,),
+            type="tertiary",
+            disabled=body == sub_id,
+        )
+        parent = body
+
+
+def _open_at(sub_id: str, node_id: str) -> None:
+    open_subgraph(sub_id)
+    select_node(node_id)
+
+
+def _canvas(model: OpenModel, sub_id: str, key: str) -> None:
     from viewer.component import graph_canvas
 
     options = {
-        "selected": st.session_state.selected,
+        "selected": st.session_state.selection,
         "focus": st.session_state.focus,
-        "highlight": highlight,
         "theme": _theme(),
+        "height": "fill",
     }
-    result = graph_canvas(model.payload(sub_id), options, key=f"canvas_{model.key}_{sub_id}", height=680)
+    result = graph_canvas(model.payload(sub_id), options, key=key, height=CANVAS_FALLBACK_HEIGHT)
     st.session_state.canvas_view = {"expanded": result.expanded, **(result.view or {})}
-    apply_canvas_event(result.select)
 
 
 def _theme() -> str:
@@ -145,21 +198,20 @@ def _exports(model: OpenModel, sub_id: str) -> None:
     from viewer import render
 
     view = st.session_state.get("canvas_view") or {}
-    left, middle, right = st.columns(3)
     stem = Path(model.name).stem
     options = {k: v for k, v in view.items() if v is not None}
     payload = model.payload(sub_id)
-    left.download_button(
+    st.download_button(
         "Interactive HTML (this view)",
         lambda: render.render_html(payload, options),
         file_name=f"{stem}.html",
         mime="text/html",
         on_click="ignore",
         key="dl_html",
+        width="stretch",
     )
-    with middle:
-        _node_table_download(model, sub_id, key="dl_csv")
-    right.caption("SVG, PNG and DOT of the current view: the ⤓ buttons in the canvas toolbar.")
+    _node_table_download(model, sub_id, key="dl_csv")
+    st.caption("SVG, PNG and DOT of the current view: the ⤓ buttons in the canvas toolbar.")
 
 
 # ---------------------------------------------------------------- summary page
@@ -173,23 +225,15 @@ def summary_page() -> None:
     st.markdown(f"#### {literal(model.name)}")
     cols = st.columns(4)
     cols[0].metric("Format", summary["format_label"].split(",")[0], help=summary["format_label"])
-    cols[1].metric("Nodes", f"{summary['nodes']:,}")
+    cols[1].metric(
+        "Operator nodes",
+        f"{summary['nodes'] + summary.get('subgraph_nodes', 0):,}",
+        help=f"{summary['nodes']:,} in the main graph, {summary.get('subgraph_nodes', 0):,} in "
+        f"{summary['subgraphs']} subgraphs (control-flow bodies and functions); constants included",
+    )
     cols[2].metric("Parameters", f"{summary['parameters']:,}")
     cols[3].metric("Weights size", human_bytes(summary["parameter_bytes"]))
-    facts = {
-        "Format": summary["format_label"],
-        "Producer": summary["producer"] or "–",
-        "IR version": summary["ir_version"],
-        "Opsets": ", ".join(f"{k} {v}" for k, v in summary["opsets"].items()) or "–",
-        "Edges": f"{summary['edges']:,}",
-        "Subgraphs": summary["subgraphs"],
-        "sha256": summary["sha256"],
-    }
-    st.dataframe(
-        pd.DataFrame({"": list(facts), "value": [str(v) for v in facts.values()]}),
-        hide_index=True,
-        width="stretch",
-    )
+    st.table(pd.DataFrame({"value": [str(v) for v in _facts(summary).values()]}, index=list(_facts(summary))))
     for warning in summary["warnings"]:
         st.warning(literal(warning), icon=":material/warning:")
     left, right = st.columns(2)
@@ -201,25 +245,59 @@ def summary_page() -> None:
     if not metadata.empty:
         st.markdown("**Metadata**")
         st.dataframe(metadata, hide_index=True, width="stretch")
-    st.markdown("**Operators**")
-    histogram = tables.op_histogram(graph)
-    domain = list(CATEGORY_STYLES)
-    chart = (
-        alt.Chart(histogram)
+    st.markdown("**Operators** (main graph and subgraphs)")
+    st.altair_chart(op_chart(tables.op_histogram(graph)), width="stretch")
+    _node_table_download(model, MAIN_GRAPH, key="dl_csv_summary")
+
+
+def _facts(summary: dict[str, Any]) -> dict[str, str]:
+    return {
+        "Format": summary["format_label"],
+        "Producer": summary["producer"] or "–",
+        "IR version": str(summary["ir_version"] or "–"),
+        "Opsets": ", ".join(f"{k} {v}" for k, v in summary["opsets"].items()) or "–",
+        "Edges": f"{summary['edges']:,}",
+        "Subgraphs": f"{summary['subgraphs']} ({summary.get('subgraph_nodes', 0):,} operator nodes)",
+        "sha256": summary["sha256"],
+    }
+
+
+def op_chart(histogram: pd.DataFrame) -> alt.Chart:
+    """Op types by count: integer ticks, every label readable, categories named and coloured as
+    the graph's legend names them (viewer.colors), the full legend of the categories present."""
+    present = [c for c in CATEGORY_STYLES if c in set(histogram["category"])]
+    frame = histogram.assign(
+        category=[CATEGORY_STYLES.get(c, CATEGORY_STYLES["other"])["label"] for c in histogram["category"]]
+    )
+    labels = [CATEGORY_STYLES[c]["label"] for c in present]
+    top = int(frame["count"].max()) if len(frame) else 1
+    return (
+        alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X("count:Q"),
-            y=alt.Y("op_type:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False)),
+            x=alt.X(
+                "count:Q",
+                title="nodes",
+                axis=alt.Axis(
+                    tickMinStep=1, format="d", values=list(range(0, top + 1)) if top <= 10 else alt.Undefined
+                ),
+                scale=alt.Scale(domainMin=0, nice=top > 10),
+            ),
+            y=alt.Y("op_type:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=320)),
             color=alt.Color(
                 "category:N",
-                scale=alt.Scale(domain=domain, range=[CATEGORY_STYLES[c]["fill"] for c in domain]),
+                title="Category",
+                scale=alt.Scale(domain=labels, range=[CATEGORY_STYLES[c]["fill"] for c in present]),
+                legend=alt.Legend(orient="bottom", columns=4, labelLimit=200, symbolLimit=0),
             ),
-            tooltip=["op_type", "category", "count"],
+            tooltip=[
+                alt.Tooltip("op_type:N", title="op type"),
+                alt.Tooltip("category:N"),
+                alt.Tooltip("count:Q", title="nodes"),
+            ],
         )
-        .properties(height=max(120, 22 * len(histogram)))
+        .properties(height=max(120, 22 * len(frame)))
     )
-    st.altair_chart(chart, width="stretch")
-    _node_table_download(model, MAIN_GRAPH, key="dl_csv_summary")
 
 
 def _node_table_download(model: OpenModel, sub_id: str, *, key: str) -> None:
@@ -231,4 +309,5 @@ def _node_table_download(model: OpenModel, sub_id: str, *, key: str) -> None:
         mime="text/csv",
         on_click="ignore",
         key=key,
+        width="stretch",
     )
