@@ -157,3 +157,109 @@ def test_a_stale_link_reports_the_problem_and_shows_the_welcome_page() -> None:
     assert not app.exception
     assert len(app.error) == 1 and "no longer available" in _unescaped(app.error[0].value)
     assert any(b.label == "cnn_branches.onnx" for b in app.button)
+
+
+CNN = "sample:cnn_branches.onnx"
+CNN_CANVAS = f"canvas_{CNN}_"
+
+
+def _canvas_options(app: AppTest) -> dict:
+    """The options the canvas was given in the last run."""
+    import json
+
+    return json.loads(app.get("bidi_component")[0].proto.json)["options"]
+
+
+def _click_canvas(app: AppTest, event: dict) -> AppTest:
+    """What the canvas's ``select`` trigger puts in session state for the rerun it causes."""
+    app.session_state[CNN_CANVAS] = {"select": event}
+    return app.run()
+
+
+@pytest.mark.parametrize(
+    ("event", "selection", "param", "inspector_text"),
+    [
+        (
+            {"kind": "node", "id": "node_relu"},
+            {"kind": "node", "id": "node_relu"},
+            ("node", "node_relu"),
+            "Relu",
+        ),
+        ({"kind": "edge", "edges": [3, 4]}, {"kind": "edge", "edges": [3, 4]}, ("edge", "3,4"), "Tensor"),
+        ({"kind": "group", "id": "layer1"}, {"kind": "group", "id": "layer1"}, ("group", "layer1"), "Op mix"),
+    ],
+)
+def test_a_canvas_click_is_drawn_by_every_view_in_the_same_rerun(
+    event: dict, selection: dict, param: tuple[str, str], inspector_text: str
+) -> None:
+    app = _app(model=CNN, node="node_conv2d").run()
+    _click_canvas(app, event)
+    assert not app.exception
+    assert app.session_state.selection == selection
+    assert _canvas_options(app)["selected"] == selection  # not the previous click's
+    assert _canvas_options(app)["focus"] is None  # a click on the canvas does not move the view
+    others = {"node", "edge", "group"} - {param[0]}
+    assert _param(app, param[0]) == param[1] and all(_param(app, o) is None for o in others)
+    assert inspector_text in _texts(app)
+
+
+def test_clicks_a_then_b_then_c_keep_canvas_inspector_and_url_together() -> None:
+    app = _app(model=CNN).run()
+    assert _canvas_options(app)["selected"] is None
+    for node_id in ("node_conv2d", "node_relu", "node_add_35"):
+        _click_canvas(app, {"kind": "node", "id": node_id})
+        assert _canvas_options(app)["selected"] == {"kind": "node", "id": node_id}
+        assert _param(app, "node") == node_id
+        assert f"**{node_id.replace('_', chr(92) + '_')}**" in [m.value for m in app.markdown]
+
+
+def test_escape_on_the_canvas_clears_inspector_and_url() -> None:
+    app = _app(model=CNN, node="node_conv2d").run()
+    _click_canvas(app, {"kind": "none"})
+    assert app.session_state.selection is None
+    assert _canvas_options(app)["selected"] is None
+    assert _param(app, "node") is None
+    assert any("Click a node" in i.value for i in app.info)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"kind": "node"},
+        {"kind": "edge", "edges": ["x"]},
+        {"kind": "bogus"},
+        "node",
+        {"kind": "group", "id": ""},
+    ],
+)
+def test_a_malformed_canvas_event_keeps_the_selection(event: object) -> None:
+    app = _app(model=CNN, node="node_conv2d").run()
+    app.session_state[CNN_CANVAS] = {"select": event}
+    app.run()
+    assert not app.exception
+    assert app.session_state.selection == {"kind": "node", "id": "node_conv2d"}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"node": "no_such_node"}, {"edge": "99999"}, {"group": "no/such/group"}],
+)
+def test_a_link_to_a_missing_selection_opens_the_model_without_it(query: dict[str, str]) -> None:
+    app = _app(model=CNN, **query).run()
+    assert not app.exception
+    assert app.session_state.selection is None
+    assert _canvas_options(app)["selected"] is None
+    assert all(_param(app, name) is None for name in ("node", "edge", "group"))
+
+
+def test_a_group_link_shows_the_group_and_its_path_selects_ancestors() -> None:
+    app = _app(model="sample:transformer_block.onnx", group="encoder/encoder.layer.0").run()
+    assert not app.exception
+    text = _texts(app)
+    assert "**Group** layer.0" in text and "encoder / layer.0" in text
+    assert "operator nodes" in text and "Tensors entering" in text and "Op mix" in text
+    assert _canvas_options(app)["focus"] == "group:encoder/encoder.layer.0"
+    parent = next(b for b in app.button if b.key and b.key.startswith("gpath_") and b.label == "encoder")
+    parent.click().run()
+    assert app.session_state.selection == {"kind": "group", "id": "encoder"}
+    assert _param(app, "group") == "encoder"

@@ -41,7 +41,9 @@ CANVAS_FALLBACK_HEIGHT = 640  # px, for a canvas build that does not know option
 # top right instead of pushing the canvas down.
 PAGE_CSS = """
 <style>
-[data-testid="stMainBlockContainer"] { padding-top: 3.6rem; padding-bottom: 0.5rem; }
+[data-testid="stMainBlockContainer"] {
+  padding: 3.4rem 1rem 0.5rem 1rem; max-width: none;
+}
 .st-key-graph_header [data-testid="stMarkdownContainer"] p { margin-bottom: 0; }
 .st-key-inspector {
   max-height: calc(100vh - 7.6rem); overflow-y: auto; overflow-x: hidden; padding-right: 0.4rem;
@@ -50,7 +52,13 @@ PAGE_CSS = """
 .st-key-inspector p, .st-key-inspector li, .st-key-inspector span, .st-key-inspector summary,
 .st-key-inspector code, .st-key-inspector td, .st-key-inspector th { overflow-wrap: anywhere; }
 .st-key-inspector pre, .st-key-inspector pre code { white-space: pre-wrap !important; }
-.st-key-inspector button p { white-space: normal; text-align: left; overflow-wrap: anywhere; }
+.st-key-inspector [data-testid="stMarkdownContainer"] p,
+.st-key-inspector [data-testid="stMarkdownContainer"] li { font-size: 0.875rem; }
+.st-key-inspector button { justify-content: flex-start; min-height: 2rem; padding: 0.2rem 0.6rem; }
+.st-key-inspector button > div { width: 100%; text-align: left; }
+.st-key-inspector button p {
+  white-space: normal; text-align: left; overflow-wrap: anywhere; font-size: 0.85rem;
+}
 .st-key-inspector table { table-layout: fixed; width: 100%; }
 .st-key-load_error {
   position: fixed; top: 4rem; right: 1.2rem; z-index: 999990; width: min(38rem, 90vw);
