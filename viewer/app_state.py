@@ -224,9 +224,10 @@ def _on_sample(widget_key: str) -> None:
 def open_model_files(model: OpenModel) -> list[str]:
     """The files the model on screen was opened from (an upload's model and external data)."""
     source = _source_for(model.key)
-    if source is not None and source.temp_dir is not None and source.path.parent == source.temp_dir:
-        return sorted(p.name for p in source.temp_dir.iterdir() if p.is_file())
-    return [model.name]
+    if source is None or source.temp_dir is None or source.path.parent != source.temp_dir:
+        return [model.name]
+    present = {p.name for p in source.temp_dir.iterdir() if p.is_file()}
+    return [source.path.name, *sorted(external_data_names(model) & present)]
 
 
 def model_picker(location: str) -> None:

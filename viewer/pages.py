@@ -37,8 +37,8 @@ CANVAS_FALLBACK_HEIGHT = 640  # px, for a canvas build that does not know option
 
 # The graph page fits the window: the canvas fills the rest of it (options.height = "fill") and
 # the inspector beside it scrolls on its own, so the page itself never scrolls while exploring.
-# Everything in the inspector wraps inside it instead of being cut. A load error floats over the
-# top right instead of pushing the canvas down.
+# Everything in the inspector wraps inside it instead of being cut. A load error floats at the
+# bottom right instead of pushing the canvas down.
 PAGE_CSS = """
 <style>
 [data-testid="stMainBlockContainer"] {
@@ -60,10 +60,10 @@ PAGE_CSS = """
   white-space: normal; text-align: left; overflow-wrap: anywhere; font-size: 0.85rem;
 }
 .st-key-inspector table { table-layout: fixed; width: 100%; }
-.st-key-load_error {
-  position: fixed; top: 4rem; right: 1.2rem; z-index: 999990; width: min(38rem, 90vw);
-  box-shadow: 0 6px 24px rgba(0, 0, 0, 0.25); border-radius: 0.5rem;
+div:has(> .st-key-load_error) {
+  position: fixed; bottom: 1.2rem; right: 1.2rem; z-index: 999990; width: min(38rem, 90vw);
 }
+.st-key-load_error { box-shadow: 0 6px 24px rgba(0, 0, 0, 0.25); border-radius: 0.5rem; }
 </style>
 """
 
