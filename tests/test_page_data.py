@@ -208,3 +208,4 @@ def test_op_chart_has_integer_ticks_readable_labels_and_the_graph_legend_names()
     assert color["scale"]["domain"] == [CATEGORY_STYLES[c]["label"] for c in present]
     assert color["scale"]["range"] == [CATEGORY_STYLES[c]["fill"] for c in present]
     assert color["legend"]["symbolLimit"] == 0  # every category listed
+    assert spec["height"] == {"step": 22}  # a fixed band per op type: labels never overlap

@@ -45,6 +45,9 @@ PAGE_CSS = """
   padding: 3.4rem 1rem 0.5rem 1rem; max-width: none;
 }
 .st-key-graph_header [data-testid="stMarkdownContainer"] p { margin-bottom: 0; }
+[data-testid="stElementContainer"][class*="st-key-canvas_"] {
+  height: auto !important; overflow: visible !important;
+}
 .st-key-inspector {
   max-height: calc(100vh - 7.6rem); overflow-y: auto; overflow-x: hidden; padding-right: 0.4rem;
   scrollbar-gutter: stable;
@@ -241,7 +244,12 @@ def summary_page() -> None:
     )
     cols[2].metric("Parameters", f"{summary['parameters']:,}")
     cols[3].metric("Weights size", human_bytes(summary["parameter_bytes"]))
-    st.table(pd.DataFrame({"value": [str(v) for v in _facts(summary).values()]}, index=list(_facts(summary))))
+    facts = _facts(summary)
+    st.dataframe(
+        pd.DataFrame({"property": list(facts), "value": list(facts.values())}),
+        hide_index=True,
+        width="stretch",
+    )
     for warning in summary["warnings"]:
         st.warning(literal(warning), icon=":material/warning:")
     left, right = st.columns(2)
@@ -254,7 +262,7 @@ def summary_page() -> None:
         st.markdown("**Metadata**")
         st.dataframe(metadata, hide_index=True, width="stretch")
     st.markdown("**Operators** (main graph and subgraphs)")
-    st.altair_chart(op_chart(tables.op_histogram(graph)), width="stretch")
+    st.altair_chart(op_chart(tables.op_histogram(graph)), width="stretch", height="content")
     _node_table_download(model, MAIN_GRAPH, key="dl_csv_summary")
 
 
@@ -304,7 +312,7 @@ def op_chart(histogram: pd.DataFrame) -> alt.Chart:
                 alt.Tooltip("count:Q", title="nodes"),
             ],
         )
-        .properties(height=max(120, 22 * len(frame)))
+        .properties(height=alt.Step(22))
     )
 
 

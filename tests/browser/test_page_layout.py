@@ -129,6 +129,8 @@ def test_the_canvas_owns_the_window_and_the_page_does_not_scroll(
         _inspector(page).get_by_text("Inputs", exact=True).wait_for(timeout=TIMEOUT_MS)
         _settled(page)
         box = page.locator(".ml-root").first.bounding_box()
+        frame = page.locator("[data-testid=stElementContainer][class*='st-key-canvas_']").bounding_box()
+        assert frame["y"] + frame["height"] >= box["y"] + box["height"] - 1  # not clipped by Streamlit
         assert box["width"] >= 0.6 * width, box
         assert box["height"] >= 0.75 * height, box
         assert box["y"] + box["height"] <= height  # all of it on screen
