@@ -44,9 +44,13 @@ PAGE_CSS = """
 [data-testid="stMainBlockContainer"] {
   padding: 3.4rem 1rem 0.5rem 1rem; max-width: none;
 }
-.st-key-graph_header [data-testid="stMarkdownContainer"] p { margin-bottom: 0; }
-[data-testid="stElementContainer"][class*="st-key-canvas_"] {
-  height: auto !important; overflow: visible !important;
+.st-key-graph_header [data-testid="stMarkdownContainer"] p {
+  margin-bottom: 0; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
+}
+[data-testid="stElementContainer"][class*="st-key-canvas_"],
+[data-testid="stElementContainer"][class*="st-key-canvas_"] .stBidiComponent,
+[data-testid="stElementContainer"][class*="st-key-canvas_"] [data-testid="stBidiComponentIsolated"] {
+  height: auto !important; min-height: 0 !important; flex: 0 0 auto !important; overflow: visible !important;
 }
 .st-key-inspector {
   max-height: calc(100vh - 7.6rem); overflow-y: auto; overflow-x: hidden; padding-right: 0.4rem;
@@ -95,6 +99,9 @@ def graph_page() -> None:
     _header(model, sub_id)
     canvas_col, inspector_col = st.columns([7, 3], gap="small")
     with canvas_col:
+        _warnings(model)
+        if sub_id != MAIN_GRAPH:
+            _breadcrumb(model, sub_id)
         _canvas(model, sub_id, key)
     with inspector_col, st.container(key="inspector"):
         inspector(model, sub_id)
@@ -118,6 +125,8 @@ def _welcome() -> None:
 
 
 def _header(model: OpenModel, sub_id: str) -> None:
+    """One line: the model, what its numbers count, and the Open / Export menus. Its height never
+    changes, so the inspector beside the canvas always starts at the same place."""
     with st.container(key="graph_header"):
         title, opener, exporter = st.columns([8, 1.3, 1.3], vertical_alignment="center")
         title.markdown(
@@ -127,13 +136,14 @@ def _header(model: OpenModel, sub_id: str) -> None:
             model_picker(location="header")
         with exporter.popover("Export", width="stretch"):
             _exports(model, sub_id)
-        warnings = model.summary["warnings"]
-        if warnings:
-            with title.expander(f"{len(warnings)} warning(s) while opening", icon=":material/warning:"):
-                for warning in warnings:
-                    st.markdown(f"- {literal(warning)}")
-        if sub_id != MAIN_GRAPH:
-            _breadcrumb(model, sub_id)
+
+
+def _warnings(model: OpenModel) -> None:
+    warnings = model.summary["warnings"]
+    if warnings:
+        with st.expander(f"{len(warnings)} warning(s) while opening", icon=":material/warning:"):
+            for warning in warnings:
+                st.markdown(f"- {literal(warning)}")
 
 
 def _counts(model: OpenModel) -> str:

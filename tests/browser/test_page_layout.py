@@ -150,6 +150,27 @@ def test_the_canvas_owns_the_window_and_the_page_does_not_scroll(
         context.close()
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?model=sample:control_flow_if_loop.onnx&sub=refine/body",  # with the breadcrumb
+        "?model=sample:control_flow_if_loop.onnx&node=choose_activation",
+    ],
+)
+def test_nothing_pushes_the_page_into_scrolling(browser: Any, app_url: str, query: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        _open(page, f"{app_url}/{query}")
+        _settled(page)
+        box = page.locator(".ml-root").first.bounding_box()
+        panel = page.locator(".st-key-inspector").bounding_box()
+        assert box["y"] + box["height"] <= 800 and panel["y"] + panel["height"] <= 800
+        assert page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight") <= 800
+    finally:
+        context.close()
+
+
 def test_everything_in_the_inspector_is_readable_in_full(page: Any, app_url: str) -> None:
     _open(page, f"{app_url}/?model={TRANSFORMER}&node=node_layer_norm")
     panel = _inspector(page)
