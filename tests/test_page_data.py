@@ -209,3 +209,24 @@ def test_op_chart_has_integer_ticks_readable_labels_and_the_graph_legend_names()
     assert color["scale"]["range"] == [CATEGORY_STYLES[c]["fill"] for c in present]
     assert color["legend"]["symbolLimit"] == 0  # every category listed
     assert spec["height"] == {"step": 22}  # a fixed band per op type: labels never overlap
+
+
+def test_external_data_names_are_the_files_the_onnx_names(tmp_path: Path) -> None:
+    from converters import ModelSource
+    from tests.model_cases import build_external_data
+    from viewer.app_state import external_data_names, ignored_side_files
+    from viewer.model_view import open_model
+
+    path = build_external_data(tmp_path)
+    proto = onnx.load(str(path), load_external_data=False)
+    named = {
+        entry.value
+        for tensor in proto.graph.initializer
+        for entry in tensor.external_data
+        if entry.key == "location"
+    }
+    model = open_model("upload:test", ModelSource.from_path(path))
+    assert external_data_names(model) == named == {"weights.bin"}
+    assert ignored_side_files(["model.onnx", "weights.bin", "notes.txt"], model) == ["notes.txt"]
+    plain = open_model("sample:cnn", ModelSource.from_path(SAMPLES / "cnn_branches.onnx"))
+    assert external_data_names(plain) == set()

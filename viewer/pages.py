@@ -62,7 +62,9 @@ PAGE_CSS = """
 .st-key-inspector [data-testid="stMarkdownContainer"] p,
 .st-key-inspector [data-testid="stMarkdownContainer"] li { font-size: 0.875rem; }
 .st-key-inspector button { justify-content: flex-start; min-height: 2rem; padding: 0.2rem 0.6rem; }
-.st-key-inspector button > div { width: 100%; text-align: left; }
+.st-key-inspector button > div, .st-key-inspector button > div > span {
+  width: 100%; text-align: left; justify-content: flex-start;
+}
 .st-key-inspector button p {
   white-space: normal; text-align: left; overflow-wrap: anywhere; font-size: 0.85rem;
 }
