@@ -230,9 +230,9 @@ def open_model_files(model: OpenModel) -> list[str]:
     return [source.path.name, *sorted(external_data_names(model) & present)]
 
 
-def model_picker(location: str) -> None:
-    """The drop zone and the sample picker. The drop zone lists no file: the model on screen, and
-    the files it came from, are named under it."""
+def model_picker(location: str, model: OpenModel | None) -> None:
+    """The drop zone and the sample picker. The drop zone lists no file: the model on screen
+    (``model``), and the files it came from, are named under it."""
     version = st.session_state.get("uploader_version", 0)
     widget_key = f"{UPLOADER_KEY}_{location}_{version}"
     st.file_uploader(
@@ -255,7 +255,6 @@ def model_picker(location: str) -> None:
             on_change=_on_sample,
             args=(sample_key,),
         )
-    model = current_model() if st.session_state.get("model_key") else None
     if model is not None:
         st.caption("Open: " + " + ".join(literal(name) for name in open_model_files(model)))
     st.caption("Large models: `modellens path/to/model.onnx` opens them straight from disk.")

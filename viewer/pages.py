@@ -115,7 +115,7 @@ def _welcome() -> None:
         "Drop a model file here, or pick a bundled sample, to see its graph, inspect every "
         "operator and tensor, and export the view."
     )
-    model_picker(location="welcome")
+    model_picker("welcome", None)
     samples = sample_names()
     if samples:
         st.markdown("**Bundled samples**")
@@ -135,7 +135,7 @@ def _header(model: OpenModel, sub_id: str) -> None:
             f"**{literal(model.name)}** &nbsp; <small>{_counts(model)}</small>", unsafe_allow_html=True
         )
         with opener.popover("Open…", width="stretch"):
-            model_picker(location="header")
+            model_picker("header", model)
         with exporter.popover("Export", width="stretch"):
             _exports(model, sub_id)
 
