@@ -263,3 +263,48 @@ def test_a_group_link_shows_the_group_and_its_path_selects_ancestors() -> None:
     parent.click().run()
     assert app.session_state.selection == {"kind": "group", "id": "encoder"}
     assert _param(app, "group") == "encoder"
+
+
+def _drop(app: AppTest, *files: tuple[str, bytes]) -> AppTest:
+    """Drop files on the drop zone (the header's on the graph page, else the welcome page's)."""
+    uploader = app.file_uploader[0]
+    uploader.set_value([(name, data, "application/octet-stream") for name, data in files])
+    return app.run()
+
+
+def test_one_drop_one_model_and_the_drop_zone_never_lists_a_stale_file() -> None:
+    app = _app(model=CNN).run()
+    _drop(app, ("notes.txt", b"just some text\n" * 20))
+    assert len(app.error) == 1 and "text file" in _unescaped(app.error[0].value)
+    assert app.session_state.model_key == CNN
+    assert len(app.file_uploader) == 1 and app.file_uploader[0].value in (None, [])  # emptied
+    transformer = (ROOT / "sample_models" / "transformer_block.onnx").read_bytes()
+    _drop(app, ("transformer_block.onnx", transformer))
+    assert not app.exception and not app.error
+    assert app.session_state.model_key.startswith("upload:")
+    assert "Open: transformer_block.onnx" in _texts(app)
+    assert app.file_uploader[0].value in (None, [])
+
+
+def test_external_data_dropped_after_its_onnx_joins_that_model(tmp_path: Path) -> None:
+    from tests.model_cases import build_external_data
+
+    model = build_external_data(tmp_path)
+    app = _app().run()
+    _drop(app, ("model.onnx", model.read_bytes()))
+    first = app.session_state.model_key
+    assert any("weights.bin" in e.label or "warning" in e.label for e in app.expander)
+    _drop(app, ("weights.bin", (model.parent / "weights.bin").read_bytes()))
+    assert not app.error
+    assert app.session_state.model_key not in (first, None)
+    assert "Open: model.onnx + weights.bin" in _texts(app)
+    assert not any("warning" in e.label for e in app.expander)
+
+
+def test_a_side_file_the_onnx_does_not_name_is_not_opened() -> None:
+    transformer = (ROOT / "sample_models" / "transformer_block.onnx").read_bytes()
+    app = _app().run()
+    _drop(app, ("transformer_block.onnx", transformer), ("notes.txt", b"release notes\n"))
+    assert not app.exception and not app.error
+    assert any("Not opened: notes.txt" in _unescaped(w.value) for w in app.warning)
+    assert "Open: transformer_block.onnx" in _texts(app) and "notes.txt" not in _texts(app).split("Open:")[1]
