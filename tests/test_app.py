@@ -62,7 +62,8 @@ def test_query_params_restore_model_and_selected_node() -> None:
     assert "node_conv2d" in text
     assert any("Conv documentation" in e.label for e in app.expander)
     assert any(e.label.startswith("Weight ") for e in app.expander)
-    assert "| min | max | mean | std |" in "\n".join(str(m.value) for m in app.markdown)
+    stats = next(str(m.value) for m in app.markdown if str(m.value).startswith("**min**"))
+    assert [part.split("**")[1] for part in stats.split(" · ")] == ["min", "max", "mean", "std"]
 
 
 def test_jump_link_selects_the_consumer() -> None:

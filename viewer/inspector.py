@@ -156,10 +156,8 @@ def _weight_section(model: OpenModel, node_id: str, port: int, info: TensorInfo)
             return
         stats = tables.tensor_stats(values)
         if stats.minimum is not None:
-            st.markdown(
-                "| min | max | mean | std |\n|---|---|---|---|\n"
-                f"| {_num(stats.minimum)} | {_num(stats.maximum)} | {_num(stats.mean)} | {_num(stats.std)} |"
-            )
+            pairs = (("min", stats.minimum), ("max", stats.maximum), ("mean", stats.mean), ("std", stats.std))
+            st.markdown(" · ".join(f"**{name}**\u00a0{_num(value)}" for name, value in pairs))
             chart = (
                 alt.Chart(stats.histogram)
                 .mark_bar()
