@@ -7,6 +7,8 @@ in app.py's top navigation, where further pages (a Run panel) join.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -52,23 +54,22 @@ PAGE_CSS = """
 [data-testid="stElementContainer"][class*="st-key-canvas_"] [data-testid="stBidiComponentIsolated"] {
   height: auto !important; min-height: 0 !important; flex: 0 0 auto !important; overflow: visible !important;
 }
-.st-key-inspector {
+[class*="st-key-inspector"] {
   max-height: calc(100vh - 7.6rem); overflow-y: auto; overflow-x: hidden; padding-right: 0.4rem;
   scrollbar-gutter: stable;
 }
-.st-key-inspector p, .st-key-inspector li, .st-key-inspector span, .st-key-inspector summary,
-.st-key-inspector code, .st-key-inspector td, .st-key-inspector th { overflow-wrap: anywhere; }
-.st-key-inspector pre, .st-key-inspector pre code { white-space: pre-wrap !important; }
-.st-key-inspector [data-testid="stMarkdownContainer"] p,
-.st-key-inspector [data-testid="stMarkdownContainer"] li { font-size: 0.875rem; }
-.st-key-inspector button { justify-content: flex-start; min-height: 2rem; padding: 0.2rem 0.6rem; }
-.st-key-inspector button > div, .st-key-inspector button > div > span {
+[class*="st-key-inspector"] :is(p, li, span, summary, code, td, th) { overflow-wrap: anywhere; }
+[class*="st-key-inspector"] pre, [class*="st-key-inspector"] pre code { white-space: pre-wrap !important; }
+[class*="st-key-inspector"] [data-testid="stMarkdownContainer"] p,
+[class*="st-key-inspector"] [data-testid="stMarkdownContainer"] li { font-size: 0.875rem; }
+[class*="st-key-inspector"] button { justify-content: flex-start; min-height: 2rem; padding: 0.2rem 0.6rem; }
+[class*="st-key-inspector"] button > div, [class*="st-key-inspector"] button > div > span {
   width: 100%; text-align: left; justify-content: flex-start;
 }
-.st-key-inspector button p {
+[class*="st-key-inspector"] button p {
   white-space: normal; text-align: left; overflow-wrap: anywhere; font-size: 0.85rem;
 }
-.st-key-inspector table { table-layout: fixed; width: 100%; }
+[class*="st-key-inspector"] table { table-layout: fixed; width: 100%; }
 div:has(> .st-key-load_error) {
   position: fixed; bottom: 1.2rem; right: 1.2rem; z-index: 999990; width: min(38rem, 90vw);
 }
@@ -105,8 +106,14 @@ def graph_page() -> None:
         if sub_id != MAIN_GRAPH:
             _breadcrumb(model, sub_id)
         _canvas(model, sub_id, key)
-    with inspector_col, st.container(key="inspector"):
+    with inspector_col, st.container(key=_inspector_key()):
         inspector(model, sub_id)
+
+
+def _inspector_key() -> str:
+    """One inspector element per selection, so a new selection starts reading at its top."""
+    selection = json.dumps(st.session_state.selection, sort_keys=True)
+    return f"inspector-{hashlib.sha1(selection.encode()).hexdigest()[:12]}"
 
 
 def _welcome() -> None:
