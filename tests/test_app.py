@@ -309,3 +309,15 @@ def test_a_side_file_the_onnx_does_not_name_is_not_opened() -> None:
     assert not app.exception and not app.error
     assert any("Not opened: notes.txt" in _unescaped(w.value) for w in app.warning)
     assert "Open: transformer_block.onnx" in _texts(app) and "notes.txt" not in _texts(app).split("Open:")[1]
+
+
+def test_the_inspector_collapses_and_keeps_the_selection() -> None:
+    app = _app(model=CNN, node="node_conv2d").run()
+    assert "Conv documentation" in [e.label.split(" (")[0] for e in app.expander]
+    app.toggle(key="show_inspector").set_value(False).run()
+    assert not app.exception
+    assert not any(e.label.startswith("Conv documentation") for e in app.expander)
+    assert _canvas_options(app)["selected"] == {"kind": "node", "id": "node_conv2d"}
+    assert _param(app, "node") == "node_conv2d"
+    app.toggle(key="show_inspector").set_value(True).run()
+    assert any(e.label.startswith("Conv documentation") for e in app.expander)

@@ -54,22 +54,22 @@ PAGE_CSS = """
 [data-testid="stElementContainer"][class*="st-key-canvas_"] [data-testid="stBidiComponentIsolated"] {
   height: auto !important; min-height: 0 !important; flex: 0 0 auto !important; overflow: visible !important;
 }
-[class*="st-key-inspector"] {
+[class*="st-key-inspector-"] {
   max-height: calc(100vh - 7.6rem); overflow-y: auto; overflow-x: hidden; padding-right: 0.4rem;
   scrollbar-gutter: stable;
 }
-[class*="st-key-inspector"] :is(p, li, span, summary, code, td, th) { overflow-wrap: anywhere; }
-[class*="st-key-inspector"] pre, [class*="st-key-inspector"] pre code { white-space: pre-wrap !important; }
-[class*="st-key-inspector"] [data-testid="stMarkdownContainer"] p,
-[class*="st-key-inspector"] [data-testid="stMarkdownContainer"] li { font-size: 0.875rem; }
-[class*="st-key-inspector"] button { justify-content: flex-start; min-height: 2rem; padding: 0.2rem 0.6rem; }
-[class*="st-key-inspector"] button > div, [class*="st-key-inspector"] button > div > span {
+[class*="st-key-inspector-"] :is(p, li, span, summary, code, td, th) { overflow-wrap: anywhere; }
+[class*="st-key-inspector-"] pre, [class*="st-key-inspector-"] pre code { white-space: pre-wrap !important; }
+[class*="st-key-inspector-"] [data-testid="stMarkdownContainer"] p,
+[class*="st-key-inspector-"] [data-testid="stMarkdownContainer"] li { font-size: 0.875rem; }
+[class*="st-key-inspector-"] button { justify-content: flex-start; min-height: 2rem; padding: 0.2rem 0.6rem; }
+[class*="st-key-inspector-"] button > div, [class*="st-key-inspector-"] button > div > span {
   width: 100%; text-align: left; justify-content: flex-start;
 }
-[class*="st-key-inspector"] button p {
+[class*="st-key-inspector-"] button p {
   white-space: normal; text-align: left; overflow-wrap: anywhere; font-size: 0.85rem;
 }
-[class*="st-key-inspector"] table { table-layout: fixed; width: 100%; }
+[class*="st-key-inspector-"] table { table-layout: fixed; width: 100%; }
 div:has(> .st-key-load_error) {
   position: fixed; bottom: 1.2rem; right: 1.2rem; z-index: 999990; width: min(38rem, 90vw);
 }
@@ -100,14 +100,18 @@ def graph_page() -> None:
     drop_invalid_selection(model, sub_id)
     st.html(PAGE_CSS)
     _header(model, sub_id)
-    canvas_col, inspector_col = st.columns([7, 3], gap="small")
+    if st.session_state.get("show_inspector", True):
+        canvas_col, inspector_col = st.columns([7, 3], gap="small")
+    else:  # collapsed: the canvas takes the whole width
+        canvas_col, inspector_col = st.container(), None
     with canvas_col:
         _warnings(model)
         if sub_id != MAIN_GRAPH:
             _breadcrumb(model, sub_id)
         _canvas(model, sub_id, key)
-    with inspector_col, st.container(key=_inspector_key()):
-        inspector(model, sub_id)
+    if inspector_col is not None:
+        with inspector_col, st.container(key=_inspector_key()):
+            inspector(model, sub_id)
 
 
 def _inspector_key() -> str:
@@ -137,10 +141,11 @@ def _header(model: OpenModel, sub_id: str) -> None:
     """One line: the model, what its numbers count, and the Open / Export menus. Its height never
     changes, so the inspector beside the canvas always starts at the same place."""
     with st.container(key="graph_header"):
-        title, opener, exporter = st.columns([8, 1.3, 1.3], vertical_alignment="center")
+        title, panel, opener, exporter = st.columns([8, 1.3, 1.3, 1.3], vertical_alignment="center")
         title.markdown(
             f"**{literal(model.name)}** &nbsp; <small>{_counts(model)}</small>", unsafe_allow_html=True
         )
+        panel.toggle("Inspector", value=True, key="show_inspector", help="Show or hide the side panel")
         with opener.popover("Open…", width="stretch"):
             model_picker("header", model)
         with exporter.popover("Export", width="stretch"):

@@ -56,7 +56,7 @@ def _visible_ops(page: Any) -> list[str]:
 
 
 def _inspector(page: Any) -> Any:
-    return page.locator("[class*='st-key-inspector']")
+    return page.locator("[class*='st-key-inspector-']")
 
 
 def test_clicks_a_then_b_then_c_keep_outline_inspector_and_url_together(page: Any, app_url: str) -> None:
@@ -140,7 +140,7 @@ def test_the_canvas_owns_the_window_and_the_page_does_not_scroll(
             " return [m.scrollHeight - m.clientHeight, d.scrollHeight - innerHeight]; }"
         )
         assert scroll == [0, 0]  # the page itself does not scroll
-        panel = page.locator("[class*='st-key-inspector']").evaluate(
+        panel = page.locator("[class*='st-key-inspector-']").evaluate(
             "e => ({overflow: getComputedStyle(e).overflowY, scroll: e.scrollHeight, client: e.clientHeight,"
             " bottom: e.getBoundingClientRect().bottom})"
         )
@@ -164,7 +164,7 @@ def test_nothing_pushes_the_page_into_scrolling(browser: Any, app_url: str, quer
         _open(page, f"{app_url}/{query}")
         _settled(page)
         box = page.locator(".ml-root").first.bounding_box()
-        panel = page.locator("[class*='st-key-inspector']").bounding_box()
+        panel = page.locator("[class*='st-key-inspector-']").bounding_box()
         assert box["y"] + box["height"] <= 800 and panel["y"] + panel["height"] <= 800
         assert page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight") <= 800
     finally:
@@ -210,3 +210,14 @@ def test_a_new_selection_is_read_from_its_top(page: Any, app_url: str) -> None:
     _settled(page)
     assert _inspector(page).evaluate("e => e.scrollHeight > e.clientHeight")
     assert _inspector(page).evaluate("e => e.scrollTop") == 0
+
+
+def test_a_collapsed_inspector_gives_the_canvas_the_whole_width(page: Any, app_url: str) -> None:
+    _open(page, f"{app_url}/?model={CNN}&node=node_conv2d")
+    before = page.locator(".ml-root").first.bounding_box()
+    page.get_by_text("Inspector", exact=True).click()
+    _inspector(page).wait_for(state="detached", timeout=TIMEOUT_MS)
+    _settled(page)
+    after = page.locator(".ml-root").first.bounding_box()
+    viewport = page.viewport_size
+    assert after["width"] > before["width"] and after["width"] >= 0.95 * viewport["width"]
