@@ -35,8 +35,6 @@ from viewer.model_view import MAIN_GRAPH, OpenModel
 from viewer.summary import human_bytes
 from viewer.text import literal
 
-CANVAS_FALLBACK_HEIGHT = 640  # px, for a canvas build that does not know options.height == "fill"
-
 # The graph page fits the window: the canvas fills the rest of it (options.height = "fill") and
 # the inspector beside it scrolls on its own, so the page itself never scrolls while exploring.
 # Everything in the inspector wraps inside it instead of being cut. A load error floats at the
@@ -215,7 +213,7 @@ def _canvas(model: OpenModel, sub_id: str, key: str) -> None:
         "theme": _theme(),
         "height": "fill",
     }
-    result = graph_canvas(model.payload(sub_id), options, key=key, height=CANVAS_FALLBACK_HEIGHT)
+    result = graph_canvas(model.payload(sub_id), options, key=key, height="fill")
     st.session_state.canvas_view = {"expanded": result.expanded, **(result.view or {})}
 
 
