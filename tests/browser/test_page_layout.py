@@ -40,10 +40,10 @@ def _outlined(page: Any) -> list[str]:
     return [str(marked.nth(i).get_attribute("data-id")) for i in range(marked.count())]
 
 
-def _visible_ops(page: Any) -> list[str]:
-    """Operator nodes drawn wholly inside the canvas, top to bottom."""
+def _visible_ops(page: Any, selector: str = OP_NODE) -> list[str]:
+    """Operator nodes (or what ``selector`` picks) drawn wholly inside the canvas, top to bottom."""
     frame = page.locator(".ml-root").first.bounding_box()
-    ops, found = page.locator(OP_NODE), []
+    ops, found = page.locator(selector), []
     for i in range(ops.count()):
         box = ops.nth(i).bounding_box()
         if (
@@ -221,3 +221,17 @@ def test_a_collapsed_inspector_gives_the_canvas_the_whole_width(page: Any, app_u
     after = page.locator(".ml-root").first.bounding_box()
     viewport = page.viewport_size
     assert after["width"] > before["width"] and after["width"] >= 0.95 * viewport["width"]
+
+
+def test_a_click_on_a_collapsed_group_shows_its_details(page: Any, app_url: str) -> None:
+    _open(page, f"{app_url}/?model={TRANSFORMER}")
+    page.get_by_title("Collapse all groups (C)").click()
+    page.wait_for_selector("[data-id^='group:']", timeout=TIMEOUT_MS)
+    _settled(page)
+    node_id = _visible_ops(page, "[data-id^='group:']")[0]
+    group_id = node_id.removeprefix("group:")
+    page.locator(f"[data-id='{node_id}']").click()
+    page.wait_for_url(lambda url: parse_qs(urlparse(url).query).get("group") == [group_id])
+    for text in ("operator nodes", "Op mix", "Tensors entering"):
+        _inspector(page).get_by_text(text).first.wait_for(timeout=TIMEOUT_MS)
+    assert "node" not in _query(page)
