@@ -104,12 +104,15 @@ def test_dropping_a_second_model_replaces_the_first(page: Any, app_url: str) -> 
     _open(page, f"{app_url}/?model=sample:cnn_branches.onnx")
     _drop(page, TRANSFORMER)
     page.wait_for_url(re.compile(r"model=upload"), timeout=TIMEOUT_MS)
-    page.get_by_text("transformer_block.onnx").first.wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_function(  # the rerun that opened it has drawn the page (the tab names it)
+        "() => document.title.startsWith('transformer_block.onnx')", timeout=TIMEOUT_MS
+    )
     page.wait_for_selector(NODE, timeout=TIMEOUT_MS)
-    opened = page.get_by_text("Open: transformer_block.onnx")
-    if not opened.is_visible():
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')")
+    page.wait_for_selector("[data-stale='true']", state="detached", timeout=TIMEOUT_MS)
+    if not page.get_by_text("…or a bundled sample").last.is_visible():  # the Open… menu is closed
         page.get_by_role("button", name="Open…").click()
-    opened.wait_for(timeout=TIMEOUT_MS)  # the rerun that opened it has drawn the drop zone
+    page.get_by_text("Open: transformer_block.onnx").wait_for(timeout=TIMEOUT_MS)
     assert _uploader_list(page) == []
 
 
