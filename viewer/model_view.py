@@ -48,6 +48,11 @@ class OpenModel:
             self._payloads[sub_id] = build_payload(self.graph_for(sub_id), self.grouping(sub_id), title)
         return self._payloads[sub_id]
 
+    def node_table(self, sub_id: str) -> pd.DataFrame:
+        if sub_id not in self._tables:
+            self._tables[sub_id] = node_table(self.graph_for(sub_id))
+        return self._tables[sub_id]
+
     def has_selection(self, sub_id: str, selection: dict[str, Any]) -> bool:
         """Whether a selection (see viewer.app_state) names a node, payload edges or a group of
         graph ``sub_id``."""
@@ -60,11 +65,6 @@ class OpenModel:
         if kind == "group":
             return selection.get("id") in self.grouping(sub_id).groups
         return False
-
-    def node_table(self, sub_id: str) -> pd.DataFrame:
-        if sub_id not in self._tables:
-            self._tables[sub_id] = node_table(self.graph_for(sub_id))
-        return self._tables[sub_id]
 
 
 def open_model(key: str, source: ModelSource) -> OpenModel:
