@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from converters import ModelSource
 from tests import test_onnx_fidelity as fidelity
+from tests.app_helpers import attribute_values
 from viewer import app_state
 from viewer.summary import human_bytes
 
@@ -42,11 +43,11 @@ def test_function_body_shows_the_value_its_caller_passes() -> None:
     next(b for b in app.button if b.label.startswith("Open function")).click().run()
     assert not app.exception
     body = app.session_state.subgraph
-    app.session_state.selected = "Constant_0"
+    app.session_state.selection = {"kind": "node", "id": "Constant_0"}
     app.run()
     second = next(n for n in model.graph.node if n.name == "second")
     expected = helper.get_attribute_value(second.attribute[0])
-    values = [str(v) for frame in app.dataframe for v in frame.value.get("value", [])]
+    values = attribute_values(app)
     assert f"= @v → {expected} (passed by second)" in values, (body, values)
 
 
