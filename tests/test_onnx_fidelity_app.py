@@ -94,3 +94,23 @@ def test_overload_call_opens_its_own_body_with_breadcrumbs() -> None:
         shown = _shown(app)
         assert f"function:{function.domain}.{function.name}:{function.overload}" in shown
         assert app.session_state.subgraph.endswith(f":{function.overload}")
+
+
+def test_html_export_of_a_function_body_shows_the_value_its_caller_passes(tmp_path: Path) -> None:
+    """The export's inspector (payload ``attrs``) resolves ``@v`` through the call the user took,
+    as the app's inspector does; without a caller, a body with two call sites shows ``= @v``."""
+    from viewer.model_view import open_model
+
+    model = fidelity.ref_two_call_sites()
+    model.ir_version = 10
+    path = tmp_path / "refs.onnx"
+    onnx.save(model, str(path))
+    opened = open_model("export-refs", ModelSource.from_path(path))
+    (function,) = [s for s, g in opened.graph.graph["subgraphs"].items() if g.graph.get("function") == s]
+    for call in model.graph.node:
+        payload = opened.export_payload(function, ("", call.name))
+        (constant,) = [n for n in payload["nodes"] if n.get("attrs")]
+        expected = helper.get_attribute_value(call.attribute[0])
+        assert constant["attrs"][0][1] == f"= @v → {expected} (passed by {call.name})"
+    (constant,) = [n for n in opened.export_payload(function)["nodes"] if n.get("attrs")]
+    assert constant["attrs"][0][1] == "= @v"
