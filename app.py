@@ -25,11 +25,12 @@ def _cli_model() -> str | None:
 
 st.set_page_config(page_title="ModelLens", page_icon="🔎", layout="wide")
 app_state.init_session_state(_cli_model())
+# Pages in the top bar, so the graph page has the whole width; a Run page joins this list.
 navigation = st.navigation(
     [
         st.Page(pages.graph_page, title="Graph", icon=":material/hub:", url_path="graph", default=True),
         st.Page(pages.summary_page, title="Summary", icon=":material/summarize:", url_path="summary"),
-    ]
+    ],
+    position="top",
 )
-app_state.sidebar()
 navigation.run()

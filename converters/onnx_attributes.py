@@ -63,17 +63,18 @@ def _implied_type(attribute: onnx.AttributeProto) -> int:
 
 
 def _attribute_value(attribute: onnx.AttributeProto, kind: int) -> Any:
+    import numpy as np
     import onnx
 
     A = onnx.AttributeProto
-    if kind == A.FLOAT:
-        return float(attribute.f)
+    if kind == A.FLOAT:  # stored as float32: the shortest text that reads back the same float32
+        return schema.python_values(np.float32(attribute.f))
     if kind == A.INT:
         return int(attribute.i)
     if kind == A.STRING:
         return decode_text(attribute.s)
     if kind == A.FLOATS:
-        return [float(v) for v in attribute.floats]
+        return schema.python_values(np.asarray(attribute.floats, dtype=np.float32))
     if kind == A.INTS:
         return [int(v) for v in attribute.ints]
     if kind == A.STRINGS:
@@ -115,5 +116,5 @@ def _tensor_summary(tensor: onnx.TensorProto) -> dict[str, Any]:
     }
     if not is_external(tensor) and element_count(tensor.dims) <= schema.PREVIEW_LIMIT:
         with contextlib.suppress(Exception):
-            summary["value"] = tensor_array(tensor).tolist()
+            summary["value"] = schema.python_values(tensor_array(tensor))
     return summary

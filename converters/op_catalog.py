@@ -157,7 +157,8 @@ class OpDoc:
 def onnx_op_doc(op_type: str, domain: str = "", opset: int | None = None) -> OpDoc | None:
     """Documentation of an ONNX operator from ``onnx.defs``; None for unknown ops."""
     import onnx.defs
-    from onnx import helper
+
+    from converters.onnx_attributes import attribute_value
 
     schema_domain = "" if domain == "ai.onnx" else domain
     try:
@@ -172,7 +173,7 @@ def onnx_op_doc(op_type: str, domain: str = "", opset: int | None = None) -> OpD
     for name, attribute in schema.attributes.items():
         docs[name] = " ".join(attribute.description.split())
         if attribute.default_value is not None and attribute.default_value.type:
-            defaults[name] = helper.get_attribute_value(attribute.default_value)
+            defaults[name] = attribute_value(attribute.default_value)
     anchor = op_type if not schema_domain else f"{schema_domain}.{op_type}"
     return OpDoc(
         op_type=op_type,

@@ -96,6 +96,26 @@ def referenced_attribute(value: Any) -> str | None:
     return None
 
 
+def python_values(values: Any) -> Any:
+    """A numpy array or scalar as JSON-safe Python values whose floats print as the stored dtype
+    prints them: a float32 ``1e-12`` stays ``1e-12``, not ``9.999999960041972e-13``.
+
+    Each float16/float32 element becomes the Python float of its shortest decimal repr
+    (``float(str(np.float32(x)))``), which rounds back to the same float32; other dtypes go
+    through ``tolist()`` unchanged.
+    """
+    import numpy as np
+
+    array = np.asarray(values)
+    if array.dtype.kind == "f" and array.dtype.itemsize < 8:
+        if array.ndim == 0:
+            return float(str(array[()]))
+        shortest = np.empty(array.shape, dtype=object)
+        shortest.flat[:] = [float(str(x)) for x in array.flat]
+        return shortest.tolist()
+    return array.tolist()
+
+
 def edge_key(src_port: int, dst_port: int) -> str:
     return f"{src_port}:{dst_port}"
 

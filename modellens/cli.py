@@ -138,7 +138,7 @@ def _render(args: list[str]) -> int:
     from viewer import render
     from viewer.canvas_payload import build_payload
 
-    payload = build_payload(_load(options))
+    payload = build_payload(_load(options), details=output.suffix.lower() == ".html")
     view = {"expand": _expand_option(options.expand), "direction": options.direction}
     writers = {".svg": render.render_svg, ".dot": render.render_dot, ".html": render.render_html}
     if options.engine == "dot" and output.suffix.lower() == ".svg":

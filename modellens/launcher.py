@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import webbrowser
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 HEALTH_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 20.0  # after this, a server that ignores SIGTERM is killed
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8501  # as in .streamlit/config.toml beside app.py
 
 
@@ -37,16 +42,51 @@ def streamlit_command(model: Path | None, host: str | None, port: int | None) ->
 
 
 def launch_app(model: Path | None, *, host: str | None, port: int | None, open_browser: bool) -> int:
+    """Run the app server until it exits. Ctrl-C, SIGTERM or SIGHUP to the launcher stops the
+    server too (and so frees its port); returns the server's exit status."""
     process = subprocess.Popen(streamlit_command(model, host, port))
+    restore = _stop_on_termination_signals()
     try:
         if open_browser:
             url = _wait_for_server(process, *served_address(host, port))
             if url:
                 webbrowser.open(url)
         return process.wait()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Terminated):
+        return stop_server(process)
+    finally:
+        restore()
+        if process.poll() is None:
+            stop_server(process)
+
+
+class _Terminated(Exception):
+    """SIGTERM or SIGHUP reached the launcher."""
+
+
+def _stop_on_termination_signals() -> Callable[[], object]:
+    """Turn SIGTERM/SIGHUP into ``_Terminated`` while the server runs; returns the undo function.
+    Signal handlers can only be set from the main thread: elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, _frame: Any) -> None:
+        raise _Terminated(signum)
+
+    wanted = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None]
+    previous = {s: signal.signal(s, handler) for s in wanted}
+    return lambda: [signal.signal(s, h) for s, h in previous.items()]
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> int:
+    """SIGTERM the server, wait for it (it frees its port as it exits), kill it if it hangs."""
+    if process.poll() is None:
         process.terminate()
-        return process.wait()
+        try:
+            return process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait()
 
 
 def served_address(host: str | None, port: int | None) -> tuple[str, int]:

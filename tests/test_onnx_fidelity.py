@@ -62,7 +62,7 @@ def _open_everything(path: Path) -> tuple[ModelGraph, dict[str, Any]]:
         tables.node_table(sub).to_csv()
         for node_id, data in sub.nodes(data=True):
             json.dumps(data["attributes"])
-            tables.attribute_table(sub, node_id, tables.node_doc(sub, node_id))
+            tables.attribute_rows(sub, node_id, tables.node_doc(sub, node_id))
     assert validate_graph(graph) == []
     return graph, summary
 
@@ -219,8 +219,8 @@ def test_attribute_references(case: str, tmp_path: Path) -> None:
                 assert sub.graph.get("function"), f"{sub_id} is not known as a function body"
                 bindings = tables.attribute_bindings(graph, sub_id)
                 shown = tables.attribute_text(value, bindings)
-                row = tables.attribute_table(sub, node_id, None, bindings).set_index("attribute")
-                assert row.loc[attr, "value"] == shown
+                rows = {row.name: row.value for row in tables.attribute_rows(sub, node_id, None, bindings)}
+                assert rows[attr] == shown
                 expected = _expected_binding(model, sub.graph["function"].rsplit(".", 1)[-1], ref)
                 if expected is None:
                     assert shown == f"= @{ref}"
@@ -390,8 +390,13 @@ def test_function_overloads(case: str, tmp_path: Path) -> None:
     for (domain, name, overload), _ in protos.items():
         if not overload:
             continue
-        query = f"{name}:{overload}"
-        hits = {hit.node_id for _, sub in _graphs(graph) for hit in tables.search_nodes(sub, query)}
+        # the canvas's search matches a node's payload op text, which names the overload
+        hits = {
+            n["id"]
+            for _, sub in _graphs(graph)
+            for n in build_payload(sub)["nodes"]
+            if n["op"] == f"{name}[{overload}]"
+        }
         expected = {
             n.name
             for f in [model.graph, *model.functions]

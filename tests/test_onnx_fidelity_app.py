@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from converters import ModelSource
 from tests import test_onnx_fidelity as fidelity
+from tests.app_helpers import attribute_values
 from viewer import app_state
 from viewer.summary import human_bytes
 
@@ -42,11 +43,11 @@ def test_function_body_shows_the_value_its_caller_passes() -> None:
     next(b for b in app.button if b.label.startswith("Open function")).click().run()
     assert not app.exception
     body = app.session_state.subgraph
-    app.session_state.selected = "Constant_0"
+    app.session_state.selection = {"kind": "node", "id": "Constant_0"}
     app.run()
     second = next(n for n in model.graph.node if n.name == "second")
     expected = helper.get_attribute_value(second.attribute[0])
-    values = [str(v) for frame in app.dataframe for v in frame.value.get("value", [])]
+    values = attribute_values(app)
     assert f"= @v → {expected} (passed by second)" in values, (body, values)
 
 
@@ -93,3 +94,23 @@ def test_overload_call_opens_its_own_body_with_breadcrumbs() -> None:
         shown = _shown(app)
         assert f"function:{function.domain}.{function.name}:{function.overload}" in shown
         assert app.session_state.subgraph.endswith(f":{function.overload}")
+
+
+def test_html_export_of_a_function_body_shows_the_value_its_caller_passes(tmp_path: Path) -> None:
+    """The export's inspector (payload ``attrs``) resolves ``@v`` through the call the user took,
+    as the app's inspector does; without a caller, a body with two call sites shows ``= @v``."""
+    from viewer.model_view import open_model
+
+    model = fidelity.ref_two_call_sites()
+    model.ir_version = 10
+    path = tmp_path / "refs.onnx"
+    onnx.save(model, str(path))
+    opened = open_model("export-refs", ModelSource.from_path(path))
+    (function,) = [s for s, g in opened.graph.graph["subgraphs"].items() if g.graph.get("function") == s]
+    for call in model.graph.node:
+        payload = opened.export_payload(function, ("", call.name))
+        (constant,) = [n for n in payload["nodes"] if n.get("attrs")]
+        expected = helper.get_attribute_value(call.attribute[0])
+        assert constant["attrs"][0][1] == f"= @v → {expected} (passed by {call.name})"
+    (constant,) = [n for n in opened.export_payload(function)["nodes"] if n.get("attrs")]
+    assert constant["attrs"][0][1] == "= @v"

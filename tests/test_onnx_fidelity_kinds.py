@@ -580,8 +580,9 @@ def test_reference_resolves_along_the_call_path_taken(depth: int, entry: str, tm
     (const,) = [
         n for n, d in graph.graph["subgraphs"][deepest].nodes(data=True) if d["op_type"] == "Constant"
     ]
-    table = tables.attribute_table(graph.graph["subgraphs"][deepest], const, None, bindings)
-    assert table["value"].tolist() == [f"= @v → {float(outputs[entry])} (passed by {callers[deepest][1]})"]
+    rows = tables.attribute_rows(graph.graph["subgraphs"][deepest], const, None, bindings)
+    expected = f"= @v → {float(outputs[entry])} (passed by {callers[deepest][1]})"
+    assert [row.value for row in rows] == [expected]
 
 
 # ------------------------------------------------------------------ malformed weights, metadata

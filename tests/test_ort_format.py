@@ -24,6 +24,7 @@ from converters import ModelSource, load_source, ort_format, registry
 from converters.errors import ModelLoadError
 from converters.onnx_tensors import all_graphs
 from converters.schema import validate_graph
+from tests.app_helpers import weight_stats
 from tests.model_cases import CASES, ModelCase, edge_tensors, expected_info
 from viewer.canvas_payload import build_payload
 
@@ -236,10 +237,14 @@ def test_app_inspector_shows_ort_weights_and_op_docs(
     assert any("Conv documentation" in e.label for e in app.expander)
     assert any(e.label.startswith("Weight ") for e in app.expander)
     twin = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(twin_path)).graph.initializer}
-    shown = [(m.label, m.value) for m in app.metric]
+    shown = weight_stats(app)
     for weight in graph.nodes[conv]["weights"].values():  # each weight's expander, in port order
         values = twin[weight.name]
-        assert ("min", f"{values.min():.4g}") in shown and ("max", f"{values.max():.4g}") in shown
+        assert any(
+            s["min"] == pytest.approx(float(values.min()), rel=1e-5)
+            and s["max"] == pytest.approx(float(values.max()), rel=1e-5)
+            for s in shown
+        )
 
 
 def test_sparse_initializer_of_an_ort_file_is_a_weight(tmp_path: Path) -> None:

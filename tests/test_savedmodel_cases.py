@@ -648,13 +648,13 @@ def test_app_opens_the_sample_and_switches_signature() -> None:
     app.query_params["model"] = "sample:savedmodel_cnn"
     app.run()
     assert not app.exception
-    selector = next(s for s in app.sidebar.selectbox if s.label == "Signature")
+    selector = next(s for s in app.selectbox if s.label == "Signature")  # the header's menu
     assert list(selector.options) == ["serving_default", "serve"]
     assert selector.value == "serving_default"
     selector.select("serve").run()
     assert not app.exception
     assert app.session_state.signature == "serve"
-    assert next(s for s in app.sidebar.selectbox if s.label == "Signature").value == "serve"
+    assert next(s for s in app.selectbox if s.label == "Signature").value == "serve"
     text = "\n".join(str(m.value) for m in [*app.markdown, *app.caption])
     assert "signature serve" in text.replace("\\", "")
 
@@ -1013,11 +1013,11 @@ def test_app_has_a_tag_set_selector(saved: Callable[[str], Path], monkeypatch: p
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     app.run()
     assert not app.exception
-    tags = next(s for s in app.sidebar.selectbox if s.label == "Tag set")
+    tags = next(s for s in app.selectbox if s.label == "Tag set")
     assert sorted(tags.options) == sorted(expected) and tags.value == "serve"
     tags.select("custom,train").run()
     assert not app.exception
-    signature = next(s for s in app.sidebar.selectbox if s.label == "Signature")
+    signature = next(s for s in app.selectbox if s.label == "Signature")
     assert sorted(signature.options) == expected["custom,train"]
     signature.select("predict").run()
     assert not app.exception

@@ -1,7 +1,7 @@
 """Session state, model loading and selection for the pages (Streamlit-bound, no model logic).
 
-The URL's query parameters mirror the open model, subgraph and selected node, so a reload or a
-shared link on the same server shows the same view. A model that fails to open reports one
+The URL's query parameters mirror the open model, subgraph and selection (node, edge or group), so
+a reload or a shared link on the same server shows the same view. A model that fails to open reports one
 ``st.error`` line and the previously opened model stays.
 """
 
@@ -18,19 +18,33 @@ from converters import ModelLensError, ModelSource
 from viewer.model_view import MAIN_GRAPH, OpenModel, open_model
 from viewer.text import literal
 
+# Model file types the drop zone names. It accepts any file (external data files have any name);
+# the content decides the format (converters.registry), so a new format only adds its types here.
+UPLOAD_MODEL_TYPES: tuple[str, ...] = (
+    ".onnx",
+    ".textproto",
+    ".onnxtxt",
+    ".json",
+    ".ort",
+    ".pt",
+    ".pth",
+    ".torchscript",
+    ".pt2",
+    ".zip",
+)
 UPLOAD_HELP = (
-    "Drop an .onnx file (add its external-data files alongside, or a .zip of them), ONNX saved as "
-    "text (.textproto, .onnxtxt, .json), an ONNX Runtime .ort, a TorchScript .pt/.pth/.torchscript "
-    "file, a PyTorch .pt2 (torch.export.save), or a .zip of a TensorFlow SavedModel folder. "
-    "Up to 4 GB here; bigger files open with `modellens PATH` on the command line."
+    f"Drop one model file ({', '.join(UPLOAD_MODEL_TYPES)}): ONNX (binary or saved as text), an ONNX "
+    "Runtime .ort, TorchScript, a PyTorch .pt2 (torch.export.save), or a .zip of a TensorFlow "
+    "SavedModel folder (or pick the folder itself below). An .onnx may come with the external-data "
+    "files it names, dropped with it or after it. Up to 4 GB here; bigger files open with "
+    "`modellens PATH` on the command line."
 )
 UPLOADER_KEY = "uploader"
 FOLDER_UPLOADER_KEY = "folder_uploader"
 SAMPLE_SUFFIXES = (".onnx", ".torchscript", ".pt2")
 SESSION_DEFAULTS: dict[str, Any] = {
     "model_key": None,
-    "selected": None,
-    "selected_edges": [],
+    "selection": None,
     "focus": None,
     "subgraph": MAIN_GRAPH,
     "caller": None,
@@ -53,8 +67,8 @@ def init_session_state(cli_model: str | None) -> None:
         if wanted:  # an unknown or stale key is reported by current_model(), not here
             st.session_state.model_key = wanted
             st.session_state.subgraph = params.get("sub", MAIN_GRAPH)
-            st.session_state.selected = params.get("node")
-            st.session_state.focus = st.session_state.selected
+            st.session_state.selection = selection_from_params(params)
+            st.session_state.focus = _focus_for(st.session_state.selection)
 
 
 def sample_models_dir() -> Path:
@@ -135,18 +149,38 @@ def current_model() -> OpenModel | None:
         return _previous_model()
     st.session_state.previous_model_key = key
     st.query_params["model"] = key
-    _tag_set_selector(model)
-    _signature_selector(model)
     return model
 
 
-def _tag_set_selector(model: OpenModel) -> None:
-    """A TensorFlow SavedModel with several meta graphs (tag sets): pick the one to show."""
+def tag_set_choices(model: OpenModel) -> list[str]:
+    """A TensorFlow SavedModel's tag sets (comma-joined) when it has several, else []."""
     tag_sets = [",".join(tags) for tags in model.graph.graph.get("tag_sets") or []]
-    if len(tag_sets) < 2:
-        return
-    current = ",".join(model.graph.graph.get("tags") or [])
-    with st.sidebar:
+    return tag_sets if len(tag_sets) > 1 else []
+
+
+def signature_choices(model: OpenModel) -> list[str]:
+    """A TensorFlow SavedModel's signatures (of the tag set shown) when it has several, else []."""
+    signatures = list(model.graph.graph.get("signatures") or {})
+    return signatures if len(signatures) > 1 else []
+
+
+def graph_choice_label(model: OpenModel) -> str:
+    """The header's name for what is shown: ``Signature: serving_default`` (with the tag set when
+    there are several); "" when the model offers no choice."""
+    if not tag_set_choices(model) and not signature_choices(model):
+        return ""
+    signature = f"Signature: {model.graph.graph.get('signature') or '–'}"
+    if tag_set_choices(model):
+        return f"Tags {','.join(model.graph.graph.get('tags') or [])} · {signature}"
+    return signature
+
+
+def graph_choice_selectors(model: OpenModel) -> None:
+    """The tag-set and signature selectors of a SavedModel that has several (nothing otherwise),
+    drawn where the caller is (the graph page's header menu, the summary page)."""
+    tag_sets = tag_set_choices(model)
+    if tag_sets:
+        current = ",".join(model.graph.graph.get("tags") or [])
         st.selectbox(
             "Tag set",
             tag_sets,
@@ -156,20 +190,9 @@ def _tag_set_selector(model: OpenModel) -> None:
             args=(f"tags_choice_{model.key}",),
             help="The SavedModel meta graph (tag set) whose signatures are shown",
         )
-
-
-def _on_tags(widget_key: str) -> None:
-    st.session_state.tags = st.session_state.get(widget_key)
-    _on_signature("")  # the new tag set has its own signatures: start at its default
-
-
-def _signature_selector(model: OpenModel) -> None:
-    """A TensorFlow SavedModel with several signatures: pick the one to show."""
-    signatures = list(model.graph.graph.get("signatures") or {})
-    if len(signatures) < 2:
-        return
-    current = model.graph.graph.get("signature")
-    with st.sidebar:
+    signatures = signature_choices(model)
+    if signatures:
+        current = model.graph.graph.get("signature")
         st.selectbox(
             "Signature",
             signatures,
@@ -181,12 +204,18 @@ def _signature_selector(model: OpenModel) -> None:
         )
 
 
+def _on_tags(widget_key: str) -> None:
+    st.session_state.tags = st.session_state.get(widget_key)
+    _on_signature("")  # the new tag set has its own signatures: start at its default
+
+
 def _on_signature(widget_key: str) -> None:
+    """Show another signature: its graph starts unselected, at the main graph."""
     st.session_state.signature = st.session_state.get(widget_key) if widget_key else None
-    st.session_state.update(selected=None, selected_edges=[], focus=None, subgraph=MAIN_GRAPH)
-    for param in ("node", "sub"):
-        if param in st.query_params:
-            del st.query_params[param]
+    st.session_state.update(subgraph=MAIN_GRAPH, caller=None, callers=None)
+    set_selection(None)
+    if "sub" in st.query_params:
+        del st.query_params["sub"]
 
 
 def _previous_model() -> OpenModel | None:
@@ -207,81 +236,162 @@ def _fail(err: ModelLensError) -> None:
 def switch_model(key: str) -> None:
     st.session_state.model_key = key
     st.session_state.update(
-        selected=None,
-        selected_edges=[],
+        selection=None,
         focus=None,
         subgraph=MAIN_GRAPH,
         load_error=None,
         signature=None,
         tags=None,
+        caller=None,
+        callers=None,
     )
-    st.session_state.update(caller=None, callers=None)
     st.query_params.clear()
     st.query_params["model"] = key
 
 
-def _on_upload(uploader_key: str = UPLOADER_KEY) -> None:
-    files = st.session_state.get(uploader_key) or []
+def _on_upload(widget_key: str, as_folder: bool = False) -> None:
+    """One drop, one model: the dropped file opens (or says why not). A drop of files that are
+    all external data the open uploaded .onnx names is added to that model instead. The drop zone
+    is emptied after each drop, so its list never shows a file that is not the model on screen.
+    ``as_folder``: the files are one picked folder (a TensorFlow SavedModel), kept as a folder."""
+    files = st.session_state.get(widget_key) or []
+    st.session_state.uploader_version = st.session_state.get("uploader_version", 0) + 1
     if not files:
         return
     contents = [(f.name, f.getvalue()) for f in files]
-    as_folder = uploader_key == FOLDER_UPLOADER_KEY
+    try:
+        companions = [] if as_folder else _open_model_files_naming([name for name, _ in contents])
+        key = _store_upload([*companions, *contents], as_folder)
+        model = _open_cached(key, _upload_store()[key.partition(":")[2]])
+    except ModelLensError as err:
+        _fail(err)
+        return
+    ignored = [] if as_folder else ignored_side_files([name for name, _ in contents], model)
+    if ignored:
+        st.session_state.load_notice = (
+            f"Not opened: {', '.join(ignored)} (not external data that {model.name} names). "
+            "Drop one model at a time, with only the external data files its .onnx names."
+        )
+    switch_model(key)
+
+
+def _store_upload(contents: list[tuple[str, bytes]], as_folder: bool = False) -> str:
+    """Save uploaded files (by content) and return their model key; ModelLensError when a picked
+    folder holds no model."""
     digest = hashlib.sha256()
     for name, data in sorted(contents):
         digest.update(name.encode())
         digest.update(hashlib.sha256(data).digest())
     content_id = digest.hexdigest()[:32]
+    with _UPLOAD_LOCK:
+        store = _upload_store()
+        if content_id not in store:
+            make = ModelSource.from_folder_upload if as_folder else ModelSource.from_uploads
+            store[content_id] = make(contents)
+            _evict_oldest_uploads(store)
+    return f"upload:{content_id}"
+
+
+def external_data_names(model: OpenModel) -> set[str]:
+    """File names of the external data the model's .onnx refers to (empty for other formats)."""
+    store = model.graph.graph.get("tensor_store")
+    locations: set[str] = getattr(store, "external_locations", set)()
+    return {Path(location).name for location in locations}
+
+
+def ignored_side_files(dropped: list[str], model: OpenModel) -> list[str]:
+    """Dropped files beside the model file that are not external data it names."""
+    wanted = external_data_names(model) | {model.name}
+    return [name for name in dropped if Path(name).name not in wanted]
+
+
+def _open_model_files_naming(dropped: list[str]) -> list[tuple[str, bytes]]:
+    """The open uploaded model's files when every dropped file is external data it names (the
+    drop completes that model), else [] (the drop is a model of its own)."""
+    key = st.session_state.get("model_key") or ""
+    source = _source_for(key) if key.startswith("upload:") else None
+    if source is None or source.temp_dir is None or source.path.parent != source.temp_dir:
+        return []
     try:
-        with _UPLOAD_LOCK:
-            store = _upload_store()
-            if content_id not in store:
-                make = ModelSource.from_folder_upload if as_folder else ModelSource.from_uploads
-                store[content_id] = make(contents)
-                _evict_oldest_uploads(store)
-    except ModelLensError as err:
-        _fail(err)
-        return
-    switch_model(f"upload:{content_id}")
+        model = _open_cached(key, source)
+    except ModelLensError:
+        return []
+    if not dropped or not set(dropped) <= external_data_names(model):
+        return []
+    return [(p.name, p.read_bytes()) for p in sorted(source.temp_dir.iterdir()) if p.is_file()]
 
 
-def _on_sample() -> None:
-    name = st.session_state.get("sample_choice")
+def _on_sample(widget_key: str) -> None:
+    name = st.session_state.get(widget_key)
     if name:
         switch_model(f"sample:{name}")
 
 
-def sidebar() -> None:
-    with st.sidebar:
-        st.markdown("### ModelLens")
-        st.file_uploader(
-            "Open a model",
-            accept_multiple_files=True,
-            help=UPLOAD_HELP,
-            key=UPLOADER_KEY,
-            on_change=_on_upload,
+def open_model_files(model: OpenModel) -> list[str]:
+    """The files the model on screen was opened from (an upload's model and external data)."""
+    source = _source_for(model.key)
+    if source is None or source.temp_dir is None or source.path.parent != source.temp_dir:
+        return [model.name]
+    present = {p.name for p in source.temp_dir.iterdir() if p.is_file()}
+    return [source.path.name, *sorted(external_data_names(model) & present)]
+
+
+def model_picker(location: str, model: OpenModel | None) -> None:
+    """The drop zone and the sample picker. The drop zone lists no file: the model on screen
+    (``model``), and the files it came from, are named under it."""
+    version = st.session_state.get("uploader_version", 0)
+    widget_key = f"{UPLOADER_KEY}_{location}_{version}"
+    st.file_uploader(
+        "Open a model",
+        accept_multiple_files=True,
+        help=UPLOAD_HELP,
+        key=widget_key,
+        on_change=_on_upload,
+        args=(widget_key,),
+    )
+    samples = sample_names()
+    if samples:
+        sample_key = f"sample_{location}_{version}"
+        st.selectbox(
+            "…or a bundled sample",
+            samples,
+            index=None,
+            placeholder="Pick a sample model",
+            key=sample_key,
+            on_change=_on_sample,
+            args=(sample_key,),
         )
-        st.file_uploader(
-            "…or a model folder (TensorFlow SavedModel)",
-            accept_multiple_files="directory",
-            help="Pick the folder that holds saved_model.pb and variables/",
-            key=FOLDER_UPLOADER_KEY,
-            on_change=_on_upload,
-            args=(FOLDER_UPLOADER_KEY,),
-        )
-        samples = sample_names()
-        if samples:
-            st.selectbox(
-                "…or a bundled sample",
-                samples,
-                index=None,
-                placeholder="Pick a sample model",
-                key="sample_choice",
-                on_change=_on_sample,
-            )
-        st.caption("Large models: `modellens path/to/model.onnx` opens them straight from disk.")
+    folder_key = f"{FOLDER_UPLOADER_KEY}_{location}_{version}"
+    st.file_uploader(
+        "…or a model folder (TensorFlow SavedModel)",
+        accept_multiple_files="directory",
+        help="Pick the folder that holds saved_model.pb and variables/",
+        key=folder_key,
+        on_change=_on_upload,
+        args=(folder_key, True),
+    )
+    if model is not None:
+        st.caption("Open: " + " + ".join(literal(name) for name in open_model_files(model)))
+    st.caption("Large models: `modellens path/to/model.onnx` opens them straight from disk.")
+
+
+def canvas_key(model: OpenModel, sub_id: str) -> str:
+    """The canvas widget's key: one canvas state per model and graph."""
+    return f"canvas_{model.key}_{sub_id}"
+
+
+def drop_invalid_selection(model: OpenModel, sub_id: str) -> None:
+    """Forget a selection this graph does not have (a stale link, another subgraph's node)."""
+    selection = st.session_state.get("selection")
+    if selection is not None and not model.has_selection(sub_id, selection):
+        set_selection(None)
 
 
 def show_load_error() -> None:
+    """The last load error (with its fix and any code snippet) and notice, shown once."""
+    notice = st.session_state.pop("load_notice", None)
+    if notice:
+        st.warning(literal(notice), icon=":material/info:")
     message = st.session_state.get("load_error")
     if message:
         st.error(literal(message), icon=":material/warning:")
@@ -293,16 +403,76 @@ def show_load_error() -> None:
 
 
 # ---------------------------------------------------------------- selection
+#
+# One selection per session, ``st.session_state.selection``: None, {"kind": "node", "id": ID},
+# {"kind": "edge", "edges": [payload edge indices]} or {"kind": "group", "id": GROUP_ID}. The
+# canvas options, the inspector and the URL (node= / edge= / group=) are all drawn from it.
+
+SELECTION_PARAMS = ("node", "edge", "group")
+MAX_SELECTED_EDGES = 50
+
+
+def selection_from_params(params: Any) -> dict[str, Any] | None:
+    """The selection a URL names (node= wins over edge= over group=); None when it names none."""
+    if params.get("node"):
+        return {"kind": "node", "id": str(params.get("node"))}
+    edges = _edge_indices(str(params.get("edge") or "").split(","))
+    if edges:
+        return {"kind": "edge", "edges": edges}
+    if params.get("group"):
+        return {"kind": "group", "id": str(params.get("group"))}
+    return None
+
+
+def _edge_indices(values: Any) -> list[int]:
+    indices = []
+    for value in values:
+        try:
+            indices.append(int(value))
+        except (TypeError, ValueError):
+            continue
+    return [i for i in indices if i >= 0][:MAX_SELECTED_EDGES]
+
+
+def set_selection(selection: dict[str, Any] | None, *, focus: str | None = None) -> None:
+    """Make ``selection`` the one selection and mirror it in the URL. ``focus`` (a node id or
+    ``group:<id>``) asks the canvas to centre on it; a click on the canvas passes none."""
+    st.session_state.selection = selection
+    st.session_state.focus = focus
+    for name in SELECTION_PARAMS:
+        if name in st.query_params:
+            del st.query_params[name]
+    if selection is None:
+        return
+    if selection["kind"] == "edge":
+        st.query_params["edge"] = ",".join(str(i) for i in selection["edges"])
+    else:
+        st.query_params[selection["kind"]] = selection["id"]
+
+
+def _focus_for(selection: dict[str, Any] | None) -> str | None:
+    """Where the canvas centres for a selection restored from a link."""
+    if selection is None or selection["kind"] == "edge":
+        return None
+    return selection["id"] if selection["kind"] == "node" else f"group:{selection['id']}"
 
 
 def select_node(node_id: str | None) -> None:
-    st.session_state.selected = node_id
-    st.session_state.selected_edges = []
-    st.session_state.focus = node_id
-    if node_id:
-        st.query_params["node"] = node_id
-    elif "node" in st.query_params:
-        del st.query_params["node"]
+    """Select a node and centre the canvas on it (jump buttons, search, links)."""
+    set_selection({"kind": "node", "id": node_id} if node_id else None, focus=node_id)
+
+
+def select_group(group_id: str) -> None:
+    """Select a group, open its ancestors on the canvas and centre on it."""
+    set_selection({"kind": "group", "id": group_id}, focus=f"group:{group_id}")
+
+
+def selected(kind: str) -> Any:
+    """The selected node id, group id or edge list when the selection is of ``kind``, else None."""
+    selection = st.session_state.get("selection")
+    if not selection or selection.get("kind") != kind:
+        return None
+    return selection["edges"] if kind == "edge" else selection["id"]
 
 
 def open_subgraph(sub_id: str, caller: tuple[str, str] | None = None) -> None:
@@ -317,20 +487,40 @@ def open_subgraph(sub_id: str, caller: tuple[str, str] | None = None) -> None:
         st.session_state.callers = None
     elif caller is not None:
         st.session_state.callers = {**(st.session_state.get("callers") or {}), sub_id: caller}
-    select_node(None)
+    set_selection(None)
     if sub_id:
         st.query_params["sub"] = sub_id
     elif "sub" in st.query_params:
         del st.query_params["sub"]
 
 
-def apply_canvas_event(event: Any) -> None:
+def canvas_event(event: Any) -> dict[str, Any] | None:
+    """The selection a canvas ``select`` trigger asks for ({"kind": "none"} asks for none);
+    anything malformed is ignored (returns the current selection)."""
+    current = st.session_state.get("selection")
     if not isinstance(event, dict):
+        return current
+    kind = event.get("kind")
+    if kind in ("node", "group") and event.get("id") not in (None, ""):
+        return {"kind": kind, "id": str(event["id"])}
+    if kind == "edge":
+        edges = _edge_indices(event.get("edges") or [])
+        return {"kind": "edge", "edges": edges} if edges else current
+    if kind == "none":
+        return None
+    return current
+
+
+def take_canvas_event(canvas_key: str) -> None:
+    """Apply the click of THIS rerun before anything is drawn from the selection.
+
+    The canvas's ``select`` trigger is in session state (under the canvas's key) only during the
+    rerun it caused; reading it here, ahead of the canvas options, keeps the canvas outline, the
+    inspector and the URL on the same click.
+    """
+    state = st.session_state.get(canvas_key)
+    event = state.get("select") if isinstance(state, dict) else None
+    if event is None:
         return
-    if event.get("kind") == "node" and event.get("id"):
-        st.session_state.selected = str(event["id"])
-        st.session_state.selected_edges = []
-        st.session_state.focus = None
-        st.query_params["node"] = st.session_state.selected
-    elif event.get("kind") == "edge":
-        st.session_state.selected_edges = [int(i) for i in event.get("edges", [])][:50]
+    selection = canvas_event(event)
+    set_selection(selection)

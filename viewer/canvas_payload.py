@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from converters.op_catalog import onnx_op_doc
@@ -15,13 +16,24 @@ PAYLOAD_SCHEMA = 1
 _SYMBOL = re.compile(r"[A-Za-z_]\w*")
 
 
-def build_payload(graph: ModelGraph, grouping: Grouping | None = None, title: str = "") -> dict[str, Any]:
+def build_payload(
+    graph: ModelGraph,
+    grouping: Grouping | None = None,
+    title: str = "",
+    *,
+    details: bool = False,
+    bindings: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The engine payload of ``graph``. ``details=True`` adds what the HTML export's inspector
+    shows and the app's canvas does not need: each op node's attributes (``attrs``) and its
+    operator documentation (``doc``, a key into the payload-level ``docs``). ``bindings``
+    (``tables.attribute_bindings``) resolve a function body's attribute references there."""
     grouping = grouping or build_groups(graph)
     index = {node_id: i for i, node_id in enumerate(graph.nodes)}
     groups = grouping.ordered_groups()
     group_index = {group.id: i for i, group in enumerate(groups)}
     meta = graph.graph
-    return {
+    payload = {
         "schema": PAYLOAD_SCHEMA,
         "title": title or meta.get("source_name") or meta.get("name") or "model",
         "subtitle": meta.get("format_label", ""),
@@ -36,6 +48,35 @@ def build_payload(graph: ModelGraph, grouping: Grouping | None = None, title: st
         ],
         "categories": CATEGORY_STYLES,
     }
+    if details:
+        _add_details(graph, payload, dict(bindings or {}))
+    return payload
+
+
+def _add_details(graph: ModelGraph, payload: dict[str, Any], bindings: dict[str, Any]) -> None:
+    """Attributes per node (``[name, value text, 1 when it is the operator's default]``) and one
+    documentation entry per operator (``{text, url, since, attrs: {name: description}}``)."""
+    from viewer.tables import attribute_rows, node_doc
+
+    docs: dict[str, dict[str, Any]] = {}
+    for entry, node_id in zip(payload["nodes"], graph.nodes, strict=True):
+        doc = node_doc(graph, node_id)
+        rows = attribute_rows(graph, node_id, doc, bindings)
+        if rows:
+            entry["attrs"] = [[row.name, row.value, 1 if row.is_default else 0] for row in rows]
+        if doc is None:
+            continue
+        key = f"{doc.domain}.{doc.op_type}.{doc.since_version}"
+        entry["doc"] = key
+        if key not in docs:
+            docs[key] = {
+                "op": doc.op_type,
+                "text": doc.doc.strip(),
+                "url": doc.url,
+                "since": doc.since_version,
+                "attrs": dict(doc.attribute_docs),
+            }
+    payload["docs"] = docs
 
 
 def _group_label(meta: dict[str, Any], group_id: str, label: str) -> str:

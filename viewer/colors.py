@@ -15,5 +15,5 @@ CATEGORY_STYLES: dict[str, dict[str, str]] = {
     "control": {"label": "Control flow", "fill": "#a3551b", "text": "#ffffff"},
     "constant": {"label": "Constant", "fill": "#6e7177", "text": "#ffffff"},
     "custom": {"label": "Custom", "fill": "#9c2f6f", "text": "#ffffff"},
-    "other": {"label": "Math / other", "fill": "#3d4451", "text": "#ffffff"},
+    "other": {"label": "Math / other", "fill": "#5d6677", "text": "#ffffff"},
 }

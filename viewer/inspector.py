@@ -1,5 +1,7 @@
-"""The inspector panel: a node's documentation, attributes, ports with jump links, weights with
-statistics, and a tensor's producer and consumers (Streamlit-bound, data from viewer.tables)."""
+"""The inspector panel: the one selection (viewer.app_state) in full — a node's documentation,
+attributes, ports with jump links and weights with statistics; a tensor's producer and consumers;
+a group's path, op mix, parameters and the tensors crossing its border. Streamlit-bound; its data
+comes from viewer.tables. Everything shown wraps inside the panel (see viewer.layout's CSS)."""
 
 from __future__ import annotations
 
@@ -13,28 +15,33 @@ import streamlit as st
 from converters import ModelLensError
 from converters.schema import ModelGraph, TensorInfo, format_shape, referenced_attribute
 from viewer import tables
-from viewer.app_state import open_subgraph, select_node
+from viewer.app_state import open_subgraph, select_group, select_node, selected
 from viewer.colors import CATEGORY_STYLES
+from viewer.hierarchy import group_label
 from viewer.model_view import OpenModel
 from viewer.summary import human_bytes
 from viewer.text import html_text, literal
 
 _STAT_HELP = {"std": "sample standard deviation (n − 1), as torch.Tensor.std() gives it"}
+MAX_LINKS = 12
 
 
 def inspector(model: OpenModel, sub_id: str) -> None:
+    """The panel for the current selection, or a hint when nothing is selected."""
     graph = model.graph_for(sub_id)
     if graph.graph.get("function_info"):
         _function_card(graph.graph["function_info"])
-    if st.session_state.selected_edges:
-        _tensor_panel(graph, model.payload(sub_id), st.session_state.selected_edges)
-        return
-    node_id = st.session_state.selected
-    if not node_id or node_id not in graph:
-        st.info("Click a node to inspect it, or an edge to see its tensor.", icon=":material/mouse:")
-        _legend()
-        return
-    _node_panel(model, sub_id, graph, node_id)
+    if selected("edge"):
+        _tensor_panel(graph, model.payload(sub_id), selected("edge"))
+    elif selected("group"):
+        _group_panel(model, sub_id, selected("group"))
+    elif selected("node"):
+        _node_panel(model, sub_id, graph, selected("node"))
+    else:
+        st.info(
+            "Click a node to inspect it, an edge to see its tensor, or a group's title for its contents.",
+            icon=":material/mouse:",
+        )
 
 
 def _function_card(info: dict[str, Any]) -> None:
@@ -55,13 +62,38 @@ def _function_card(info: dict[str, Any]) -> None:
             st.caption(f"{literal(key)}: {literal(value)}")
 
 
-def _legend() -> None:
-    chips = " ".join(
-        f"<span style='background:{s['fill']};color:{s['text']};padding:1px 6px;border-radius:4px;"
-        f"font-size:0.75rem;margin:2px;display:inline-block'>{s['label']}</span>"
-        for s in CATEGORY_STYLES.values()
-    )
-    st.markdown(chips, unsafe_allow_html=True)
+def _link(label: str, key: str, on_click: Any, *args: Any) -> None:
+    """A full-width jump button; its label wraps instead of being cut."""
+    st.button(label, key=key, on_click=on_click, args=args, width="stretch")
+
+
+def _node_links(title: str, targets: tuple[str, ...] | list[str], key: str) -> None:
+    for i, target in enumerate(targets[:MAX_LINKS]):
+        _link(f"{title} {literal(target)}", f"{key}_{i}", select_node, target)
+    if len(targets) > MAX_LINKS:
+        st.caption(f"… and {len(targets) - MAX_LINKS} more")
+
+
+def _group_path(model: OpenModel, sub_id: str, group_id: str, key: str) -> None:
+    """The group's ancestors, outermost first, each a button that selects that group."""
+    grouping = model.grouping(sub_id)
+    if group_id not in grouping.groups:
+        return
+    chain = grouping.ancestors(group_id)
+    cols = st.columns(len(chain)) if len(chain) <= 3 else None
+    for i, ancestor in enumerate(chain):
+        target = cols[i] if cols else st
+        target.button(
+            f"{'› ' if i else ''}{literal(group_label(ancestor))}",
+            key=f"{key}_{i}",
+            on_click=select_group,
+            args=(ancestor,),
+            help=ancestor.replace("∕", "/"),
+            width="stretch",
+        )
+
+
+# ---------------------------------------------------------------- node
 
 
 def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) -> None:
@@ -71,11 +103,15 @@ def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) 
     st.markdown(
         f"<span style='background:{style['fill']};color:{style['text']};padding:2px 8px;border-radius:4px;"
         f"font-weight:600'>{html_text(data['op_type'])}</span> "
-        f"<small>{html_text(_domain_note(data))}</small>",
+        f"<small>{html_text(' · '.join(filter(None, (_domain_note(data), style['label']))))}</small>",
         unsafe_allow_html=True,
     )
     st.markdown(f"**{literal(data['name'] or node_id)}**")
-    if data["namespace"]:
+    group = model.grouping(sub_id).node_group.get(node_id, "")
+    if group:
+        st.caption("In group")
+        _group_path(model, sub_id, group, f"path_{node_id}")
+    elif data["namespace"]:
         st.caption(f"in {literal(tables.namespace_text(graph, data['namespace']))}")
     if data.get("denotation"):
         st.caption(f"Denotation: {literal(data['denotation'])}")
@@ -88,7 +124,7 @@ def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) 
             st.markdown(f"[{'onnx.ai' if doc.domain != 'tensorflow' else 'TensorFlow'} reference]({doc.url})")
     elif data.get("doc") and data["kind"] == "op":
         with st.expander("Operator schema"):
-            st.code(data["doc"], language=None)
+            st.code(data["doc"], language=None, wrap_lines=True)
     if data.get("schema"):
         st.code(data["schema"], language=None, wrap_lines=True)
     bindings = {}
@@ -96,10 +132,8 @@ def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) 
         bindings = tables.attribute_bindings(
             model.graph, sub_id, st.session_state.get("caller"), callers=st.session_state.get("callers")
         )
-    attributes = tables.attribute_table(graph, node_id, doc, bindings)
-    if not attributes.empty:
-        st.markdown("**Attributes**")
-        st.dataframe(attributes, hide_index=True, width="stretch")
+    attributes = tables.attribute_rows(graph, node_id, doc, bindings)
+    _attributes(attributes, model, node_id)
     _port_section("Inputs", tables.input_rows(graph, node_id, doc), "from", node_id)
     _port_section("Outputs", tables.output_rows(graph, node_id, doc), "to", node_id)
     if data["kind"] == "output" and data.get("tensor") is not None:
@@ -107,19 +141,40 @@ def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) 
         st.markdown(f"Graph output **{literal(info.name)}**: {info.dtype or '?'} {format_shape(info.shape)}")
     for port, info in sorted(data["weights"].items()):
         _weight_section(model, graph, node_id, port, info)
+    linked = {s for row in attributes for s in row.subgraphs}
     for sub in data["subgraph_ids"]:
+        if sub in linked or not model.has_subgraph(sub):
+            continue
         is_function = model.graph_for(sub).graph.get("function") == sub
-        st.button(
-            f"Open {'function' if is_function else 'subgraph'} {literal(sub)}",
-            key=f"open_{sub}",
-            on_click=open_subgraph,
-            args=(sub, (sub_id, node_id) if is_function else None),
-        )
+        kind = "function" if is_function else "subgraph"
+        caller = (sub_id, node_id) if is_function else None
+        _link(f"Open {kind} {literal(sub)}", f"open_{sub}", open_subgraph, sub, caller)
     if data.get("source") and "\n" not in data["source"]:
         st.caption(f"Source: {literal(data['source'])}")
     elif data.get("source"):
         with st.expander("Source (stack trace)"):
-            st.code(data["source"])
+            st.code(data["source"], language=None, wrap_lines=True)
+
+
+def _attributes(rows: list[tables.AttributeRow], model: OpenModel, node_id: str) -> None:
+    if not rows:
+        return
+    st.markdown("**Attributes**")
+    for row in rows:
+        default = " *(default)*" if row.is_default else ""
+        if row.subgraphs:
+            st.markdown(f"**{literal(row.name)}**{default}")
+            for sub in row.subgraphs:
+                if model.has_subgraph(sub):
+                    body = model.graph_for(sub)
+                    nodes = sum(1 for _, d in body.nodes(data=True) if d["kind"] == "op")
+                    plural = "" if nodes == 1 else "s"
+                    label = f"Open {literal(sub.rsplit('/', 1)[-1])} · {nodes} operator node{plural}"
+                    _link(label, f"attr_{node_id}_{sub}", open_subgraph, sub)
+        else:
+            st.markdown(f"**{literal(row.name)}** = {literal(row.value)}{default}")
+        if row.description:
+            st.caption(literal(row.description))
 
 
 def _domain_note(data: dict[str, Any]) -> str:
@@ -134,15 +189,7 @@ def _port_section(title: str, rows: list[tables.PortRow], direction: str, node_i
     st.markdown(f"**{title}**")
     for row in rows:
         st.markdown(f"{literal(row.formal)}: **{literal(row.tensor)}** · {row.dtype} · {row.shape or '–'}")
-        if row.links:
-            cols = st.columns(min(len(row.links), 3))
-            for i, target in enumerate(row.links[:12]):
-                cols[i % len(cols)].button(
-                    f"{direction} {literal(target[:40])}",
-                    key=f"jump_{node_id}_{title}_{row.port}_{i}",
-                    on_click=select_node,
-                    args=(target,),
-                )
+        _node_links(direction, row.links, f"jump_{node_id}_{title}_{row.port}")
 
 
 def _weight_section(model: OpenModel, graph: ModelGraph, node_id: str, port: int, info: TensorInfo) -> None:
@@ -177,6 +224,7 @@ def _weight_section(model: OpenModel, graph: ModelGraph, node_id: str, port: int
 
 
 def _values_section(stats: tables.TensorStats, what: str = "values") -> None:
+    """Statistics on one wrapping line (each number kept whole), a histogram and a preview."""
     if stats.minimum is not None:
         cols = st.columns(4)
         for col, (label, value) in zip(
@@ -185,13 +233,15 @@ def _values_section(stats: tables.TensorStats, what: str = "values") -> None:
             strict=True,
         ):
             col.metric(label, f"{value:.4g}", help=_STAT_HELP.get(label))
+        pairs = (("min", stats.minimum), ("max", stats.maximum), ("mean", stats.mean), ("std", stats.std))
+        st.markdown(" · ".join(f"**{name}**\u00a0{_num(value)}" for name, value in pairs))
         chart = (
             alt.Chart(stats.histogram)
             .mark_bar()
             .encode(
                 x=alt.X("start:Q", title="value", bin="binned"),
                 x2="end:Q",
-                y=alt.Y("count:Q", title="count"),
+                y=alt.Y("count:Q", title="count", axis=alt.Axis(tickMinStep=1, format="d")),
                 tooltip=["start", "end", "count"],
             )
             .properties(height=120)
@@ -199,7 +249,7 @@ def _values_section(stats: tables.TensorStats, what: str = "values") -> None:
         st.altair_chart(chart, width="stretch")
     zeros = f", {stats.zeros:,} zeros" if stats.zeros else ""
     st.caption(f"{stats.count:,} {what}{zeros}; first {len(stats.preview)}:")
-    st.code(np.array2string(np.asarray(stats.preview), precision=4, max_line_width=60), language=None)
+    st.code(", ".join(str(v) for v in stats.preview), language=None, wrap_lines=True)
 
 
 def _sparse_section(parts: Any, name: str, key: str) -> None:
@@ -211,7 +261,7 @@ def _sparse_section(parts: Any, name: str, key: str) -> None:
         f"{list(parts.indices.shape)}. Indices, first {tables.PREVIEW_VALUES}:"
     )
     preview = np.asarray(parts.indices)[: tables.PREVIEW_VALUES]
-    st.code(np.array2string(preview, max_line_width=60), language=None)
+    st.code(np.array2string(preview, max_line_width=60), language=None, wrap_lines=True)
     _values_section(tables.tensor_stats(parts.values), "stored values")
     problem = parts.problem()
     if problem is not None:
@@ -244,6 +294,10 @@ def density_text(density: float) -> str:
     return f"{density:.2%}" if density == 0 or density >= 1e-4 else f"{density:.3g}"
 
 
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.6g}"
+
+
 def _npy_bytes(values: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, values)
@@ -262,6 +316,9 @@ def _weight_values(model_key: str, name: str, scope: str | None, _store: Any) ->
     return np.asarray(_store.array(name) if scope is None else _store.array(name, scope))
 
 
+# ---------------------------------------------------------------- edge (tensor)
+
+
 def _tensor_panel(graph: ModelGraph, payload: dict[str, Any], edge_indices: list[int]) -> None:
     nodes = payload["nodes"]
     for index in edge_indices[:10]:
@@ -270,10 +327,10 @@ def _tensor_panel(graph: ModelGraph, payload: dict[str, Any], edge_indices: list
         src_i, dst_i, tensor, shape, dtype = payload["edges"][index][:5]
         src, dst = nodes[src_i]["id"], nodes[dst_i]["id"]
         if payload["edges"][index][5:6] == [1]:
-            st.markdown(f"**Control dependency** {literal(src[:60])} runs before {literal(dst[:60])}")
+            st.markdown(f"**Control dependency** {literal(src)} runs before {literal(dst)}")
             st.caption("no tensor flows here: TensorFlow only orders the two ops")
-            st.button(f"before: {literal(src[:40])}", key=f"prod_{index}", on_click=select_node, args=(src,))
-            st.button(f"after: {literal(dst[:40])}", key=f"cons_{index}_0", on_click=select_node, args=(dst,))
+            _link(f"before: {literal(src)}", f"prod_{index}", select_node, src)
+            _link(f"after: {literal(dst)}", f"cons_{index}_0", select_node, dst)
             continue
         st.markdown(f"**Tensor** {literal(tensor)}")
         st.caption(f"{dtype or '?'} · {shape or 'shape unknown'}")
@@ -281,16 +338,47 @@ def _tensor_panel(graph: ModelGraph, payload: dict[str, Any], edge_indices: list
             (d for d in graph.get_edge_data(src, dst, default={}).values() if d["tensor"] == tensor), None
         )
         consumers = tables.tensor_consumers(graph, src, edge["src_port"]) if edge else [dst]
-        st.button(f"producer: {literal(src[:40])}", key=f"prod_{index}", on_click=select_node, args=(src,))
-        for i, consumer in enumerate(consumers[:12]):
-            st.button(
-                f"consumer: {literal(consumer[:40])}",
-                key=f"cons_{index}_{i}",
-                on_click=select_node,
-                args=(consumer,),
-            )
+        _link(f"producer: {literal(src)}", f"prod_{index}", select_node, src)
+        _node_links("consumer:", consumers, f"cons_{index}")
     if len(edge_indices) > 10:
         st.caption(f"… and {len(edge_indices) - 10} more tensors between these groups")
+
+
+# ---------------------------------------------------------------- group
+
+
+def _group_panel(model: OpenModel, sub_id: str, group_id: str) -> None:
+    details = tables.group_details(model.graph_for(sub_id), model.grouping(sub_id), group_id)
+    st.markdown(f"**Group** {literal(group_label(details.id))}")
+    st.caption(literal(" / ".join(group_label(g) for g in details.path)))
+    if len(details.path) > 1:
+        _group_path(model, sub_id, details.path[-2], f"gpath_{group_id}")
+    constants = f" + {details.constants:,} constants" if details.constants else ""
+    params = (
+        f" · {details.parameters:,} parameters ({human_bytes(details.parameter_bytes)})"
+        if details.parameters
+        else ""
+    )
+    st.markdown(f"{details.op_nodes:,} operator nodes{constants}{params}")
+    if details.op_mix:
+        st.markdown("**Op mix**")
+        st.markdown(" · ".join(f"{literal(op)} ×{n}" for op, n in details.op_mix))
+    if details.children:
+        st.markdown("**Groups inside**")
+        for i, child in enumerate(details.children[:MAX_LINKS]):
+            _link(literal(group_label(child)), f"child_{group_id}_{i}", select_group, child)
+    for title, crossing, direction in (
+        ("Tensors entering", details.entering, "from"),
+        ("Tensors leaving", details.leaving, "to"),
+    ):
+        if not crossing:
+            continue
+        st.markdown(f"**{title}** ({len(crossing)})")
+        for i, tensor in enumerate(crossing[:MAX_LINKS]):
+            st.markdown(f"**{literal(tensor.tensor)}** · {tensor.dtype} · {tensor.shape}")
+            _node_links(direction, tensor.outside, f"{direction}_{group_id}_{i}")
+        if len(crossing) > MAX_LINKS:
+            st.caption(f"… and {len(crossing) - MAX_LINKS} more")
 
 
 def _safe_file(name: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +13,7 @@ from converters import ModelGraph, ModelSource, load_source
 from viewer.canvas_payload import build_payload
 from viewer.hierarchy import Grouping, build_groups
 from viewer.summary import model_summary
-from viewer.tables import node_table
+from viewer.tables import attribute_bindings, node_table
 
 MAIN_GRAPH = ""
 
@@ -48,10 +49,39 @@ class OpenModel:
             self._payloads[sub_id] = build_payload(self.graph_for(sub_id), self.grouping(sub_id), title)
         return self._payloads[sub_id]
 
+    def export_payload(
+        self,
+        sub_id: str,
+        caller: tuple[str, str] | None = None,
+        callers: Mapping[str, tuple[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        """The payload for the HTML export: the canvas payload plus attributes and operator docs
+        (see ``build_payload(details=True)``); built on demand, not cached. Inside a function body,
+        attribute references show the values the call (``caller``/``callers``, as the inspector
+        takes them, see ``tables.attribute_bindings``) passes."""
+        title = self.name if sub_id == MAIN_GRAPH else f"{self.name} › {sub_id}"
+        bindings = attribute_bindings(self.graph, sub_id, caller, callers=callers) if sub_id else {}
+        return build_payload(
+            self.graph_for(sub_id), self.grouping(sub_id), title, details=True, bindings=bindings
+        )
+
     def node_table(self, sub_id: str) -> pd.DataFrame:
         if sub_id not in self._tables:
             self._tables[sub_id] = node_table(self.graph_for(sub_id))
         return self._tables[sub_id]
+
+    def has_selection(self, sub_id: str, selection: dict[str, Any]) -> bool:
+        """Whether a selection (see viewer.app_state) names a node, payload edges or a group of
+        graph ``sub_id``."""
+        kind = selection.get("kind")
+        if kind == "node":
+            return selection.get("id") in self.graph_for(sub_id)
+        if kind == "edge":
+            count = len(self.payload(sub_id)["edges"])
+            return bool(selection.get("edges")) and all(0 <= i < count for i in selection["edges"])
+        if kind == "group":
+            return selection.get("id") in self.grouping(sub_id).groups
+        return False
 
 
 def open_model(key: str, source: ModelSource, settings: dict[str, Any] | None = None) -> OpenModel:

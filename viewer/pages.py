@@ -1,27 +1,35 @@
-"""The Streamlit pages: the graph (canvas, search, inspector, exports) and the model summary.
+"""The Streamlit pages: the graph (canvas and inspector side by side) and the model summary.
 
-UI only: model logic lives in converters/ and viewer's pure modules; session state and loading in
-viewer.app_state; the inspector panel in viewer.inspector.
+UI only: model logic lives in converters/ and viewer's pure modules; session state, loading and
+the one selection in viewer.app_state; the inspector panel in viewer.inspector. Pages are listed
+in app.py's top navigation, where further pages (a Run panel) join.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
+from typing import Any
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from converters.schema import ModelGraph
 from viewer import tables
 from viewer.app_state import (
-    apply_canvas_event,
+    canvas_key,
     current_model,
+    drop_invalid_selection,
+    graph_choice_label,
+    graph_choice_selectors,
+    model_picker,
     open_subgraph,
     sample_names,
     select_node,
     show_load_error,
     switch_model,
+    take_canvas_event,
 )
 from viewer.colors import CATEGORY_STYLES
 from viewer.inspector import inspector
@@ -29,13 +37,56 @@ from viewer.model_view import MAIN_GRAPH, OpenModel
 from viewer.summary import human_bytes
 from viewer.text import literal
 
+# The graph page fits the window: the canvas fills the rest of it (options.height = "fill") and
+# the inspector beside it scrolls on its own, so the page itself never scrolls while exploring.
+# Everything in the inspector wraps inside it instead of being cut. A load error floats at the
+# bottom right instead of pushing the canvas down.
+PAGE_CSS = """
+<style>
+[data-testid="stMainBlockContainer"] {
+  padding: 3.4rem 1rem 0.5rem 1rem; max-width: none;
+}
+.st-key-graph_header [data-testid="stMarkdownContainer"] p {
+  margin-bottom: 0; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
+}
+[data-testid="stElementContainer"][class*="st-key-canvas_"],
+[data-testid="stElementContainer"][class*="st-key-canvas_"] .stBidiComponent,
+[data-testid="stElementContainer"][class*="st-key-canvas_"] [data-testid="stBidiComponentIsolated"] {
+  height: auto !important; min-height: 0 !important; flex: 0 0 auto !important; overflow: visible !important;
+}
+[class*="st-key-inspector-"] {
+  max-height: calc(100vh - 7.6rem); overflow-y: auto; overflow-x: hidden; padding-right: 0.4rem;
+  scrollbar-gutter: stable;
+}
+[class*="st-key-inspector-"] :is(p, li, span, summary, code, td, th) { overflow-wrap: anywhere; }
+[class*="st-key-inspector-"] pre, [class*="st-key-inspector-"] pre code { white-space: pre-wrap !important; }
+[class*="st-key-inspector-"] [data-testid="stMarkdownContainer"] p,
+[class*="st-key-inspector-"] [data-testid="stMarkdownContainer"] li { font-size: 0.875rem; }
+[class*="st-key-inspector-"] button { justify-content: flex-start; min-height: 2rem; padding: 0.2rem 0.6rem; }
+[class*="st-key-inspector-"] button > div, [class*="st-key-inspector-"] button > div > span {
+  width: 100%; text-align: left; justify-content: flex-start;
+}
+[class*="st-key-inspector-"] button p {
+  white-space: normal; text-align: left; overflow-wrap: anywhere; font-size: 0.85rem;
+}
+[class*="st-key-inspector-"] table { table-layout: fixed; width: 100%; }
+div:has(> .st-key-load_error) {
+  position: fixed; bottom: 1.2rem; right: 1.2rem; z-index: 999990; width: min(38rem, 90vw);
+}
+.st-key-load_error { box-shadow: 0 6px 24px rgba(0, 0, 0, 0.25); border-radius: 0.5rem; }
+</style>
+"""
+
 
 def _model_or_welcome() -> OpenModel | None:
-    """The open model; with none, the welcome screen. Load errors show above either."""
+    """The open model, named in the browser tab; with none, the welcome screen."""
     model = current_model()
-    show_load_error()
+    with st.container(key="load_error"):
+        show_load_error()
     if model is None:
         _welcome()
+    else:
+        st.set_page_config(page_title=f"{model.name} · ModelLens")
     return model
 
 
@@ -44,91 +95,134 @@ def graph_page() -> None:
     if model is None:
         return
     sub_id = st.session_state.subgraph if model.has_subgraph(st.session_state.subgraph) else MAIN_GRAPH
-    graph = model.graph_for(sub_id)
+    key = canvas_key(model, sub_id)
+    take_canvas_event(key)  # this rerun's click first: every view below draws from it
+    drop_invalid_selection(model, sub_id)
+    st.html(PAGE_CSS)
     _header(model, sub_id)
-    highlight = _search_box(graph)
-    canvas_col, inspector_col = st.columns([5, 2], gap="medium")
+    if st.session_state.get("show_inspector", True):
+        canvas_col, inspector_col = st.columns([7, 3], gap="small")
+    else:  # collapsed: the canvas takes the whole width
+        canvas_col, inspector_col = st.container(), None
     with canvas_col:
-        _canvas(model, sub_id, highlight)
-    with inspector_col:
-        inspector(model, sub_id)
-    _exports(model, sub_id)
+        _warnings(model)
+        if sub_id != MAIN_GRAPH:
+            _breadcrumb(model, sub_id)
+        _canvas(model, sub_id, key)
+    if inspector_col is not None:
+        with inspector_col, st.container(key=_inspector_key()):
+            inspector(model, sub_id)
+
+
+def _inspector_key() -> str:
+    """One inspector element per selection, so a new selection starts reading at its top."""
+    selection = json.dumps(st.session_state.selection, sort_keys=True)
+    return f"inspector-{hashlib.sha1(selection.encode()).hexdigest()[:12]}"
 
 
 def _welcome() -> None:
     st.title("ModelLens")
     st.markdown(
-        "Drop a model file in the sidebar, or pick a bundled sample, to see its graph, inspect every "
+        "Drop a model file here, or pick a bundled sample, to see its graph, inspect every "
         "operator and tensor, and export the view."
     )
+    model_picker("welcome", None)
     samples = sample_names()
     if samples:
+        st.markdown("**Bundled samples**")
         cols = st.columns(len(samples))
         for col, name in zip(cols, samples, strict=True):
             col.button(
-                name,
-                key=f"welcome_{name}",
-                on_click=switch_model,
-                args=(f"sample:{name}",),
-                width="stretch",
+                name, key=f"welcome_{name}", on_click=switch_model, args=(f"sample:{name}",), width="stretch"
             )
 
 
 def _header(model: OpenModel, sub_id: str) -> None:
-    summary = model.summary
-    st.markdown(f"#### {literal(model.name)}")
-    st.caption(
-        f"{summary['format_label']} · {summary['producer'] or 'unknown producer'} · "
-        f"{summary['nodes']:,} nodes · {summary['parameters']:,} parameters"
-    )
-    for warning in summary["warnings"][:3]:
-        st.warning(literal(warning), icon=":material/warning:")
-    if sub_id != MAIN_GRAPH:
-        crumbs = st.columns([1, 6])
-        crumbs[0].button("⬅ main graph", key="crumb_main", on_click=open_subgraph, args=(MAIN_GRAPH,))
-        crumbs[1].markdown(f"**main › {' › '.join(literal(part) for part in sub_id.split('/'))}**")
-
-
-def _search_box(graph: ModelGraph) -> list[str]:
-    left, right = st.columns([2, 3])
-    query = left.text_input(
-        "Search", key="search", placeholder="node name, op type or tensor", label_visibility="collapsed"
-    )
-    hits = tables.search_nodes(graph, query) if query else []
-    if query:
-        labels = {hit.node_id: hit.label for hit in hits}
-        right.selectbox(
-            f"{len(hits)}{'+' if len(hits) >= tables.SEARCH_LIMIT else ''} matches",
-            list(labels),
-            index=None,
-            format_func=lambda node_id: labels[node_id],
-            placeholder=f"{len(hits)} match(es) — pick one to jump to it" if hits else "no matches",
-            key=f"search_pick_{query}",
-            on_change=_on_search_pick,
-            args=(f"search_pick_{query}",),
-            label_visibility="collapsed",
+    """One line: the model, what its numbers count, the graph shown (a SavedModel's signature and
+    tag set, when it has several) and the Open / Export menus. Its height never changes, so the
+    inspector beside the canvas always starts at the same place."""
+    choice = graph_choice_label(model)
+    with st.container(key="graph_header"):
+        widths = [6.2, 2.4, 1.6, 1.3, 1.3] if choice else [8, 1.3, 1.3, 1.3]
+        title, *chooser, panel, opener, exporter = st.columns(widths, vertical_alignment="center")
+        title.markdown(
+            f"**{literal(model.name)}** &nbsp; <small>{_counts(model)}</small>", unsafe_allow_html=True
         )
-    return [hit.node_id for hit in hits]
+        if choice:
+            with chooser[0].popover(literal(choice), width="stretch"):
+                graph_choice_selectors(model)
+        panel.toggle("Inspector", value=True, key="show_inspector", help="Show or hide the side panel")
+        with opener.popover("Open…", width="stretch"):
+            model_picker("header", model)
+        with exporter.popover("Export", width="stretch"):
+            _exports(model, sub_id)
 
 
-def _on_search_pick(widget_key: str) -> None:
-    node_id = st.session_state.get(widget_key)
-    if node_id:
-        select_node(node_id)
+def _warnings(model: OpenModel) -> None:
+    warnings = model.summary["warnings"]
+    if warnings:
+        with st.expander(f"{len(warnings)} warning(s) while opening", icon=":material/warning:"):
+            for warning in warnings:
+                st.markdown(f"- {literal(warning)}")
 
 
-def _canvas(model: OpenModel, sub_id: str, highlight: list[str]) -> None:
+def _counts(model: OpenModel) -> str:
+    """What each number counts: operator nodes (constants included) of the main graph and of its
+    control-flow bodies and functions; the canvas says how many of them it shows."""
+    summary = model.summary
+    inner = summary.get("subgraph_nodes", 0)
+    bodies = f" (+{inner:,} in {summary['subgraphs']} subgraphs)" if summary["subgraphs"] else ""
+    return (
+        f"{literal(summary['format_label'])} · {summary['nodes']:,} operator nodes{bodies} · "
+        f"{summary['parameters']:,} parameters"
+    )
+
+
+def _breadcrumb(model: OpenModel, sub_id: str) -> None:
+    """main graph › owner node › body …: every item but the last opens its graph (and selects the
+    node that owns the next body)."""
+    trail = tables.subgraph_trail(model.graph.graph["subgraphs"], sub_id)
+    row = st.container(horizontal=True, key="breadcrumb", gap="small")
+    row.button("main graph", key="crumb_main", on_click=open_subgraph, args=(MAIN_GRAPH,), type="tertiary")
+    parent = MAIN_GRAPH
+    for i, (body, owner) in enumerate(trail):
+        if owner:
+            row.button(
+                f"› {literal(owner)}",
+                key=f"crumb_owner_{i}",
+                on_click=_open_at,
+                args=(parent, owner),
+                type="tertiary",
+            )
+        rest = body[len(parent) + 1 :] if parent else body
+        label = rest[len(owner) + 1 :] if owner else rest
+        row.button(
+            f"› {literal(label)}",
+            key=f"crumb_body_{i}",
+            on_click=open_subgraph,
+            args=(body,),
+            type="tertiary",
+            disabled=body == sub_id,
+        )
+        parent = body
+
+
+def _open_at(sub_id: str, node_id: str) -> None:
+    open_subgraph(sub_id)
+    select_node(node_id)
+
+
+def _canvas(model: OpenModel, sub_id: str, key: str) -> None:
     from viewer.component import graph_canvas
 
     options = {
-        "selected": st.session_state.selected,
+        "selected": st.session_state.selection,
         "focus": st.session_state.focus,
-        "highlight": highlight,
         "theme": _theme(),
+        "height": "fill",
     }
-    result = graph_canvas(model.payload(sub_id), options, key=f"canvas_{model.key}_{sub_id}", height=680)
+    result = graph_canvas(model.payload(sub_id), options, key=key, height="fill")
     st.session_state.canvas_view = {"expanded": result.expanded, **(result.view or {})}
-    apply_canvas_event(result.select)
 
 
 def _theme() -> str:
@@ -145,21 +239,22 @@ def _exports(model: OpenModel, sub_id: str) -> None:
     from viewer import render
 
     view = st.session_state.get("canvas_view") or {}
-    left, middle, right = st.columns(3)
     stem = Path(model.name).stem
     options = {k: v for k, v in view.items() if v is not None}
-    payload = model.payload(sub_id)
-    left.download_button(
+    # read now (the HTML is built when downloaded, outside this run): attribute references in a
+    # function body resolve through the calls the user took, as in the inspector
+    caller, callers = st.session_state.get("caller"), st.session_state.get("callers")
+    st.download_button(
         "Interactive HTML (this view)",
-        lambda: render.render_html(payload, options),
+        lambda: render.render_html(model.export_payload(sub_id, caller, callers), options),
         file_name=f"{stem}.html",
         mime="text/html",
         on_click="ignore",
         key="dl_html",
+        width="stretch",
     )
-    with middle:
-        _node_table_download(model, sub_id, key="dl_csv")
-    right.caption("SVG, PNG and DOT of the current view: the ⤓ buttons in the canvas toolbar.")
+    _node_table_download(model, sub_id, key="dl_csv")
+    st.caption("SVG, PNG and DOT of the current view: the Export menu in the canvas toolbar.")
 
 
 # ---------------------------------------------------------------- summary page
@@ -173,20 +268,17 @@ def summary_page() -> None:
     st.markdown(f"#### {literal(model.name)}")
     cols = st.columns(4)
     cols[0].metric("Format", summary["format_label"].split(",")[0], help=summary["format_label"])
-    cols[1].metric("Nodes", f"{summary['nodes']:,}")
+    cols[1].metric(
+        "Operator nodes",
+        f"{summary['nodes'] + summary.get('subgraph_nodes', 0):,}",
+        help=f"{summary['nodes']:,} in the main graph, {summary.get('subgraph_nodes', 0):,} in "
+        f"{summary['subgraphs']} subgraphs (control-flow bodies and functions); constants included",
+    )
     cols[2].metric("Parameters", f"{summary['parameters']:,}")
     cols[3].metric("Weights size", human_bytes(summary["parameter_bytes"]))
-    facts = {
-        "Format": summary["format_label"],
-        "Producer": summary["producer"] or "–",
-        "IR version": summary["ir_version"] if summary["ir_version"] is not None else "–",
-        "Opsets": ", ".join(f"{k} {v}" for k, v in (summary["opsets"] or {}).items()) or "–",
-        "Edges": f"{summary['edges']:,}",
-        "Subgraphs": summary["subgraphs"],
-        "sha256": summary["sha256"],
-    }
+    facts = _facts(summary)
     st.dataframe(
-        pd.DataFrame({"": list(facts), "value": [str(v) for v in facts.values()]}),
+        pd.DataFrame({"property": list(facts), "value": list(facts.values())}),
         hide_index=True,
         width="stretch",
     )
@@ -199,31 +291,66 @@ def summary_page() -> None:
     right.dataframe(tables.io_table(graph, "outputs"), hide_index=True, width="stretch")
     signatures = tables.signature_table(graph)
     if len(signatures) > 1:
-        st.markdown("**Signatures** (pick one in the sidebar)")
+        st.markdown("**Signatures**")
         st.dataframe(signatures, hide_index=True, width="stretch")
+        graph_choice_selectors(model)
     metadata = tables.metadata_table(graph)
     if not metadata.empty:
         st.markdown("**Metadata**")
         st.dataframe(metadata, hide_index=True, width="stretch")
-    st.markdown("**Operators**")
-    histogram = tables.op_histogram(graph)
-    domain = list(CATEGORY_STYLES)
-    chart = (
-        alt.Chart(histogram)
+    st.markdown("**Operators** (main graph and subgraphs)")
+    st.altair_chart(op_chart(tables.op_histogram(graph)), width="stretch", height="content")
+    _node_table_download(model, MAIN_GRAPH, key="dl_csv_summary")
+
+
+def _facts(summary: dict[str, Any]) -> dict[str, str]:
+    return {
+        "Format": summary["format_label"],
+        "Producer": summary["producer"] or "–",
+        "IR version": str(summary["ir_version"]) if summary["ir_version"] is not None else "–",
+        "Opsets": ", ".join(f"{k} {v}" for k, v in (summary["opsets"] or {}).items()) or "–",
+        "Edges": f"{summary['edges']:,}",
+        "Subgraphs": f"{summary['subgraphs']} ({summary.get('subgraph_nodes', 0):,} operator nodes)",
+        "sha256": summary["sha256"],
+    }
+
+
+def op_chart(histogram: pd.DataFrame) -> alt.Chart:
+    """Op types by count: integer ticks, every label readable, categories named and coloured as
+    the graph's legend names them (viewer.colors), the full legend of the categories present."""
+    present = [c for c in CATEGORY_STYLES if c in set(histogram["category"])]
+    frame = histogram.assign(
+        category=[CATEGORY_STYLES.get(c, CATEGORY_STYLES["other"])["label"] for c in histogram["category"]]
+    )
+    labels = [CATEGORY_STYLES[c]["label"] for c in present]
+    top = int(frame["count"].max()) if len(frame) else 1
+    return (
+        alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X("count:Q"),
+            x=alt.X(
+                "count:Q",
+                title="nodes",
+                axis=alt.Axis(
+                    tickMinStep=1, format="d", values=list(range(0, top + 1)) if top <= 10 else alt.Undefined
+                ),
+                scale=alt.Scale(domainMin=0, nice=top > 10),
+            ),
             y=alt.Y("op_type:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=320)),
             color=alt.Color(
                 "category:N",
-                scale=alt.Scale(domain=domain, range=[CATEGORY_STYLES[c]["fill"] for c in domain]),
+                title="Category",
+                scale=alt.Scale(domain=labels, range=[CATEGORY_STYLES[c]["fill"] for c in present]),
+                legend=alt.Legend(orient="bottom", columns=4, labelLimit=200, symbolLimit=0),
             ),
-            tooltip=["op_type", "category", "count"],
+            tooltip=[
+                alt.Tooltip("op_type:N", title="op type"),
+                alt.Tooltip("category:N"),
+                alt.Tooltip("count:Q", title="nodes"),
+            ],
         )
-        .properties(height=max(120, 22 * len(histogram)))
+        .properties(height=alt.Step(22))
     )
-    st.altair_chart(chart, width="stretch")
-    _node_table_download(model, MAIN_GRAPH, key="dl_csv_summary")
 
 
 def _node_table_download(model: OpenModel, sub_id: str, *, key: str) -> None:
@@ -235,4 +362,5 @@ def _node_table_download(model: OpenModel, sub_id: str, *, key: str) -> None:
         mime="text/csv",
         on_click="ignore",
         key=key,
+        width="stretch",
     )

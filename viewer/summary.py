@@ -14,6 +14,7 @@ def model_summary(graph: ModelGraph) -> dict[str, Any]:
     """A JSON-safe summary; consumers ignore keys they do not know."""
     meta = graph.graph
     op_nodes = list(iter_op_nodes(graph))
+    bodies = meta.get("subgraphs", {})
     return {
         "schema_version": SCHEMA_VERSION,
         "format": meta["format"],
@@ -30,7 +31,8 @@ def model_summary(graph: ModelGraph) -> dict[str, Any]:
         "op_types": dict(Counter(data["op_type"] for _, data in op_nodes)),
         "parameters": int(meta.get("parameters", 0)),
         "parameter_bytes": int(meta.get("parameter_bytes", 0)),
-        "subgraphs": len(meta.get("subgraphs", {})),
+        "subgraphs": len(bodies),
+        "subgraph_nodes": sum(sum(1 for _ in iter_op_nodes(body)) for body in bodies.values()),
         "warnings": list(meta.get("warnings", [])),
         "dim_ranges": {str(k): list(v) for k, v in meta.get("dim_ranges", {}).items()},
         # a TensorFlow SavedModel's tag sets and the signatures of each ([] for other formats)
@@ -45,7 +47,9 @@ def format_summary_text(summary: dict[str, Any]) -> str:
         f"format      {summary['format_label']}",
         f"producer    {summary['producer'] or '-'}",
         f"sha256      {summary['sha256']}",
-        f"nodes       {summary['nodes']:,}   edges {summary['edges']:,}   subgraphs {summary['subgraphs']}",
+        f"nodes       {summary['nodes']:,} operator nodes in the main graph"
+        f" (+{summary.get('subgraph_nodes', 0):,} in {summary['subgraphs']} subgraphs)",
+        f"edges       {summary['edges']:,}",
         f"parameters  {summary['parameters']:,} ({human_bytes(summary['parameter_bytes'])})",
     ]
     if summary["opsets"]:

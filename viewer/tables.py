@@ -17,14 +17,14 @@ from converters.schema import (
     TensorInfo,
     format_shape,
     iter_op_nodes,
-    op_text,
+    python_values,
     referenced_attribute,
 )
+from viewer.hierarchy import Grouping
 from viewer.summary import dim_range_text
 
 PREVIEW_VALUES = 64
 HISTOGRAM_BINS = 40
-SEARCH_LIMIT = 200
 
 
 def node_table(graph: ModelGraph) -> pd.DataFrame:
@@ -75,7 +75,10 @@ def _symbols(dim: str) -> list[str]:
 
 
 def op_histogram(graph: ModelGraph) -> pd.DataFrame:
-    counts = Counter((d["op_type"], d["category"]) for _, d in iter_op_nodes(graph))
+    """Operator nodes (constants included) per (op type, category), in the main graph and every
+    subgraph (control-flow bodies and functions), most frequent first."""
+    graphs = [graph, *graph.graph.get("subgraphs", {}).values()]
+    counts = Counter((d["op_type"], d["category"]) for g in graphs for _, d in iter_op_nodes(g))
     rows = [{"op_type": op, "category": cat, "count": n} for (op, cat), n in counts.items()]
     frame = pd.DataFrame(rows, columns=["op_type", "category", "count"])
     return frame.sort_values(["count", "op_type"], ascending=[False, True], ignore_index=True)
@@ -174,45 +177,55 @@ def node_doc(graph: ModelGraph, node_id: str) -> OpDoc | None:
     return onnx_op_doc(data["op_type"], data["domain"], opset)
 
 
-def attribute_table(
+@dataclass(frozen=True)
+class AttributeRow:
+    """One attribute as the inspector lists it. ``value`` is display text (floats in their stored
+    precision; a reference to the calling node's attribute as ``= @name → value (source)``, see
+    ``attribute_text``); ``subgraphs`` are the ids of the bodies a graph attribute holds (If/Loop/Scan)."""
+
+    name: str
+    value: str
+    is_default: bool
+    description: str
+    subgraphs: tuple[str, ...] = ()
+
+
+def attribute_rows(
     graph: ModelGraph, node_id: str, doc: OpDoc | None, bindings: dict[str, Binding] | None = None
-) -> pd.DataFrame:
-    """Attributes set on the node plus the defaults of those left unset. A reference to the calling
-    node's attribute (function bodies) shows as ``= @name``, followed by the value ``bindings``
-    gives it (see ``attribute_bindings``)."""
+) -> list[AttributeRow]:
+    """Attributes set on the node, then the defaults of those left unset (ONNX documents them). A
+    reference to the calling node's attribute (function bodies) shows as ``= @name``, followed by
+    the value ``bindings`` gives it (see ``attribute_bindings``)."""
     data = graph.nodes[node_id]
+    describe = doc.attribute_docs.get if doc else (lambda _name, _default="": "")
     rows = [
-        {
-            "attribute": k,
-            "value": attribute_text(v, bindings or {}),
-            "set": "yes",
-            "description": doc.attribute_docs.get(k, "") if doc else "",
-        }
-        for k, v in data["attributes"].items()
+        AttributeRow(
+            name,
+            attribute_text(value, bindings or {}),
+            False,
+            describe(name, ""),
+            _bodies(data, node_id, name),
+        )
+        for name, value in data["attributes"].items()
     ]
     if doc is not None:
         rows += [
-            {
-                "attribute": k,
-                "value": _short(v),
-                "set": "default",
-                "description": doc.attribute_docs.get(k, ""),
-            }
-            for k, v in doc.attribute_defaults.items()
-            if k not in data["attributes"]
+            AttributeRow(name, value_text(value), True, describe(name, ""))
+            for name, value in doc.attribute_defaults.items()
+            if name not in data["attributes"]
         ]
-    return pd.DataFrame(rows, columns=["attribute", "value", "set", "description"])
+    return rows
 
 
 def attribute_text(value: Any, bindings: dict[str, Binding]) -> str:
     """An attribute value as shown: ``= @v`` for a reference, ``= @v → 1.0 (…)`` once resolved."""
     ref = referenced_attribute(value)
     if ref is None:
-        return _short(value)
+        return value_text(value)
     binding = bindings.get(ref)
     if binding is None:
         return f"= @{ref}"
-    return _short(f"= @{ref} → {attribute_text(binding.value, {})} ({binding.source})")
+    return value_text(f"= @{ref} → {attribute_text(binding.value, {})} ({binding.source})")
 
 
 @dataclass(frozen=True)
@@ -273,9 +286,32 @@ def attribute_bindings(
     return bindings
 
 
-def _short(value: Any, limit: int = 200) -> str:
-    text = str(value)
+def _bodies(data: dict[str, Any], node_id: str, attribute: str) -> tuple[str, ...]:
+    """Subgraph ids of a graph attribute: ``…/{node}/{attr}`` or ``…/{node}/{attr}[i]``."""
+    tails = (f"{node_id}/{attribute}", f"{node_id}/{attribute}[")
+    return tuple(s for s in data["subgraph_ids"] if s.endswith(tails[0]) or tails[1] in s)
+
+
+def value_text(value: Any, limit: int = 2000) -> str:
+    """An attribute value as text: lists as ``[1, 2]``, strings as written, floats shortest."""
+    text = str(value) if not isinstance(value, str) else value
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def subgraph_trail(subgraph_ids: Any, sub_id: str) -> list[tuple[str, str]]:
+    """The breadcrumb of a control-flow body: (graph id, owner node id) from the outermost body
+    down to ``sub_id``; each owner node lives in the graph before it ("" = main graph). Functions
+    (``function:…``) have no single owner: their trail is just themselves with owner "".
+    """
+    known = set(subgraph_ids)
+    chain = [s for s in sorted(known, key=len) if sub_id == s or sub_id.startswith(s + "/")]
+    trail, parent = [], ""
+    for body in chain:
+        rest = body[len(parent) + 1 :] if parent else body
+        owner = rest.rsplit("/", 1)[0] if "/" in rest and not body.startswith("function:") else ""
+        trail.append((body, owner))
+        parent = body
+    return trail
 
 
 @dataclass(frozen=True)
@@ -297,7 +333,7 @@ def tensor_stats(values: np.ndarray) -> TensorStats:
     (unbiased, n - 1) standard deviation of the finite values, as ``torch.Tensor.std()`` and
     ``pandas`` give it (NaN for a single value), whatever the model's format."""
     flat = values.reshape(-1)
-    preview = flat[:PREVIEW_VALUES].tolist()
+    preview = python_values(flat[:PREVIEW_VALUES])
     histogram = pd.DataFrame(columns=["start", "end", "count"])
     if flat.size and (np.issubdtype(flat.dtype, np.number) or flat.dtype == np.bool_):
         numeric = flat.astype(np.float64, copy=False)
@@ -331,33 +367,6 @@ def tensor_stats(values: np.ndarray) -> TensorStats:
     )
 
 
-@dataclass(frozen=True)
-class SearchHit:
-    node_id: str
-    label: str
-
-
-def search_nodes(graph: ModelGraph, query: str, limit: int = SEARCH_LIMIT) -> list[SearchHit]:
-    """Nodes whose name, op type or any input/output tensor name contains ``query`` (case-insensitive)."""
-    needle = query.strip().lower()
-    if not needle:
-        return []
-    hits = []
-    for node_id, data in graph.nodes(data=True):
-        tensors = [*data["input_names"], *(t.name for t in data["outputs"])]
-        overload = f"{data['op_type']}:{data['overload']}" if data.get("overload") else ""
-        fields = (node_id, data["name"], op_text(data), overload, *tensors)
-        if any(needle in field.lower() for field in fields if field):
-            matched_tensor = next((t for t in tensors if t and needle in t.lower()), "")
-            suffix = (
-                f"  · tensor {matched_tensor}" if matched_tensor and needle not in node_id.lower() else ""
-            )
-            hits.append(SearchHit(node_id, f"{op_text(data)}  {data['name'] or node_id}{suffix}"))
-            if len(hits) >= limit:
-                break
-    return hits
-
-
 def tensor_consumers(graph: ModelGraph, src: str, src_port: int) -> list[str]:
     return [dst for _, dst, d in graph.out_edges(src, data=True) if d["src_port"] == src_port]
 
@@ -368,3 +377,101 @@ def namespace_text(graph: ModelGraph, namespace: str) -> str:
     labels show it)."""
     module_class = (graph.graph.get("group_labels") or {}).get(namespace)
     return f"{namespace} ({module_class})" if module_class else namespace
+
+
+@dataclass(frozen=True)
+class BoundaryTensor:
+    """A tensor crossing a group's border: ``inside`` are its producer or consumers in the group,
+    ``outside`` its producer (entering) or consumers (leaving) outside it."""
+
+    tensor: str
+    dtype: str
+    shape: str
+    inside: tuple[str, ...]
+    outside: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GroupDetails:
+    """What a collapsed or open group holds, as Model Explorer's layer panel shows it.
+
+    ``path``: group ids from the outermost ancestor down to this group. ``op_nodes``: operator
+    nodes (kind op) anywhere below it; ``constants`` likewise. ``op_mix``: (op type, count) over
+    both, most frequent first. ``parameters``/``parameter_bytes``: elements and bytes of the
+    stored tensors its nodes use. ``children``: direct child group ids.
+    """
+
+    id: str
+    path: tuple[str, ...]
+    op_nodes: int
+    constants: int
+    op_mix: tuple[tuple[str, int], ...]
+    parameters: int
+    parameter_bytes: int
+    children: tuple[str, ...]
+    entering: tuple[BoundaryTensor, ...]
+    leaving: tuple[BoundaryTensor, ...]
+
+
+def group_members(grouping: Grouping, group_id: str) -> list[str]:
+    """Node ids whose deepest group is ``group_id`` or lies below it, in the graph's order."""
+    prefix = group_id + "/"
+    return [n for n, g in grouping.node_group.items() if g == group_id or g.startswith(prefix)]
+
+
+def group_details(graph: ModelGraph, grouping: Grouping, group_id: str) -> GroupDetails:
+    """Details of one group; KeyError when ``group_id`` is not a group of ``grouping``."""
+    group = grouping.groups[group_id]
+    members = group_members(grouping, group.id)
+    inside = set(members)
+    kinds = Counter(graph.nodes[n]["kind"] for n in members)
+    mix = Counter(graph.nodes[n]["op_type"] for n in members if graph.nodes[n]["kind"] in ("op", "constant"))
+    weights = {w.name: w for n in members for w in graph.nodes[n]["weights"].values()}
+    return GroupDetails(
+        id=group.id,
+        path=tuple(grouping.ancestors(group.id)),
+        op_nodes=kinds["op"],
+        constants=kinds["constant"],
+        op_mix=tuple(sorted(mix.items(), key=lambda item: (-item[1], item[0]))),
+        parameters=sum(w.size or 0 for w in weights.values()),
+        parameter_bytes=sum(w.nbytes or 0 for w in weights.values()),
+        children=tuple(g.id for g in grouping.groups.values() if g.parent == group.id),
+        entering=_boundary(graph, members, inside, entering=True),
+        leaving=_boundary(graph, members, inside, entering=False),
+    )
+
+
+def _boundary(
+    graph: ModelGraph, members: list[str], inside: set[str], *, entering: bool
+) -> tuple[BoundaryTensor, ...]:
+    """Tensors crossing the border, one per produced tensor (producer, output port), in order."""
+    crossing: dict[tuple[str, int], tuple[set[str], set[str]]] = {}
+    order: list[tuple[str, int]] = []
+    for node_id in members:
+        edges = graph.in_edges(node_id, data=True) if entering else graph.out_edges(node_id, data=True)
+        for src, dst, data in edges:
+            other = src if entering else dst
+            if other in inside:
+                continue
+            key = (src, data["src_port"])
+            if key not in crossing:
+                crossing[key] = (set(), set())
+                order.append(key)
+            crossing[key][0].add(node_id)
+            crossing[key][1].add(other)
+    position = {n: i for i, n in enumerate(graph.nodes)} if order else {}
+    result = []
+    for src, port in order:
+        outputs = graph.nodes[src]["outputs"]
+        info = outputs[port] if port < len(outputs) else TensorInfo("")
+        ins, outs = crossing[(src, port)]
+        result.append(
+            BoundaryTensor(
+                tensor=info.name,
+                dtype=info.dtype or "?",
+                shape=format_shape(info.shape),
+                inside=tuple(n for n in members if n in ins),
+                outside=tuple(sorted(outs, key=position.__getitem__)),
+            )
+        )
+    return tuple(result)

@@ -60,20 +60,6 @@ def test_clicking_a_group_collapses_and_expands_it(page: Any, app_url: str) -> N
     assert page.locator(NODE).count() > before
 
 
-def test_search_lists_matches_and_jumps_to_one(page: Any, app_url: str) -> None:
-    _open(page, f"{app_url}/?model=sample:transformer_block.onnx")
-    search = page.get_by_placeholder("node name, op type or tensor")
-    search.fill("Softmax")
-    search.press("Enter")
-    page.locator("[data-testid='stMain'] [data-testid='stSelectbox']").first.click(timeout=TIMEOUT_MS)
-    page.get_by_role("option").first.click()
-    page.wait_for_url(re.compile(r"node="), timeout=TIMEOUT_MS)
-    page.get_by_text("Softmax documentation", exact=False).first.wait_for(timeout=TIMEOUT_MS)
-    selected = re.search(r"node=([^&]+)", page.url)
-    assert selected is not None
-    page.wait_for_selector(".ml-node.ml-sel, [data-id].ml-sel, .ml-sel", timeout=TIMEOUT_MS)
-
-
 def test_reload_keeps_model_and_selection(page: Any, app_url: str) -> None:
     _open(page, f"{app_url}/?model=sample:cnn_branches.onnx")
     _click_first_op(page)
@@ -85,16 +71,49 @@ def test_reload_keeps_model_and_selection(page: Any, app_url: str) -> None:
     assert page.url == url
 
 
-def test_a_bad_upload_shows_one_error_and_keeps_the_model(page: Any, app_url: str, tmp_path: Path) -> None:
+def _drop(page: Any, *files: Path) -> None:
+    """Drop files on the drop zone in the header's "Open…" popover."""
+    page.get_by_role("button", name="Open…").click()
+    page.locator("input[type=file]:not([webkitdirectory])").set_input_files([str(f) for f in files])
+
+
+def _uploader_list(page: Any) -> list[str]:
+    names = page.locator("[data-testid='stFileUploaderFileName']")
+    return [names.nth(i).inner_text() for i in range(names.count())]
+
+
+def test_a_bad_drop_says_why_keeps_the_model_and_does_not_move_the_canvas(
+    page: Any, app_url: str, tmp_path: Path
+) -> None:
     _open(page, f"{app_url}/?model=sample:cnn_branches.onnx")
-    bad = tmp_path / "notes.onnx"
+    before = page.locator(".ml-root").first.bounding_box()
+    bad = tmp_path / "notes.txt"
     bad.write_text("this is not a model\n" * 10)
-    page.locator("input[type=file]:not([webkitdirectory])").set_input_files(str(bad))
+    _drop(page, bad)
     alert = page.get_by_role("alert").filter(has_text="text file")
     alert.wait_for(timeout=TIMEOUT_MS)
     assert "Fix:" in alert.inner_text()
-    assert page.get_by_text("cnn_branches.onnx").first.is_visible()
     page.wait_for_selector(NODE, timeout=TIMEOUT_MS)  # the canvas is still there, with its graph
+    assert page.locator(".ml-root").first.bounding_box() == before  # the banner floats over it
+    assert "model=sample%3Acnn_branches.onnx" in page.url or "model=sample:cnn_branches.onnx" in page.url
+    page.get_by_text("Open: cnn_branches.onnx").wait_for(timeout=TIMEOUT_MS)
+    assert _uploader_list(page) == []  # the drop zone never lists a file that is not on screen
+
+
+def test_dropping_a_second_model_replaces_the_first(page: Any, app_url: str) -> None:
+    _open(page, f"{app_url}/?model=sample:cnn_branches.onnx")
+    _drop(page, TRANSFORMER)
+    page.wait_for_url(re.compile(r"model=upload"), timeout=TIMEOUT_MS)
+    page.wait_for_function(  # the rerun that opened it has drawn the page (the tab names it)
+        "() => document.title.startsWith('transformer_block.onnx')", timeout=TIMEOUT_MS
+    )
+    page.wait_for_selector(NODE, timeout=TIMEOUT_MS)
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')")
+    page.wait_for_selector("[data-stale='true']", state="detached", timeout=TIMEOUT_MS)
+    if not page.get_by_text("…or a bundled sample").last.is_visible():  # the Open… menu is closed
+        page.get_by_role("button", name="Open…").click()
+    page.get_by_text("Open: transformer_block.onnx").wait_for(timeout=TIMEOUT_MS)
+    assert _uploader_list(page) == []
 
 
 @pytest.mark.parametrize(
@@ -109,9 +128,45 @@ def test_canvas_exports_the_current_view(
     page: Any, app_url: str, title: str, suffix: str, magic: bytes
 ) -> None:
     _open(page, f"{app_url}/?model=sample:cnn_branches.onnx")
+    menu = page.locator("[data-act='export']")  # the toolbar's Export menu, where there is one
+    if menu.count():
+        menu.click()
     with page.expect_download(timeout=TIMEOUT_MS) as download_info:
         page.get_by_title(title).click()
     download = download_info.value
     assert download.suggested_filename.endswith(suffix)
     data = Path(download.path()).read_bytes()
     assert magic in data[:400]
+
+
+def test_external_data_dropped_after_its_onnx_completes_that_model(
+    page: Any, app_url: str, tmp_path: Path
+) -> None:
+    from tests.model_cases import build_external_data
+
+    model = build_external_data(tmp_path)
+    page.goto(app_url)
+    page.wait_for_selector("input[type=file]:not([webkitdirectory])", state="attached", timeout=TIMEOUT_MS)
+    page.locator("input[type=file]:not([webkitdirectory])").set_input_files(str(model))
+    page.wait_for_selector(NODE, timeout=TIMEOUT_MS)
+    page.get_by_text("1 warning(s) while opening").wait_for(timeout=TIMEOUT_MS)  # weights.bin missing
+    first = page.url
+    _drop(page, model.parent / "weights.bin")
+    page.wait_for_url(lambda url: url != first, timeout=TIMEOUT_MS)
+    page.wait_for_selector(NODE, timeout=TIMEOUT_MS)
+    page.get_by_text("Open: model.onnx + weights.bin").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text("warning(s) while opening").wait_for(state="detached", timeout=TIMEOUT_MS)
+
+
+def test_a_file_dropped_beside_a_model_that_does_not_name_it_is_not_opened(
+    page: Any, app_url: str, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("release notes\n")
+    page.goto(app_url)
+    page.wait_for_selector("input[type=file]:not([webkitdirectory])", state="attached", timeout=TIMEOUT_MS)
+    page.locator("input[type=file]:not([webkitdirectory])").set_input_files([str(TRANSFORMER), str(notes)])
+    page.wait_for_selector(NODE, timeout=TIMEOUT_MS)
+    page.get_by_role("alert").filter(has_text="Not opened: notes.txt").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_role("button", name="Open…").click()
+    page.get_by_text("Open: transformer_block.onnx", exact=True).wait_for(timeout=TIMEOUT_MS)

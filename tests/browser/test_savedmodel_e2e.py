@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_ZIP = ROOT / "sample_models" / "savedmodel_cnn.zip"
 NODE = "[data-id]"
 CONV = "[data-id$='stem_conv_1/convolution']"
-BN_GROUP = "stem_bn_1∕batchnorm"  # a layer's decomposed BatchNorm (its one-op scopes fold away)
+BN_GROUP = "stem_bn∕batchnorm"  # a layer's decomposed BatchNorm, named after the Keras layer
 BN_OPS = "[data-id^='savedmodel_cnn_1/stem_bn_1/batchnorm/']"
 TIMEOUT_MS = 60_000
 
@@ -39,7 +39,7 @@ def test_upload_savedmodel_zip_expand_a_layer_and_inspect_a_conv_kernel(page: An
     weight = page.get_by_text(re.compile(r"Weight stem_conv/kernel · float32 · 3×3×3×16"))
     weight.first.wait_for(timeout=TIMEOUT_MS)
     page.get_by_text("values; first", exact=False).first.wait_for(timeout=TIMEOUT_MS)
-    assert page.get_by_role("button", name="Download .npy").first.is_visible()
+    page.get_by_role("button", name="Download .npy").first.wait_for(timeout=TIMEOUT_MS)
 
 
 def test_upload_a_savedmodel_folder(page: Any, app_url: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from viewer.render import bundle_source
 
@@ -49,13 +49,23 @@ def _ignore() -> None:
 
 
 def graph_canvas(
-    payload: dict[str, Any], options: dict[str, Any], *, key: str, height: int = 640
+    payload: dict[str, Any],
+    options: dict[str, Any],
+    *,
+    key: str,
+    height: int | Literal["fill"] = 640,
 ) -> CanvasResult:
-    """Mount the graph canvas and return the expanded groups, view toggles and last selection."""
+    """Mount the graph canvas and return the expanded groups, view toggles and last selection.
+
+    ``height`` is in px, or ``"fill"``: the canvas takes the browser window's height below its
+    top edge (less a 12 px margin, at least 320 px) and follows the window as it resizes.
+    ``select`` is ``{"kind": "node", "id"}``, ``{"kind": "edge", "edges": [payload edge
+    indices]}``, ``{"kind": "group", "id"}`` or ``{"kind": "none"}`` (Escape / background click).
+    """
     result = _renderer()(
         key=key,
         data={"payload": payload, "options": options, "key": key, "height": height},
-        height=height,
+        height="content" if height == "fill" else height,
         on_expanded_change=_ignore,
         on_view_change=_ignore,
         on_select_change=_ignore,

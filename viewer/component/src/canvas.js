@@ -2,13 +2,15 @@
 // pan/zoom, toolbar, keyboard shortcuts, selection, expand/collapse with anchored relayout.
 import { renderDot } from "./dot.js";
 import { FONT_FAMILY, useBrowserMeasure } from "./measure.js";
-import { PALETTES, VAR_PALETTE, buildScene, defsMarkup, esc, legendItems, renderSvg, sceneMarkup, svgCss } from "./svg.js";
+import { PALETTES, VAR_PALETTE, buildScene, categoryOf, defsMarkup, esc, legendItems, normalizeSelection, renderSvg, sceneMarkup, svgCss } from "./svg.js";
 import { GROUP_PREFIX, indexPayload, nodeAncestors, visibleGraph, visibleIdFor } from "./visible.js";
 
 const VIEW_KEYS = ["direction", "labels", "showWeights", "showShapes"];
 const SAVED = new Map(); // per-page memory of instance state, keyed by store key + payload identity
 const MIN_K = 0.02;
 const MAX_K = 6;
+const SEARCH_LIMIT = 500;
+const THEME_KEY = "modellens.theme";
 let uid = 0;
 
 const ICONS = {
@@ -18,38 +20,94 @@ const ICONS = {
   expand: "M2.5 2.5h11v11h-11zM8 5v6M5 8h6",
   collapse: "M2.5 2.5h11v11h-11zM5 8h6",
   download: "M8 2v8M4.5 6.5 8 10l3.5-3.5M3 13h10",
+  prev: "M4 10l4-4 4 4",
+  next: "M4 6l4 4 4-4",
+  system: "M2 3h12v8H2zM6 14h4M8 11v3",
+  light: "M8 5.2a2.8 2.8 0 1 0 0 5.6a2.8 2.8 0 1 0 0-5.6M8 1v1.6M8 13.4V15M1 8h1.6M13.4 8H15M3 3l1.1 1.1M11.9 11.9 13 13M3 13l1.1-1.1M11.9 4.1 13 3",
+  dark: "M13.5 9.5A5.5 5.5 0 0 1 6.5 2.5a5.5 5.5 0 1 0 7 7z",
+};
+
+/** Keyboard shortcuts, listed by the "?" panel (one table, also what onKey maps). */
+export const SHORTCUTS = [
+  ["/", "Search nodes by name, op type or tensor"], ["Enter / Shift+Enter", "Next / previous search match"],
+  ["F", "Fit the graph to the window"], ["+ / −", "Zoom in / out (or the mouse wheel)"], ["0", "Zoom to 100%"],
+  ["E / C", "Expand / collapse all groups"], ["D", "Layout direction: top→bottom / left→right"],
+  ["N", "Node labels: op type / node name"], ["Esc", "Clear the selection, close this list"], ["?", "Show this list"],
+  ["Click", "Select a node, edge or group; a collapsed group opens"], ["Drag", "Pan"],
+];
+const KEY_ACTIONS = {
+  f: "fit", "+": "zoomIn", "=": "zoomIn", "-": "zoomOut", _: "zoomOut", 0: "reset", e: "expandAll", c: "collapseAll",
+  d: "direction", n: "labels", "/": "search", "?": "help", Escape: "escape",
 };
 
 const CSS = `
-.ml-root{position:relative;flex:1 1 auto;min-width:0;min-height:0;overflow:hidden;background:var(--ml-bg);color:var(--ml-text);border-radius:8px;
-  border:1px solid var(--ml-frame);outline:none;user-select:none;-webkit-user-select:none;touch-action:none;
-  font-family:var(--ml-ui-font);box-sizing:border-box}
+.ml-root{position:relative;flex:1 1 auto;display:flex;flex-direction:column;min-width:0;min-height:0;overflow:hidden;
+  background:var(--ml-bg);color:var(--ml-text);border-radius:8px;border:1px solid var(--ml-frame);outline:none;
+  user-select:none;-webkit-user-select:none;font-family:var(--ml-ui-font);box-sizing:border-box}
 .ml-root:focus{outline:none}
 .ml-root *{box-sizing:border-box}
+.ml-stage{position:relative;flex:1 1 auto;min-height:0;overflow:hidden;touch-action:none}
 .ml-svg{display:block;width:100%;height:100%;cursor:grab}
 .ml-svg.ml-drag{cursor:grabbing}
 .ml-node,.ml-edge,.ml-chead{cursor:pointer}
-.ml-node:hover .ml-outline{stroke:var(--ml-accent);stroke-opacity:.45;stroke-width:2}
-.ml-node.ml-sel:hover .ml-outline{stroke-opacity:1;stroke-width:3}
-.ml-edge:hover .ml-line{stroke:var(--ml-accent)}
-.ml-chead:hover .ml-ctext{fill:var(--ml-accent)}
-.ml-k-group:hover .ml-gbox{stroke:var(--ml-accent)}
-.ml-bar{position:absolute;top:8px;left:8px;display:flex;flex-wrap:wrap;align-items:center;gap:1px;padding:3px;
-  background:var(--ml-panel);border:1px solid var(--ml-frame);border-radius:8px;box-shadow:0 1px 4px rgba(0,0,0,.08);
-  max-width:calc(100% - 16px)}
-.ml-btn{height:26px;min-width:26px;padding:0 7px;border:0;border-radius:5px;background:transparent;color:var(--ml-text);
+.ml-svg .ml-node:hover .ml-outline{stroke:var(--ml-accent);stroke-opacity:.45;stroke-width:2}
+.ml-svg .ml-node.ml-sel:hover .ml-outline{stroke-opacity:1;stroke-width:3}
+.ml-svg .ml-edge:hover .ml-line{stroke:var(--ml-accent);stroke-width:2.4}
+.ml-svg .ml-edge:hover .ml-elabel{fill:var(--ml-accent)}
+.ml-svg .ml-chead:hover .ml-ctext{fill:var(--ml-accent)}
+.ml-svg .ml-k-group:hover .ml-gbox{stroke:var(--ml-accent)}
+.ml-bar{flex:none;display:flex;flex-wrap:wrap;align-items:center;gap:1px 1px;padding:3px 4px;background:var(--ml-panel);
+  border-bottom:1px solid var(--ml-frame)}
+.ml-btn{height:26px;min-width:26px;padding:0 6px;border:0;border-radius:5px;background:transparent;color:var(--ml-text);
   font:500 11.5px/1 var(--ml-ui-font);cursor:pointer;display:inline-flex;align-items:center;justify-content:center;gap:4px}
 .ml-btn:hover{background:var(--ml-hover)}
 .ml-btn:focus-visible{outline:2px solid var(--ml-accent);outline-offset:-2px}
 .ml-btn[aria-pressed=true]{color:var(--ml-accent);background:var(--ml-pressed)}
+.ml-btn[data-act=labels]{min-width:46px}
+.ml-btn[data-act=direction]{min-width:30px}
+.ml-btn:disabled{opacity:.4;cursor:default}
 .ml-btn svg{width:15px;height:15px;fill:none;stroke:currentColor;stroke-width:1.5;stroke-linecap:round;stroke-linejoin:round}
 .ml-sep{width:1px;height:18px;background:var(--ml-frame);margin:0 4px}
-.ml-legend{position:absolute;left:8px;bottom:8px;display:flex;flex-wrap:wrap;gap:4px 12px;max-width:70%;padding:5px 8px;
-  background:var(--ml-panel);border:1px solid var(--ml-frame);border-radius:7px;font-size:11px;color:var(--ml-muted)}
+.ml-gap{flex:1 1 0;min-width:4px}
+.ml-dl{position:relative;display:inline-flex}
+.ml-menu{position:absolute;z-index:5;top:calc(100% + 4px);left:0;display:none;flex-direction:column;align-items:stretch;padding:3px;min-width:140px;
+  background:var(--ml-panel-solid);border:1px solid var(--ml-frame);border-radius:8px;box-shadow:0 4px 16px rgba(0,0,0,.18)}
+.ml-menu .ml-btn{justify-content:flex-start}
+.ml-dl.ml-open .ml-menu{display:flex}
+.ml-search{display:inline-flex;align-items:center;gap:2px}
+.ml-search input{width:160px;height:26px;padding:0 8px;border:1px solid var(--ml-frame);border-radius:6px;background:var(--ml-bg);
+  color:var(--ml-text);font:12px var(--ml-ui-font);outline:none}
+.ml-search input:focus{border-color:var(--ml-accent)}
+.ml-count{font-size:11.5px;color:var(--ml-muted);padding:0 3px;white-space:nowrap;font-variant-numeric:tabular-nums}
+.ml-count:empty{display:none}
+.ml-search .ml-btn{min-width:22px;padding:0 3px}
+.ml-seg{display:inline-flex;border:1px solid var(--ml-frame);border-radius:6px;padding:1px}
+.ml-seg .ml-btn{height:22px;min-width:24px;padding:0 4px}
+.ml-results{position:absolute;z-index:3;top:4px;max-height:min(60%,420px);width:360px;max-width:calc(100% - 8px);overflow:auto;
+  display:none;background:var(--ml-panel-solid);border:1px solid var(--ml-frame);border-radius:8px;box-shadow:0 4px 16px rgba(0,0,0,.18);
+  font-size:12px;padding:3px}
+.ml-results.ml-open{display:block}
+.ml-hit-row{display:flex;align-items:baseline;gap:6px;padding:4px 6px;border-radius:5px;cursor:pointer;min-width:0}
+.ml-hit-row:hover{background:var(--ml-hover)}
+.ml-hit-row.ml-at{background:var(--ml-pressed)}
+.ml-hit-row b{flex:none;font-weight:600;font-size:10.5px;padding:1px 5px;border-radius:4px}
+.ml-hit-name{flex:none;max-width:55%;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.ml-hit-path{flex:1 1 auto;min-width:0;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;color:var(--ml-muted);font-size:11px;direction:rtl;text-align:left}
+.ml-results .ml-more{color:var(--ml-muted);padding:4px 6px}
+.ml-foot{flex:none;display:flex;align-items:center;gap:4px 12px;padding:3px 10px;min-height:24px;border-top:1px solid var(--ml-frame);
+  background:var(--ml-panel);font-size:11px;color:var(--ml-muted)}
+.ml-legend{display:flex;flex-wrap:wrap;gap:2px 12px;flex:1 1 auto;min-width:0}
 .ml-legend span{display:inline-flex;align-items:center;gap:5px;white-space:nowrap}
 .ml-legend i{display:inline-block;width:11px;height:11px;border-radius:3px}
-.ml-status{position:absolute;right:10px;bottom:9px;font-size:11px;color:var(--ml-muted);pointer-events:none;
-  background:var(--ml-panel);padding:2px 6px;border-radius:5px}
+.ml-status{flex:none;white-space:nowrap;text-align:right}
+.ml-help{position:absolute;z-index:4;right:8px;top:8px;display:none;width:340px;max-width:calc(100% - 16px);max-height:calc(100% - 16px);overflow:auto;
+  background:var(--ml-panel-solid);border:1px solid var(--ml-frame);border-radius:8px;box-shadow:0 4px 16px rgba(0,0,0,.18);padding:10px 12px;font-size:12px}
+.ml-help.ml-open{display:block}
+.ml-help h4{margin:0 0 6px;font-size:12.5px}
+.ml-help table{border-collapse:collapse;width:100%}
+.ml-help td{padding:3px 4px;vertical-align:top}
+.ml-help td:first-child{white-space:nowrap;width:1%}
+.ml-help kbd{font:11px ui-monospace,Menlo,Consolas,monospace;padding:1px 5px;border:1px solid var(--ml-frame);border-radius:4px;white-space:nowrap}
 .ml-busy{position:absolute;inset:0;display:none;align-items:center;justify-content:center;font-size:13px;color:var(--ml-muted);
   background:color-mix(in srgb,var(--ml-bg) 60%,transparent)}
 .ml-root.ml-is-busy .ml-busy{display:flex}
@@ -70,7 +128,8 @@ export function paletteVars(base, overrides = {}) {
   const dark = base === "dark";
   const vars = Object.entries(pal).map(([k, v]) => `--ml-${k}:${v}`);
   vars.push(`--ml-frame:${dark ? "rgba(255,255,255,.14)" : "rgba(0,0,0,.12)"}`);
-  vars.push(`--ml-panel:${dark ? "rgba(30,32,36,.92)" : "rgba(255,255,255,.92)"}`);
+  vars.push(`--ml-panel:${dark ? "rgba(30,32,36,.92)" : "rgba(248,249,251,.96)"}`);
+  vars.push(`--ml-panel-solid:${dark ? "#1e2024" : "#ffffff"}`);
   vars.push(`--ml-hover:${dark ? "rgba(255,255,255,.09)" : "rgba(0,0,0,.06)"}`);
   vars.push(`--ml-pressed:${dark ? "rgba(88,166,255,.16)" : "rgba(31,111,235,.10)"}`);
   return vars.join(";");
@@ -103,8 +162,42 @@ function download(root, blob, name) {
   setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
 }
 
+/** Node ids matching a query by name, id, op type or tensor name (producers of matching tensors). */
+export function searchNodes(payload, query, limit = SEARCH_LIMIT) {
+  const q = String(query || "").trim().toLowerCase();
+  if (!q) return [];
+  const out = new Set();
+  for (const n of payload.nodes) {
+    if (out.size >= limit) break;
+    if (String(n.name || n.id).toLowerCase().includes(q) || String(n.op || "").toLowerCase().includes(q)) out.add(String(n.id));
+  }
+  for (const e of payload.edges || []) {
+    if (out.size >= limit) break;
+    if (String(e[2] || "").toLowerCase().includes(q) && payload.nodes[e[0]]) out.add(String(payload.nodes[e[0]].id));
+  }
+  return [...out];
+}
+
+/** The group path of a payload node as labels ("encoder › layer.0 › attn"). */
+export function groupPath(payload, nodeId) {
+  const index = indexPayload(payload);
+  return nodeAncestors(payload, nodeId).map((g) => {
+    const grp = index.groups[index.byId.get(g)];
+    return String((grp && grp.label) || g);
+  }).join(" › ");
+}
+
+function storedTheme() {
+  try {
+    const v = window.localStorage.getItem(THEME_KEY);
+    return v === "light" || v === "dark" || v === "system" ? v : null;
+  } catch (_) {
+    return null;
+  }
+}
+
 export class GraphCanvas {
-  /** hooks: onSelect(sel), onExpanded(ids), onView(view), onChange() */
+  /** hooks: onSelect(sel | {kind: "none"}), onExpanded(ids), onView(view), onTheme(theme) */
   constructor(host, hooks = {}) {
     useBrowserMeasure();
     this.hooks = hooks;
@@ -114,37 +207,55 @@ export class GraphCanvas {
     this.expanded = new Set();
     this.selection = null;
     this.highlight = [];
+    this.search = { query: "", matches: [], at: -1 };
     this.theme = "light";
+    this.themeStored = storedTheme();
+    this.themeMode = this.themeStored || "system";
+    this.hostTheme = { base: "light", overrides: {} };
     this.pointers = new Map();
     this.root = document.createElement("div");
     this.root.className = "ml-root";
     this.root.tabIndex = 0;
-    this.root.innerHTML = `<style>${CSS}${svgCss(VAR_PALETTE, ".ml-root .ml-svg")}</style>`
+    this.root.innerHTML = `<style>${svgCss(VAR_PALETTE, ".ml-root .ml-svg")}${CSS}</style>`
+      + '<div class="ml-bar" role="toolbar"></div><div class="ml-stage">'
       + `<svg class="ml-svg" xmlns="http://www.w3.org/2000/svg">${defsMarkup(this.prefix)}<g class="ml-scene"></g></svg>`
-      + `<div class="ml-bar" role="toolbar"></div><div class="ml-legend"></div><div class="ml-status"></div>`
-      + `<div class="ml-busy">Laying out…</div>`;
+      + '<div class="ml-results" role="listbox"></div><div class="ml-help" role="dialog" aria-label="Keyboard shortcuts"></div>'
+      + '<div class="ml-busy">Laying out…</div></div>'
+      + '<div class="ml-foot"><div class="ml-legend"></div><div class="ml-status"></div></div>';
     host.appendChild(this.root);
     this.svg = this.root.querySelector(".ml-svg");
+    this.stage = this.root.querySelector(".ml-stage");
     this.sceneEl = this.root.querySelector(".ml-scene");
     this.bar = this.root.querySelector(".ml-bar");
+    this.results = this.root.querySelector(".ml-results");
+    this.help = this.root.querySelector(".ml-help");
+    this.help.innerHTML = `<h4>Keyboard shortcuts</h4><table>${SHORTCUTS.map(([k, v]) => `<tr><td>${k.split(" / ").map((x) => `<kbd>${esc(x)}</kbd>`).join(" / ")}</td><td>${esc(v)}</td></tr>`).join("")}</table>`;
     this.buildToolbar();
     this.bindEvents();
-    this.setTheme("light");
+    this.applyTheme();
   }
 
   // ----- state ---------------------------------------------------------------------------
 
-  /** Load a payload or apply changed options; keeps state for the same payload. */
+  /** Load a payload or apply changed options; keeps state for the same payload. The host's
+   * selection (options.selected) always wins over the canvas's own. */
   update(payload, options = {}, storeKey = "") {
     const ident = payloadIdentity(payload);
     const optsJson = JSON.stringify(options);
     if (ident !== this.ident || storeKey !== this.storeKey) {
       this.load(payload, options, ident, storeKey, optsJson);
-    } else if (optsJson !== this.optsJson) {
+      return;
+    }
+    if (optsJson !== this.optsJson) {
       this.applyOptions(options, JSON.parse(this.optsJson || "{}"));
       this.optsJson = optsJson;
-      this.save();
     }
+    const sel = normalizeSelection(this.payload, options.selected);
+    if (JSON.stringify(sel) !== JSON.stringify(this.selection)) {
+      this.selection = sel;
+      this.redraw();
+    }
+    this.save();
   }
 
   load(payload, options, ident, storeKey, optsJson) {
@@ -152,11 +263,12 @@ export class GraphCanvas {
     this.ident = ident;
     this.storeKey = storeKey;
     this.optsJson = optsJson;
+    this.clearSearch(false);
     const saved = SAVED.get(`${storeKey}|${ident}`);
     if (saved && saved.optsJson === optsJson) {
       this.view = { ...saved.view };
       this.expanded = new Set(saved.expanded);
-      this.selection = saved.selection;
+      this.selection = normalizeSelection(payload, options.selected);
       this.highlight = saved.highlight;
       this.relayout();
       this.setTransform(saved.t);
@@ -164,7 +276,6 @@ export class GraphCanvas {
     }
     this.view = { ...this.view, ...pick(options, VIEW_KEYS) };
     this.expanded = new Set(visibleGraph(payload, { ...options, focus: null }).expanded);
-    this.selection = options.selected != null ? { kind: "node", id: String(options.selected) } : null;
     this.highlight = options.highlight || [];
     if (options.focus != null) {
       this.focusNode(options.focus, false);
@@ -172,17 +283,17 @@ export class GraphCanvas {
       this.relayout();
       this.initialView();
     }
+    this.selection = normalizeSelection(payload, options.selected);
+    this.redraw();
     this.save();
   }
 
   applyOptions(options, prev) {
     let relayout = false;
-    let fit = false;
     for (const k of VIEW_KEYS) {
       if (options[k] !== undefined && options[k] !== prev[k] && options[k] !== this.view[k]) {
         this.view[k] = options[k];
         relayout = true;
-        fit = fit || k === "direction";
       }
     }
     if (JSON.stringify(options.expanded) !== JSON.stringify(prev.expanded) || options.expand !== prev.expand) {
@@ -190,57 +301,73 @@ export class GraphCanvas {
       relayout = true;
     }
     if (JSON.stringify(options.highlight || []) !== JSON.stringify(prev.highlight || [])) this.highlight = options.highlight || [];
-    if (options.selected !== prev.selected) this.selection = options.selected != null ? { kind: "node", id: String(options.selected) } : null;
     if (options.focus != null && options.focus !== prev.focus) {
       this.focusNode(options.focus, false);
       return;
     }
-    if (relayout) {
-      this.relayout(fit ? null : this.centreAnchor());
-      if (fit) this.fit();
-    } else {
-      this.redraw();
-    }
+    if (relayout) this.relayout(this.viewAnchor());
+    else this.redraw();
   }
 
   save() {
     if (!this.payload) return;
     SAVED.set(`${this.storeKey}|${this.ident}`, {
       optsJson: this.optsJson, view: { ...this.view }, expanded: [...this.expanded], t: { ...this.t },
-      selection: this.selection, highlight: this.highlight,
+      highlight: this.highlight,
     });
     if (SAVED.size > 32) SAVED.delete(SAVED.keys().next().value);
   }
 
+  /** Drawing options of the current state (the selection as one normalised object). */
   options() {
-    const sel = this.selection;
-    return {
-      ...this.view, expanded: [...this.expanded], highlight: this.highlight,
-      selected: sel && sel.kind === "node" ? sel.id : null, selectedEdges: sel && sel.kind === "edge" ? sel.edges : [],
-    };
+    const highlight = this.search.query ? this.search.matches : this.highlight;
+    return { ...this.view, expanded: [...this.expanded], highlight, selection: this.selection };
   }
 
+  // ----- theme ---------------------------------------------------------------------------
+
+  /** The host's theme (Streamlit's, or the export's option): used in "system" mode. */
   setTheme(base, overrides = {}) {
+    this.hostTheme = { base: base === "dark" ? "dark" : "light", overrides };
+    this.applyTheme();
+  }
+
+  /** "system" (follow the host / the OS), "light" or "dark"; remembered in localStorage. */
+  setThemeMode(mode, remember = true) {
+    this.themeMode = mode === "light" || mode === "dark" ? mode : "system";
+    if (remember) {
+      try { window.localStorage.setItem(THEME_KEY, this.themeMode); } catch (_) { /* storage blocked */ }
+    }
+    this.applyTheme();
+  }
+
+  applyTheme() {
+    const host = this.hostTheme;
+    const base = this.themeMode === "system" ? host.base : this.themeMode;
+    const overrides = this.themeMode === "system" || base === host.base ? host.overrides : {};
     this.theme = base === "dark" ? "dark" : "light";
-    const decls = `${paletteVars(this.theme, overrides)};--ml-ui-font:${overrides.uiFont || FONT_FAMILY}`;
+    const decls = `${paletteVars(this.theme, overrides)};--ml-ui-font:${(host.overrides && host.overrides.uiFont) || FONT_FAMILY}`;
     for (const d of decls.split(";")) {
       const at = d.indexOf(":");
       if (at > 0) this.root.style.setProperty(d.slice(0, at), d.slice(at + 1));
     }
     this.root.dataset.theme = this.theme;
+    if (this.bar) this.syncToolbar();
+    if (this.hooks.onTheme) this.hooks.onTheme(this.theme, this.themeMode);
   }
 
-  /** Follow Streamlit's --st-* theme variables (read from the computed style). */
+  /** Follow Streamlit's --st-* theme variables (read from the computed style). Returns whether
+   * they were found. The selection colour stays the canvas's own, as in the HTML export. */
   followStreamlitTheme() {
     const cs = getComputedStyle(this.root.parentNode instanceof Element ? this.root.parentNode : this.root);
     const v = (name) => cs.getPropertyValue(name).trim();
     const bg = v("--st-background-color");
-    if (!bg) return;
+    if (!bg) return false;
     const overrides = { bg };
     if (v("--st-text-color")) overrides.text = v("--st-text-color");
-    if (v("--st-primary-color")) overrides.accent = v("--st-primary-color");
     if (v("--st-font")) overrides.uiFont = v("--st-font");
     this.setTheme(luminance(bg) < 0.5 ? "dark" : "light", overrides);
+    return true;
   }
 
   // ----- drawing -------------------------------------------------------------------------
@@ -290,14 +417,17 @@ export class GraphCanvas {
       const sw = it.fill ? `background:${esc(it.fill)}` : "background:var(--ml-group);border:1px dashed var(--ml-groupBorder)";
       return `<span><i style="${sw}"></i>${esc(it.label)}</span>`;
     }).join("");
-    this.root.querySelector(".ml-legend").style.display = items.length ? "" : "none";
   }
 
+  /** "52 of 120 operator nodes shown · 4 groups collapsed": operator nodes are kind op/constant
+   * (inputs and outputs are not counted), the same count as the model summary's "nodes". */
   drawStatus() {
-    const ops = this.scene.nodes.filter((n) => n.kind !== "group").length;
-    const groups = this.scene.nodes.length - ops;
-    const parts = [`${this.scene.nodes.length.toLocaleString()} shown of ${this.vg.total.toLocaleString()} nodes`];
-    if (groups) parts.push(`${groups} collapsed`);
+    const isOp = (n) => n.kind === undefined || n.kind === "op" || n.kind === "constant";
+    const total = (this.payload.nodes || []).filter(isOp).length;
+    const shown = this.scene.nodes.filter((n) => n.kind !== "group" && isOp(n)).length;
+    const groups = this.scene.nodes.length - this.scene.nodes.filter((n) => n.kind !== "group").length;
+    const parts = [`${shown.toLocaleString()} of ${total.toLocaleString()} operator node${total === 1 ? "" : "s"} shown`];
+    if (groups) parts.push(`${groups.toLocaleString()} group${groups === 1 ? "" : "s"} collapsed`);
     this.root.querySelector(".ml-status").textContent = parts.join(" · ");
   }
 
@@ -323,6 +453,22 @@ export class GraphCanvas {
       if (d < bd) { bd = d; best = n; }
     }
     return { before: { id: best.id } };
+  }
+
+  /** What a relayout keeps in place: the selected node (or group) when it is drawn, else the
+   * node nearest the centre. */
+  viewAnchor() {
+    const s = this.selection;
+    if (s && this.scene) {
+      if (s.kind === "node") {
+        const id = visibleIdFor(this.payload, this.vg.expanded, s.id);
+        if (id && this.byId.has(id)) return { before: { id } };
+      } else if (s.kind === "group") {
+        if (this.byId.has(GROUP_PREFIX + s.id)) return { before: { id: GROUP_PREFIX + s.id } };
+        if (this.clusterById.has(s.id)) return { before: { cluster: s.id } };
+      }
+    }
+    return this.centreAnchor();
   }
 
   // ----- view transform ------------------------------------------------------------------
@@ -354,24 +500,24 @@ export class GraphCanvas {
   fit() {
     if (!this.scene) return;
     const { width, height } = this.viewport();
-    const top = 44;
-    const k = Math.min(2, (width - 24) / Math.max(1, this.scene.width), (height - top - 30) / Math.max(1, this.scene.height));
-    this.setTransform({ k, x: (width - this.scene.width * k) / 2, y: top + (height - top - 30 - this.scene.height * k) / 2 });
+    const m = 12;
+    const k = Math.min(2, (width - 2 * m) / Math.max(1, this.scene.width), (height - 2 * m) / Math.max(1, this.scene.height));
+    this.setTransform({ k, x: (width - this.scene.width * k) / 2, y: (height - this.scene.height * k) / 2 });
   }
 
   /** Whole graph when readable; otherwise 100% from the top (like Netron). */
   initialView() {
     const { width, height } = this.viewport();
-    const fitK = Math.min((width - 24) / Math.max(1, this.scene.width), (height - 74) / Math.max(1, this.scene.height));
+    const fitK = Math.min((width - 24) / Math.max(1, this.scene.width), (height - 24) / Math.max(1, this.scene.height));
     if (fitK >= 0.7) { this.fit(); if (this.t.k > 1) this.resetZoom(true); return; }
     const k = Math.max(0.7, Math.min(1, (width - 24) / Math.max(1, this.scene.width)));
-    this.setTransform({ k, x: (width - this.scene.width * k) / 2, y: 44 });
+    this.setTransform({ k, x: (width - this.scene.width * k) / 2, y: 8 });
   }
 
   resetZoom(centre = false) {
     const { width, height } = this.viewport();
     if (centre) {
-      this.setTransform({ k: 1, x: (width - this.scene.width) / 2, y: Math.max(44, (height - this.scene.height) / 2) });
+      this.setTransform({ k: 1, x: (width - this.scene.width) / 2, y: Math.max(8, (height - this.scene.height) / 2) });
     } else {
       this.zoomAt(1 / this.t.k, width / 2, height / 2);
     }
@@ -390,16 +536,30 @@ export class GraphCanvas {
   focusNode(id, notify = true) {
     const sid = String(id);
     for (const g of nodeAncestors(this.payload, sid)) this.expanded.add(g);
-    if (sid.startsWith(GROUP_PREFIX)) {
+    let sel = { kind: "node", id: sid };
+    if (sid.startsWith(GROUP_PREFIX) && !indexPayload(this.payload).nodeIndex.has(sid)) {
       const index = indexPayload(this.payload);
       const gi = index.byId.get(sid.slice(GROUP_PREFIX.length));
       for (let q = gi === undefined ? -1 : index.parent[gi]; q >= 0; q = index.parent[q]) this.expanded.add(String(index.groups[q].id));
+      sel = { kind: "group", id: sid.slice(GROUP_PREFIX.length) };
     }
-    this.selection = { kind: "node", id: sid };
+    this.selection = sel;
     this.relayout();
-    this.centreOn(visibleIdFor(this.payload, this.vg.expanded, sid) || sid);
-    if (notify) this.emitExpanded();
+    const vid = visibleIdFor(this.payload, this.vg.expanded, sid) || sid;
+    if (this.byId.has(vid)) this.centreOn(vid);
+    else if (sel.kind === "group" && this.clusterById.has(sel.id)) this.centreOnCluster(sel.id);
+    if (notify) {
+      this.emitExpanded();
+      if (this.hooks.onSelect) this.hooks.onSelect(sel);
+    }
     this.save();
+  }
+
+  centreOnCluster(groupId) {
+    const c = this.clusterById.get(groupId);
+    const { width, height } = this.viewport();
+    const k = this.t.k;
+    this.setTransform({ k, x: width / 2 - (c.x + c.w / 2) * k, y: height / 2 - (c.y + Math.min(c.h, height / k) / 2) * k });
   }
 
   expandGroup(groupId) {
@@ -421,9 +581,10 @@ export class GraphCanvas {
     this.emitExpanded();
   }
 
+  /** A toolbar toggle: relayout keeping the selected node (else the centre node) in place. */
   setView(key, value) {
     this.view[key] = value;
-    this.relayoutAsync(key === "direction" ? null : this.centreAnchor(), key === "direction");
+    this.relayoutAsync(this.viewAnchor());
     if (this.hooks.onView) this.hooks.onView({ ...this.view });
   }
 
@@ -449,22 +610,79 @@ export class GraphCanvas {
     }
   }
 
+  /** Select (null clears) and tell the host: {kind: "none"} for a cleared selection. */
   select(sel, notify = true) {
     this.selection = sel;
     this.redraw();
     this.save();
-    if (notify && this.hooks.onSelect) this.hooks.onSelect(sel);
+    if (notify && this.hooks.onSelect) this.hooks.onSelect(sel || { kind: "none" });
   }
 
   clearSelection() {
-    if (this.selection) this.select(null, false);
-    if (this.hooks.onClear) this.hooks.onClear();
+    if (this.selection) this.select(null);
   }
 
   setHighlight(ids) {
     this.highlight = ids || [];
     this.redraw();
   }
+
+  // ----- search --------------------------------------------------------------------------
+
+  runSearch(query) {
+    const q = String(query || "").trim();
+    this.search = { query: q, matches: q ? searchNodes(this.payload, q) : [], at: -1 };
+    this.drawSearch();
+    this.redraw();
+  }
+
+  clearSearch(redraw = true) {
+    this.search = { query: "", matches: [], at: -1 };
+    if (this.searchInput) this.searchInput.value = "";
+    this.drawSearch();
+    if (redraw) this.redraw();
+  }
+
+  /** Step to the next (+1) or previous (-1) match, or to match `index`: focus and select it. */
+  goToMatch(step, index = null) {
+    const m = this.search.matches;
+    if (!m.length) return;
+    const at = index != null ? index : this.search.at < 0 ? (step > 0 ? 0 : m.length - 1) : (this.search.at + step + m.length) % m.length;
+    this.search.at = at;
+    this.focusNode(m[at]);
+    this.drawSearch();
+  }
+
+  drawSearch() {
+    if (!this.searchCount) return;
+    const { query, matches, at } = this.search;
+    const n = matches.length;
+    const total = `${n.toLocaleString()}${n >= SEARCH_LIMIT ? "+" : ""}`;
+    this.searchCount.textContent = !query ? "" : !n ? "no match" : at < 0 ? `${total} found` : `${at + 1} / ${total}`;
+    this.bar.querySelector('[data-act="prevMatch"]').disabled = !n;
+    this.bar.querySelector('[data-act="nextMatch"]').disabled = !n;
+    const open = Boolean(query) && this.resultsOpen;
+    this.results.classList.toggle("ml-open", open);
+    if (!open) return;
+    const index = indexPayload(this.payload);
+    const shown = matches.slice(0, 200);
+    this.results.innerHTML = (n ? "" : '<div class="ml-more">No node matches.</div>') + shown.map((id, i) => {
+      const node = this.payload.nodes[index.nodeIndex.get(id)];
+      const cat = categoryOf(this.payload, node);
+      const path = groupPath(this.payload, id);
+      const name = node.name || node.id;
+      return `<div class="ml-hit-row${i === at ? " ml-at" : ""}" role="option" data-match="${i}" title="${esc(`${name}${path ? `\n${path}` : ""}`)}">`
+        + `<b style="background:${esc(cat.fill)};color:${esc(cat.text || "#fff")}">${esc(node.op || node.kind || "")}</b>`
+        + `<span class="ml-hit-name">${esc(name)}</span><span class="ml-hit-path"><bdi>${esc(path)}</bdi></span></div>`;
+    }).join("") + (n > shown.length ? `<div class="ml-more">+${(n - shown.length).toLocaleString()} more: refine the search</div>` : "");
+    const box = this.searchInput.getBoundingClientRect();
+    const stage = this.stage.getBoundingClientRect();
+    this.results.style.left = `${Math.max(4, Math.min(box.left - stage.left, stage.width - 364))}px`;
+    const row = this.results.querySelector(".ml-at");
+    if (row) row.scrollIntoView({ block: "nearest" });
+  }
+
+  // ----- exports -------------------------------------------------------------------------
 
   exportOptions() {
     const o = this.options();
@@ -501,21 +719,65 @@ export class GraphCanvas {
 
   buildToolbar() {
     const icon = (d) => `<svg viewBox="0 0 16 16"><path d="${d}"/></svg>`;
+    const btn = (act, inner, title) => `<button type="button" class="ml-btn" data-act="${act}" title="${esc(title)}" aria-label="${esc(title)}">${inner}</button>`;
     const items = [
-      ["fit", icon(ICONS.fit), "Fit to screen (F)"], ["zoomIn", icon(ICONS.zoomIn), "Zoom in (+)"],
-      ["zoomOut", icon(ICONS.zoomOut), "Zoom out (−)"], "|",
-      ["expandAll", icon(ICONS.expand), "Expand all groups (E)"], ["collapseAll", icon(ICONS.collapse), "Collapse all groups (C)"], "|",
-      ["direction", "TB", "Layout direction: top→bottom / left→right"], ["labels", "Op", "Node labels: op type / node name"],
-      ["weights", "Weights", "Show weight shapes on nodes"], ["shapes", "Shapes", "Show tensor shapes on edges"], "|",
-      ["svg", `${icon(ICONS.download)}SVG`, "Download the current view as SVG"], ["png", "PNG", "Download the current view as PNG (2×)"],
-      ["dot", "DOT", "Download the current view as Graphviz DOT"],
+      '<span class="ml-search"><input type="search" placeholder="Search name, op or tensor…" aria-label="Search nodes" '
+        + 'title="Search as you type: node name, op type or tensor name. Enter: next match, Shift+Enter: previous" spellcheck="false" autocomplete="off">'
+        + `<span class="ml-count" aria-live="polite"></span>${btn("prevMatch", icon(ICONS.prev), "Previous match (Shift+Enter)")}`
+        + `${btn("nextMatch", icon(ICONS.next), "Next match (Enter)")}</span>`, "|",
+      btn("fit", icon(ICONS.fit), "Fit to screen (F)"), btn("zoomIn", icon(ICONS.zoomIn), "Zoom in (+)"),
+      btn("zoomOut", icon(ICONS.zoomOut), "Zoom out (−)"), "|",
+      btn("expandAll", icon(ICONS.expand), "Expand all groups (E)"), btn("collapseAll", icon(ICONS.collapse), "Collapse all groups (C)"), "|",
+      btn("direction", "TB", "Layout direction: top→bottom / left→right (D)"), btn("labels", "Op", "Node labels: op type / node name (N)"),
+      btn("weights", "Weights", "Show weight shapes on nodes"), btn("shapes", "Shapes", "Show tensor shapes on edges"), "|",
+      `<span class="ml-dl">${btn("export", `${icon(ICONS.download)}Export`, "Download the current view (SVG, PNG, DOT)")}`
+        + `<span class="ml-menu" role="menu">${btn("svg", "SVG image", "Download the current view as SVG")}`
+        + `${btn("png", "PNG image (2×)", "Download the current view as PNG (2×)")}${btn("dot", "Graphviz DOT", "Download the current view as Graphviz DOT")}</span></span>`, "~",
+      `<span class="ml-seg" role="group" aria-label="Theme">${btn("themeSystem", icon(ICONS.system), "Theme: follow the system / app")}`
+        + `${btn("themeLight", icon(ICONS.light), "Theme: light")}${btn("themeDark", icon(ICONS.dark), "Theme: dark")}</span>`,
+      btn("help", "?", "Keyboard shortcuts (?)"),
     ];
-    this.bar.innerHTML = items.map((it) => (it === "|" ? '<span class="ml-sep"></span>'
-      : `<button type="button" class="ml-btn" data-act="${it[0]}" title="${esc(it[2])}" aria-label="${esc(it[2])}">${it[1]}</button>`)).join("");
+    this.bar.innerHTML = items.map((it) => (it === "|" ? '<span class="ml-sep"></span>' : it === "~" ? '<span class="ml-gap"></span>' : it)).join("");
     this.bar.addEventListener("click", (ev) => {
       const b = ev.target.closest("[data-act]");
       if (b) this.action(b.dataset.act);
     });
+    this.root.addEventListener("pointerdown", (ev) => { if (!ev.target.closest(".ml-dl")) this.toggleMenu(false); });
+    this.searchInput = this.bar.querySelector(".ml-search input");
+    this.searchCount = this.bar.querySelector(".ml-count");
+    this.resultsOpen = false;
+    let timer = 0;
+    const inp = this.searchInput;
+    inp.addEventListener("input", () => {
+      clearTimeout(timer);
+      this.resultsOpen = true;
+      timer = setTimeout(() => this.runSearch(inp.value), 60);
+    });
+    inp.addEventListener("focus", () => { this.resultsOpen = true; this.drawSearch(); });
+    inp.addEventListener("blur", () => { this.resultsOpen = false; this.drawSearch(); });
+    inp.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter") {
+        ev.preventDefault();
+        clearTimeout(timer);
+        if (inp.value.trim() !== this.search.query) this.runSearch(inp.value);
+        this.goToMatch(ev.shiftKey ? -1 : 1);
+      } else if (ev.key === "Escape") {
+        ev.preventDefault();
+        ev.stopPropagation();
+        if (inp.value) this.clearSearch(); else { inp.blur(); this.root.focus({ preventScroll: true }); }
+      } else if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+        ev.preventDefault();
+        this.goToMatch(ev.key === "ArrowDown" ? 1 : -1);
+      }
+    });
+    // mousedown (not click) so the input keeps focus and the list stays open.
+    this.results.addEventListener("mousedown", (ev) => {
+      const row = ev.target.closest("[data-match]");
+      ev.preventDefault();
+      if (row) this.goToMatch(0, Number(row.dataset.match));
+    });
+    this.bar.addEventListener("mousedown", (ev) => { if (ev.target.closest("[data-act$=Match]")) ev.preventDefault(); });
+    this.drawSearch();
   }
 
   syncToolbar() {
@@ -524,6 +786,18 @@ export class GraphCanvas {
     q("labels").textContent = this.view.labels === "name" ? "Name" : "Op";
     q("weights").setAttribute("aria-pressed", String(this.view.showWeights !== false));
     q("shapes").setAttribute("aria-pressed", String(this.view.showShapes !== false));
+    for (const m of ["system", "light", "dark"]) q(`theme${m[0].toUpperCase()}${m.slice(1)}`).setAttribute("aria-pressed", String(this.themeMode === m));
+    q("help").setAttribute("aria-pressed", String(this.help.classList.contains("ml-open")));
+  }
+
+  toggleMenu(open = !this.bar.querySelector(".ml-dl").classList.contains("ml-open")) {
+    this.bar.querySelector(".ml-dl").classList.toggle("ml-open", open);
+    this.bar.querySelector('[data-act="export"]').setAttribute("aria-expanded", String(open));
+  }
+
+  toggleHelp(open = !this.help.classList.contains("ml-open")) {
+    this.help.classList.toggle("ml-open", open);
+    this.syncToolbar();
   }
 
   action(act) {
@@ -534,15 +808,27 @@ export class GraphCanvas {
       labels: () => this.setView("labels", this.view.labels === "name" ? "op" : "name"),
       weights: () => this.setView("showWeights", this.view.showWeights === false),
       shapes: () => this.setView("showShapes", this.view.showShapes === false),
-      svg: () => this.downloadSvg(), png: () => this.downloadPng(), dot: () => this.downloadDot(),
+      export: () => this.toggleMenu(),
+      svg: () => { this.toggleMenu(false); this.downloadSvg(); },
+      png: () => { this.toggleMenu(false); this.downloadPng(); },
+      dot: () => { this.toggleMenu(false); this.downloadDot(); },
       clear: () => this.clearSelection(),
+      escape: () => {
+        this.toggleMenu(false);
+        if (this.help.classList.contains("ml-open")) this.toggleHelp(false); else this.clearSelection();
+      },
+      search: () => this.searchInput.focus(), help: () => this.toggleHelp(),
+      prevMatch: () => this.goToMatch(-1), nextMatch: () => this.goToMatch(1),
+      themeSystem: () => this.setThemeMode("system"), themeLight: () => this.setThemeMode("light"), themeDark: () => this.setThemeMode("dark"),
     };
     if (acts[act]) acts[act]();
   }
 
   bindEvents() {
     const svg = this.svg;
-    svg.addEventListener("wheel", (ev) => {
+    // Wheel anywhere over the drawing area zooms; the page never scrolls from here.
+    this.stage.addEventListener("wheel", (ev) => {
+      if (ev.target.closest && ev.target.closest(".ml-results,.ml-help")) return;
       ev.preventDefault();
       const r = this.viewport();
       const unit = ev.deltaMode === 1 ? 16 : ev.deltaMode === 2 ? 400 : 1;
@@ -611,16 +897,30 @@ export class GraphCanvas {
     return { d: Math.max(1, Math.hypot(a.x - b.x, a.y - b.y)), x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 };
   }
 
+  /** A click: node → select it; collapsed group → expand and select the group; open group's
+   * title → collapse and select the group; edge → select it; background → clear. */
   clickOn(target) {
     if (!target || !target.closest) return;
+    if (this.help.classList.contains("ml-open")) this.toggleHelp(false);
     const head = target.closest("[data-cluster-head]");
-    if (head) { this.collapseGroup(head.getAttribute("data-cluster-head")); return; }
+    if (head) {
+      const gid = head.getAttribute("data-cluster-head");
+      this.selection = { kind: "group", id: gid };
+      this.collapseGroup(gid);
+      this.select(this.selection);
+      return;
+    }
     const node = target.closest("[data-id]");
     if (node) {
       const id = node.getAttribute("data-id");
       const n = this.byId.get(id);
-      if (n && n.kind === "group") this.expandGroup(n.group);
-      else this.select({ kind: "node", id });
+      if (n && n.kind === "group") {
+        this.selection = { kind: "group", id: n.group };
+        this.expandGroup(n.group);
+        this.select(this.selection);
+      } else {
+        this.select({ kind: "node", id });
+      }
       return;
     }
     const edge = target.closest("[data-edges]");
@@ -631,8 +931,7 @@ export class GraphCanvas {
   onKey(ev) {
     if (ev.target && /^(INPUT|TEXTAREA|SELECT)$/.test(ev.target.tagName)) return;
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    const map = { f: "fit", "+": "zoomIn", "=": "zoomIn", "-": "zoomOut", _: "zoomOut", 0: "reset", e: "expandAll", c: "collapseAll", Escape: "clear" };
-    const act = map[ev.key];
+    const act = KEY_ACTIONS[ev.key] || KEY_ACTIONS[ev.key.toLowerCase()];
     if (!act) return;
     ev.preventDefault();
     ev.stopPropagation();

@@ -3,6 +3,32 @@
 import { GraphCanvas } from "./canvas.js";
 
 const instances = new WeakMap();
+const FILL_MARGIN = 12; // px left below the canvas when it fills the window
+const MIN_FILL = 320;
+
+/** Distance from the top of the document (not the viewport) to `el`, through shadow roots and
+ * scrolled containers, so the height does not change while the page scrolls. */
+function documentTop(el) {
+  let top = el.getBoundingClientRect().top;
+  for (let p = el.parentNode; p; p = p.parentNode || p.host) {
+    if (p.nodeType === 1 && p.scrollTop) top += p.scrollTop;
+  }
+  return top;
+}
+
+/** The height in px for `height` ("fill": the window's height below the canvas's top). */
+export function hostHeight(host, height) {
+  if (height === "fill") {
+    const view = host.ownerDocument.defaultView;
+    return Math.max(MIN_FILL, Math.floor(view.innerHeight - documentTop(host) - FILL_MARGIN));
+  }
+  return Number(height) || 640;
+}
+
+function sizeHost(inst) {
+  const px = `${hostHeight(inst.host, inst.height)}px`;
+  if (inst.host.style.height !== px) inst.host.style.height = px;
+}
 
 export function streamlitComponent(component) {
   const { data, parentElement, key } = component;
@@ -11,25 +37,31 @@ export function streamlitComponent(component) {
   if (!inst) {
     const host = document.createElement("div");
     host.className = "ml-host";
+    host.style.display = "flex";
     parentElement.appendChild(host);
-    inst = { host, api: component };
+    inst = { host, api: component, height };
     inst.canvas = new GraphCanvas(host, {
-      onSelect: (sel) => sel && inst.api.setTriggerValue("select", sel),
+      onSelect: (sel) => inst.api.setTriggerValue("select", sel || { kind: "none" }),
       onExpanded: (ids) => inst.api.setStateValue("expanded", ids),
       onView: (view) => inst.api.setStateValue("view", view),
     });
+    inst.onResize = () => sizeHost(inst);
+    window.addEventListener("resize", inst.onResize);
     instances.set(parentElement, inst);
   }
   inst.api = component;
-  inst.host.style.height = `${Number(height) || 640}px`;
-  inst.host.style.display = "flex";
-  if (!payload) return () => {};
-  inst.canvas.followStreamlitTheme();
-  if (options.theme && !getComputedStyle(inst.host).getPropertyValue("--st-background-color").trim()) {
-    inst.canvas.setTheme(options.theme);
+  inst.height = height;
+  sizeHost(inst);
+  if (height === "fill") {
+    // What sits above the canvas may still be settling (fonts, banners): measure again.
+    requestAnimationFrame(inst.onResize);
+    setTimeout(inst.onResize, 300);
   }
+  if (!payload) return () => {};
+  if (!inst.canvas.followStreamlitTheme()) inst.canvas.setTheme(options.theme === "dark" ? "dark" : "light");
   inst.canvas.update(payload, options, String(userKey || key || ""));
   return () => {
+    window.removeEventListener("resize", inst.onResize);
     inst.canvas.destroy();
     inst.host.remove();
     instances.delete(parentElement);

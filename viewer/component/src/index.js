@@ -3,10 +3,10 @@ import "./polyfill.js";
 import { streamlitComponent } from "./component.js";
 import { renderDot } from "./dot.js";
 import { layoutGraph } from "./layout.js";
-import { mountStandalone, searchNodes } from "./standalone.js";
+import { mountStandalone } from "./standalone.js";
 import { renderSvg } from "./svg.js";
 import { visibleGraph } from "./visible.js";
-import { GraphCanvas, payloadIdentity } from "./canvas.js";
+import { GraphCanvas, SHORTCUTS, groupPath, payloadIdentity, searchNodes } from "./canvas.js";
 
 export const version = "0.1.0";
 
@@ -22,6 +22,6 @@ export const json = {
 };
 
 export {
-  GraphCanvas, layoutGraph, mountStandalone, payloadIdentity, renderDot, renderSvg, searchNodes,
+  GraphCanvas, SHORTCUTS, groupPath, layoutGraph, mountStandalone, payloadIdentity, renderDot, renderSvg, searchNodes,
   streamlitComponent as component, visibleGraph,
 };

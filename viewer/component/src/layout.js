@@ -205,6 +205,7 @@ export function layoutGraph(vg, options) {
   }
   // Lay out each scope, deepest first.
   const size = new Map(); // scope id -> {w, h}
+  const titleX = new Map(); // scope id -> x of its title in the header band (0: at the left)
   const local = new Map(); // scope id -> Map(child key -> {x, y}) relative to the scope's top-left
   const order = [...vg.clusters].sort((a, b) => depthOf.get(b.id) - depthOf.get(a.id)).map((c) => c.id);
   order.push("");
@@ -285,11 +286,25 @@ export function layoutGraph(vg, options) {
       h = y1 - y0 + pad.top + pad.bottom;
       ox = pad.left + (w - inner) / 2 - x0; oy = pad.top - y0;
     }
-    size.set(sid, { w, h });
     const pos = new Map();
     for (const key of real) { const p = g.node(key); pos.set(key, { x: p.x + ox, y: p.y + oy }); }
     const portPos = new Map();
     for (const p of scope.inPorts.values()) { const n = g.node(p); portPos.set(p, lr ? { x: 0, y: n.y + oy } : { x: n.x + ox, y: 0 }); }
+    // TB: edges enter through the top border, where the title sits. The title goes where no edge
+    // enters: at the left, in a gap between entry points, or right of them (widening the box).
+    if (sid !== "" && !lr) {
+      const need = clusterTitleWidth(vg.clusters[clusterIndex.get(sid)]) - 6;
+      const xs = [...scope.inPorts.values()].map((p) => portPos.get(p).x).sort((a, b) => a - b);
+      const clear = 7;
+      let tx = 0;
+      for (const x of xs) {
+        if (x - clear >= tx + need) break;
+        tx = Math.max(tx, x + clear);
+      }
+      titleX.set(sid, tx);
+      w = Math.max(w, tx + need + 6);
+    }
+    size.set(sid, { w, h });
     for (const p of scope.outPorts.values()) { const n = g.node(p); portPos.set(p, lr ? { x: w, y: n.y + oy } : { x: n.x + ox, y: h }); }
     local.set(sid, pos);
     i = 0;
@@ -351,7 +366,7 @@ export function layoutGraph(vg, options) {
   });
   const clusters = vg.clusters.map((c) => {
     const b = clusterBox.get(c.id) || { x: 0, y: 0, w: 0, h: 0 };
-    return { ...c, depth: depthOf.get(c.id), x: b.x, y: b.y, w: b.w, h: b.h };
+    return { ...c, depth: depthOf.get(c.id), x: b.x, y: b.y, w: b.w, h: b.h, tx: titleX.get(c.id) || 0 };
   });
   const root = size.get("");
   return { width: Math.ceil(root.w), height: Math.ceil(root.h), nodes, edges, clusters, direction: lr ? "LR" : "TB" };

@@ -1,39 +1,36 @@
-// The standalone viewer of the HTML export: header with search, the canvas, a details panel.
-import { GraphCanvas } from "./canvas.js";
+// The standalone viewer of the HTML export: a header, the canvas (with its search) and a details panel.
+import { GraphCanvas, groupPath } from "./canvas.js";
 import { FONT_FAMILY } from "./measure.js";
-import { categoryOf, esc } from "./svg.js";
-import { GROUP_PREFIX, indexPayload, nodeAncestors } from "./visible.js";
+import { PALETTES, categoryOf, esc } from "./svg.js";
+import { indexPayload } from "./visible.js";
 
 const CSS = `
 .mls{display:flex;flex-direction:column;height:100%;min-height:320px;font-family:${FONT_FAMILY};color:var(--mls-text);
   background:var(--mls-bg)}
-.mls[data-theme=light]{--mls-bg:#f6f7f9;--mls-text:#1b1f24;--mls-muted:#66707a;--mls-line:rgba(0,0,0,.1);--mls-card:#fff}
-.mls[data-theme=dark]{--mls-bg:#0f1114;--mls-text:#e6e8eb;--mls-muted:#9aa3ad;--mls-line:rgba(255,255,255,.12);--mls-card:#1b1e23}
+.mls[data-theme=light]{--mls-bg:#f6f7f9;--mls-text:#1b1f24;--mls-muted:#66707a;--mls-line:rgba(0,0,0,.1);--mls-card:#fff;--mls-accent:${PALETTES.light.accent}}
+.mls[data-theme=dark]{--mls-bg:#0f1114;--mls-text:#e6e8eb;--mls-muted:#9aa3ad;--mls-line:rgba(255,255,255,.12);--mls-card:#1b1e23;--mls-accent:${PALETTES.dark.accent}}
 .mls-head{display:flex;align-items:center;gap:12px;padding:8px 12px;border-bottom:1px solid var(--mls-line)}
 .mls-title{font-weight:600;font-size:14px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .mls-sub{font-size:12px;color:var(--mls-muted);white-space:nowrap}
-.mls-search{margin-left:auto;display:flex;align-items:center;gap:6px}
-.mls-search input{width:260px;height:28px;padding:0 9px;border:1px solid var(--mls-line);border-radius:6px;background:var(--mls-card);
-  color:var(--mls-text);font:12.5px ${FONT_FAMILY};outline:none}
-.mls-search input:focus{border-color:#1f6feb}
-.mls-count{font-size:11.5px;color:var(--mls-muted);min-width:52px}
 .mls-body{flex:1;display:flex;min-height:0;gap:8px;padding:8px}
 .mls-canvas{flex:1;min-width:0;display:flex}
 .mls-canvas .ml-root{flex:1}
-.mls-panel{width:300px;flex:none;overflow:auto;background:var(--mls-card);border:1px solid var(--mls-line);border-radius:8px;
+.mls-panel{width:320px;flex:none;overflow:auto;background:var(--mls-card);border:1px solid var(--mls-line);border-radius:8px;
   padding:12px;font-size:12px;user-select:text}
 .mls-panel h3{margin:0 0 2px;font-size:13px;word-break:break-all}
 .mls-panel h4{margin:14px 0 4px;font-size:10.5px;text-transform:uppercase;letter-spacing:.06em;color:var(--mls-muted)}
 .mls-chip{display:inline-block;padding:2px 7px;border-radius:4px;font-weight:600;font-size:11.5px;margin-bottom:6px}
-.mls-kv{display:grid;grid-template-columns:64px 1fr;gap:3px 8px}
+.mls-kv{display:grid;grid-template-columns:72px 1fr;gap:3px 8px}
 .mls-kv b{font-weight:500;color:var(--mls-muted)}
-.mls-kv span,.mls-t td{word-break:break-all}
+.mls-kv span,.mls-t td{overflow-wrap:anywhere}
 .mls-t{width:100%;border-collapse:collapse}
 .mls-t td{padding:3px 4px;border-top:1px solid var(--mls-line);vertical-align:top}
 .mls-t td.s{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:11px;white-space:nowrap;color:var(--mls-muted)}
 .mls-empty{color:var(--mls-muted)}
-.mls-btn{margin-top:10px;height:26px;padding:0 10px;border:1px solid var(--mls-line);border-radius:6px;background:transparent;
-  color:var(--mls-text);cursor:pointer;font:12px ${FONT_FAMILY}}
+.mls-doc{white-space:pre-wrap;overflow-wrap:anywhere;color:var(--mls-text);max-height:240px;overflow:auto;line-height:1.45}
+.mls-panel a{color:var(--mls-accent)}
+.mls-t td.v{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:11px;overflow-wrap:anywhere;word-break:normal}
+.mls-t td.d{color:var(--mls-muted)}
 `;
 
 function kv(rows) {
@@ -52,11 +49,28 @@ function tensorTable(payload, edges, other) {
   return `<table class="mls-t">${rows.join("")}${more}</table>`;
 }
 
+/** Attributes ([name, value, 1 when default]) with their descriptions from the operator's doc. */
+function attributeTable(attrs, doc) {
+  if (!attrs || !attrs.length) return "";
+  const descr = (doc && doc.attrs) || {};
+  const rows = attrs.map(([k, v, isDefault]) => `<tr><td>${esc(k)}${isDefault ? ' <span class="mls-empty">(default)</span>' : ""}`
+    + `${descr[k] ? `<div class="mls-empty">${esc(descr[k])}</div>` : ""}</td><td class="v">${esc(v)}</td></tr>`);
+  return `<h4>Attributes</h4><table class="mls-t">${rows.join("")}</table>`;
+}
+
+function docSection(doc) {
+  if (!doc) return "";
+  const link = doc.url ? `<div><a href="${esc(doc.url)}" target="_blank" rel="noopener">${esc(doc.op || "Operator")} reference</a></div>` : "";
+  const since = doc.since ? ` (since opset ${esc(doc.since)})` : "";
+  return `<h4>Documentation${since}</h4>${doc.text ? `<div class="mls-doc">${esc(doc.text)}</div>` : ""}${link}`;
+}
+
 function nodeDetails(payload, id) {
   const index = indexPayload(payload);
   const i = index.nodeIndex.get(id);
   if (i === undefined) return '<div class="mls-empty">Not found.</div>';
   const n = payload.nodes[i];
+  const doc = n.doc != null && payload.docs ? payload.docs[n.doc] : null;
   const cat = categoryOf(payload, n);
   const ins = [];
   const outs = [];
@@ -64,86 +78,72 @@ function nodeDetails(payload, id) {
   const weights = (n.weights || []).map(([w, s]) => `<tr><td>${esc(w)}</td><td class="s">${esc(s)}</td></tr>`).join("");
   return `<span class="mls-chip" style="background:${esc(cat.fill)};color:${esc(cat.text || "#fff")}">${esc(n.op || n.kind)}</span>`
     + `<h3>${esc(n.name || n.id)}</h3>`
-    + kv([["Kind", n.kind], ["Category", cat.label], ["Group", nodeAncestors(payload, id).join(" › ")], ["Subgraphs", n.subgraphs || ""]])
+    + kv([["Kind", n.kind || "op"], ["Category", cat.label], ["Group", groupPath(payload, id)], ["Subgraphs", n.subgraphs || ""]])
+    + attributeTable(n.attrs, doc)
     + (weights ? `<h4>Weights</h4><table class="mls-t">${weights}</table>` : "")
-    + `<h4>Inputs</h4>${tensorTable(payload, ins, 0)}<h4>Outputs</h4>${tensorTable(payload, outs, 1)}`;
+    + `<h4>Inputs</h4>${tensorTable(payload, ins, 0)}<h4>Outputs</h4>${tensorTable(payload, outs, 1)}`
+    + docSection(doc);
 }
 
+/** A group: its path, op count and op mix, and the tensors entering and leaving it. */
 function groupDetails(payload, groupId) {
   const index = indexPayload(payload);
   const g = index.byId.get(groupId);
-  if (g === undefined) return "";
+  if (g === undefined) return '<div class="mls-empty">Not found.</div>';
   const grp = index.groups[g];
-  return `<h3>${esc(grp.label || grp.id)}</h3>${kv([["Group", grp.id], ["Ops", grp.count != null ? grp.count : index.deepNodes[g]]])}`
-    + `<button class="mls-btn" data-expand="${esc(grp.id)}">Expand group</button>`;
+  const inside = new Uint8Array(payload.nodes.length);
+  const mix = new Map();
+  payload.nodes.forEach((n, i) => {
+    for (let q = index.nodeGroup[i]; q >= 0; q = index.parent[q]) {
+      if (q === g) { inside[i] = 1; if ((n.kind || "op") === "op") mix.set(n.op, (mix.get(n.op) || 0) + 1); break; }
+    }
+  });
+  const ins = [];
+  const outs = [];
+  payload.edges.forEach((e, k) => { if (!inside[e[0]] && inside[e[1]]) ins.push(k); if (inside[e[0]] && !inside[e[1]]) outs.push(k); });
+  const ops = [...mix.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .map(([op, c]) => `<tr><td>${esc(op)}</td><td class="s">${c}</td></tr>`).join("");
+  const path = [];
+  for (let q = g; q >= 0; q = index.parent[q]) path.unshift(String(index.groups[q].label || index.groups[q].id));
+  return `<span class="mls-chip" style="background:var(--mls-line)">Group</span><h3>${esc(grp.label || grp.id)}</h3>`
+    + kv([["Path", path.join(" › ")], ["Ops", grp.count != null ? grp.count : index.deepNodes[g]]])
+    + (ops ? `<h4>Op mix</h4><table class="mls-t">${ops}</table>` : "")
+    + `<h4>Entering</h4>${tensorTable(payload, ins, 0)}<h4>Leaving</h4>${tensorTable(payload, outs, 1)}`;
 }
 
 function edgeDetails(payload, edges) {
   return `<h3>${edges.length} tensor${edges.length > 1 ? "s" : ""}</h3>${tensorTable(payload, edges, 1)}`;
 }
 
-/** Node ids matching a query by name, op type or tensor name (producers of matching tensors). */
-export function searchNodes(payload, query, limit = 500) {
-  const q = query.trim().toLowerCase();
-  if (!q) return [];
-  const out = new Set();
-  for (const n of payload.nodes) {
-    if (out.size >= limit) break;
-    if (String(n.name || "").toLowerCase().includes(q) || String(n.op || "").toLowerCase().includes(q)) out.add(String(n.id));
-  }
-  for (const e of payload.edges || []) {
-    if (out.size >= limit) break;
-    if (String(e[2] || "").toLowerCase().includes(q) && payload.nodes[e[0]]) out.add(String(payload.nodes[e[0]].id));
-  }
-  return [...out];
+function systemTheme() {
+  try { return window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light"; } catch (_) { return "light"; }
 }
 
 export function mountStandalone(element, payload, options = {}) {
-  const theme = options.theme === "dark" ? "dark" : "light";
-  element.innerHTML = `<style>${CSS}</style><div class="mls" data-theme="${theme}"><div class="mls-head">`
-    + `<div class="mls-title">${esc(payload.title || "Model")}</div><div class="mls-sub">${esc(payload.subtitle || "")}</div>`
-    + '<div class="mls-search"><input type="search" placeholder="Search name, op or tensor…" title="Enter: next match, Shift+Enter: previous" aria-label="Search">'
-    + '<span class="mls-count"></span></div></div><div class="mls-body"><div class="mls-canvas"></div>'
-    + '<aside class="mls-panel"><div class="mls-empty">Click a node to see its details. Click a dashed group to expand it; click an open group\'s title to collapse it.</div></aside></div></div>';
+  element.innerHTML = `<style>${CSS}</style><div class="mls" data-theme="light"><div class="mls-head">`
+    + `<div class="mls-title">${esc(payload.title || "Model")}</div><div class="mls-sub">${esc(payload.subtitle || "")}</div></div>`
+    + '<div class="mls-body"><div class="mls-canvas"></div>'
+    + '<aside class="mls-panel"><div class="mls-empty">Click a node to see its details. Click a dashed group to expand it; click an open group\'s title to collapse it. Press ? for the keyboard shortcuts.</div></aside></div></div>';
+  const shell = element.querySelector(".mls");
   const panel = element.querySelector(".mls-panel");
-  const input = element.querySelector(".mls-search input");
-  const count = element.querySelector(".mls-count");
   const show = (sel) => {
-    if (!sel) { panel.innerHTML = '<div class="mls-empty">Nothing selected.</div>'; return; }
-    if (sel.kind === "edge") panel.innerHTML = edgeDetails(payload, sel.edges);
-    else if (sel.id.startsWith(GROUP_PREFIX)) panel.innerHTML = groupDetails(payload, sel.id.slice(GROUP_PREFIX.length));
+    if (!sel || sel.kind === "none") panel.innerHTML = '<div class="mls-empty">Nothing selected.</div>';
+    else if (sel.kind === "edge") panel.innerHTML = edgeDetails(payload, sel.edges);
+    else if (sel.kind === "group") panel.innerHTML = groupDetails(payload, sel.id);
     else panel.innerHTML = nodeDetails(payload, sel.id);
   };
-  const canvas = new GraphCanvas(element.querySelector(".mls-canvas"), { onSelect: show, onClear: () => show(null) });
-  canvas.setTheme(theme);
+  const onTheme = (theme) => {
+    shell.dataset.theme = theme;
+    if (element.ownerDocument && element.ownerDocument.body) element.ownerDocument.body.style.background = theme === "dark" ? "#0f1114" : "#f6f7f9";
+  };
+  const canvas = new GraphCanvas(element.querySelector(".mls-canvas"), { onSelect: show, onTheme });
+  // The theme the export was made with, until the reader picks one (remembered by the browser).
+  if (canvas.themeStored == null && (options.theme === "dark" || options.theme === "light")) canvas.setThemeMode(options.theme, false);
+  canvas.setTheme(systemTheme());
+  try {
+    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => canvas.setTheme(systemTheme()));
+  } catch (_) { /* old browsers */ }
   canvas.update(payload, options, "standalone");
-  panel.addEventListener("click", (ev) => {
-    const b = ev.target.closest("[data-expand]");
-    if (b) canvas.expandGroup(b.getAttribute("data-expand"));
-  });
-  let matches = [];
-  let at = -1;
-  let timer = 0;
-  input.addEventListener("input", () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      matches = searchNodes(payload, input.value);
-      at = -1;
-      count.textContent = input.value.trim() ? `${matches.length}${matches.length >= 500 ? "+" : ""} found` : "";
-      canvas.setHighlight(matches);
-    }, 120);
-  });
-  input.addEventListener("keydown", (ev) => {
-    if (ev.key !== "Enter") return;
-    clearTimeout(timer);
-    matches = searchNodes(payload, input.value);
-    canvas.setHighlight(matches);
-    if (!matches.length) { count.textContent = input.value.trim() ? "0 found" : ""; return; }
-    at = (at + (ev.shiftKey ? -1 : 1) + matches.length) % matches.length;
-    count.textContent = `${at + 1} / ${matches.length}`;
-    canvas.focusNode(matches[at]);
-    show({ kind: "node", id: matches[at] });
-  });
   if (options.focus != null) show({ kind: "node", id: String(options.focus) });
   return canvas;
 }

@@ -1,7 +1,7 @@
 // SVG drawing of a laid-out visible graph (pure: strings only, no DOM).
 import { FONT_FAMILY, textWidth } from "./measure.js";
 import { METRICS, layoutGraph } from "./layout.js";
-import { visibleGraph, visibleIdFor } from "./visible.js";
+import { GROUP_PREFIX, indexPayload, visibleGraph, visibleIdFor } from "./visible.js";
 
 export const PALETTES = {
   light: {
@@ -57,7 +57,10 @@ ${scope} .ml-gicon{fill:none;stroke:${pal.groupBorder};stroke-width:1.2}
 ${scope} .ml-outline{fill:none;stroke:none}
 ${scope} .ml-hl .ml-outline{stroke:${pal.hl};stroke-width:3}
 ${scope} .ml-sel .ml-outline{stroke:${pal.accent};stroke-width:3}
-${scope} .ml-edge.ml-sel .ml-line{stroke:${pal.accent};stroke-width:2}
+${scope} .ml-edge.ml-sel .ml-line{stroke:${pal.accent};stroke-width:2.4}
+${scope} .ml-edge.ml-sel .ml-elabel{fill:${pal.accent}}
+${scope} .ml-cbox.ml-sel{stroke:${pal.accent};stroke-width:2.5}
+${scope} .ml-chead.ml-sel .ml-ctext{fill:${pal.accent}}
 ${scope} .ml-legend text{font-size:10.5px;fill:${pal.muted}}
 ${scope} .ml-heading{font-size:13px;font-weight:600}`;
 }
@@ -147,16 +150,17 @@ function edgeMarkup(e, selected, idPrefix, lr) {
     + `<path class="ml-line" d="${d}" marker-end="${marker}"/>${label}</g>`;
 }
 
-function clusterBox(c) {
-  return `<rect class="ml-cbox" data-cluster="${esc(c.id)}" x="${r1(c.x) + 0.5}" y="${r1(c.y) + 0.5}" width="${r1(c.w)}" height="${r1(c.h)}" rx="7"/>`;
+function clusterBox(c, selected) {
+  return `<rect class="ml-cbox${selected ? " ml-sel" : ""}" data-cluster="${esc(c.id)}" x="${r1(c.x) + 0.5}" y="${r1(c.y) + 0.5}" width="${r1(c.w)}" height="${r1(c.h)}" rx="7"/>`;
 }
 
-function clusterHead(c) {
+function clusterHead(c, selected) {
   const tw = textWidth(c.label, METRICS.clusterSize, true);
-  const x = r1(c.x) + 0.5;
+  const x0 = r1(c.x) + 0.5;
+  const x = r1(x0 + (c.tx || 0));
   const y = r1(c.y) + 0.5;
-  return `<g class="ml-chead" data-cluster-head="${esc(c.id)}"><title>${esc(c.id)} — click to collapse</title>`
-    + `<rect x="${x}" y="${y}" width="${r1(Math.max(c.w, 10))}" height="${METRICS.clusterHeader - 4}" fill="transparent"/>`
+  return `<g class="ml-chead${selected ? " ml-sel" : ""}" data-cluster-head="${esc(c.id)}"><title>${esc(c.id)} — click to collapse</title>`
+    + `<rect x="${x0}" y="${y}" width="${r1(Math.max(c.w, 10))}" height="${METRICS.clusterHeader - 4}" fill="transparent"/>`
     + `<path class="ml-gicon" d="M${x + 9},${y + 10.5}h6"/>`
     + `<text class="ml-ctext" x="${x + 20}" y="${y + 14}">${esc(c.label)}</text>`
     + `<text class="ml-ccount" x="${r1(x + 26 + tw)}" y="${y + 14}">${esc(`${c.count} ops`)}</text></g>`;
@@ -167,15 +171,60 @@ export function defsMarkup(idPrefix = "ml-") {
   return `<defs>${m("arrow", "ml-arrowhead")}${m("arrow-sel", "ml-arrowsel")}</defs>`;
 }
 
-/** Ids of visible nodes to mark as selected / highlighted. */
+/**
+ * The one selection of a view, normalised: null, {kind: "node", id}, {kind: "edge", edges: [payload
+ * edge indices]} or {kind: "group", id: groupId}. Accepts the legacy node-id string (a
+ * "group:<id>" string that names no node is a group) and {kind: "none"}.
+ */
+export function normalizeSelection(payload, sel) {
+  if (sel == null || sel === "") return null;
+  if (typeof sel !== "object") {
+    const id = String(sel);
+    const index = indexPayload(payload);
+    if (!index.nodeIndex.has(id) && id.startsWith(GROUP_PREFIX) && index.byId.has(id.slice(GROUP_PREFIX.length))) {
+      return { kind: "group", id: id.slice(GROUP_PREFIX.length) };
+    }
+    return { kind: "node", id };
+  }
+  if (sel.kind === "node" && sel.id != null) return { kind: "node", id: String(sel.id) };
+  if (sel.kind === "group" && sel.id != null) return { kind: "group", id: String(sel.id) };
+  if (sel.kind === "edge" && Array.isArray(sel.edges)) return { kind: "edge", edges: sel.edges.map(Number) };
+  return null;
+}
+
+/** Visible id standing in for a group: its node when collapsed, the outermost collapsed ancestor
+ * when hidden, null when it is open. */
+function visibleGroupId(payload, vg, groupId) {
+  const index = indexPayload(payload);
+  const g = index.byId.get(String(groupId));
+  if (g === undefined) return null;
+  const open = new Set(vg.expanded);
+  const chain = [];
+  for (let q = g; q >= 0; q = index.parent[q]) chain.unshift(q);
+  for (const q of chain) if (!open.has(String(index.groups[q].id))) return GROUP_PREFIX + index.groups[q].id;
+  return null;
+}
+
+/** What to mark: selected visible node ids, the selected open group, edges, highlighted ids. */
 function markSets(payload, scene, vg, options) {
   const visible = new Set(scene.nodes.map((n) => n.id));
   const resolve = (id) => (visible.has(String(id)) ? String(id) : visibleIdFor(payload, vg.expanded, id));
   const sel = new Set();
-  for (const id of [options.selected, options.focus]) if (id != null) sel.add(resolve(id));
-  const hl = new Set((options.highlight || []).map(resolve));
   const edges = new Set(options.selectedEdges || []);
-  return { sel, hl, edges };
+  let cluster = null;
+  // The canvas passes `selection`; exports may pass the legacy `selected`, else `focus`.
+  const raw = options.selection !== undefined ? options.selection
+    : options.selected !== undefined && options.selected !== null ? options.selected : options.focus;
+  const s = normalizeSelection(payload, raw);
+  if (s && s.kind === "node") sel.add(resolve(s.id));
+  else if (s && s.kind === "edge") for (const i of s.edges) edges.add(i);
+  else if (s && s.kind === "group") {
+    const vid = visibleGroupId(payload, vg, s.id);
+    if (vid) sel.add(vid);
+    else cluster = s.id;
+  }
+  const hl = new Set((options.highlight || []).map(resolve));
+  return { sel, hl, edges, cluster };
 }
 
 /** The graph drawing (clusters, edges, nodes) as SVG markup without the outer <svg>. */
@@ -183,13 +232,13 @@ export function sceneMarkup(payload, vg, scene, options, idPrefix = "ml-") {
   const marks = markSets(payload, scene, vg, options);
   const out = [];
   const clusters = [...scene.clusters].sort((a, b) => a.depth - b.depth);
-  out.push(`<g class="ml-clusters">${clusters.map(clusterBox).join("")}</g>`);
+  out.push(`<g class="ml-clusters">${clusters.map((c) => clusterBox(c, c.id === marks.cluster)).join("")}</g>`);
   const lr = scene.direction === "LR";
   out.push(`<g class="ml-edges">${scene.edges.map((e) => edgeMarkup(e, e.edges.some((i) => marks.edges.has(i)), idPrefix, lr)).join("")}</g>`);
-  out.push(`<g class="ml-cheads">${clusters.map(clusterHead).join("")}</g>`);
+  out.push(`<g class="ml-cheads">${clusters.map((c) => clusterHead(c, c.id === marks.cluster)).join("")}</g>`);
   const nodes = scene.nodes.map((n) => {
     const cls = `ml-node ml-k-${n.kind}${marks.sel.has(n.id) ? " ml-sel" : ""}${marks.hl.has(n.id) ? " ml-hl" : ""}`;
-    const tip = n.kind === "group" ? `${n.group} — click to expand` : n.name;
+    const tip = n.kind === "group" ? `${n.group} — click to expand` : n.name || n.id;
     const body = n.kind === "group" ? groupNode(n) : n.shape === "pill" ? pillNode(n, categoryOf(payload, n)) : opNode(n, categoryOf(payload, n));
     return `<g class="${cls}" data-id="${esc(n.id)}" transform="translate(${r1(Math.round(n.x - n.w / 2) + n.w / 2 + 0.5)},${r1(Math.round(n.y - n.h / 2) + n.h / 2 + 0.5)})"><title>${esc(tip)}</title>${body}</g>`;
   });

@@ -178,7 +178,7 @@ export function visibleGraph(payload, options) {
     if (r < 0) {
       repSlot[i] = outNodes.length;
       outNodes.push({
-        id: String(n.id), kind: n.kind || "op", op: n.op || "", name: n.name || "", cat: n.cat || "",
+        id: String(n.id), kind: n.kind || "op", op: n.op || "", name: n.name ? String(n.name) : String(n.id), cat: n.cat || "",
         index: i, parent: g < 0 ? "" : String(groups[g].id), weights: n.weights || [],
         subgraphs: n.subgraphs || 0,
       });
