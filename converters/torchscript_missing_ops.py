@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from converters.source import ZIP_READ_ERRORS
+
 UNKNOWN_OP = re.compile(r"Unknown (?:builtin op|type name)[^:]*: '?([A-Za-z_]\w*)(?:::|\.)(\w+)")
 MAX_PLACEHOLDERS = 16
 # operator namespace -> the package whose import registers its operators
@@ -109,7 +111,7 @@ def _code_trees(archive: Path) -> Iterator[ast.Module]:
         with zipfile.ZipFile(archive) as zipped:
             names = [n for n in zipped.namelist() if "/code/" in f"/{n}" and n.endswith(".py")]
             sources = [zipped.read(n).decode("utf-8", "replace") for n in names[:500]]
-    except (zipfile.BadZipFile, OSError):
+    except ZIP_READ_ERRORS:
         return
     for source in sources:
         try:
