@@ -35,6 +35,7 @@ from converters.torch_ops import (
     dtype_of_torch,
     json_safe,
 )
+from converters.torchscript_calls import CallNamespaces
 from converters.torchscript_nodes import (
     ModuleTree,
     OperatorFormals,
@@ -93,6 +94,7 @@ class ForwardConverter:
         self.globals: dict[int, _Global] = {}
         self.formals = OperatorFormals(torch)
         self.modules = ModuleTree(module)
+        self.calls: CallNamespaces | None = None
         self._owners: dict[int, str] = {}  # attribute value -> path of the module holding it
         self._weights: dict[str, schema.TensorInfo] = {}
         self._columns: Counter[bool] = Counter()  # source columns: zero (traced) or not
@@ -105,6 +107,7 @@ class ForwardConverter:
         method = getattr(self.module, self.method)
         jit_graph = method.graph.copy()
         self.torch._C._jit_pass_inline(jit_graph)
+        self.calls = CallNamespaces(jit_graph, self.modules.classes())
         scope = _Scope(schema.new_graph(FORMAT, "TorchScript"), prefix="")
         graph = scope.graph
         graph.graph["subgraphs"] = self.subgraphs
@@ -427,6 +430,11 @@ class ForwardConverter:
     def _namespace(self, scope: _Scope, node: Any) -> str:
         """``layer1/0/conv1``: the module path of the call chain that ran the node; module classes
         go to the scope's ``group_labels``."""
+        found = self.calls.namespace_of(node) if self.calls is not None else None
+        if found is not None:
+            for group, label in found[1]:
+                scope.group_labels.setdefault(group, label)
+            return found[0]
         hierarchy = node.getModuleHierarchy()
         if not hierarchy:  # torch records none on some If/Loop nodes and on nodes in their blocks
             return self._namespace_from_inputs(scope, node) if list(node.blocks()) else scope.namespace

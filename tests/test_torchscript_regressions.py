@@ -3,13 +3,20 @@ read from torch (the module's own tree, its forward graph, its ONNX export)."""
 
 from __future__ import annotations
 
+import functools
+import re
+import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
+from torch import nn
 
 import modellens
 from converters import ModelLoadError
+from converters.schema import ModelGraph
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_models" / "control_flow_scripted.torchscript"
@@ -57,3 +64,179 @@ def test_runner_detection_of_a_non_utf8_entry_name(tmp_path: Path) -> None:
     path.write_bytes(_with_non_utf8_name(SAMPLE.read_bytes()))
     with pytest.raises(ModelLoadError, match="corrupt zip archive"):
         detect_run_format(path)
+
+
+# ------------------------------------------------------- models with containers and shared modules
+
+
+class Bottleneck(nn.Module):
+    """torchvision's Bottleneck: one ``relu`` module called three times."""
+
+    def __init__(self, cin: int, width: int, downsample: bool) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, width * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(width * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = (
+            nn.Sequential(nn.Conv2d(cin, width * 4, 1, bias=False), nn.BatchNorm2d(width * 4))
+            if downsample
+            else None
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        return self.relu(self.bn3(self.conv3(out)) + identity)
+
+
+class ResNetish(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.relu = nn.ReLU(inplace=True)
+        self.layer1 = nn.Sequential(Bottleneck(8, 4, True), Bottleneck(16, 4, False))
+        self.layer2 = nn.Sequential(Bottleneck(16, 8, True), Bottleneck(32, 8, False))
+        self.fc = nn.Linear(32, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layer2(self.layer1(self.relu(self.bn1(self.conv1(x)))))
+        return self.fc(torch.flatten(x.mean(dim=(2, 3)), 1))
+
+
+class Blk(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+        self.act = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv(x))
+
+
+class UNetish(nn.Module):
+    """Two ModuleLists iterated in forward: both record their items as ``0(Blk)``, ``1(Blk)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = nn.ModuleList([Blk(), Blk()])
+        self.up = nn.ModuleList([Blk(), Blk()])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for d in self.down:
+            x = d(x)
+        for u in self.up:
+            x = u(x)
+        return x
+
+
+class Containers(nn.Module):
+    """A Sequential, a ModuleList looped over with functional ops between, a ModuleDict."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seq = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8))
+        self.blocks = nn.ModuleList([nn.Linear(8, 8) for _ in range(3)])
+        self.heads = nn.ModuleDict({"cls": nn.Linear(8, 3), "reg": nn.Linear(8, 2)})
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.seq(x)
+        for block in self.blocks:
+            x = torch.relu(block(x)) * 0.5
+        return self.heads["cls"](x), self.heads["reg"](x)
+
+
+MODELS: dict[str, tuple[Callable[[], nn.Module], torch.Tensor]] = {
+    "resnet": (ResNetish, torch.rand(1, 3, 8, 8)),
+    "unet": (UNetish, torch.rand(1, 4, 8, 8)),
+    "containers": (Containers, torch.rand(2, 4)),
+}
+SAVED = [(name, how) for name in MODELS for how in ("scripted", "traced")]
+
+
+def save_model(name: str, how: str, out: Path) -> Path:
+    factory, example = MODELS[name]
+    torch.manual_seed(0)
+    module = factory().eval()
+    path = out / f"{name}_{how}.pt"
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        saved = torch.jit.script(module) if how == "scripted" else torch.jit.trace(module, (example,))
+        saved.save(str(path))
+    return path
+
+
+def export_onnx(name: str, out: Path) -> Path:
+    factory, example = MODELS[name]
+    torch.manual_seed(0)
+    path = out / f"{name}.onnx"
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
+        torch.onnx.export(factory().eval(), (example,), str(path), dynamo=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], Path]:
+    out = tmp_path_factory.mktemp("models")
+    return functools.cache(lambda name, how: save_model(name, how, out))
+
+
+def onnx_module_path(namespace: str) -> str:
+    """The module path of an ONNX export's scope: ``layer1/layer1.0/relu_1`` -> ``layer1.0.relu_1``,
+    ``down.0/act`` -> ``down.0.act``, ``layer1/layer1.0/downsample/downsample.0`` ->
+    ``layer1.0.downsample.0`` (a scope repeats its parent's name before an index)."""
+    path = ""
+    for part in namespace.split("/"):
+        head = path.rsplit(".", 1)[-1]
+        if not path or part.startswith(f"{path}."):
+            path = part
+        elif part.startswith(f"{head}."):
+            path = f"{path}{part[len(head) :]}"
+        else:
+            path = f"{path}.{part}"
+    return path
+
+
+def module_paths(graph: ModelGraph, *, onnx: bool) -> set[str]:
+    namespaces = {d["namespace"] for _, d in graph.nodes(data=True) if d["kind"] == "op" and d["namespace"]}
+    return {onnx_module_path(ns) if onnx else ns.replace("/", ".") for ns in namespaces}
+
+
+@pytest.mark.parametrize(("name", "how"), SAVED)
+def test_module_paths_match_the_onnx_export(
+    name: str, how: str, saved_model: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    """Calls of modules in containers get their full path (``down.0``, not ``0``) and each call of a
+    shared module its own (``relu_1``), as in the ONNX export of the same model; the only modules the
+    export lacks are the BatchNorms it folds into the convolutions."""
+    graph = modellens.load(saved_model(name, how))
+    ours = module_paths(graph, onnx=False)
+    exported = module_paths(modellens.load(export_onnx(name, tmp_path)), onnx=True)
+    module = torch.jit.load(str(saved_model(name, how)))
+    classes = {n: m.original_name for n, m in module.named_modules()}
+    # the exporter drops a ModuleDict's name (``heads["cls"]`` is scoped ``cls``): the full path
+    exported = {
+        p if re.sub(r"_\d+$", "", p) in classes else next(q for q in classes if q.endswith(f".{p}"))
+        for p in exported
+    }
+    assert exported <= ours
+    assert {classes[re.sub(r"_\d+$", "", p)] for p in ours - exported} <= {"BatchNorm2d"}
+    if name == "resnet":
+        assert {"layer1.0.relu", "layer1.0.relu_1", "layer1.0.relu_2"} <= ours
+
+
+@pytest.mark.parametrize(("name", "how"), SAVED)
+def test_group_labels_are_the_module_classes(
+    name: str, how: str, saved_model: Callable[[str, str], Path]
+) -> None:
+    graph = modellens.load(saved_model(name, how))
+    module = torch.jit.load(str(saved_model(name, how)))
+    for group, label in graph.graph["group_labels"].items():
+        owner = functools.reduce(getattr, re.sub(r"_\d+(/|$)", r"\1", group).split("/"), module)
+        assert label == owner.original_name, group
