@@ -80,6 +80,7 @@ class _Scope:
     group_labels: dict[str, str] = field(default_factory=dict)
     namespace: str = ""  # of the If/Loop owning this block: for inner nodes that record none
     outer_values: list[Any] = field(default_factory=list)  # values read from enclosing graphs
+    mutated_outer: list[Any] = field(default_factory=list)  # outer values changed in place here
 
 
 class ForwardConverter:
@@ -284,8 +285,12 @@ class ForwardConverter:
         return names
 
     def _fold_construct(self, node: Any) -> bool:
+        """A list/tuple of constants becomes one constant, unless it is changed later
+        (``feats = []`` then ``feats.append(y)``): that list is data flow, drawn."""
         refs = [self.globals.get(v.unique()) for v in node.inputs()]
         if not all(isinstance(r, _Const) for r in refs):
+            return False
+        if any(use.offset in self.formals.written(use.user)[0] for use in node.output().uses()):
             return False
         self.globals[node.output().unique()] = _Const([r.value for r in refs])  # type: ignore[union-attr]
         return True
@@ -301,7 +306,7 @@ class ForwardConverter:
         input_names: list[str] = []
         edges: list[tuple[str, int, int, str]] = []
         inputs = list(node.inputs())
-        subgraph_ids, captured = self._convert_blocks(scope, node, node_id, module_ns)
+        subgraph_ids, captured, mutated_inside = self._convert_blocks(scope, node, node_id, module_ns)
         own = {v.unique() for v in inputs}
         captured = [v for v in captured if v.unique() not in own]
         for port, value in enumerate([*inputs, *captured]):
@@ -347,6 +352,29 @@ class ForwardConverter:
             schema.add_edge(scope.graph, src, node_id, src_port, port, tensor)
         for port, out in enumerate(node.outputs()):
             scope.local[out.unique()] = (node_id, port)
+        self._version_mutated(scope, node, node_id, inputs, mutated_inside)
+
+    def _version_mutated(
+        self, scope: _Scope, node: Any, node_id: str, inputs: list[Any], mutated_inside: list[Any]
+    ) -> None:
+        """Values the operator changes in place (the list ``aten::append`` extends, a list a loop
+        body appends to): later readers get them from this node, so the data flow is drawn. The
+        operator's first output when it returns the value, else an extra output port."""
+        writes, returns_it = self.formals.written(node)
+        changed = [inputs[p] for p in writes if p < len(inputs)] + mutated_inside
+        outputs = scope.graph.nodes[node_id]["outputs"]
+        for index, value in enumerate(changed):
+            if not isinstance(scope.local.get(value.unique()), tuple):
+                continue  # a folded global (a weight, a constant) is not drawn as data flow
+            if index == 0 and returns_it and outputs:
+                port = 0
+            else:
+                port = len(outputs)
+                outputs.append(schema.TensorInfo(value.debugName(), *describe_jit_type(value.type())))
+            scope.local[value.unique()] = (node_id, port)
+            outer = {v.unique() for v in scope.outer_values}
+            if value.unique() in outer and value.unique() not in {v.unique() for v in scope.mutated_outer}:
+                scope.mutated_outer.append(value)
 
     def _lookup(self, scope: _Scope, value: Any) -> tuple[str, int] | _Global:
         """What a value is in this scope: (node, port) to draw an edge from, or a folded global.
@@ -375,18 +403,20 @@ class ForwardConverter:
 
     def _convert_blocks(
         self, scope: _Scope, node: Any, node_id: str, namespace: str
-    ) -> tuple[list[str], list[Any]]:
-        """Each block as a subgraph; returns their ids and the outer values they read (in order of
-        first use), which the If/Loop node then takes as extra inputs."""
+    ) -> tuple[list[str], list[Any], list[Any]]:
+        """Each block as a subgraph; returns their ids, the outer values they read (in order of
+        first use), which the If/Loop node then takes as extra inputs, and the outer values they
+        change in place (lists appended to), which it then gives out as extra outputs."""
         blocks = list(node.blocks())
         if not blocks:
-            return [], []
+            return [], [], []
         names = ["then", "else"] if node.kind() == "prim::If" and len(blocks) == 2 else None
         if names is None:
             names = ["body"] if len(blocks) == 1 else [f"block{i}" for i in range(len(blocks))]
         outer_names = [o.debugName() for o in node.outputs()]
         ids: list[str] = []
         captured: dict[int, Any] = {}
+        mutated: dict[int, Any] = {}
         for block, block_name in zip(blocks, names, strict=True):
             sub_id = f"{scope.prefix}{node_id}/{block_name}"
             inner = _Scope(schema.new_graph(FORMAT, "TorchScript block"), f"{sub_id}/", namespace=namespace)
@@ -394,7 +424,9 @@ class ForwardConverter:
             ids.append(sub_id)
             for value in inner.outer_values:
                 captured.setdefault(value.unique(), value)
-        return ids, list(captured.values())
+            for value in inner.mutated_outer:
+                mutated.setdefault(value.unique(), value)
+        return ids, list(captured.values()), list(mutated.values())
 
     def _convert_block(
         self, scope: _Scope, block: Any, sub_id: str, outer_names: list[str], owner: str

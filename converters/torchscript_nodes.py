@@ -72,22 +72,47 @@ class ModuleTree:
 
 
 class OperatorFormals:
-    """Argument names of an operator's schema (``input``, ``weight``, ``stride``...), cached."""
+    """Argument names of an operator's schema (``input``, ``weight``, ``stride``...) and which
+    arguments it writes (``aten::append(t[](a!) self, ...)``: the list), cached."""
 
     def __init__(self, torch: Any) -> None:
         self.torch = torch
-        self._formals: dict[str, list[str]] = {}
+        self._formals: dict[str, tuple[list[str], list[int], bool]] = {}
 
     def names(self, node: Any) -> list[str]:
         text = node.schema()
         if text == "(no schema)":
             return list(_PRIM_FORMALS.get(node.kind(), ()))
+        return self._parsed(text)[0][:]
+
+    def written(self, node: Any) -> tuple[list[int], bool]:
+        """(input ports the operator mutates, whether its first output is that same value)."""
+        text = node.schema()
+        if text == "(no schema)":
+            return [], False
+        _, writes, returns_it = self._parsed(text)
+        return writes, returns_it
+
+    def _parsed(self, text: str) -> tuple[list[str], list[int], bool]:
         if text not in self._formals:
             try:
-                self._formals[text] = [a.name for a in self.torch._C.parse_schema(text).arguments]
+                parsed = self.torch._C.parse_schema(text)
             except RuntimeError:
-                self._formals[text] = []
-        return self._formals[text][:]
+                self._formals[text] = ([], [], False)
+            else:
+                writes = [i for i, a in enumerate(parsed.arguments) if _is_write(a)]
+                returns = list(parsed.returns)
+                self._formals[text] = (
+                    [a.name for a in parsed.arguments],
+                    writes,
+                    bool(returns) and _is_write(returns[0]),
+                )
+        return self._formals[text]
+
+
+def _is_write(argument: Any) -> bool:
+    alias = argument.alias_info
+    return alias is not None and bool(alias.is_write)
 
 
 def source_location(node: Any) -> tuple[str, bool | None]:

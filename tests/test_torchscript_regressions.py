@@ -9,13 +9,15 @@ import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import networkx as nx
 import pytest
 import torch
 from torch import nn
 
 import modellens
-from converters import ModelLoadError
+from converters import ModelLoadError, validate_graph
 from converters.schema import ModelGraph
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -240,3 +242,80 @@ def test_group_labels_are_the_module_classes(
     for group, label in graph.graph["group_labels"].items():
         owner = functools.reduce(getattr, re.sub(r"_\d+(/|$)", r"\1", group).split("/"), module)
         assert label == owner.original_name, group
+
+
+# ------------------------------------------------------------- lists built by appending to []
+
+
+class FPNish(nn.Module):
+    """``feats = []`` then one ``feats.append`` per level, returned: the list is data, not ``[]``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.levels = nn.ModuleList([nn.Conv2d(3, 3, 1) for _ in range(3)])
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        feats: list[torch.Tensor] = []
+        for level in self.levels:
+            x = level(x)
+            feats.append(x)
+        return feats
+
+
+class AppendInLoop(nn.Module):
+    """Appends inside a data-dependent loop; the list is the second output."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor, n: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        out: list[torch.Tensor] = []
+        for _ in range(n):
+            x = torch.relu(self.fc(x))
+            out.append(x)
+        return x, out
+
+
+def _jit_ops(module: torch.jit.ScriptModule) -> list[str]:
+    graph = module.forward.graph.copy()
+    torch._C._jit_pass_inline(graph)
+    kinds: list[str] = []
+
+    def walk(nodes: Any) -> None:
+        for node in nodes:
+            kinds.append(node.kind())
+            for block in node.blocks():
+                walk(block.nodes())
+
+    walk(graph.nodes())
+    return kinds
+
+
+def test_list_appended_to_is_drawn_as_data_flow(tmp_path: Path) -> None:
+    path = tmp_path / "fpn.pt"
+    torch.jit.script(FPNish().eval()).save(str(path))
+    appends = _jit_ops(torch.jit.load(str(path))).count("aten::append")
+    graph = modellens.load(path)
+    drawn = [n for n, d in graph.nodes(data=True) if d["op_type"] == "aten::append"]
+    assert len(drawn) == appends == 3
+    assert all("self" not in graph.nodes[n]["attributes"] for n in drawn)  # not a folded []
+    output = graph.graph["outputs"][0]
+    assert "value" not in graph.nodes[output]["attributes"]
+    convs = [n for n, d in graph.nodes(data=True) if d["op_type"] == "aten::conv2d"]
+    assert len(convs) == 3 and all(nx.has_path(graph, conv, output) for conv in convs)
+    assert any(d["op_type"] == "prim::ListConstruct" for _, d in graph.nodes(data=True))
+
+
+def test_list_appended_to_inside_a_loop_flows_out_of_the_loop(tmp_path: Path) -> None:
+    path = tmp_path / "loop.pt"
+    torch.jit.script(AppendInLoop().eval()).save(str(path))
+    assert "aten::append" in _jit_ops(torch.jit.load(str(path)))
+    graph = modellens.load(path)
+    loop = next(n for n, d in graph.nodes(data=True) if d["op_type"] == "prim::Loop")
+    listed = next(n for n, d in graph.nodes(data=True) if d["op_type"] == "prim::ListConstruct")
+    second = graph.graph["outputs"][1]
+    assert "value" not in graph.nodes[second]["attributes"]
+    assert [u for u, _ in graph.in_edges(second)] == [loop]
+    assert graph.has_edge(listed, loop)
+    assert validate_graph(graph) == []
