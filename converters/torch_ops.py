@@ -59,7 +59,9 @@ _CATEGORY_PATTERNS: tuple[tuple[str, str], ...] = (
     ),
 )
 _CATEGORY_RULES = tuple((category, re.compile(rf"^{pattern}_?$")) for category, pattern in _CATEGORY_PATTERNS)
-_BUILTIN_NAMESPACES = ("aten", "prim", "quantized", "_caffe2", "onnx", "profiler", "cuda")
+# operator namespaces PyTorch itself defines: an unknown operator there is not a missing library
+CORE_NAMESPACES = ("aten", "prim", "quantized", "_caffe2", "onnx", "profiler", "cuda", "_quantized", "prims")
+_BUILTIN_NAMESPACES = CORE_NAMESPACES
 
 _SCALAR_TYPE_NAMES = {
     "Float": "float32",

@@ -16,7 +16,7 @@ from typing import Any
 from converters import schema
 from converters.errors import ModelLoadError
 from converters.source import ModelSource
-from converters.torch_ops import TORCH_EXTRA_FIX, TorchTensorStore
+from converters.torch_ops import CORE_NAMESPACES, TORCH_EXTRA_FIX, TorchTensorStore
 from converters.torchscript_graph import ForwardConverter
 from converters.torchscript_missing_ops import (
     MAX_PLACEHOLDERS,
@@ -153,6 +153,13 @@ def _load_without_library(torch: Any, source: ModelSource, text: str, placeholde
     first = UNKNOWN_OP.search(text)
     assert first is not None
     namespace, op = first.groups()
+    if namespace in CORE_NAMESPACES or namespace.startswith("__"):  # PyTorch's own: no library adds them
+        raise ModelLoadError(
+            f"{source.display_name} uses the operator {namespace}::{op}, which PyTorch "
+            f"{torch.__version__} does not have: the file was written by a newer PyTorch, or it is corrupt",
+            "upgrade PyTorch (`pip install -U torch`), or re-save the model with "
+            f"torch {torch.__version__.split('+')[0]}",
+        )
     if _imports(namespace):
         try:
             return torch.jit.load(str(source.path), map_location="cpu")

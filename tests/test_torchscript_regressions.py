@@ -4,9 +4,13 @@ read from torch (the module's own tree, its forward graph, its ONNX export)."""
 from __future__ import annotations
 
 import functools
+import json
 import re
+import subprocess
+import sys
 import warnings
 import zipfile
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -319,3 +323,70 @@ def test_list_appended_to_inside_a_loop_flows_out_of_the_loop(tmp_path: Path) ->
     assert [u for u, _ in graph.in_edges(second)] == [loop]
     assert graph.has_edge(listed, loop)
     assert validate_graph(graph) == []
+
+
+# ------------------------------------------------------------------ operators this PyTorch lacks
+
+
+def _rewrite_code(src: Path, dst: Path, old: bytes, new: bytes) -> None:
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_STORED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            zout.writestr(info.filename, data.replace(old, new) if info.filename.endswith(".py") else data)
+
+
+@pytest.mark.parametrize("namespace", ["aten", "prim"])
+def test_unknown_core_operator_means_a_newer_pytorch_or_a_corrupt_file(
+    namespace: str, tmp_path: Path
+) -> None:
+    """An operator of PyTorch's own namespaces that this PyTorch lacks (a file from a newer one) is
+    not a library to pip install."""
+    path, bad = tmp_path / "model.pt", tmp_path / "bad.pt"
+    torch.jit.script(AppendInLoop().eval()).save(str(path))
+    _rewrite_code(path, bad, b"torch.relu(", f"ops.{namespace}.relux(".encode())
+    with pytest.raises(RuntimeError, match=f"{namespace}::relux"):
+        torch.jit.load(str(bad))  # torch's own verdict: the operator is unknown
+    with pytest.raises(ModelLoadError) as err:
+        modellens.load(bad)
+    message = err.value.message
+    assert f"{namespace}::relux" in message and torch.__version__ in message and "newer PyTorch" in message
+    assert "pip install -U torch" in err.value.fix and "pip install aten" not in str(err.value)
+
+
+def test_library_operator_returning_a_tuple_still_shows_the_graph(tmp_path: Path) -> None:
+    """``myx::split2(Tensor) -> (Tensor, Tensor)`` registered only in the saving process: the
+    placeholder returns two Tensors as the calls use them, so the graph shows with torch's ops."""
+    lib = torch.library.Library("mlens_tuple", "DEF")  # kept alive while the module is scripted
+    lib.define("split2(Tensor x) -> (Tensor, Tensor)")
+    lib.impl("split2", lambda x: (x + 1, x - 1), "CompositeExplicitAutograd")
+    lib.define("parts(Tensor x) -> Tensor[]")
+    lib.impl("parts", lambda x: [x, x], "CompositeExplicitAutograd")
+
+    class Splitter(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(2, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            a, b = torch.ops.mlens_tuple.split2(self.fc(x))
+            total = a * b
+            for part in torch.ops.mlens_tuple.parts(total):
+                total = total + part
+            return total
+
+    path = tmp_path / "splitter.pt"
+    scripted = torch.jit.script(Splitter())
+    scripted.save(str(path))
+    expected = Counter(k for k in _jit_ops(scripted) if k not in ("prim::Constant", "prim::GetAttr"))
+    probe = (
+        "import json, sys, modellens\nprint(json.dumps(modellens.summarize(modellens.load(sys.argv[1]))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["op_types"]["mlens_tuple::split2"] == expected["mlens_tuple::split2"] == 1
+    assert info["op_types"]["mlens_tuple::parts"] == 1 and info["op_types"]["prim::Loop"] == 1
+    assert info["op_types"]["aten::mul"] == expected["aten::mul"]
+    assert "pip install mlens-tuple" in info["warnings"][0]
