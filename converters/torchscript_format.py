@@ -83,11 +83,10 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
                 "please report it with the model's code (`print(torch.jit.load(path).code)`)",
             ) from err
         traced = archive["traced"] if archive["traced"] is not None else converter.looks_traced()
-        _describe(graph, archive, traced, torch.__version__)
+        example = archive["trace_example"] if traced else None
+        shapes_known = bool(example) and _apply_trace_shapes(graph, example)
+        _describe(graph, archive, traced, torch.__version__, shapes_known)
         _mark_placeholders(graph, placeholders)
-    example = archive["trace_example"]
-    if traced and example:
-        _apply_trace_shapes(graph, example)
     if converter.resolved_branches:
         graph.graph["resolved_branches"] = converter.resolved_branches
         graph.graph["warnings"].append(
@@ -235,7 +234,9 @@ def _archive_facts(torch: Any, source: ModelSource) -> dict[str, Any]:
     return facts
 
 
-def _describe(graph: schema.ModelGraph, archive: dict[str, Any], traced: bool, torch_version: str) -> None:
+def _describe(
+    graph: schema.ModelGraph, archive: dict[str, Any], traced: bool, torch_version: str, shapes_known: bool
+) -> None:
     kind = "traced" if traced else "scripted"
     version = f", file format v{archive['version']}" if archive["version"] else ""
     graph.graph["format_label"] = f"TorchScript ({kind}){version}"
@@ -247,19 +248,32 @@ def _describe(graph: schema.ModelGraph, archive: dict[str, Any], traced: bool, t
         metadata["file_format_version"] = archive["version"]
     metadata.update(archive["extra"])
     notes = [TRACED_NOTE] if traced else []
-    notes.append(TRACE_SHAPES_NOTE if traced and archive["trace_example"] else SHAPES_NOTE)
+    notes.append(TRACE_SHAPES_NOTE if shapes_known else SHAPES_NOTE)
+    example = archive["trace_example"]
+    if traced and example and not shapes_known:
+        described = ", ".join(f"{dtype} {list(shape)}" for dtype, shape in example)
+        notes.append(
+            f"The trace example holds the tensors {described}, but the file does not record which "
+            "input each was (they may have been passed by keyword, in another order than forward's), "
+            "so no input is given their shapes"
+        )
     graph.graph["warnings"][:0] = notes
 
 
-def _apply_trace_shapes(graph: schema.ModelGraph, example: list[tuple[str, tuple[int, ...]]]) -> None:
-    """Give tensor inputs the traced example's dtype and shape (in order), when the counts agree."""
+def _apply_trace_shapes(graph: schema.ModelGraph, example: list[tuple[str, tuple[int, ...]]]) -> bool:
+    """Give tensor inputs the traced example's dtype and shape when the mapping is certain; True
+    when given. ``traced_inputs.pkl`` holds the tensors without names, in the order they were
+    passed, which is forward's order for positional inputs but the dict's order for
+    ``example_kwarg_inputs``: with several tensor inputs the mapping is certain only when every
+    example tensor has the same dtype and shape (then the order does not matter)."""
     tensor_inputs = [n for n in graph.graph["inputs"] if graph.nodes[n]["torch_type"] == "Tensor"]
-    if len(tensor_inputs) != len(example):
-        return
+    if len(tensor_inputs) != len(example) or len(set(example)) > 1:
+        return False
     for node_id, (dtype, shape) in zip(tensor_inputs, example, strict=True):
         old = graph.nodes[node_id]["outputs"][0]
         graph.nodes[node_id]["outputs"][0] = schema.TensorInfo(name=old.name, dtype=dtype, shape=shape)
     graph.graph["shape_source"] = "trace example"
+    return True
 
 
 class _ExampleUnpickler(pickle.Unpickler):

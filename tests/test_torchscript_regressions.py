@@ -390,3 +390,51 @@ def test_library_operator_returning_a_tuple_still_shows_the_graph(tmp_path: Path
     assert info["op_types"]["mlens_tuple::parts"] == 1 and info["op_types"]["prim::Loop"] == 1
     assert info["op_types"]["aten::mul"] == expected["aten::mul"]
     assert "pip install mlens-tuple" in info["warnings"][0]
+
+
+# ------------------------------------------------------------------- trace-example input shapes
+
+
+class TwoInputs(nn.Module):
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return a.sum() + b.sum()
+
+
+@pytest.mark.parametrize(
+    ("example", "expected"),
+    [
+        # keyword inputs in another order than forward's: the file cannot say which is which
+        ({"b": torch.rand(5, 6), "a": torch.rand(2, 3, dtype=torch.float64)}, None),
+        # positional inputs that differ: the same archive layout, so not claimed either
+        ((torch.rand(2, 3, dtype=torch.float64), torch.rand(5, 6)), None),
+        # every example tensor alike: the order does not matter
+        ((torch.rand(4, 4), torch.rand(4, 4)), [("float32", (4, 4)), ("float32", (4, 4))]),
+    ],
+    ids=["kwargs_reordered", "positional_different", "positional_alike"],
+)
+def test_trace_example_shapes_only_where_the_mapping_is_certain(
+    example: Any, expected: list[tuple[str, tuple[int, ...]]] | None, tmp_path: Path
+) -> None:
+    path = tmp_path / "two.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if isinstance(example, dict):
+            traced = torch.jit.trace(TwoInputs(), example_kwarg_inputs=example)
+        else:
+            traced = torch.jit.trace(TwoInputs(), example)
+    traced.save(str(path))
+    info = modellens.summarize(modellens.load(path))
+    shapes = [(i["dtype"], _tuple(i["shape"])) for i in info["inputs"]]
+    if expected is None:
+        assert shapes == [(None, None), (None, None)]
+        assert any("does not record which input" in w for w in info["warnings"])
+    else:
+        assert shapes == expected
+        assert not any("does not record which input" in w for w in info["warnings"])
+    if isinstance(example, dict):  # what the old by-position mapping gave was wrong
+        by_name = {k: (str(v.dtype).removeprefix("torch."), tuple(v.shape)) for k, v in example.items()}
+        assert list(by_name.values()) != [by_name["a"], by_name["b"]]
+
+
+def _tuple(shape: list[Any] | None) -> tuple[Any, ...] | None:
+    return None if shape is None else tuple(shape)
