@@ -84,7 +84,7 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
             ) from err
         traced = archive["traced"] if archive["traced"] is not None else converter.looks_traced()
         example = archive["trace_example"] if traced else None
-        shapes_known = bool(example) and _apply_trace_shapes(graph, example)
+        shapes_known = example is not None and bool(example) and _apply_trace_shapes(graph, example)
         _describe(graph, archive, traced, torch.__version__, shapes_known)
         _mark_placeholders(graph, placeholders)
     if converter.resolved_branches:
