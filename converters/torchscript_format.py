@@ -17,7 +17,8 @@ from converters import schema
 from converters.errors import ModelLoadError
 from converters.source import ModelSource
 from converters.torch_ops import CORE_NAMESPACES, TORCH_EXTRA_FIX, TorchTensorStore
-from converters.torchscript_graph import ForwardConverter
+from converters.torchscript_graph import CorruptDebugInfo, ForwardConverter
+from converters.torchscript_integrity import check_storages
 from converters.torchscript_missing_ops import (
     MAX_PLACEHOLDERS,
     UNKNOWN_OP,
@@ -71,11 +72,18 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
     source.start_hashing()
     with placeholder_scope() as placeholders:  # operators of libraries that are not installed
         module = _load(torch, source, placeholders)
+        check_storages(source.path, source.display_name)
         archive = _archive_facts(torch, source)
         method, overloads = _forward_method(module, source)
         converter = ForwardConverter(torch, module, TorchTensorStore(), method)
         try:
             graph = converter.convert()
+        except CorruptDebugInfo as err:
+            raise ModelLoadError(
+                f"{source.display_name} is a truncated or corrupt TorchScript archive (its debug "
+                f"records: {_first_line(str(err))})",
+                "re-save the model with torch.jit.save, or copy the file again completely",
+            ) from err
         except (RuntimeError, ValueError, TypeError, AttributeError, KeyError, IndexError) as err:
             raise ModelLoadError(
                 f"{source.display_name} holds a TorchScript construct ModelLens cannot draw "

@@ -51,6 +51,10 @@ FORMAT = "torchscript"
 _FOLDABLE_CONSTRUCTS = ("prim::ListConstruct", "prim::TupleConstruct")
 
 
+class CorruptDebugInfo(Exception):
+    """The archive's debug records (``*.debug_pkl``, source ranges) cannot be read."""
+
+
 @dataclass(frozen=True)
 class _Module:
     path: str
@@ -488,7 +492,10 @@ class ForwardConverter:
         return scope.namespace
 
     def _source(self, node: Any) -> str:
-        location, traced_style = source_location(node)
+        try:
+            location, traced_style = source_location(node)
+        except RuntimeError as err:  # torch reads *.debug_pkl lazily, here
+            raise CorruptDebugInfo(str(err)) from err
         if traced_style is not None:
             self._columns[traced_style] += 1
         return location

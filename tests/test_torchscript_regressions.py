@@ -438,3 +438,55 @@ def test_trace_example_shapes_only_where_the_mapping_is_certain(
 
 def _tuple(shape: list[Any] | None) -> tuple[Any, ...] | None:
     return None if shape is None else tuple(shape)
+
+
+# ------------------------------------------------------------------ damaged records in the archive
+
+
+def _rewrite_entry(
+    src: Path, dst: Path, leaf: str, change: Callable[[bytes], bytes], *, keep_crc: bool
+) -> None:
+    """Copy an archive with one entry's bytes changed; ``keep_crc`` leaves the old CRC-32 in place
+    (a flipped byte in transit), else the entry is consistent (a record cut short when written)."""
+    with zipfile.ZipFile(src) as zin:
+        entries = [(info, zin.read(info)) for info in zin.infolist()]
+    with zipfile.ZipFile(dst, "w", zipfile.ZIP_STORED) as zout:
+        for info, data in entries:
+            zout.writestr(info.filename, change(data) if info.filename.endswith(leaf) else data)
+    if keep_crc:  # put the original CRC back into both headers
+        with zipfile.ZipFile(src) as zin:
+            original = next(i for i in zin.infolist() if i.filename.endswith(leaf))
+        raw = bytearray(dst.read_bytes())
+        with zipfile.ZipFile(dst) as zout:
+            changed = next(i for i in zout.infolist() if i.filename.endswith(leaf))
+        new, old = changed.CRC.to_bytes(4, "little"), original.CRC.to_bytes(4, "little")
+        dst.write_bytes(bytes(raw).replace(new, old))
+
+
+def _flip_first_byte(data: bytes) -> bytes:
+    return bytes([data[0] ^ 0xFF]) + data[1:]
+
+
+@pytest.mark.parametrize(
+    ("leaf", "change", "keep_crc", "expected"),
+    [
+        ("data/0", _flip_first_byte, True, "fails its CRC check"),
+        ("data/1", lambda data: data[:8], False, "holds 8 bytes where its tensor needs"),
+        (".debug_pkl", lambda data: b"\0" * len(data), False, "its debug records"),
+    ],
+    ids=["storage_crc", "storage_short", "debug_pkl_zeroed"],
+)
+def test_damaged_records_are_a_corrupt_archive(
+    leaf: str, change: Callable[[bytes], bytes], keep_crc: bool, expected: str, tmp_path: Path
+) -> None:
+    """torch itself opens these files (with wrong values, or fails late); ModelLens says corrupt."""
+    path, bad = tmp_path / "model.pt", tmp_path / "bad.pt"
+    torch.manual_seed(0)
+    torch.jit.script(ResNetish().eval()).save(str(path))
+    _rewrite_entry(path, bad, leaf, change, keep_crc=keep_crc)
+    if leaf.startswith("data/"):
+        torch.jit.load(str(bad))  # torch does not notice
+    with pytest.raises(ModelLoadError) as err:
+        modellens.load(bad)
+    assert "corrupt TorchScript archive" in err.value.message and expected in err.value.message
+    assert "please report" not in str(err.value) and "\n" not in str(err.value)
