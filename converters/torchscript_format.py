@@ -11,6 +11,7 @@ from __future__ import annotations
 import pickle
 import re
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from converters import schema
@@ -29,6 +30,7 @@ from converters.torchscript_missing_ops import (
 )
 
 FORMAT = "torchscript"
+_CHECK_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modellens-ts-check")
 EXTENSIONS = (".pt", ".pth", ".torchscript", ".ptl", ".zip")
 _SUSPECT_SUFFIXES = (".pt", ".pth", ".torchscript", ".ptl")
 SCRIPT_SNIPPET = (
@@ -72,7 +74,8 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
     source.start_hashing()
     with placeholder_scope() as placeholders:  # operators of libraries that are not installed
         module = _load(torch, source, placeholders)
-        check_storages(source.path, source.display_name)
+        # CRC-32 of the tensor records on a worker thread (zlib releases the GIL) while the graph is built
+        storages_checked = _CHECK_POOL.submit(check_storages, source.path, source.display_name)
         archive = _archive_facts(torch, source)
         method, overloads = _forward_method(module, source)
         converter = ForwardConverter(torch, module, TorchTensorStore(), method)
@@ -95,6 +98,7 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
         shapes_known = example is not None and bool(example) and _apply_trace_shapes(graph, example)
         _describe(graph, archive, traced, torch.__version__, shapes_known)
         _mark_placeholders(graph, placeholders)
+    storages_checked.result()  # ModelLoadError for a damaged tensor record
     if converter.resolved_branches:
         graph.graph["resolved_branches"] = converter.resolved_branches
         graph.graph["warnings"].append(
