@@ -68,6 +68,7 @@ class _Weight:
 @dataclass(frozen=True)
 class _Const:
     value: Any
+    weights: tuple[schema.TensorInfo, ...] = ()  # a list attribute of parameters (``_flat_weights``)
 
 
 _Global = _Module | _Weight | _Const
@@ -265,28 +266,34 @@ class ForwardConverter:
         elif (
             isinstance(value, list | tuple) and value and all(isinstance(v, self.torch.Tensor) for v in value)
         ):
-            self.globals[out.unique()] = _Const(self._tensor_list(owner.path, value))
+            names, infos = self._tensor_list(owner.path, value)
+            self.globals[out.unique()] = _Const(names, infos)
         else:
             self.globals[out.unique()] = _Const(json_safe(value))
         return True
 
-    def _tensor_list(self, owner: str, tensors: list[Any] | tuple[Any, ...]) -> list[str]:
+    def _tensor_list(
+        self, owner: str, tensors: list[Any] | tuple[Any, ...]
+    ) -> tuple[list[str], tuple[schema.TensorInfo, ...]]:
         """A list attribute of tensors (an RNN's ``_flat_weights``): each named after the parameter
-        or buffer it is (kept in the store for the inspector), else described."""
+        or buffer it is (kept in the store for the inspector), else described; with the weights
+        of the named ones, which the users get as weight ports."""
         module = self._attribute(owner) if owner else self.module
         by_address = {
             t.data_ptr(): f"{owner}.{n}" if owner else n
             for n, t in [*module.named_parameters(), *module.named_buffers()]
         }
         names = []
+        infos: list[schema.TensorInfo] = []
         for tensor in tensors:
             name = by_address.get(tensor.data_ptr())
             if name is None:
                 names.append(json_safe(tensor))
                 continue
             info = self._weight_info(name, tensor)
+            infos.append(info)
             names.append(f"{name} {info.dtype} {list(info.shape or ())}")
-        return names
+        return names, tuple(infos)
 
     def _fold_construct(self, node: Any) -> bool:
         """A list/tuple of constants becomes one constant, unless it is changed later
@@ -313,6 +320,7 @@ class ForwardConverter:
         subgraph_ids, captured, mutated_inside = self._convert_blocks(scope, node, node_id, module_ns)
         own = {v.unique() for v in inputs}
         captured = [v for v in captured if v.unique() not in own]
+        listed: list[tuple[str, schema.TensorInfo]] = []
         for port, value in enumerate([*inputs, *captured]):
             if len(formals) <= port:
                 formals.append("captured" if port >= len(inputs) else f"input{port}")
@@ -330,6 +338,11 @@ class ForwardConverter:
             else:
                 input_names.append("")
                 attributes.setdefault(formal, readable_constant(formal, ref.value))
+                listed.extend((f"{formal}[{i}]", info) for i, info in enumerate(ref.weights))
+        for formal, info in listed:  # each tensor of a weight list as a port of its own, after the inputs
+            weights[len(input_names)] = info
+            formals.append(formal)
+            input_names.append(info.name)
         outputs = [schema.TensorInfo(o.debugName(), *describe_jit_type(o.type())) for o in node.outputs()]
         schema.add_node(
             scope.graph,

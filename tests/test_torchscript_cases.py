@@ -230,7 +230,7 @@ class Case:
     pins: dict[str, Any] = field(default_factory=dict)  # hand-checked values from torch_expectations
     inputs: tuple[tuple[str, str | None, Any], ...] = ()  # (name, dtype, shape)
     outputs: tuple[str, ...] = ()
-    named_weights: bool = True  # parameters reach nodes as weights (an RNN's come as one list)
+    named_weights: bool = True  # parameters reach nodes as weights (an RNN's _flat_weights too)
 
 
 CASES = (
@@ -278,7 +278,6 @@ CASES = (
         pins={"lstm": 1, "parameters": 4 * 32 + 8 * 32 + 32 + 32 + 2 * (8 * 32) + 32 + 32},
         inputs=(("input", None, None), ("hx", "Optional[Tuple[Tensor, Tensor]]", None)),
         outputs=("output[0]", "output[1]"),
-        named_weights=False,
     ),
     Case(
         "mixed_inputs_dict_out",
@@ -483,7 +482,7 @@ def test_case_groups_are_the_modules(case: Case, open_case: Callable[[Case], Ope
     for node_id, data in _all_nodes(opened.graph):  # a weight is used inside the module owning it
         for info in data["weights"].values():
             if not info.name.startswith("constant_"):
-                owner, leaf = info.name.rsplit(".", 1)
+                owner, _, leaf = info.name.rpartition(".")
                 if data["namespace"] != owner.replace(".", "/"):  # only a tied weight may be read
                     user = functools.reduce(getattr, data["namespace"].split("/"), module)  # elsewhere
                     tied = getattr(user, leaf).data_ptr() == _attribute(module, info.name).data_ptr()
