@@ -105,6 +105,8 @@ class ForwardConverter:
         self._weights: dict[str, schema.TensorInfo] = {}
         self._columns: Counter[bool] = Counter()  # source columns: zero (traced) or not
         self._constants = 0
+        self._constant_names: dict[int, str] | None = None  # tensor address -> ``CONSTANTS.c0``
+        self._constant_tensors: dict[int, Any] = {}  # tensor constants drawn as weights, by address
         self.resolved_branches = 0  # Ifs on constant conditions, drawn as their taken block
 
     # ------------------------------------------------------------------------------ entry points
@@ -132,6 +134,8 @@ class ForwardConverter:
         graph.graph["group_labels"] = scope.group_labels
         graph.graph["tensor_store"] = self.store
         graph.graph["parameters"], graph.graph["parameter_bytes"] = self._parameter_totals()
+        if graph.graph["parameters"] == 0 and self._constant_tensors:
+            self._count_frozen_weights(graph)
         return graph
 
     def looks_traced(self) -> bool:
@@ -239,7 +243,8 @@ class ForwardConverter:
         ivalue = constant_value(value)
         if isinstance(ivalue, self.torch.Tensor):
             self._constants += 1
-            name = f"constant_{self._constants}"
+            name = self._constant_name(ivalue)
+            self._constant_tensors.setdefault(ivalue.data_ptr(), ivalue)
             self.globals[value.unique()] = _Weight(self._weight_info(name, ivalue))
         else:
             self.globals[value.unique()] = _Const(json_safe(ivalue))
@@ -530,6 +535,34 @@ class ForwardConverter:
                 nbytes=int(tensor.numel() * tensor.element_size()),
             )
         return self._weights[name]
+
+    def _constant_name(self, tensor: Any) -> str:
+        """The name the file gives a tensor constant (``CONSTANTS.c0`` in its code: a frozen model's
+        weights), else ``constant_N``."""
+        if self._constant_names is None:
+            try:
+                _, constants = self.module.code_with_constants
+                mapping = constants.const_mapping
+            except (AttributeError, RuntimeError):
+                mapping = {}
+            self._constant_names = {
+                value.data_ptr(): f"CONSTANTS.{key}"
+                for key, value in mapping.items()
+                if isinstance(value, self.torch.Tensor)
+            }
+        return self._constant_names.get(tensor.data_ptr(), f"constant_{self._constants}")
+
+    def _count_frozen_weights(self, graph: schema.ModelGraph) -> None:
+        """A module without parameters whose operators read tensor constants (``torch.jit.freeze``
+        turns the weights into constants): those constants are its parameters."""
+        tensors = list(self._constant_tensors.values())
+        graph.graph["parameters"] = sum(int(t.numel()) for t in tensors)
+        graph.graph["parameter_bytes"] = sum(int(t.numel() * t.element_size()) for t in tensors)
+        graph.graph["warnings"].append(
+            f"The weights are constants ({len(tensors)} tensors, counted as the parameters): a frozen "
+            "model (torch.jit.freeze) keeps no parameter names, so they show as the file names them "
+            "(CONSTANTS.c0, ...)"
+        )
 
     def _parameter_totals(self) -> tuple[int, int]:
         """Elements and bytes of all parameters and buffers, a tensor shared by several names

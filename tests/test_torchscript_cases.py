@@ -481,7 +481,7 @@ def test_case_groups_are_the_modules(case: Case, open_case: Callable[[Case], Ope
         assert labels[name] == getattr(module, name).original_name
     for node_id, data in _all_nodes(opened.graph):  # a weight is used inside the module owning it
         for info in data["weights"].values():
-            if not info.name.startswith("constant_"):
+            if not info.name.startswith(("constant_", "CONSTANTS.")):
                 owner, _, leaf = info.name.rpartition(".")
                 if data["namespace"] != owner.replace(".", "/"):  # only a tied weight may be read
                     user = functools.reduce(getattr, data["namespace"].split("/"), module)  # elsewhere
@@ -504,7 +504,7 @@ def test_case_weights_carry_their_values(case: Case, open_case: Callable[[Case],
     module = opened.expected["module"]
     store = opened.graph.graph["tensor_store"]
     weights = {w.name: w for _, d in opened.graph.nodes(data=True) for w in d["weights"].values()}
-    named = {name: info for name, info in weights.items() if not name.startswith("constant_")}
+    named = {name: info for name, info in weights.items() if not name.startswith(("constant_", "CONSTANTS."))}
     assert bool(named) == case.named_weights
     for name, info in named.items():
         tensor = _attribute(module, name)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -490,3 +491,27 @@ def test_damaged_records_are_a_corrupt_archive(
         modellens.load(bad)
     assert "corrupt TorchScript archive" in err.value.message and expected in err.value.message
     assert "please report" not in str(err.value) and "\n" not in str(err.value)
+
+
+# ------------------------------------------------------------------------------- frozen modules
+
+
+def test_frozen_model_weights_are_named_and_counted(tmp_path: Path) -> None:
+    """torch.jit.freeze turns the weights into constants (``CONSTANTS.c0`` in the code): they keep
+    the file's names, carry their values, and count as the parameters."""
+    torch.manual_seed(0)
+    path = tmp_path / "frozen.pt"
+    frozen = torch.jit.freeze(torch.jit.script(ResNetish().eval()))
+    frozen.save(str(path))
+    loaded = torch.jit.load(str(path))
+    assert not list(loaded.parameters())
+    _, constants = loaded.code_with_constants
+    tensors = {f"CONSTANTS.{k}": v for k, v in constants.const_mapping.items() if isinstance(v, torch.Tensor)}
+    graph = modellens.load(path)
+    weights = {w.name: w for _, d in graph.nodes(data=True) for w in d["weights"].values()}
+    assert set(weights) == set(tensors)
+    for name, tensor in tensors.items():
+        assert weights[name].shape == tuple(tensor.shape)
+        np.testing.assert_array_equal(graph.graph["tensor_store"].array(name), tensor.numpy())
+    assert modellens.summarize(graph)["parameters"] == sum(t.numel() for t in tensors.values())
+    assert any("frozen model" in w for w in graph.graph["warnings"])
