@@ -255,6 +255,7 @@ def _describe(
     graph.graph["producer"] = "PyTorch (torch.jit.trace)" if traced else "PyTorch (torch.jit.script)"
     graph.graph["torchscript_kind"] = kind
     metadata = graph.graph["metadata"]
+    metadata["forward"] = graph.graph["forward_schema"]
     metadata["loaded_with"] = f"torch {torch_version}"
     if archive["version"]:
         metadata["file_format_version"] = archive["version"]

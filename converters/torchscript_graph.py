@@ -41,6 +41,7 @@ from converters.torchscript_nodes import (
     OperatorFormals,
     constant_value,
     forward_schema,
+    named_tuple_fields,
     node_attributes,
     readable_constant,
     return_construct,
@@ -177,6 +178,11 @@ class ForwardConverter:
         if construct.kind() == "prim::DictConstruct":
             for key, value in zip(values[::2], values[1::2], strict=True):
                 self._add_output(scope, value, str(json_safe(constant_value(key))))
+            return
+        fields = named_tuple_fields(construct.output().type())
+        if fields is not None and len(fields) == len(values):  # a NamedTuple: its field names
+            for field_name, value in zip(fields, values, strict=True):
+                self._add_output(scope, value, field_name)
             return
         for index, value in enumerate(values):
             self._add_output(scope, value, f"output[{index}]")

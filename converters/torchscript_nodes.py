@@ -164,6 +164,26 @@ def return_construct(returned: list[Any], jit_graph: Any) -> Any:
     return node
 
 
+def named_tuple_fields(jit_type: Any) -> list[str] | None:
+    """The field names of a NamedTuple type (``NamedTuple(logits : Tensor, score : float)``), else
+    None (a plain tuple)."""
+    text = str(jit_type.str()) if hasattr(jit_type, "str") else ""
+    if not text.startswith("NamedTuple(") or not text.endswith(")"):
+        return None
+    fields, depth, current = [], 0, ""
+    for char in text[len("NamedTuple(") : -1]:
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if char == "," and depth == 0:
+            fields.append(current)
+            current = ""
+        else:
+            current += char
+    fields.append(current)
+    names = [field.split(" : ", 1)[0].strip() for field in fields if field.strip()]
+    return names if all(name.isidentifier() for name in names) else None
+
+
 def _file_name(path: str) -> str:
     return path.replace("\\", "/").rsplit("/", 1)[-1]
 

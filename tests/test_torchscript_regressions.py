@@ -13,7 +13,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import networkx as nx
 import numpy as np
@@ -483,7 +483,7 @@ def test_damaged_records_are_a_corrupt_archive(
     """torch itself opens these files (with wrong values, or fails late); ModelLens says corrupt."""
     path, bad = tmp_path / "model.pt", tmp_path / "bad.pt"
     torch.manual_seed(0)
-    torch.jit.script(ResNetish().eval()).save(str(path))
+    save_model("resnet", "traced", tmp_path).rename(path)  # tracing compiles no library code
     _rewrite_entry(path, bad, leaf, change, keep_crc=keep_crc)
     if leaf.startswith("data/"):
         torch.jit.load(str(bad))  # torch does not notice
@@ -501,7 +501,7 @@ def test_frozen_model_weights_are_named_and_counted(tmp_path: Path) -> None:
     the file's names, carry their values, and count as the parameters."""
     torch.manual_seed(0)
     path = tmp_path / "frozen.pt"
-    frozen = torch.jit.freeze(torch.jit.script(ResNetish().eval()))
+    frozen = torch.jit.freeze(torch.jit.load(str(save_model("resnet", "traced", tmp_path))))
     frozen.save(str(path))
     loaded = torch.jit.load(str(path))
     assert not list(loaded.parameters())
@@ -515,3 +515,42 @@ def test_frozen_model_weights_are_named_and_counted(tmp_path: Path) -> None:
         np.testing.assert_array_equal(graph.graph["tensor_store"].array(name), tensor.numpy())
     assert modellens.summarize(graph)["parameters"] == sum(t.numel() for t in tensors.values())
     assert any("frozen model" in w for w in graph.graph["warnings"])
+
+
+# ------------------------------------------------------------------ inputs and outputs described
+
+
+class Scored(NamedTuple):
+    logits: torch.Tensor
+    score: float
+
+
+class NamedOut(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3, 3)
+
+    def forward(self, pair: tuple[torch.Tensor, torch.Tensor], name: str = "x", k: int = 3) -> Scored:
+        return Scored(self.fc(pair[0] + pair[1]), float(k))
+
+
+def test_named_tuple_outputs_and_described_inputs(tmp_path: Path) -> None:
+    from viewer import tables
+
+    path = tmp_path / "named.pt"
+    torch.jit.script(NamedOut()).save(str(path))
+    schema = torch.jit.load(str(path)).forward.schema
+    graph = modellens.load(path)
+    assert [o["name"] for o in modellens.summarize(graph)["outputs"]] == list(Scored._fields)
+    inputs = tables.io_table(graph, "inputs")
+    arguments = list(schema.arguments)[1:]
+    assert list(inputs["name"]) == [a.name for a in arguments]
+    assert list(inputs["type"]) == [a.type.annotation_str for a in arguments]
+    assert list(inputs["default"]) == [
+        repr(a.default_value) if a.has_default_value() else "" for a in arguments
+    ]
+    outputs = tables.io_table(graph, "outputs")
+    assert outputs["type"][0] == "Tensor (dtype, shape not stored)" and outputs["dtype"][0] == "?"
+    metadata = dict(zip(*tables.metadata_table(graph).T.values, strict=True))
+    signature = "forward(pair: Tuple[Tensor, Tensor], name: str = 'x', k: int = 3) -> "
+    assert metadata["forward"] == signature + schema.returns[0].type.annotation_str
