@@ -554,3 +554,32 @@ def test_named_tuple_outputs_and_described_inputs(tmp_path: Path) -> None:
     metadata = dict(zip(*tables.metadata_table(graph).T.values, strict=True))
     signature = "forward(pair: Tuple[Tensor, Tensor], name: str = 'x', k: int = 3) -> "
     assert metadata["forward"] == signature + schema.returns[0].type.annotation_str
+
+
+# --------------------------------------------------------------------------- zips holding models
+
+
+@pytest.mark.parametrize("inner", ["m.ptl", "model.bin", "nested/weights.torchscript"])
+def test_zip_holding_torchscript_under_any_name_opens(inner: str, tmp_path: Path) -> None:
+    model = save_model("unet", "traced", tmp_path)
+    bundle = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(bundle, "w") as archive:
+        archive.write(model, inner)
+        archive.writestr("README.md", "a model")
+    direct = modellens.summarize(modellens.load(model))
+    opened = modellens.summarize(modellens.load(bundle))
+    assert opened["format"] == "torchscript" and opened["op_types"] == direct["op_types"]
+    assert not any("The zip holds" in w for w in opened["warnings"])
+
+
+def test_zip_holding_two_models_says_which_it_opened(tmp_path: Path) -> None:
+    first, second = save_model("unet", "traced", tmp_path), save_model("containers", "traced", tmp_path)
+    bundle = tmp_path / "two.zip"
+    with zipfile.ZipFile(bundle, "w") as archive:
+        archive.write(first, "a.pt")
+        archive.write(second, "b.pt")
+    graph = modellens.load(bundle)
+    assert graph.graph["source_name"] == "a.pt"
+    assert (
+        graph.graph["warnings"][0] == "The zip holds 2 models: opened a.pt, not b.pt (unzip it to open those)"
+    )
