@@ -105,6 +105,12 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
             f"{converter.resolved_branches} if/else on module attributes fixed in this file (such as "
             "`self.training`, False when saved in eval mode) are drawn as the branch taken"
         )
+    if converter.folded_guards:
+        graph.graph["folded_guards"] = converter.folded_guards
+        graph.graph["warnings"].append(
+            f"{converter.folded_guards} input checks (`if <condition>: raise ...`, such as BatchNorm's "
+            "dimension check) and the operators computing their conditions are not drawn"
+        )
     if len(overloads) > 1:
         graph.graph["warnings"].append(
             f"forward is overloaded ({', '.join(overloads)}): the graph shows {method}"

@@ -41,6 +41,7 @@ from converters.torchscript_nodes import (
     OperatorFormals,
     constant_value,
     forward_schema,
+    input_guards,
     named_tuple_fields,
     node_attributes,
     readable_constant,
@@ -102,6 +103,8 @@ class ForwardConverter:
         self.formals = OperatorFormals(torch)
         self.modules = ModuleTree(module)
         self.calls: CallNamespaces | None = None
+        self.guards: set[Any] = set()  # input checks (``if x.dim() != 4: raise``), not drawn
+        self.folded_guards = 0
         self._owners: dict[int, str] = {}  # attribute value -> path of the module holding it
         self._weights: dict[str, schema.TensorInfo] = {}
         self._columns: Counter[bool] = Counter()  # source columns: zero (traced) or not
@@ -117,6 +120,7 @@ class ForwardConverter:
         jit_graph = method.graph.copy()
         self.torch._C._jit_pass_inline(jit_graph)
         self.calls = CallNamespaces(jit_graph, self.modules.classes())
+        self.guards = input_guards(jit_graph.block())
         scope = _Scope(schema.new_graph(FORMAT, "TorchScript"), prefix="")
         graph = scope.graph
         graph.graph["subgraphs"] = self.subgraphs
@@ -214,6 +218,9 @@ class ForwardConverter:
         for node in nodes:
             kind = node.kind()
             if skip is not None and node == skip:
+                continue
+            if node in self.guards:
+                self.folded_guards += kind == "prim::If"
                 continue
             if kind == "prim::Constant":
                 self._fold_constant(node)

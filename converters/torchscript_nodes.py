@@ -184,6 +184,52 @@ def named_tuple_fields(jit_type: Any) -> list[str] | None:
     return names if all(name.isidentifier() for name in names) else None
 
 
+_GUARD_BODY = ("prim::RaiseException", "aten::format", "aten::str", "prim::Uninitialized", "aten::warn")
+_PURE_PREFIXES = ("aten::", "prim::")
+_IMPURE = ("aten::append", "aten::warn", "prim::RaiseException", "prim::Print", "aten::_set_item")
+
+
+def input_guards(block: Any) -> set[Any]:
+    """The input checks of a block and its nested blocks: ``if x.dim() != 4: raise ValueError(...)``
+    (an If without outputs whose branches only raise, format messages or do nothing) and the
+    operators computing nothing but their conditions. The ONNX exporter folds these away (its
+    shapes are known); drawn, they make every scripted BatchNorm a group of four nodes."""
+    guards: set[Any] = set()
+    nodes = list(block.nodes())
+    for node in nodes:
+        for inner in node.blocks():
+            guards |= input_guards(inner)
+        if node.kind() == "prim::If" and not list(node.outputs()) and _only_raises(node):
+            guards.add(node)
+    for node in reversed(nodes):  # then what only feeds them, back to front
+        outputs = list(node.outputs())
+        if (
+            node in guards
+            or not outputs
+            or list(node.blocks())
+            or node.kind() in ("prim::Constant", "prim::GetAttr")
+            or not _is_pure(node)
+        ):
+            continue
+        uses = [use for out in outputs for use in out.uses()]
+        if uses and all(use.user in guards for use in uses):
+            guards.add(node)
+    return guards
+
+
+def _only_raises(node: Any) -> bool:
+    """Branches that raise (or do nothing), computing only what the message needs."""
+    inner = [n for block in node.blocks() for n in block.nodes() if n.kind() != "prim::Constant"]
+    if not any(n.kind() == "prim::RaiseException" for n in inner):
+        return False
+    return all(n.kind() in _GUARD_BODY or (_is_pure(n) and not list(n.blocks())) for n in inner)
+
+
+def _is_pure(node: Any) -> bool:
+    kind = node.kind()
+    return kind.startswith(_PURE_PREFIXES) and kind not in _IMPURE and not kind.endswith("_")
+
+
 def _file_name(path: str) -> str:
     return path.replace("\\", "/").rsplit("/", 1)[-1]
 

@@ -348,7 +348,7 @@ def torch_expectations(path: Path) -> dict[str, Any]:
     returned = next(iter(graph.return_node().inputs()))
     ret_node = returned.node()
     skip = ret_node if ret_node.kind() in RETURN_CONSTRUCTS and len(returned.uses()) == 1 else None
-    walker = _Walker({next(iter(graph.inputs())).unique(): module}, skip)
+    walker = _Walker({next(iter(graph.inputs())).unique(): module}, skip, _checks(graph.block()))
     ops: Counter[str] = Counter()
     subgraphs = walker.walk(graph.nodes(), ops)
     seen, parameters = set(), 0
@@ -367,12 +367,38 @@ def torch_expectations(path: Path) -> dict[str, Any]:
     }
 
 
+def _checks(block: Any) -> set[Any]:
+    """Input checks, not drawn: an If without outputs whose branches raise (or do nothing) and
+    change nothing, and the operators whose results only such Ifs read."""
+    found: set[Any] = set()
+    nodes = list(block.nodes())
+    for node in nodes:
+        for inner in node.blocks():
+            found |= _checks(inner)
+        body = [n for b in node.blocks() for n in b.nodes() if n.kind() != "prim::Constant"]
+        if (
+            node.kind() == "prim::If"
+            and not list(node.outputs())
+            and any(n.kind() == "prim::RaiseException" for n in body)
+            and not any(n.kind() in ("aten::append", "prim::Print") or n.kind().endswith("_") for n in body)
+            and not any(list(n.blocks()) for n in body)
+        ):
+            found.add(node)
+    for node in reversed(nodes):
+        uses = [use for out in node.outputs() for use in out.uses()]
+        if node.kind() in ("prim::Constant", "prim::GetAttr") or list(node.blocks()) or node in found:
+            continue
+        if uses and all(use.user in found for use in uses) and not node.kind().endswith("_"):
+            found.add(node)
+    return found
+
+
 class _Walker:
     """Counts drawn operators (into ``ops`` for the main graph) and the blocks that become
     subgraphs, tracking module objects and constant values the way TorchScript defines them."""
 
-    def __init__(self, modules: dict[int, Any], skip: Any) -> None:
-        self.modules, self.skip = modules, skip
+    def __init__(self, modules: dict[int, Any], skip: Any, checks: set[Any]) -> None:
+        self.modules, self.skip, self.checks = modules, skip, checks
         self.values: dict[int, Any] = {}
 
     def walk(self, nodes: Any, ops: Counter[str] | None) -> int:
@@ -382,7 +408,11 @@ class _Walker:
             ins = [v.unique() for v in node.inputs()]
             if kind == "prim::Constant" and not isinstance(outs[0].toIValue(), torch.Tensor):
                 self.values[outs[0].unique()] = outs[0].toIValue()
-            elif kind == "prim::Constant" or (self.skip is not None and node == self.skip):
+            elif (
+                kind == "prim::Constant"
+                or (self.skip is not None and node == self.skip)
+                or node in self.checks
+            ):
                 continue
             elif kind == "prim::GetAttr" and ins[0] in self.modules:
                 value = getattr(self.modules[ins[0]], node.s("name"))

@@ -24,6 +24,7 @@ from torch import nn
 import modellens
 from converters import ModelLoadError, validate_graph
 from converters.schema import ModelGraph
+from viewer.hierarchy import build_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_models" / "control_flow_scripted.torchscript"
@@ -109,11 +110,12 @@ class ResNetish(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.layer1 = nn.Sequential(Bottleneck(8, 4, True), Bottleneck(16, 4, False))
         self.layer2 = nn.Sequential(Bottleneck(16, 8, True), Bottleneck(32, 8, False))
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(32, 5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.layer2(self.layer1(self.relu(self.bn1(self.conv1(x)))))
-        return self.fc(torch.flatten(x.mean(dim=(2, 3)), 1))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
 class Blk(nn.Module):
@@ -236,6 +238,25 @@ def test_module_paths_match_the_onnx_export(
     assert {classes[re.sub(r"_\d+$", "", p)] for p in ours - exported} <= {"BatchNorm2d"}
     if name == "resnet":
         assert {"layer1.0.relu", "layer1.0.relu_1", "layer1.0.relu_2"} <= ours
+
+
+@pytest.mark.parametrize(("name", "how"), [(n, h) for n, h in SAVED if n != "containers"])
+def test_top_level_groups_match_the_onnx_export(
+    name: str, how: str, saved_model: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    """Scripted modules carry input checks (BatchNorm's ``if input.dim() != 4: raise``, the adaptive
+    pool's output-size check) that the exporter folds away: not drawn, so the same groups open. (The
+    exporter scopes ModuleList items at the top, ``down.0``: compared by their top module. The
+    containers model is left out: the exporter drops a ModuleDict's name.)"""
+    graph = modellens.load(saved_model(name, how))
+    exported = modellens.load(export_onnx(name, tmp_path))
+    top = {g for g, v in build_groups(graph).groups.items() if not v.parent}
+    onnx_top = {
+        onnx_module_path(g).split(".")[0] for g, v in build_groups(exported).groups.items() if not v.parent
+    }
+    assert top == onnx_top
+    if how == "scripted" and name == "resnet":
+        assert graph.graph["folded_guards"] > 0
 
 
 @pytest.mark.parametrize(("name", "how"), SAVED)
