@@ -7,6 +7,7 @@ Nothing here imports torch at module import time; functions that need it import 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -148,6 +149,10 @@ class TorchTensorStore:
     inspector's statistics, histogram and .npy download read them through ``array``."""
 
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
+    # checks the file's tensor records once, before the first values are shown (TorchScript: the
+    # zip CRC-32s, which torch does not check); raises ModelLoadError for damaged data
+    verify: Callable[[], None] | None = None
+    _verified: ModelLoadError | bool = False
 
     def names(self) -> list[str]:
         return list(self.tensors)
@@ -163,6 +168,7 @@ class TorchTensorStore:
         tensor = self.tensors.get(name)
         if tensor is None:
             raise ModelLoadError(f"No stored tensor named {name!r}", "pick a weight listed by the node")
+        self._check_once()
         tensor = tensor.detach()
         if tensor.is_quantized:
             tensor = tensor.dequantize()
@@ -174,6 +180,17 @@ class TorchTensorStore:
             raise ModelLoadError(
                 f"The values of {name!r} ({dtype_of_torch(tensor.dtype)}) cannot be shown", "none needed"
             ) from err
+
+    def _check_once(self) -> None:
+        if self.verify is not None and self._verified is False:
+            try:
+                self.verify()
+            except ModelLoadError as err:
+                self._verified = err
+            else:
+                self._verified = True
+        if isinstance(self._verified, ModelLoadError):
+            raise self._verified
 
 
 def _float8_dtypes(torch: Any) -> tuple[Any, ...]:

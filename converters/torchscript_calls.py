@@ -45,6 +45,10 @@ class CallNamespaces:
 
     def __init__(self, jit_graph: Any, classes: dict[str, str]) -> None:
         self.classes = classes
+        self._by_leaf: dict[str, list[str]] = {}
+        for path in classes:
+            self._by_leaf.setdefault(path.rsplit(".", 1)[-1], []).append(path)
+        self._chains: dict[str, list[tuple[str, str]]] = {}
         self._by_node: dict[Any, _Call] = {}
         self._module_paths: dict[int, str] = {}
         inputs = list(jit_graph.inputs())
@@ -82,11 +86,7 @@ class CallNamespaces:
             if kind == "prim::Constant":
                 continue
             self._note_module_path(node)
-            chain = [
-                (name, module_class)
-                for name, module_class in _HIERARCHY.findall(node.getModuleHierarchy())
-                if name not in _ANONYMOUS
-            ]
+            chain = self._chain(node.getModuleHierarchy())
             if chain:
                 stack = self._enter(stack, chain, calls, block)
                 self._by_node[node] = stack[-1]
@@ -99,6 +99,15 @@ class CallNamespaces:
             for inner in node.blocks():
                 self._blocks += 1
                 self._segment(inner.nodes(), list(stack), calls, self._blocks)
+
+    def _chain(self, hierarchy: str) -> list[tuple[str, str]]:
+        if hierarchy not in self._chains:
+            self._chains[hierarchy] = [
+                (name, module_class)
+                for name, module_class in _HIERARCHY.findall(hierarchy)
+                if name not in _ANONYMOUS
+            ]
+        return self._chains[hierarchy]
 
     def _note_module_path(self, node: Any) -> None:
         if node.kind() != "prim::GetAttr" or node.output().type().kind() != "ClassType":
@@ -154,19 +163,18 @@ class CallNamespaces:
         under the caller (through containers) that the call's GetAttr nodes read, else the first
         such module not called yet."""
         direct = f"{parent_path}.{call.name}" if parent_path else call.name
+        any_class = call.module_class in ("", "UNKNOWN_TYPE")
+        if direct in self.classes and (any_class or self.classes[direct] == call.module_class):
+            return direct  # the caller's own attribute
         under = f"{parent_path}." if parent_path else ""
         candidates = [
             path
-            for path, module_class in self.classes.items()
-            if path.startswith(under)
-            and path.rsplit(".", 1)[-1] == call.name
-            and (call.module_class in ("", "UNKNOWN_TYPE") or module_class == call.module_class)
+            for path in self._by_leaf.get(call.name, [])
+            if path.startswith(under) and (any_class or self.classes[path] == call.module_class)
         ]
         read = [p for p in candidates if any(e == p or e.startswith(f"{p}.") for e in call.evidence)]
-        if len(read) >= 1:
+        if read:
             return max(read, key=len)
-        if direct in candidates:
-            return direct
         parent_namespace = call.parent.namespace if call.parent else ""
         unused = [p for p in candidates if not counts[(parent_namespace, p, call.block)]]
         if unused or candidates:

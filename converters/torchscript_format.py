@@ -8,10 +8,10 @@ operator (see ``converters.torchscript_graph``). Torch is imported only inside `
 
 from __future__ import annotations
 
+import functools
 import pickle
 import re
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from converters import schema
@@ -30,7 +30,6 @@ from converters.torchscript_missing_ops import (
 )
 
 FORMAT = "torchscript"
-_CHECK_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modellens-ts-check")
 EXTENSIONS = (".pt", ".pth", ".torchscript", ".ptl", ".zip")
 _SUSPECT_SUFFIXES = (".pt", ".pth", ".torchscript", ".ptl")
 SCRIPT_SNIPPET = (
@@ -74,11 +73,11 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
     source.start_hashing()
     with placeholder_scope() as placeholders:  # operators of libraries that are not installed
         module = _load(torch, source, placeholders)
-        # CRC-32 of the tensor records on a worker thread (zlib releases the GIL) while the graph is built
-        storages_checked = _CHECK_POOL.submit(check_storages, source.path, source.display_name)
+        check_storages(source.path, source.display_name, crc=False)  # missing or short records
         archive = _archive_facts(torch, source)
         method, overloads = _forward_method(module, source)
-        converter = ForwardConverter(torch, module, TorchTensorStore(), method)
+        verify = functools.partial(check_storages, source.path, source.display_name, crc=True)
+        converter = ForwardConverter(torch, module, TorchTensorStore(verify=verify), method)
         try:
             graph = converter.convert()
         except CorruptDebugInfo as err:
@@ -98,7 +97,6 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
         shapes_known = example is not None and bool(example) and _apply_trace_shapes(graph, example)
         _describe(graph, archive, traced, torch.__version__, shapes_known)
         _mark_placeholders(graph, placeholders)
-    storages_checked.result()  # ModelLoadError for a damaged tensor record
     if converter.resolved_branches:
         graph.graph["resolved_branches"] = converter.resolved_branches
         graph.graph["warnings"].append(

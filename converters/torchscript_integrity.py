@@ -2,8 +2,9 @@
 
 torch reads a storage record without checking the zip entry's CRC, and a record shorter than its
 tensor is read past its end: a damaged file opens with wrong values. Here every storage record the
-pickles (``data.pkl``, ``constants.pkl``) refer to is checked: it exists, it holds at least
-``numel × itemsize`` bytes, and its bytes match the entry's CRC-32. The pickles are read as opcodes
+pickles (``data.pkl``, ``constants.pkl``) refer to is checked: it exists and holds at least
+``numel × itemsize`` bytes (when the file is opened), and its bytes match the entry's CRC-32 (the
+first time a weight's values are read: the inspector's statistics and .npy). The pickles are read as opcodes
 (``pickletools.genops``), never unpickled, so nothing in the file runs.
 """
 
@@ -82,8 +83,9 @@ def _storage_ref(items: list[object], folder: str) -> StorageRef | None:
     return StorageRef(f"{folder}/{items[2]}", type_name, int(items[4]))
 
 
-def check_storages(path: Path, display_name: str) -> None:
-    """ModelLoadError when a storage record is missing, too short or fails its CRC check."""
+def check_storages(path: Path, display_name: str, *, crc: bool) -> None:
+    """ModelLoadError when a storage record is missing or too short (cheap: only the pickles are
+    read), or with ``crc`` fails its CRC-32 check (reads every record: done when values are read)."""
     try:
         with zipfile.ZipFile(path) as archive:
             by_leaf = {name.split("/", 1)[-1]: name for name in archive.namelist()}
@@ -91,7 +93,7 @@ def check_storages(path: Path, display_name: str) -> None:
                 if pickle_name not in by_leaf:
                     continue
                 for ref in storage_refs(archive.read(by_leaf[pickle_name]), folder):
-                    _check_record(archive, by_leaf, ref, display_name)
+                    _check_record(archive, by_leaf, ref, display_name, crc)
     except ModelLoadError:
         raise
     except ZIP_READ_ERRORS as err:  # includes zipfile's "Bad CRC-32" on a damaged pickle
@@ -101,7 +103,7 @@ def check_storages(path: Path, display_name: str) -> None:
 
 
 def _check_record(
-    archive: zipfile.ZipFile, by_leaf: dict[str, str], ref: StorageRef, display_name: str
+    archive: zipfile.ZipFile, by_leaf: dict[str, str], ref: StorageRef, display_name: str, crc: bool
 ) -> None:
     corrupt = f"{display_name} is a corrupt TorchScript archive: the tensor data {ref.record}"
     entry = by_leaf.get(ref.record)
@@ -112,6 +114,8 @@ def _check_record(
         raise ModelLoadError(
             f"{corrupt} holds {info.file_size} bytes where its tensor needs {ref.nbytes}", _FIX
         )
+    if not crc:
+        return
     try:
         with archive.open(info) as handle:  # zipfile compares the CRC-32 once the entry is read
             while handle.read(1 << 22):

@@ -196,11 +196,17 @@ def input_guards(block: Any) -> set[Any]:
     shapes are known); drawn, they make every scripted BatchNorm a group of four nodes."""
     guards: set[Any] = set()
     nodes = list(block.nodes())
+    found = False
     for node in nodes:
+        if node.kind() not in ("prim::If", "prim::Loop"):
+            continue
         for inner in node.blocks():
             guards |= input_guards(inner)
         if node.kind() == "prim::If" and not list(node.outputs()) and _only_raises(node):
             guards.add(node)
+            found = True
+    if not found:
+        return guards
     for node in reversed(nodes):  # then what only feeds them, back to front
         outputs = list(node.outputs())
         if (
