@@ -7,6 +7,7 @@ listed in ``FORMAT_MODULES``. The extension is only a hint; bytes decide.
 from __future__ import annotations
 
 import gc
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +24,7 @@ from converters import (
     torchscript_format,
 )
 from converters.errors import UnsupportedFormatError
-from converters.source import ModelSource
+from converters.source import ZIP_READ_ERRORS, ModelSource
 
 # savedmodel first: its match is by name, and saved_model.pb's first bytes also look like ONNX's
 FORMAT_MODULES: tuple[ModuleType, ...] = (
@@ -40,7 +41,8 @@ SUPPORTED_TEXT = (
     "PyTorch ExportedProgram (.pt2); "
     "TensorFlow SavedModel (a folder holding saved_model.pb, or a .zip of it)"
 )
-_MODEL_SUFFIXES_IN_ZIP = (".onnx", ".ort", ".pt2", ".pt", ".pth", ".torchscript")
+_MODEL_SUFFIXES_IN_ZIP = (".onnx", ".ort", ".pt2", ".pt", ".pth", ".torchscript", ".ptl")
+_ZIP_MAGIC = b"PK\x03\x04"
 
 
 def detect_format(source: ModelSource) -> ModuleType:
@@ -119,8 +121,25 @@ def _zip_holds_model(source: ModelSource) -> bool:
         return True
     if any(name.lower().endswith(_MODEL_SUFFIXES_IN_ZIP) for name in names):
         return True
+    if _nested_archives(source):  # a TorchScript/.pt2 zip under another name (model.bin)
+        return True
     savedmodel.explain_missing(names, source.display_name)
     return False
+
+
+def _nested_archives(source: ModelSource, limit: int = 64) -> list[str]:
+    """Entries of a zip source that are zips themselves (their first bytes), among the first
+    ``limit`` files: models saved under any name (``model.bin`` holding TorchScript)."""
+    found = []
+    try:
+        with zipfile.ZipFile(source.path) as archive:
+            for info in [i for i in archive.infolist() if not i.is_dir()][:limit]:
+                with archive.open(info) as handle:
+                    if handle.read(4) == _ZIP_MAGIC:
+                        found.append(info.filename)
+    except ZIP_READ_ERRORS:
+        return []
+    return found
 
 
 def _model_in(unpacked: ModelSource) -> tuple[ModelSource, list[str]]:
@@ -129,7 +148,8 @@ def _model_in(unpacked: ModelSource) -> tuple[ModelSource, list[str]]:
         if savedmodel.match(ModelSource(path=folder, display_name=unpacked.display_name)):
             found = ModelSource(path=folder, display_name=unpacked.display_name, temp_dir=unpacked.temp_dir)
             return found, []
-    candidates = sorted(p for p in unpacked.path.rglob("*") if p.suffix.lower() in _MODEL_SUFFIXES_IN_ZIP)
+    files = sorted(p for p in unpacked.path.rglob("*") if p.is_file())
+    candidates = [p for p in files if p.suffix.lower() in _MODEL_SUFFIXES_IN_ZIP or _starts_zip(p)]
     if not candidates:
         return unpacked, []
     main = candidates[0]
@@ -143,3 +163,8 @@ def _model_in(unpacked: ModelSource) -> tuple[ModelSource, list[str]]:
             "to see it"
         )
     return ModelSource(path=main, display_name=main.name, temp_dir=unpacked.temp_dir), notes
+
+
+def _starts_zip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(4) == _ZIP_MAGIC

@@ -12,8 +12,10 @@ import hashlib
 import mmap
 import shutil
 import stat
+import struct
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -131,9 +133,11 @@ class ModelSource:
         return not self.is_dir and self.head.startswith(b"PK\x03\x04")
 
     def zip_names(self) -> list[str]:
-        """Entry names of a zip source ([] when not a zip or unreadable)."""
+        """Entry names of a zip source ([] when not a zip or its directory is unreadable, as in a
+        truncated file); ModelLoadError when the directory reads but is corrupt (see
+        ``zip_entry_names``)."""
         if self._zip_names is None:
-            self._zip_names = _zip_namelist(self.path) if self.is_zip() else []
+            self._zip_names = zip_entry_names(self.path, self.display_name) if self.is_zip() else []
         return self._zip_names
 
     def unpacked(self) -> ModelSource:
@@ -154,12 +158,38 @@ class ModelSource:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
-def _zip_namelist(path: Path) -> list[str]:
+def zip_entry_names(path: Path, display_name: str) -> list[str]:
+    """The entry names of a zip; [] when its directory cannot be found (a truncated file: the
+    format modules then say what it is). A directory that is found but does not decode (an entry
+    name that is not valid UTF-8 under the UTF-8 flag, a bad header field) raises ModelLoadError:
+    the file is a corrupt archive, whatever format it holds."""
     try:
         with open_zip(path) as archive:
             return archive.namelist()
     except (zipfile.BadZipFile, OSError):
         return []
+    except ZIP_CORRUPTION_ERRORS as err:
+        raise corrupt_zip_error(display_name, err) from err
+
+
+# what zipfile raises, beyond BadZipFile/OSError, for a damaged central directory or entry
+ZIP_CORRUPTION_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,  # UnicodeDecodeError: a name that is not UTF-8; a bad date or header field
+    EOFError,
+    NotImplementedError,  # an unknown compression method in a flipped header
+    struct.error,
+    zlib.error,
+)
+ZIP_READ_ERRORS: tuple[type[Exception], ...] = (zipfile.BadZipFile, OSError, *ZIP_CORRUPTION_ERRORS)
+
+
+def corrupt_zip_error(display_name: str, err: BaseException) -> ModelLoadError:
+    """The one-line error for a zip whose directory or entries are damaged."""
+    detail = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+    return ModelLoadError(
+        f"{display_name} is a truncated or corrupt zip archive ({type(err).__name__}: {detail})",
+        "re-save the model, or copy the file again completely (compare its size or checksum)",
+    )
 
 
 def pick_main_file(names: list[str]) -> str:
@@ -225,6 +255,15 @@ def safe_extract(zip_path: Path, target: Path) -> None:
         archive = open_zip(zip_path)
     except (zipfile.BadZipFile, OSError) as err:
         raise UnsupportedFormatError(f"{zip_path.name} is not a readable zip ({err})", fix) from err
+    except ZIP_CORRUPTION_ERRORS as err:
+        raise corrupt_zip_error(zip_path.name, err) from err
+    try:
+        _extract_all(archive, zip_path, target, fix)
+    except ZIP_READ_ERRORS as err:
+        raise corrupt_zip_error(zip_path.name, err) from err
+
+
+def _extract_all(archive: zipfile.ZipFile, zip_path: Path, target: Path, fix: str) -> None:
     with archive:
         infos = archive.infolist()
         _check_zip_entries(zip_path.name, infos, fix)

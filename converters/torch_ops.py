@@ -7,6 +7,7 @@ Nothing here imports torch at module import time; functions that need it import 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +60,9 @@ _CATEGORY_PATTERNS: tuple[tuple[str, str], ...] = (
     ),
 )
 _CATEGORY_RULES = tuple((category, re.compile(rf"^{pattern}_?$")) for category, pattern in _CATEGORY_PATTERNS)
-_BUILTIN_NAMESPACES = ("aten", "prim", "quantized", "_caffe2", "onnx", "profiler", "cuda")
+# operator namespaces PyTorch itself defines: an unknown operator there is not a missing library
+CORE_NAMESPACES = ("aten", "prim", "quantized", "_caffe2", "onnx", "profiler", "cuda", "_quantized", "prims")
+_BUILTIN_NAMESPACES = CORE_NAMESPACES
 
 _SCALAR_TYPE_NAMES = {
     "Float": "float32",
@@ -146,6 +149,10 @@ class TorchTensorStore:
     inspector's statistics, histogram and .npy download read them through ``array``."""
 
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
+    # checks the file's tensor records once, before the first values are shown (TorchScript: the
+    # zip CRC-32s, which torch does not check); raises ModelLoadError for damaged data
+    verify: Callable[[], None] | None = None
+    _verified: ModelLoadError | bool = False
 
     def names(self) -> list[str]:
         return list(self.tensors)
@@ -161,6 +168,7 @@ class TorchTensorStore:
         tensor = self.tensors.get(name)
         if tensor is None:
             raise ModelLoadError(f"No stored tensor named {name!r}", "pick a weight listed by the node")
+        self._check_once()
         tensor = tensor.detach()
         if tensor.is_quantized:
             tensor = tensor.dequantize()
@@ -172,6 +180,17 @@ class TorchTensorStore:
             raise ModelLoadError(
                 f"The values of {name!r} ({dtype_of_torch(tensor.dtype)}) cannot be shown", "none needed"
             ) from err
+
+    def _check_once(self) -> None:
+        if self.verify is not None and self._verified is False:
+            try:
+                self.verify()
+            except ModelLoadError as err:
+                self._verified = err
+            else:
+                self._verified = True
+        if isinstance(self._verified, ModelLoadError):
+            raise self._verified
 
 
 def _float8_dtypes(torch: Any) -> tuple[Any, ...]:

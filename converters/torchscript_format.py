@@ -8,6 +8,7 @@ operator (see ``converters.torchscript_graph``). Torch is imported only inside `
 
 from __future__ import annotations
 
+import functools
 import pickle
 import re
 from collections import OrderedDict
@@ -16,8 +17,9 @@ from typing import Any
 from converters import schema
 from converters.errors import ModelLoadError
 from converters.source import ModelSource
-from converters.torch_ops import TORCH_EXTRA_FIX, TorchTensorStore
-from converters.torchscript_graph import ForwardConverter
+from converters.torch_ops import CORE_NAMESPACES, TORCH_EXTRA_FIX, TorchTensorStore
+from converters.torchscript_graph import CorruptDebugInfo, ForwardConverter
+from converters.torchscript_integrity import check_storages
 from converters.torchscript_missing_ops import (
     MAX_PLACEHOLDERS,
     UNKNOWN_OP,
@@ -71,11 +73,19 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
     source.start_hashing()
     with placeholder_scope() as placeholders:  # operators of libraries that are not installed
         module = _load(torch, source, placeholders)
+        check_storages(source.path, source.display_name, crc=False)  # missing or short records
         archive = _archive_facts(torch, source)
         method, overloads = _forward_method(module, source)
-        converter = ForwardConverter(torch, module, TorchTensorStore(), method)
+        verify = functools.partial(check_storages, source.path, source.display_name, crc=True)
+        converter = ForwardConverter(torch, module, TorchTensorStore(verify=verify), method)
         try:
             graph = converter.convert()
+        except CorruptDebugInfo as err:
+            raise ModelLoadError(
+                f"{source.display_name} is a truncated or corrupt TorchScript archive (its debug "
+                f"records: {_first_line(str(err))})",
+                "re-save the model with torch.jit.save, or copy the file again completely",
+            ) from err
         except (RuntimeError, ValueError, TypeError, AttributeError, KeyError, IndexError) as err:
             raise ModelLoadError(
                 f"{source.display_name} holds a TorchScript construct ModelLens cannot draw "
@@ -83,16 +93,21 @@ def convert(source: ModelSource, settings: dict[str, Any] | None = None) -> sche
                 "please report it with the model's code (`print(torch.jit.load(path).code)`)",
             ) from err
         traced = archive["traced"] if archive["traced"] is not None else converter.looks_traced()
-        _describe(graph, archive, traced, torch.__version__)
+        example = archive["trace_example"] if traced else None
+        shapes_known = example is not None and bool(example) and _apply_trace_shapes(graph, example)
+        _describe(graph, archive, traced, torch.__version__, shapes_known)
         _mark_placeholders(graph, placeholders)
-    example = archive["trace_example"]
-    if traced and example:
-        _apply_trace_shapes(graph, example)
     if converter.resolved_branches:
         graph.graph["resolved_branches"] = converter.resolved_branches
         graph.graph["warnings"].append(
             f"{converter.resolved_branches} if/else on module attributes fixed in this file (such as "
             "`self.training`, False when saved in eval mode) are drawn as the branch taken"
+        )
+    if converter.folded_guards:
+        graph.graph["folded_guards"] = converter.folded_guards
+        graph.graph["warnings"].append(
+            f"{converter.folded_guards} input checks (`if <condition>: raise ...`, such as BatchNorm's "
+            "dimension check) and the operators computing their conditions are not drawn"
         )
     if len(overloads) > 1:
         graph.graph["warnings"].append(
@@ -153,6 +168,13 @@ def _load_without_library(torch: Any, source: ModelSource, text: str, placeholde
     first = UNKNOWN_OP.search(text)
     assert first is not None
     namespace, op = first.groups()
+    if namespace in CORE_NAMESPACES or namespace.startswith("__"):  # PyTorch's own: no library adds them
+        raise ModelLoadError(
+            f"{source.display_name} uses the operator {namespace}::{op}, which PyTorch "
+            f"{torch.__version__} does not have: the file was written by a newer PyTorch, or it is corrupt",
+            "upgrade PyTorch (`pip install -U torch`), or re-save the model with "
+            f"torch {torch.__version__.split('+')[0]}",
+        )
     if _imports(namespace):
         try:
             return torch.jit.load(str(source.path), map_location="cpu")
@@ -228,31 +250,47 @@ def _archive_facts(torch: Any, source: ModelSource) -> dict[str, Any]:
     return facts
 
 
-def _describe(graph: schema.ModelGraph, archive: dict[str, Any], traced: bool, torch_version: str) -> None:
+def _describe(
+    graph: schema.ModelGraph, archive: dict[str, Any], traced: bool, torch_version: str, shapes_known: bool
+) -> None:
     kind = "traced" if traced else "scripted"
     version = f", file format v{archive['version']}" if archive["version"] else ""
     graph.graph["format_label"] = f"TorchScript ({kind}){version}"
     graph.graph["producer"] = "PyTorch (torch.jit.trace)" if traced else "PyTorch (torch.jit.script)"
     graph.graph["torchscript_kind"] = kind
     metadata = graph.graph["metadata"]
+    metadata["forward"] = graph.graph["forward_schema"]
     metadata["loaded_with"] = f"torch {torch_version}"
     if archive["version"]:
         metadata["file_format_version"] = archive["version"]
     metadata.update(archive["extra"])
     notes = [TRACED_NOTE] if traced else []
-    notes.append(TRACE_SHAPES_NOTE if traced and archive["trace_example"] else SHAPES_NOTE)
+    notes.append(TRACE_SHAPES_NOTE if shapes_known else SHAPES_NOTE)
+    example = archive["trace_example"]
+    if traced and example and not shapes_known:
+        described = ", ".join(f"{dtype} {list(shape)}" for dtype, shape in example)
+        notes.append(
+            f"The trace example holds the tensors {described}, but the file does not record which "
+            "input each was (they may have been passed by keyword, in another order than forward's), "
+            "so no input is given their shapes"
+        )
     graph.graph["warnings"][:0] = notes
 
 
-def _apply_trace_shapes(graph: schema.ModelGraph, example: list[tuple[str, tuple[int, ...]]]) -> None:
-    """Give tensor inputs the traced example's dtype and shape (in order), when the counts agree."""
+def _apply_trace_shapes(graph: schema.ModelGraph, example: list[tuple[str, tuple[int, ...]]]) -> bool:
+    """Give tensor inputs the traced example's dtype and shape when the mapping is certain; True
+    when given. ``traced_inputs.pkl`` holds the tensors without names, in the order they were
+    passed, which is forward's order for positional inputs but the dict's order for
+    ``example_kwarg_inputs``: with several tensor inputs the mapping is certain only when every
+    example tensor has the same dtype and shape (then the order does not matter)."""
     tensor_inputs = [n for n in graph.graph["inputs"] if graph.nodes[n]["torch_type"] == "Tensor"]
-    if len(tensor_inputs) != len(example):
-        return
+    if len(tensor_inputs) != len(example) or len(set(example)) > 1:
+        return False
     for node_id, (dtype, shape) in zip(tensor_inputs, example, strict=True):
         old = graph.nodes[node_id]["outputs"][0]
         graph.nodes[node_id]["outputs"][0] = schema.TensorInfo(name=old.name, dtype=dtype, shape=shape)
     graph.graph["shape_source"] = "trace example"
+    return True
 
 
 class _ExampleUnpickler(pickle.Unpickler):

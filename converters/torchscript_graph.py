@@ -35,11 +35,14 @@ from converters.torch_ops import (
     dtype_of_torch,
     json_safe,
 )
+from converters.torchscript_calls import CallNamespaces
 from converters.torchscript_nodes import (
     ModuleTree,
     OperatorFormals,
     constant_value,
     forward_schema,
+    input_guards,
+    named_tuple_fields,
     node_attributes,
     readable_constant,
     return_construct,
@@ -48,6 +51,10 @@ from converters.torchscript_nodes import (
 
 FORMAT = "torchscript"
 _FOLDABLE_CONSTRUCTS = ("prim::ListConstruct", "prim::TupleConstruct")
+
+
+class CorruptDebugInfo(Exception):
+    """The archive's debug records (``*.debug_pkl``, source ranges) cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,7 @@ class _Weight:
 @dataclass(frozen=True)
 class _Const:
     value: Any
+    weights: tuple[schema.TensorInfo, ...] = ()  # a list attribute of parameters (``_flat_weights``)
 
 
 _Global = _Module | _Weight | _Const
@@ -79,6 +87,7 @@ class _Scope:
     group_labels: dict[str, str] = field(default_factory=dict)
     namespace: str = ""  # of the If/Loop owning this block: for inner nodes that record none
     outer_values: list[Any] = field(default_factory=list)  # values read from enclosing graphs
+    mutated_outer: list[Any] = field(default_factory=list)  # outer values changed in place here
 
 
 class ForwardConverter:
@@ -93,10 +102,15 @@ class ForwardConverter:
         self.globals: dict[int, _Global] = {}
         self.formals = OperatorFormals(torch)
         self.modules = ModuleTree(module)
+        self.calls: CallNamespaces | None = None
+        self.guards: set[Any] = set()  # input checks (``if x.dim() != 4: raise``), not drawn
+        self.folded_guards = 0
         self._owners: dict[int, str] = {}  # attribute value -> path of the module holding it
         self._weights: dict[str, schema.TensorInfo] = {}
         self._columns: Counter[bool] = Counter()  # source columns: zero (traced) or not
         self._constants = 0
+        self._constant_names: dict[int, str] | None = None  # tensor address -> ``CONSTANTS.c0``
+        self._constant_tensors: dict[int, Any] = {}  # tensor constants drawn as weights, by address
         self.resolved_branches = 0  # Ifs on constant conditions, drawn as their taken block
 
     # ------------------------------------------------------------------------------ entry points
@@ -105,6 +119,8 @@ class ForwardConverter:
         method = getattr(self.module, self.method)
         jit_graph = method.graph.copy()
         self.torch._C._jit_pass_inline(jit_graph)
+        self.calls = CallNamespaces(jit_graph, self.modules.classes())
+        self.guards = input_guards(jit_graph.block())
         scope = _Scope(schema.new_graph(FORMAT, "TorchScript"), prefix="")
         graph = scope.graph
         graph.graph["subgraphs"] = self.subgraphs
@@ -123,6 +139,8 @@ class ForwardConverter:
         graph.graph["group_labels"] = scope.group_labels
         graph.graph["tensor_store"] = self.store
         graph.graph["parameters"], graph.graph["parameter_bytes"] = self._parameter_totals()
+        if graph.graph["parameters"] == 0 and self._constant_tensors:
+            self._count_frozen_weights(graph)
         return graph
 
     def looks_traced(self) -> bool:
@@ -165,6 +183,11 @@ class ForwardConverter:
             for key, value in zip(values[::2], values[1::2], strict=True):
                 self._add_output(scope, value, str(json_safe(constant_value(key))))
             return
+        fields = named_tuple_fields(construct.output().type())
+        if fields is not None and len(fields) == len(values):  # a NamedTuple: its field names
+            for field_name, value in zip(fields, values, strict=True):
+                self._add_output(scope, value, field_name)
+            return
         for index, value in enumerate(values):
             self._add_output(scope, value, f"output[{index}]")
 
@@ -195,6 +218,9 @@ class ForwardConverter:
         for node in nodes:
             kind = node.kind()
             if skip is not None and node == skip:
+                continue
+            if node in self.guards:
+                self.folded_guards += kind == "prim::If"
                 continue
             if kind == "prim::Constant":
                 self._fold_constant(node)
@@ -230,7 +256,8 @@ class ForwardConverter:
         ivalue = constant_value(value)
         if isinstance(ivalue, self.torch.Tensor):
             self._constants += 1
-            name = f"constant_{self._constants}"
+            name = self._constant_name(ivalue)
+            self._constant_tensors.setdefault(ivalue.data_ptr(), ivalue)
             self.globals[value.unique()] = _Weight(self._weight_info(name, ivalue))
         else:
             self.globals[value.unique()] = _Const(json_safe(ivalue))
@@ -257,32 +284,42 @@ class ForwardConverter:
         elif (
             isinstance(value, list | tuple) and value and all(isinstance(v, self.torch.Tensor) for v in value)
         ):
-            self.globals[out.unique()] = _Const(self._tensor_list(owner.path, value))
+            names, infos = self._tensor_list(owner.path, value)
+            self.globals[out.unique()] = _Const(names, infos)
         else:
             self.globals[out.unique()] = _Const(json_safe(value))
         return True
 
-    def _tensor_list(self, owner: str, tensors: list[Any] | tuple[Any, ...]) -> list[str]:
+    def _tensor_list(
+        self, owner: str, tensors: list[Any] | tuple[Any, ...]
+    ) -> tuple[list[str], tuple[schema.TensorInfo, ...]]:
         """A list attribute of tensors (an RNN's ``_flat_weights``): each named after the parameter
-        or buffer it is (kept in the store for the inspector), else described."""
+        or buffer it is (kept in the store for the inspector), else described; with the weights
+        of the named ones, which the users get as weight ports."""
         module = self._attribute(owner) if owner else self.module
         by_address = {
             t.data_ptr(): f"{owner}.{n}" if owner else n
             for n, t in [*module.named_parameters(), *module.named_buffers()]
         }
         names = []
+        infos: list[schema.TensorInfo] = []
         for tensor in tensors:
             name = by_address.get(tensor.data_ptr())
             if name is None:
                 names.append(json_safe(tensor))
                 continue
             info = self._weight_info(name, tensor)
+            infos.append(info)
             names.append(f"{name} {info.dtype} {list(info.shape or ())}")
-        return names
+        return names, tuple(infos)
 
     def _fold_construct(self, node: Any) -> bool:
+        """A list/tuple of constants becomes one constant, unless it is changed later
+        (``feats = []`` then ``feats.append(y)``): that list is data flow, drawn."""
         refs = [self.globals.get(v.unique()) for v in node.inputs()]
         if not all(isinstance(r, _Const) for r in refs):
+            return False
+        if any(use.offset in self.formals.written(use.user)[0] for use in node.output().uses()):
             return False
         self.globals[node.output().unique()] = _Const([r.value for r in refs])  # type: ignore[union-attr]
         return True
@@ -298,9 +335,10 @@ class ForwardConverter:
         input_names: list[str] = []
         edges: list[tuple[str, int, int, str]] = []
         inputs = list(node.inputs())
-        subgraph_ids, captured = self._convert_blocks(scope, node, node_id, module_ns)
+        subgraph_ids, captured, mutated_inside = self._convert_blocks(scope, node, node_id, module_ns)
         own = {v.unique() for v in inputs}
         captured = [v for v in captured if v.unique() not in own]
+        listed: list[tuple[str, schema.TensorInfo]] = []
         for port, value in enumerate([*inputs, *captured]):
             if len(formals) <= port:
                 formals.append("captured" if port >= len(inputs) else f"input{port}")
@@ -318,6 +356,11 @@ class ForwardConverter:
             else:
                 input_names.append("")
                 attributes.setdefault(formal, readable_constant(formal, ref.value))
+                listed.extend((f"{formal}[{i}]", info) for i, info in enumerate(ref.weights))
+        for formal, info in listed:  # each tensor of a weight list as a port of its own, after the inputs
+            weights[len(input_names)] = info
+            formals.append(formal)
+            input_names.append(info.name)
         outputs = [schema.TensorInfo(o.debugName(), *describe_jit_type(o.type())) for o in node.outputs()]
         schema.add_node(
             scope.graph,
@@ -344,6 +387,29 @@ class ForwardConverter:
             schema.add_edge(scope.graph, src, node_id, src_port, port, tensor)
         for port, out in enumerate(node.outputs()):
             scope.local[out.unique()] = (node_id, port)
+        self._version_mutated(scope, node, node_id, inputs, mutated_inside)
+
+    def _version_mutated(
+        self, scope: _Scope, node: Any, node_id: str, inputs: list[Any], mutated_inside: list[Any]
+    ) -> None:
+        """Values the operator changes in place (the list ``aten::append`` extends, a list a loop
+        body appends to): later readers get them from this node, so the data flow is drawn. The
+        operator's first output when it returns the value, else an extra output port."""
+        writes, returns_it = self.formals.written(node)
+        changed = [inputs[p] for p in writes if p < len(inputs)] + mutated_inside
+        outputs = scope.graph.nodes[node_id]["outputs"]
+        for index, value in enumerate(changed):
+            if not isinstance(scope.local.get(value.unique()), tuple):
+                continue  # a folded global (a weight, a constant) is not drawn as data flow
+            if index == 0 and returns_it and outputs:
+                port = 0
+            else:
+                port = len(outputs)
+                outputs.append(schema.TensorInfo(value.debugName(), *describe_jit_type(value.type())))
+            scope.local[value.unique()] = (node_id, port)
+            outer = {v.unique() for v in scope.outer_values}
+            if value.unique() in outer and value.unique() not in {v.unique() for v in scope.mutated_outer}:
+                scope.mutated_outer.append(value)
 
     def _lookup(self, scope: _Scope, value: Any) -> tuple[str, int] | _Global:
         """What a value is in this scope: (node, port) to draw an edge from, or a folded global.
@@ -372,18 +438,20 @@ class ForwardConverter:
 
     def _convert_blocks(
         self, scope: _Scope, node: Any, node_id: str, namespace: str
-    ) -> tuple[list[str], list[Any]]:
-        """Each block as a subgraph; returns their ids and the outer values they read (in order of
-        first use), which the If/Loop node then takes as extra inputs."""
+    ) -> tuple[list[str], list[Any], list[Any]]:
+        """Each block as a subgraph; returns their ids, the outer values they read (in order of
+        first use), which the If/Loop node then takes as extra inputs, and the outer values they
+        change in place (lists appended to), which it then gives out as extra outputs."""
         blocks = list(node.blocks())
         if not blocks:
-            return [], []
+            return [], [], []
         names = ["then", "else"] if node.kind() == "prim::If" and len(blocks) == 2 else None
         if names is None:
             names = ["body"] if len(blocks) == 1 else [f"block{i}" for i in range(len(blocks))]
         outer_names = [o.debugName() for o in node.outputs()]
         ids: list[str] = []
         captured: dict[int, Any] = {}
+        mutated: dict[int, Any] = {}
         for block, block_name in zip(blocks, names, strict=True):
             sub_id = f"{scope.prefix}{node_id}/{block_name}"
             inner = _Scope(schema.new_graph(FORMAT, "TorchScript block"), f"{sub_id}/", namespace=namespace)
@@ -391,7 +459,9 @@ class ForwardConverter:
             ids.append(sub_id)
             for value in inner.outer_values:
                 captured.setdefault(value.unique(), value)
-        return ids, list(captured.values())
+            for value in inner.mutated_outer:
+                mutated.setdefault(value.unique(), value)
+        return ids, list(captured.values()), list(mutated.values())
 
     def _convert_block(
         self, scope: _Scope, block: Any, sub_id: str, outer_names: list[str], owner: str
@@ -427,6 +497,11 @@ class ForwardConverter:
     def _namespace(self, scope: _Scope, node: Any) -> str:
         """``layer1/0/conv1``: the module path of the call chain that ran the node; module classes
         go to the scope's ``group_labels``."""
+        found = self.calls.namespace_of(node) if self.calls is not None else None
+        if found is not None:
+            for group, label in found[1]:
+                scope.group_labels.setdefault(group, label)
+            return found[0]
         hierarchy = node.getModuleHierarchy()
         if not hierarchy:  # torch records none on some If/Loop nodes and on nodes in their blocks
             return self._namespace_from_inputs(scope, node) if list(node.blocks()) else scope.namespace
@@ -448,7 +523,10 @@ class ForwardConverter:
         return scope.namespace
 
     def _source(self, node: Any) -> str:
-        location, traced_style = source_location(node)
+        try:
+            location, traced_style = source_location(node)
+        except RuntimeError as err:  # torch reads *.debug_pkl lazily, here
+            raise CorruptDebugInfo(str(err)) from err
         if traced_style is not None:
             self._columns[traced_style] += 1
         return location
@@ -470,6 +548,34 @@ class ForwardConverter:
                 nbytes=int(tensor.numel() * tensor.element_size()),
             )
         return self._weights[name]
+
+    def _constant_name(self, tensor: Any) -> str:
+        """The name the file gives a tensor constant (``CONSTANTS.c0`` in its code: a frozen model's
+        weights), else ``constant_N``."""
+        if self._constant_names is None:
+            try:
+                _, constants = self.module.code_with_constants
+                mapping = constants.const_mapping
+            except (AttributeError, RuntimeError):
+                mapping = {}
+            self._constant_names = {
+                value.data_ptr(): f"CONSTANTS.{key}"
+                for key, value in mapping.items()
+                if isinstance(value, self.torch.Tensor)
+            }
+        return self._constant_names.get(tensor.data_ptr(), f"constant_{self._constants}")
+
+    def _count_frozen_weights(self, graph: schema.ModelGraph) -> None:
+        """A module without parameters whose operators read tensor constants (``torch.jit.freeze``
+        turns the weights into constants): those constants are its parameters."""
+        tensors = list(self._constant_tensors.values())
+        graph.graph["parameters"] = sum(int(t.numel()) for t in tensors)
+        graph.graph["parameter_bytes"] = sum(int(t.numel() * t.element_size()) for t in tensors)
+        graph.graph["warnings"].append(
+            f"The weights are constants ({len(tensors)} tensors, counted as the parameters): a frozen "
+            "model (torch.jit.freeze) keeps no parameter names, so they show as the file names them "
+            "(CONSTANTS.c0, ...)"
+        )
 
     def _parameter_totals(self) -> tuple[int, int]:
         """Elements and bytes of all parameters and buffers, a tensor shared by several names

@@ -4,8 +4,9 @@
 ``torch.jit.load`` compiles the archive's ``code/`` and stops at the first operator it does not
 know. To still show the graph, each missing operator gets a placeholder definition for the time of
 the load and conversion: its arguments typed ``Any`` (their count read from the calls in ``code/``),
-returning a Tensor. The placeholders are removed afterwards, so nothing stays registered in the
-process, and the graph says which package the model needs to run.
+returning what the calls take from it (``a, b = ops.myx.split2(x)``: two Tensors; a result that is
+iterated: a list of Tensors; else one Tensor). The placeholders are removed afterwards, so nothing
+stays registered in the process, and the graph says which package the model needs to run.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from converters.source import ZIP_READ_ERRORS
 
 UNKNOWN_OP = re.compile(r"Unknown (?:builtin op|type name)[^:]*: '?([A-Za-z_]\w*)(?:::|\.)(\w+)")
 MAX_PLACEHOLDERS = 16
@@ -63,17 +66,16 @@ def placeholder_scope() -> Iterator[Placeholders]:
 
 
 def define_placeholder(torch: Any, archive: Path, namespace: str, op: str, into: Placeholders) -> bool:
-    """Define ``namespace::op(Any a0, ...) -> Tensor`` with the arity used in ``code/``; False when
-    no call to it can be found (or it is defined already)."""
-    arity = _call_arity(archive, namespace, op)
-    if arity is None or f"{namespace}::{op}" in into.ops:
+    """Define ``namespace::op(Any a0, ...) -> <returns>`` with the arity and results used in
+    ``code/``; False when no call to it can be found (or it is defined already)."""
+    calls = _calls(archive, namespace, op)
+    if calls is None or f"{namespace}::{op}" in into.ops:
         return False
-    fewest, most, keywords = arity
-    arguments = [f"Any a{i}" if i < fewest else f"Any a{i}=None" for i in range(most)]
-    arguments += [f"Any {name}=None" for name in sorted(keywords)]
+    arguments = [f"Any a{i}" if i < calls.fewest else f"Any a{i}=None" for i in range(calls.most)]
+    arguments += [f"Any {name}=None" for name in sorted(calls.keywords)]
     try:
         library = torch.library.Library(namespace, "FRAGMENT")
-        library.define(f"{op}({', '.join(arguments)}) -> Tensor")
+        library.define(f"{op}({', '.join(arguments)}) -> {calls.returns()}")
     except (RuntimeError, ValueError):
         return False
     into.libraries.append(library)
@@ -81,16 +83,71 @@ def define_placeholder(torch: Any, archive: Path, namespace: str, op: str, into:
     return True
 
 
-def _call_arity(archive: Path, namespace: str, op: str) -> tuple[int, int, set[str]] | None:
-    """(fewest, most positional arguments, keyword names) of the calls ``ops.namespace.op(...)``."""
+@dataclass
+class _Calls:
+    """What the calls ``ops.namespace.op(...)`` in ``code/`` tell of its schema."""
+
+    fewest: int
+    most: int
+    keywords: set[str]
+    unpacked: int = 0  # most names a result is unpacked into (``a, b = ...``), or indexed up to
+    iterated: bool = False  # a result is looped over or measured (``for t in r``, ``len(r)``)
+
+    def returns(self) -> str:
+        if self.unpacked > 1:
+            return f"({', '.join(['Tensor'] * self.unpacked)})"
+        return "Tensor[]" if self.iterated else "Tensor"
+
+
+def _calls(archive: Path, namespace: str, op: str) -> _Calls | None:
     counts: list[int] = []
     keywords: set[str] = set()
+    unpacked, iterated = 0, False
     for tree in _code_trees(archive):
+        results: set[str] = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and _is_op(node.func, namespace, op):
                 counts.append(len(node.args))
                 keywords.update(k.arg for k in node.keywords if k.arg)
-    return (min(counts), max(counts), keywords) if counts else None
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Call)
+                and _is_op(node.value.func, namespace, op)
+            ):
+                target = node.targets[0]
+                if isinstance(target, ast.Tuple):
+                    unpacked = max(unpacked, len(target.elts))
+                elif isinstance(target, ast.Name):
+                    results.add(target.id)
+        found = _uses(tree, results)
+        unpacked, iterated = max(unpacked, found[0]), iterated or found[1]
+    if not counts:
+        return None
+    return _Calls(min(counts), max(counts), keywords, unpacked, iterated)
+
+
+def _uses(tree: ast.Module, names: set[str]) -> tuple[int, bool]:
+    """(most names one of ``names`` is unpacked into or indexed up to, whether one is iterated)."""
+    unpacked, iterated = 0, False
+    if not names:
+        return unpacked, iterated
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id in names:
+            if isinstance(node.targets[0], ast.Tuple):
+                unpacked = max(unpacked, len(node.targets[0].elts))
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in names
+            and isinstance(node.slice, ast.Constant)
+            and isinstance(node.slice.value, int)
+        ):
+            unpacked = max(unpacked, node.slice.value + 1)
+        elif isinstance(node, ast.For) and isinstance(node.iter, ast.Name) and node.iter.id in names:
+            iterated = True
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "len":
+            iterated = iterated or any(isinstance(a, ast.Name) and a.id in names for a in node.args)
+    return unpacked, iterated
 
 
 def _is_op(func: ast.expr, namespace: str, op: str) -> bool:
@@ -109,7 +166,7 @@ def _code_trees(archive: Path) -> Iterator[ast.Module]:
         with zipfile.ZipFile(archive) as zipped:
             names = [n for n in zipped.namelist() if "/code/" in f"/{n}" and n.endswith(".py")]
             sources = [zipped.read(n).decode("utf-8", "replace") for n in names[:500]]
-    except (zipfile.BadZipFile, OSError):
+    except ZIP_READ_ERRORS:
         return
     for source in sources:
         try:

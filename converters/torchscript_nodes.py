@@ -72,22 +72,47 @@ class ModuleTree:
 
 
 class OperatorFormals:
-    """Argument names of an operator's schema (``input``, ``weight``, ``stride``...), cached."""
+    """Argument names of an operator's schema (``input``, ``weight``, ``stride``...) and which
+    arguments it writes (``aten::append(t[](a!) self, ...)``: the list), cached."""
 
     def __init__(self, torch: Any) -> None:
         self.torch = torch
-        self._formals: dict[str, list[str]] = {}
+        self._formals: dict[str, tuple[list[str], list[int], bool]] = {}
 
     def names(self, node: Any) -> list[str]:
         text = node.schema()
         if text == "(no schema)":
             return list(_PRIM_FORMALS.get(node.kind(), ()))
+        return self._parsed(text)[0][:]
+
+    def written(self, node: Any) -> tuple[list[int], bool]:
+        """(input ports the operator mutates, whether its first output is that same value)."""
+        text = node.schema()
+        if text == "(no schema)":
+            return [], False
+        _, writes, returns_it = self._parsed(text)
+        return writes, returns_it
+
+    def _parsed(self, text: str) -> tuple[list[str], list[int], bool]:
         if text not in self._formals:
             try:
-                self._formals[text] = [a.name for a in self.torch._C.parse_schema(text).arguments]
+                parsed = self.torch._C.parse_schema(text)
             except RuntimeError:
-                self._formals[text] = []
-        return self._formals[text][:]
+                self._formals[text] = ([], [], False)
+            else:
+                writes = [i for i, a in enumerate(parsed.arguments) if _is_write(a)]
+                returns = list(parsed.returns)
+                self._formals[text] = (
+                    [a.name for a in parsed.arguments],
+                    writes,
+                    bool(returns) and _is_write(returns[0]),
+                )
+        return self._formals[text]
+
+
+def _is_write(argument: Any) -> bool:
+    alias = argument.alias_info
+    return alias is not None and bool(alias.is_write)
 
 
 def source_location(node: Any) -> tuple[str, bool | None]:
@@ -137,6 +162,78 @@ def return_construct(returned: list[Any], jit_graph: Any) -> Any:
         if not all(k.node().kind() == "prim::Constant" for k in keys):
             return None
     return node
+
+
+def named_tuple_fields(jit_type: Any) -> list[str] | None:
+    """The field names of a NamedTuple type (``NamedTuple(logits : Tensor, score : float)``), else
+    None (a plain tuple)."""
+    text = str(jit_type.str()) if hasattr(jit_type, "str") else ""
+    if not text.startswith("NamedTuple(") or not text.endswith(")"):
+        return None
+    fields, depth, current = [], 0, ""
+    for char in text[len("NamedTuple(") : -1]:
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if char == "," and depth == 0:
+            fields.append(current)
+            current = ""
+        else:
+            current += char
+    fields.append(current)
+    names = [field.split(" : ", 1)[0].strip() for field in fields if field.strip()]
+    return names if all(name.isidentifier() for name in names) else None
+
+
+_GUARD_BODY = ("prim::RaiseException", "aten::format", "aten::str", "prim::Uninitialized", "aten::warn")
+_PURE_PREFIXES = ("aten::", "prim::")
+_IMPURE = ("aten::append", "aten::warn", "prim::RaiseException", "prim::Print", "aten::_set_item")
+
+
+def input_guards(block: Any) -> set[Any]:
+    """The input checks of a block and its nested blocks: ``if x.dim() != 4: raise ValueError(...)``
+    (an If without outputs whose branches only raise, format messages or do nothing) and the
+    operators computing nothing but their conditions. The ONNX exporter folds these away (its
+    shapes are known); drawn, they make every scripted BatchNorm a group of four nodes."""
+    guards: set[Any] = set()
+    nodes = list(block.nodes())
+    found = False
+    for node in nodes:
+        if node.kind() not in ("prim::If", "prim::Loop"):
+            continue
+        for inner in node.blocks():
+            guards |= input_guards(inner)
+        if node.kind() == "prim::If" and not list(node.outputs()) and _only_raises(node):
+            guards.add(node)
+            found = True
+    if not found:
+        return guards
+    for node in reversed(nodes):  # then what only feeds them, back to front
+        outputs = list(node.outputs())
+        if (
+            node in guards
+            or not outputs
+            or list(node.blocks())
+            or node.kind() in ("prim::Constant", "prim::GetAttr")
+            or not _is_pure(node)
+        ):
+            continue
+        uses = [use for out in outputs for use in out.uses()]
+        if uses and all(use.user in guards for use in uses):
+            guards.add(node)
+    return guards
+
+
+def _only_raises(node: Any) -> bool:
+    """Branches that raise (or do nothing), computing only what the message needs."""
+    inner = [n for block in node.blocks() for n in block.nodes() if n.kind() != "prim::Constant"]
+    if not any(n.kind() == "prim::RaiseException" for n in inner):
+        return False
+    return all(n.kind() in _GUARD_BODY or (_is_pure(n) and not list(n.blocks())) for n in inner)
+
+
+def _is_pure(node: Any) -> bool:
+    kind = node.kind()
+    return kind.startswith(_PURE_PREFIXES) and kind not in _IMPURE and not kind.endswith("_")
 
 
 def _file_name(path: str) -> str:

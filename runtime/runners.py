@@ -96,8 +96,9 @@ def detect_run_format(path: str | Path) -> str:
     if not path.is_file():
         raise ModelLoadError(f"No such file: {path}", "check the path")
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            fmt = detect_zip_format(archive.namelist())
+        from converters.source import zip_entry_names
+
+        fmt = detect_zip_format(zip_entry_names(path, path.name))
         if fmt:
             return fmt
     from converters.onnx_format import match
@@ -121,8 +122,9 @@ def runnable_path(path: str | Path) -> Path:
     path = Path(path)
     if not path.is_file() or not zipfile.is_zipfile(path):
         return path
-    with zipfile.ZipFile(path) as archive:
-        names = archive.namelist()
+    from converters.source import zip_entry_names
+
+    names = zip_entry_names(path, path.name)
     holds_model = any(n.endswith("saved_model.pb") or n.lower().endswith(".onnx") for n in names)
     if not holds_model or detect_zip_format(names) in ("torchscript", "exported_program"):
         return path

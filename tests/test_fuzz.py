@@ -24,7 +24,9 @@ from viewer.canvas_payload import build_payload
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((ROOT / "sample_models").glob("*.onnx"))
+TORCHSCRIPT_SAMPLE = ROOT / "sample_models" / "control_flow_scripted.torchscript"
 DEFAULT_CASES = 300
+TORCHSCRIPT_CASES = 60
 CI_CASES = 3000
 CASE_LIMIT_S = 10.0
 _TEXT_RUN = re.compile(rb"[A-Za-z_./:]{4,}")
@@ -75,6 +77,38 @@ def _invalid_utf8_text(data: bytearray, rng: random.Random) -> bytearray:
     return data
 
 
+def _flip_zip_directory(data: bytearray, rng: random.Random) -> bytearray:
+    """Flip bytes inside the zip's central directory (entry names, sizes, offsets, flags)."""
+    start = data.find(b"PK\x01\x02")
+    if start < 0:
+        return _flip_bytes(data, rng)
+    for _ in range(rng.randint(1, 4)):
+        data[rng.randrange(start, len(data))] = rng.randrange(256)
+    return data
+
+
+def _non_utf8_entry_name(data: bytearray, rng: random.Random) -> bytearray:
+    """One central-directory entry name made invalid UTF-8 while the entry's UTF-8 flag is set."""
+    records = [m.start() for m in re.finditer(rb"PK\x01\x02", bytes(data))]
+    if not records:
+        return _flip_bytes(data, rng)
+    at = rng.choice(records)
+    name_length = int.from_bytes(data[at + 28 : at + 30], "little")
+    if name_length < 2 or at + 46 + name_length > len(data):
+        return _flip_bytes(data, rng)
+    data[at + 9] |= 0x08  # general purpose flag bit 11: the name is UTF-8
+    data[at + 46 + rng.randrange(name_length - 1)] = rng.choice((0xE9, 0xFF, 0xC3, 0x80))
+    return data
+
+
+ZIP_FLIPS: tuple[Mutation, ...] = (
+    _flip_bytes,
+    _special_byte,
+    _flip_zip_directory,
+    _flip_zip_directory,
+    _non_utf8_entry_name,
+)
+
 MUTATIONS: tuple[Mutation, ...] = (
     _flip_bytes,
     _special_byte,
@@ -96,15 +130,17 @@ class Outcome:
     seconds: float
 
 
-def _run_case(case: int, tmp: Path, originals: dict[str, bytes]) -> Outcome:
+def _run_case(
+    case: int, tmp: Path, originals: dict[str, bytes], mutations: tuple[Mutation, ...] = MUTATIONS
+) -> Outcome:
     rng = random.Random(case)
     sample = rng.choice(sorted(originals))
     data = bytearray(originals[sample])
     for _ in range(rng.randint(1, 3)):
         if len(data) < 2:
             break
-        data = rng.choice(MUTATIONS)(data, rng)
-    path = tmp / f"case{case}.onnx"
+        data = rng.choice(mutations)(data, rng)
+    path = tmp / f"case{case}{Path(sample).suffix}"
     path.write_bytes(bytes(data))
     started = time.perf_counter()
     opened, problem = False, ""
@@ -145,6 +181,16 @@ def test_fuzz_default(tmp_path: Path) -> None:
     assert not _report(outcomes), _report(outcomes)
     # the mutations must reach the converter, not only the format check
     assert sum(o.opened for o in outcomes) >= DEFAULT_CASES // 10
+
+
+def test_fuzz_torchscript_byte_flips(tmp_path: Path) -> None:
+    """Byte flips over a TorchScript archive (its entries, names and central directory): each file
+    opens or fails with one line; a name that is no longer UTF-8 is a corrupt archive, not a crash."""
+    pytest.importorskip("torch")
+    originals = {TORCHSCRIPT_SAMPLE.name: TORCHSCRIPT_SAMPLE.read_bytes()}
+    outcomes = [_run_case(case, tmp_path, originals, ZIP_FLIPS) for case in range(TORCHSCRIPT_CASES)]
+    assert not _report(outcomes), _report(outcomes)
+    assert any(o.opened for o in outcomes)  # flips that miss the structure still open
 
 
 @pytest.mark.slow

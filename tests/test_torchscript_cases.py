@@ -230,7 +230,7 @@ class Case:
     pins: dict[str, Any] = field(default_factory=dict)  # hand-checked values from torch_expectations
     inputs: tuple[tuple[str, str | None, Any], ...] = ()  # (name, dtype, shape)
     outputs: tuple[str, ...] = ()
-    named_weights: bool = True  # parameters reach nodes as weights (an RNN's come as one list)
+    named_weights: bool = True  # parameters reach nodes as weights (an RNN's _flat_weights too)
 
 
 CASES = (
@@ -278,7 +278,6 @@ CASES = (
         pins={"lstm": 1, "parameters": 4 * 32 + 8 * 32 + 32 + 32 + 2 * (8 * 32) + 32 + 32},
         inputs=(("input", None, None), ("hx", "Optional[Tuple[Tensor, Tensor]]", None)),
         outputs=("output[0]", "output[1]"),
-        named_weights=False,
     ),
     Case(
         "mixed_inputs_dict_out",
@@ -349,7 +348,7 @@ def torch_expectations(path: Path) -> dict[str, Any]:
     returned = next(iter(graph.return_node().inputs()))
     ret_node = returned.node()
     skip = ret_node if ret_node.kind() in RETURN_CONSTRUCTS and len(returned.uses()) == 1 else None
-    walker = _Walker({next(iter(graph.inputs())).unique(): module}, skip)
+    walker = _Walker({next(iter(graph.inputs())).unique(): module}, skip, _checks(graph.block()))
     ops: Counter[str] = Counter()
     subgraphs = walker.walk(graph.nodes(), ops)
     seen, parameters = set(), 0
@@ -368,12 +367,38 @@ def torch_expectations(path: Path) -> dict[str, Any]:
     }
 
 
+def _checks(block: Any) -> set[Any]:
+    """Input checks, not drawn: an If without outputs whose branches raise (or do nothing) and
+    change nothing, and the operators whose results only such Ifs read."""
+    found: set[Any] = set()
+    nodes = list(block.nodes())
+    for node in nodes:
+        for inner in node.blocks():
+            found |= _checks(inner)
+        body = [n for b in node.blocks() for n in b.nodes() if n.kind() != "prim::Constant"]
+        if (
+            node.kind() == "prim::If"
+            and not list(node.outputs())
+            and any(n.kind() == "prim::RaiseException" for n in body)
+            and not any(n.kind() in ("aten::append", "prim::Print") or n.kind().endswith("_") for n in body)
+            and not any(list(n.blocks()) for n in body)
+        ):
+            found.add(node)
+    for node in reversed(nodes):
+        uses = [use for out in node.outputs() for use in out.uses()]
+        if node.kind() in ("prim::Constant", "prim::GetAttr") or list(node.blocks()) or node in found:
+            continue
+        if uses and all(use.user in found for use in uses) and not node.kind().endswith("_"):
+            found.add(node)
+    return found
+
+
 class _Walker:
     """Counts drawn operators (into ``ops`` for the main graph) and the blocks that become
     subgraphs, tracking module objects and constant values the way TorchScript defines them."""
 
-    def __init__(self, modules: dict[int, Any], skip: Any) -> None:
-        self.modules, self.skip = modules, skip
+    def __init__(self, modules: dict[int, Any], skip: Any, checks: set[Any]) -> None:
+        self.modules, self.skip, self.checks = modules, skip, checks
         self.values: dict[int, Any] = {}
 
     def walk(self, nodes: Any, ops: Counter[str] | None) -> int:
@@ -383,7 +408,11 @@ class _Walker:
             ins = [v.unique() for v in node.inputs()]
             if kind == "prim::Constant" and not isinstance(outs[0].toIValue(), torch.Tensor):
                 self.values[outs[0].unique()] = outs[0].toIValue()
-            elif kind == "prim::Constant" or (self.skip is not None and node == self.skip):
+            elif (
+                kind == "prim::Constant"
+                or (self.skip is not None and node == self.skip)
+                or node in self.checks
+            ):
                 continue
             elif kind == "prim::GetAttr" and ins[0] in self.modules:
                 value = getattr(self.modules[ins[0]], node.s("name"))
@@ -482,8 +511,8 @@ def test_case_groups_are_the_modules(case: Case, open_case: Callable[[Case], Ope
         assert labels[name] == getattr(module, name).original_name
     for node_id, data in _all_nodes(opened.graph):  # a weight is used inside the module owning it
         for info in data["weights"].values():
-            if not info.name.startswith("constant_"):
-                owner, leaf = info.name.rsplit(".", 1)
+            if not info.name.startswith(("constant_", "CONSTANTS.")):
+                owner, _, leaf = info.name.rpartition(".")
                 if data["namespace"] != owner.replace(".", "/"):  # only a tied weight may be read
                     user = functools.reduce(getattr, data["namespace"].split("/"), module)  # elsewhere
                     tied = getattr(user, leaf).data_ptr() == _attribute(module, info.name).data_ptr()
@@ -505,7 +534,7 @@ def test_case_weights_carry_their_values(case: Case, open_case: Callable[[Case],
     module = opened.expected["module"]
     store = opened.graph.graph["tensor_store"]
     weights = {w.name: w for _, d in opened.graph.nodes(data=True) for w in d["weights"].values()}
-    named = {name: info for name, info in weights.items() if not name.startswith("constant_")}
+    named = {name: info for name, info in weights.items() if not name.startswith(("constant_", "CONSTANTS."))}
     assert bool(named) == case.named_weights
     for name, info in named.items():
         tensor = _attribute(module, name)

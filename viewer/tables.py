@@ -54,7 +54,18 @@ def io_table(graph: ModelGraph, which: str) -> pd.DataFrame:
     """Graph inputs or outputs: name, dtype, shape; plus ``dynamic dims`` (``s0 ∈ [1, 64]``) when the
     format records the ranges of its symbolic dims."""
     ranges = graph.graph.get("dim_ranges") or {}
-    columns = ["name", "dtype", "shape", *(["dynamic dims"] if ranges else [])]
+    typed = any("torch_type" in graph.nodes[n] for n in graph.graph[which])  # TorchScript's annotations
+    defaults = which == "inputs" and any(
+        "default" in graph.nodes[n]["attributes"] for n in graph.graph[which]
+    )
+    columns = [
+        "name",
+        *(["type"] if typed else []),
+        "dtype",
+        "shape",
+        *(["default"] if defaults else []),
+        *(["dynamic dims"] if ranges else []),
+    ]
     rows = []
     for node_id in graph.graph[which]:
         data = graph.nodes[node_id]
@@ -62,11 +73,23 @@ def io_table(graph: ModelGraph, which: str) -> pd.DataFrame:
         row = {"name": info.name, "dtype": info.dtype or "?", "shape": format_shape(info.shape)}
         if "value" in data["attributes"]:  # a constant argument fixed when the model was saved
             row["dtype"] = f"{row['dtype']} = {data['attributes']['value']!r}"
+        if typed:
+            row["type"] = _annotated_type(data.get("torch_type"), info)
+        if defaults:
+            row["default"] = repr(data["attributes"]["default"]) if "default" in data["attributes"] else ""
         if ranges:
             symbols = sorted({s for d in info.shape or () if isinstance(d, str) for s in _symbols(d)})
             row["dynamic dims"] = ", ".join(dim_range_text(s, ranges[s]) for s in symbols if s in ranges)
         rows.append(row)
     return pd.DataFrame(rows, columns=columns)
+
+
+def _annotated_type(torch_type: str | None, info: TensorInfo) -> str:
+    """The annotation (``Tensor``, ``Optional[Tensor]``); a Tensor whose dtype and shape the file
+    does not store says so (they come from input specs or a run)."""
+    if torch_type == "Tensor" and info.dtype is None:
+        return "Tensor (dtype, shape not stored)"
+    return torch_type or ""
 
 
 def _symbols(dim: str) -> list[str]:
