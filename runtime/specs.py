@@ -112,7 +112,10 @@ class InputSpec:
     """One model input: dtype (numpy name), concrete shape, named dims per axis, data source.
 
     ``guess`` is non-empty when the shape was proposed from the graph rather than read from the
-    file (the text says what it was read from); the user should confirm it.
+    file (the text says what it was read from); the user should confirm it. ``declared`` marks an
+    entry that names only the input (MAX's ``- input_name: x``): its dtype and shape are the
+    model's own, filled in by ``runtime.engine`` once the model is loaded (``resolve_declared``);
+    ``declared_data`` says the entry gave no ``data`` either (the proposal's range is used).
     """
 
     name: str
@@ -121,6 +124,8 @@ class InputSpec:
     dim_names: tuple[str | None, ...] = ()
     data: DataSource = field(default_factory=DataSource)
     guess: str = ""
+    declared: bool = False
+    declared_data: bool = False
 
     def named(self, axis: int) -> str | None:
         return self.dim_names[axis] if axis < len(self.dim_names) else None

@@ -1,0 +1,270 @@
+"""Regression tests for the engine faults found by the issue 7 test report (runfix): spec file
+numbers, user mistakes that must be one-line errors, MAX compatibility, lossless JSON inputs,
+declared shapes in proposals, TorchScript node ids and messages, non-tensor arguments, .pt2 safety.
+Expected values come from the frameworks' own runs (onnxruntime, torch) or from Python's float()."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper
+
+from converters import InputSpecError
+from runtime.data import make_array
+from runtime.engine import check_seed, check_threads, resolve_declared, run_model
+from runtime.spec_file import dumps_spec, loads_spec
+from runtime.specs import DataSource, InputSpec, ModelInput
+from runtime.worker import WorkerPool
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[WorkerPool]:
+    with WorkerPool(max_workers=3, idle_timeout_s=300) as shared:
+        yield shared
+
+
+def _spec(std: str) -> str:
+    data = f"{{random: {{normal: {{mean: 0, std: {std}}}}}}}"
+    return f"inputs:\n  - input_name: x\n    shape: 2xf32\n    data: {data}\n"
+
+
+# --- 2. numbers in scientific notation ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["1e-3", "1e3", "1.0e10", "1E+5", "2.5e-2", ".5", "1_000.5", '"1e-3"', "3"])
+def test_yaml_numbers_in_every_form(text: str) -> None:
+    expected = float(json.loads(text) if text.startswith('"') else text.replace("_", ""))
+    assert loads_spec(_spec(text)).inputs[0].data.std == expected
+
+
+@pytest.mark.parametrize("text", ["1e-3", "1E3", "2.5e+2", "0.125", "7"])
+def test_json_numbers_are_read_with_json(text: str) -> None:
+    data = '{"random": {"uniform": {"min": 0, "max": ' + text + "}}}"
+    document = '{"inputs": [{"input_name": "x", "shape": "2xf32", "data": ' + data + "}]}"
+    assert loads_spec(document).inputs[0].data.high == json.loads(text)
+
+
+def test_json_syntax_errors_name_the_line() -> None:
+    with pytest.raises(InputSpecError, match="line 2: not valid JSON"):
+        loads_spec('{"inputs":\n [,]}')
+
+
+def test_yaml_words_stay_words() -> None:
+    with pytest.raises(InputSpecError, match="'e3' is not a number"):
+        loads_spec(_spec("e3"))
+
+
+# --- 8. MAX compatibility: names only, unknown keys --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            "shape: 1x3xf32\n    shpe: 2x3xf32",
+            "unknown key 'shpe'. Fix: an entry takes only input_name, shape",
+        ),
+        (
+            "shape: 1x3xf32\n    data: {random: {uniform: {min: 0, max: 1, mean: 3}}}",
+            "uniform takes min and max, not 'mean'",
+        ),
+        (
+            "shape: 1x3xf32\n    data: {random: {normal: {mean: 0, std: 1, min: 3}}}",
+            "normal takes mean and std, not 'min'",
+        ),
+        ("compile_shape: ?x3xf32", "no shape"),
+    ],
+)
+def test_unexpected_keys_are_named(entry: str, message: str) -> None:
+    with pytest.raises(InputSpecError, match=message.replace("(", r"\(")):
+        loads_spec(f"inputs:\n  - input_name: x\n    {entry}\n")
+
+
+def test_an_entry_with_only_a_name_round_trips() -> None:
+    specs = loads_spec("inputs:\n  - input_name: ids\n  - input_name: mask\n    data: {constant: 1}\n")
+    assert [s.declared for s in specs] == [True, True]
+    assert [s.declared_data for s in specs] == [True, False]
+    assert loads_spec(dumps_spec(specs)) == specs
+
+
+def _bert_like(tmp: Path) -> Path:
+    """input_ids (batch, seq) int64 → Gather on a 30-row table; mask (batch, seq) int64."""
+    table = helper.make_tensor("table", TensorProto.FLOAT, [30, 4], np.arange(120, dtype=np.float32).tolist())
+    nodes = [
+        helper.make_node("Gather", ["table", "input_ids"], ["emb"], name="gather"),
+        helper.make_node("Cast", ["attention_mask"], ["maskf"], to=TensorProto.FLOAT, name="cast"),
+        helper.make_node("Unsqueeze", ["maskf", "axes"], ["mask3"], name="unsq"),
+        helper.make_node("Mul", ["emb", "mask3"], ["y"], name="mul"),
+    ]
+    axes = helper.make_tensor("axes", TensorProto.INT64, [1], [2])
+    graph = helper.make_graph(
+        nodes,
+        "bert_like",
+        [
+            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
+            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "seq", 4])],
+        [table, axes],
+    )
+    path = tmp / "bert_like.onnx"
+    path.write_bytes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    )
+    return path
+
+
+def _mlp(tmp: Path, dtype: int = TensorProto.FLOAT, name: str = "mlp.onnx") -> Path:
+    """y = x @ W (x: batch×3) for a float dtype, or y = x + x for an integer one."""
+    if dtype == TensorProto.FLOAT:
+        weight = helper.make_tensor("w", TensorProto.FLOAT, [3, 2], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+        nodes, inits = [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], [weight]
+        out = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2])
+    else:
+        nodes, inits = [helper.make_node("Add", ["x", "x"], ["y"], name="add")], []
+        out = helper.make_tensor_value_info("y", dtype, ["batch", 3])
+    graph = helper.make_graph(
+        nodes, "m", [helper.make_tensor_value_info("x", dtype, ["batch", 3])], [out], inits
+    )
+    path = tmp / name
+    path.write_bytes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    )
+    return path
+
+
+def _bare(path: Path, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    return list(ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds))
+
+
+def test_names_only_use_the_declared_shape_and_the_vocabulary_range(tmp_path: Path, pool: WorkerPool) -> None:
+    path = _bert_like(tmp_path)
+    spec = tmp_path / "names.yaml"
+    spec.write_text(
+        "inputs:\n  - input_name: input_ids\n  - input_name: attention_mask\n    data: {constant: 1}\n"
+    )
+    result = run_model(path, spec=spec, pool=pool, want_arrays=True)
+    assert result.arrays is not None
+    # the ids were drawn from 0..29 (the table size): every output row is a table row
+    rows = np.arange(120, dtype=np.float32).reshape(30, 4)
+    feeds_ids = (result.arrays["y"][0, :, 0] / 4).astype(np.int64)
+    expected = _bare(
+        path, {"input_ids": feeds_ids[None], "attention_mask": np.ones((1, len(feeds_ids)), np.int64)}
+    )
+    np.testing.assert_array_equal(result.arrays["y"], expected[0])
+    assert set(result.arrays["y"][0, :, 0]) <= set(rows[:, 0])
+
+
+def test_names_only_without_a_declared_shape_is_an_error(tmp_path: Path) -> None:
+    specs = loads_spec("inputs:\n  - input_name: x\n")
+    with pytest.raises(InputSpecError, match="x: the spec gives no shape and the model does not declare one"):
+        resolve_declared(tmp_path / "m.pt", specs, [ModelInput("x", None, None)])
+
+
+# --- 5. user mistakes are InputSpecErrors ------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64, 1.5, True])
+def test_bad_seeds(seed: object) -> None:
+    with pytest.raises(InputSpecError, match="is not a valid seed"):
+        check_seed(seed)
+
+
+def test_largest_seed_is_accepted() -> None:
+    assert check_seed(2**64 - 1) == 2**64 - 1
+
+
+@pytest.mark.parametrize("threads", [-3, -1, 1.5])
+def test_bad_thread_counts(threads: object) -> None:
+    with pytest.raises(InputSpecError, match="is not a thread count"):
+        check_threads(threads)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "source", "bad"),
+    [
+        ("uint8", DataSource.constant(300), "constant has 300, outside uint8 \\(0..255\\)"),
+        ("uint8", DataSource("values", values=[1, 2, 300, -1]), "typed values has 300, outside uint8"),
+        ("int8", DataSource.constant(-129), "constant has -129, outside int8 \\(-128..127\\)"),
+        ("int8", DataSource.uniform(-200, 0), "range -200..0 has -200, outside int8"),
+        ("uint64", DataSource.uniform(0, 2**64), "outside uint64 \\(0..18446744073709551615\\)"),
+    ],
+)
+def test_values_outside_an_integer_dtype(dtype: str, source: DataSource, bad: str) -> None:
+    with pytest.raises(InputSpecError, match=bad):
+        make_array(InputSpec("q", dtype, (4,), data=source))
+
+
+def test_uint64_up_to_its_maximum() -> None:
+    top = 2**64 - 1
+    array = make_array(InputSpec("q", "uint64", (64,), data=DataSource.uniform(top - 3, top)), seed=3)
+    assert array.dtype == np.uint64 and int(array.min()) >= top - 3 and int(array.max()) <= top
+    constant = make_array(InputSpec("q", "uint64", (2,), data=DataSource.constant(top)))
+    assert constant.tolist() == [top, top]
+
+
+# --- 7. JSON inputs are cast to the model's dtype when nothing is lost -------------------------
+
+
+@pytest.mark.parametrize(
+    ("dtype", "values"),
+    [
+        (TensorProto.FLOAT, [[1.0, 2, 3]]),
+        (TensorProto.FLOAT, [[1, 2, 3]]),
+        (TensorProto.FLOAT, [[0.1, 1e-3, 1e30]]),
+        (TensorProto.INT32, [[1, 2, 3]]),
+        (TensorProto.INT64, [[1.0, 2.0, 3.0]]),
+        (TensorProto.UINT8, [[0, 255, 7]]),
+    ],
+)
+def test_json_inputs_take_the_model_dtype(tmp_path: Path, pool: WorkerPool, dtype: int, values: list) -> None:
+    path = _mlp(tmp_path, dtype, f"m{dtype}.onnx")
+    data = tmp_path / "x.json"
+    data.write_text(json.dumps({"x": values}))
+    result = run_model(path, inputs=data, pool=pool, want_arrays=True)
+    numpy_dtype = helper.tensor_dtype_to_np_dtype(dtype)
+    expected = _bare(path, {"x": np.asarray(values).astype(numpy_dtype)})
+    assert result.arrays is not None
+    np.testing.assert_array_equal(result.arrays["y"], expected[0])
+    python = run_model(path, inputs={"x": values}, pool=pool, want_arrays=True)  # the same as lists
+    assert python.arrays is not None
+    np.testing.assert_array_equal(python.arrays["y"], expected[0])
+
+
+@pytest.mark.parametrize(
+    ("dtype", "values"),
+    [
+        (TensorProto.INT64, [[1.5, 2, 3]]),
+        (TensorProto.UINT8, [[0, 256, 1]]),
+        (TensorProto.FLOAT, [[2**25 + 1, 0, 0]]),
+    ],
+)
+def test_lossy_json_inputs_are_refused(tmp_path: Path, pool: WorkerPool, dtype: int, values: list) -> None:
+    path = _mlp(tmp_path, dtype, f"m{dtype}.onnx")
+    data = tmp_path / "x.json"
+    data.write_text(json.dumps({"x": values}))
+    with pytest.raises(InputSpecError, match="values do not fit"):
+        run_model(path, inputs=data, pool=pool)
+
+
+def test_python_api_refuses_what_is_not_an_array(tmp_path: Path, pool: WorkerPool) -> None:
+    path = _mlp(tmp_path)
+    with pytest.raises(InputSpecError, match="not an array of numbers"):
+        run_model(path, inputs={"x": ["a", "b", "c"]}, pool=pool)
+    with pytest.raises(InputSpecError, match="inputs is a list"):
+        run_model(path, inputs=[[1.0, 2.0, 3.0]], pool=pool)  # type: ignore[arg-type]
+    with pytest.raises(InputSpecError, match="spec is a int"):
+        run_model(path, spec=3, pool=pool)  # type: ignore[arg-type]
+
+
+def test_python_api_takes_a_spec_dict(tmp_path: Path, pool: WorkerPool) -> None:
+    path = _mlp(tmp_path)
+    spec = {"inputs": [{"input_name": "x", "shape": "2x3xf32", "data": {"constant": 1}}]}
+    result = run_model(path, spec=spec, pool=pool, want_arrays=True)  # type: ignore[arg-type]
+    assert result.arrays is not None
+    np.testing.assert_array_equal(result.arrays["y"], _bare(path, {"x": np.ones((2, 3), np.float32)})[0])
