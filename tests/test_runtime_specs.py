@@ -101,7 +101,7 @@ def test_file_paths_are_relative_to_the_spec_file(tmp_path: Path) -> None:
         ("input: []\n", "spec.yaml has no `inputs:` list"),
         ("inputs:\n  - shape: 1xf32\n", "spec.yaml line 2 (inputs[0]): no input_name"),
         (
-            "inputs:\n  - input_name: a\n    shape: 1xf32\n  - input_name: x\n",
+            "inputs:\n  - input_name: a\n    shape: 1xf32\n  - input_name: x\n    dim_names: [b]\n",
             "spec.yaml line 4 (inputs[1] x): no shape",
         ),
         ("inputs:\n  - input_name: x\n    shape: 1x3\n", "shape '1x3' does not end in a dtype"),
