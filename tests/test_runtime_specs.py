@@ -121,7 +121,7 @@ def test_file_paths_are_relative_to_the_spec_file(tmp_path: Path) -> None:
         ),
         (
             "inputs:\n  - input_name: x\n    shape: 1xf32\n    data: {random: {uniform: {low: 0}}}\n",
-            "uniform needs min and max",
+            "uniform takes min and max, not 'low'",
         ),
         (
             "inputs:\n  - input_name: x\n    shape: 1xf32\n"
