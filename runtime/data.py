@@ -96,7 +96,7 @@ def check_fits(spec: InputSpec, values: Sequence[Any], what: str) -> None:
             return  # not a number: the conversion below reports it
         if not (info.min <= value <= info.max):
             raise InputSpecError(
-                f"{spec.name}: {what} has {_plain(value)}, outside {spec.dtype} ({info.min}..{info.max})",
+                f"{spec.name}: {what}: {_plain(value)} does not fit {spec.dtype} ({info.min}..{info.max})",
                 f"keep the values within {info.min}..{info.max}, or change the dtype",
             )
 

@@ -188,11 +188,11 @@ def test_bad_thread_counts(threads: object) -> None:
 @pytest.mark.parametrize(
     ("dtype", "source", "bad"),
     [
-        ("uint8", DataSource.constant(300), "constant has 300, outside uint8 \\(0..255\\)"),
-        ("uint8", DataSource("values", values=[1, 2, 300, -1]), "typed values has 300, outside uint8"),
-        ("int8", DataSource.constant(-129), "constant has -129, outside int8 \\(-128..127\\)"),
-        ("int8", DataSource.uniform(-200, 0), "range -200..0 has -200, outside int8"),
-        ("uint64", DataSource.uniform(0, 2**64), "outside uint64 \\(0..18446744073709551615\\)"),
+        ("uint8", DataSource.constant(300), "constant: 300 does not fit uint8 \\(0..255\\)"),
+        ("uint8", DataSource("values", values=[1, 2, 300, -1]), "typed values: 300 does not fit uint8"),
+        ("int8", DataSource.constant(-129), "constant: -129 does not fit int8 \\(-128..127\\)"),
+        ("int8", DataSource.uniform(-200, 0), "range -200..0: -200 does not fit int8"),
+        ("uint64", DataSource.uniform(0, 2**64), "does not fit uint64 \\(0..18446744073709551615\\)"),
     ],
 )
 def test_values_outside_an_integer_dtype(dtype: str, source: DataSource, bad: str) -> None:
