@@ -76,7 +76,9 @@ def suggest_specs(
     """Specs proposed from the declared inputs, reading the graph only when it can add something
     (an input without a full shape, or an integer input whose range an embedding may bound)."""
     needs_graph = any(
-        m.shape is None or any(d is None for d in m.shape) or (m.dtype or "").startswith(("int", "uint"))
+        (m.shape is None and not m.optional)
+        or (m.shape is not None and any(d is None for d in m.shape))
+        or (m.dtype or "").startswith(("int", "uint"))
         for m in model_inputs
     )
     if graph is None and needs_graph:
@@ -286,7 +288,7 @@ def _refuse_guesses(
 ) -> None:
     """An input whose rank the file does not give runs only from a spec the user confirmed (the
     proposal is the template); unnamed dynamic dims of a known rank just take their defaults."""
-    unknown_rank = {m.name for m in model_inputs if m.shape is None}
+    unknown_rank = {m.name for m in model_inputs if m.shape is None or m.kind != "tensor"}
     guessed = [s for s in specs if s.guess and s.name in unknown_rank and s.name not in provided]
     if not guessed:
         return

@@ -177,7 +177,7 @@ class Runner:
     def check(self, feeds: Mapping[str, np.ndarray]) -> None:
         """Names, dtypes and shapes against the declared inputs (InputSpecError)."""
         check_provided(feeds, self.inputs, "the inputs")
-        missing = [m.name for m in self.inputs if m.name not in feeds]
+        missing = [m.name for m in self.inputs if m.name not in feeds and not m.optional]
         if missing:
             raise InputSpecError(
                 f"inputs missing: {', '.join(missing)}", "give every model input a spec or array"

@@ -53,7 +53,8 @@ from runtime.specs import (
 _SIGNLESS = {"i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64"}
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _FILE_FIX = "see the input spec format in runtime/spec_file.py or the README's Use section"
-ENTRY_KEYS = ("input_name", "shape", "compile_shape", "data", "dim_names")
+ENTRY_KEYS = ("input_name", "shape", "compile_shape", "data", "dim_names", "value")
+_VALUE_DTYPES = ((bool, "bool"), (int, "int64"), (float, "float64"))
 # YAML 1.2's float (what JSON and most people write): PyYAML's YAML 1.1 resolver wants a dot and a
 # signed exponent, so ``1e-3``, ``1e3`` and ``1E+5`` would otherwise load as strings
 _FLOAT_RE = re.compile(
@@ -194,6 +195,8 @@ def _parse_entry(entry: Any, where: str, base_dir: Path | None) -> InputSpec:
         raise InputSpecError(
             f"{where}: unknown key {unknown[0]!r}", f"an entry takes only {', '.join(ENTRY_KEYS)}"
         )
+    if "value" in entry:
+        return _scalar_entry(entry, name, where)
     if "shape" not in entry:
         if "compile_shape" in entry or "dim_names" in entry:
             raise InputSpecError(f"{where}: no shape", "add e.g. `shape: 1x3x224x224xf32`")
@@ -213,6 +216,22 @@ def _parse_entry(entry: Any, where: str, base_dir: Path | None) -> InputSpec:
     dim_names = _dim_names(entry, shape, where)
     data = _parse_data(entry.get("data"), where, base_dir)
     return InputSpec(name=name, dtype=dtype, shape=shape, dim_names=dim_names, data=data)
+
+
+def _scalar_entry(entry: dict[str, Any], name: str, where: str) -> InputSpec:
+    """``value: 2.5``: a scalar argument (TorchScript float/int/bool), fed as a 0-d array."""
+    others = [key for key in ("shape", "data", "compile_shape", "dim_names") if key in entry]
+    if others:
+        raise InputSpecError(
+            f"{where}: value and {others[0]} together", "give either `value:` or `shape:` and `data:`"
+        )
+    value = entry["value"]
+    if isinstance(value, str):
+        value = _number(value, f"{where}: value")
+    dtype = next((d for kind, d in _VALUE_DTYPES if isinstance(value, kind)), None)
+    if dtype is None:
+        raise InputSpecError(f"{where}: value {value!r} is not a number or bool", "e.g. value: 2.5")
+    return InputSpec(name, dtype, (), data=DataSource.constant(value))
 
 
 def _check_compile_shape(text: Any, shape: tuple[int, ...], dtype: str, where: str) -> None:

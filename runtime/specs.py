@@ -181,15 +181,27 @@ class InputSpecs:
         return sum(spec.nbytes for spec in self.inputs)
 
 
+SCALAR_KINDS = {"float": "float32", "int": "int64", "bool": "bool"}
+
+
 @dataclass(frozen=True)
 class ModelInput:
     """What a model declares for one input: dtype (numpy name or None when the format does not
-    say), shape (ints, dim names, None for unknown; None for unknown rank)."""
+    say), shape (ints, dim names, None for unknown; None for unknown rank).
+
+    ``kind``: ``tensor``, or for a TorchScript argument that is not a tensor ``float``, ``int``,
+    ``bool`` (a 0-d spec or ``value:`` feeds it; any numeric dtype is accepted) or ``other``.
+    ``optional``: the argument has a default (``scale: float = 2.0``, ``mask: Optional[Tensor] =
+    None``), so a spec may leave it out and the model uses its default.
+    """
 
     name: str
     dtype: str | None
     shape: tuple[int | str | None, ...] | None
     dim_ranges: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    kind: str = "tensor"
+    optional: bool = False
+    default: Any = None
 
 
 _ITEMSIZES = {"bool": 1, "int8": 1, "uint8": 1, "float16": 2, "bfloat16": 2, "int16": 2, "uint16": 2}
@@ -272,7 +284,7 @@ def validate_specs(
         _validate_one(spec, known[spec.name], allow_empty=spec.name in arrays)
     check_consistent(_with_model_dim_names(specs, known))
     supplied = set(specs.names()) | set(provided)
-    missing = [m.name for m in model_inputs if m.name not in supplied]
+    missing = [m.name for m in model_inputs if m.name not in supplied and not m.optional]
     if missing:
         raise InputSpecError(
             f"the spec omits {'an input' if len(missing) == 1 else 'inputs'} the model needs: "
@@ -285,6 +297,11 @@ def _validate_one(spec: InputSpec, model: ModelInput, allow_empty: bool = False)
     for axis, size in enumerate(spec.shape):
         if size < 0 or (size == 0 and not allow_empty):
             raise InputSpecError(f"{spec.name}: dim {axis} is {size}", "every dim must be a positive integer")
+    if model.kind in SCALAR_KINDS and spec.shape != ():
+        raise InputSpecError(
+            f"{spec.name}: the model takes a {model.kind}, not a {format_dims(spec.shape)} tensor",
+            f"write `value: ...` (or `shape: {NUMPY_TO_MLIR[SCALAR_KINDS[model.kind]]}`) for {spec.name}",
+        )
     if model.dtype and spec.dtype != model.dtype:
         raise InputSpecError(
             f"{spec.name}: dtype {spec.dtype}, but the model takes {model.dtype}",

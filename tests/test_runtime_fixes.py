@@ -12,11 +12,22 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
+import torch
 from onnx import TensorProto, helper
 
-from converters import InputSpecError
-from runtime.data import make_array
-from runtime.engine import check_seed, check_threads, resolve_declared, run_model
+from converters import InputSpecError, ModelRunError
+from runtime.data import generate_inputs, make_array
+from runtime.engine import (
+    SpecNeededError,
+    bench_model,
+    check_seed,
+    check_threads,
+    model_shapes,
+    propose_for,
+    resolve_declared,
+    run_model,
+)
+from runtime.propose import propose_specs
 from runtime.spec_file import dumps_spec, loads_spec
 from runtime.specs import DataSource, InputSpec, ModelInput
 from runtime.worker import WorkerPool
@@ -268,3 +279,154 @@ def test_python_api_takes_a_spec_dict(tmp_path: Path, pool: WorkerPool) -> None:
     result = run_model(path, spec=spec, pool=pool, want_arrays=True)  # type: ignore[arg-type]
     assert result.arrays is not None
     np.testing.assert_array_equal(result.arrays["y"], _bare(path, {"x": np.ones((2, 3), np.float32)})[0])
+
+
+# --- torch models: proposals from the trace example, messages, scalar arguments, threads --------
+
+
+class _Conv(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = torch.nn.Conv2d(3, 4, 3)
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        return self.c(img).mean(dim=(2, 3))
+
+
+class _Options(torch.nn.Module):
+    def forward(
+        self, x: torch.Tensor, scale: float = 2.0, mask: torch.Tensor | None = None, k: int = 1
+    ) -> torch.Tensor:
+        y = x * scale + k
+        if mask is not None:
+            y = y * mask
+        return y
+
+
+class _IntArgument(torch.nn.Module):
+    def forward(self, x: torch.Tensor, k: int, flag: bool) -> torch.Tensor:
+        return x * k if flag else x - k
+
+
+class _TwoInputs(torch.nn.Module):
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return a @ b.transpose(-1, -2)
+
+
+def _save_traced(tmp: Path, example: torch.Tensor) -> Path:
+    torch.manual_seed(0)
+    path = tmp / "traced.pt"
+    torch.jit.trace(_Conv().eval(), example).save(str(path))
+    return path
+
+
+def _run_in_process(path: Path, arrays: dict[str, np.ndarray], **scalars: object) -> np.ndarray:
+    module = torch.jit.load(str(path))
+    with torch.no_grad():
+        result = module(**{k: torch.from_numpy(v) for k, v in arrays.items()}, **scalars)
+    return result.numpy()
+
+
+def test_traced_torchscript_runs_with_its_trace_example_shape(tmp_path: Path, pool: WorkerPool) -> None:
+    path = _save_traced(tmp_path, torch.zeros(1, 3, 16, 16))
+    _, specs = propose_for(path, pool=pool)
+    assert [(s.name, s.shape, s.dtype, s.guess) for s in specs] == [("img", (1, 3, 16, 16), "float32", "")]
+    result = run_model(path, pool=pool, want_arrays=True)  # no spec needed
+    assert result.arrays is not None
+    expected = _run_in_process(path, generate_inputs(specs))
+    np.testing.assert_array_equal(result.arrays["output"], expected)
+
+
+def test_declared_dims_are_kept_and_only_unknown_ones_filled() -> None:
+    nhwc = ModelInput("x", "float32", (None, 32, 32, 3))
+    assert propose_specs([nhwc]).inputs[0].shape == (1, 32, 32, 3)
+    inner = ModelInput("x", "float32", (None, None, 8))
+    spec = propose_specs([inner]).inputs[0]
+    assert spec.shape == (1, 16, 8) and "dim 1 = 16" in spec.guess
+
+
+def test_torchscript_errors_keep_the_framework_message(tmp_path: Path, pool: WorkerPool) -> None:
+    path = _save_traced(tmp_path, torch.zeros(1, 3, 16, 16))
+    bad = torch.zeros(1, 4, 16, 16)
+    with pytest.raises(RuntimeError) as own:
+        torch.jit.load(str(path))(bad)
+    last_line = str(own.value).strip().splitlines()[-1].split(": ", 1)[1]
+    spec = loads_spec("inputs:\n  - input_name: img\n    shape: 1x4x16x16xf32\n")
+    with pytest.raises(ModelRunError) as ours:
+        run_model(path, spec=spec, pool=pool)
+    assert ours.value.message == f"torch failed: {last_line}"
+    assert "to have 3 channels, but got 4 channels instead" in ours.value.message
+
+
+def test_torchscript_scalar_and_optional_arguments(tmp_path: Path, pool: WorkerPool) -> None:
+    path = tmp_path / "options.pt"
+    torch.jit.script(_Options()).save(str(path))
+    x = np.arange(4, dtype=np.float32)
+    only_x = run_model(path, inputs={"x": x}, pool=pool, want_arrays=True)  # defaults used
+    assert only_x.arrays is not None
+    np.testing.assert_array_equal(only_x.arrays["output"], _run_in_process(path, {"x": x}))
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "inputs:\n  - input_name: scale\n    value: 3.5\n  - input_name: k\n    shape: si64\n"
+        "    data: {constant: 4}\n  - input_name: mask\n    shape: 4xf32\n    data: {constant: 0.5}\n"
+    )
+    given = run_model(path, inputs={"x": x}, spec=spec, pool=pool, want_arrays=True)
+    mask = np.full(4, 0.5, np.float32)
+    assert given.arrays is not None
+    expected = _run_in_process(path, {"x": x, "mask": mask}, scale=3.5, k=4)
+    np.testing.assert_array_equal(given.arrays["output"], expected)
+    wrong = loads_spec(
+        "inputs:\n  - input_name: x\n    shape: 4xf32\n  - input_name: scale\n    shape: 2xf32\n"
+    )
+    with pytest.raises(InputSpecError, match="scale: the model takes a float, not a 2 tensor"):
+        run_model(path, spec=wrong, pool=pool)
+
+
+def test_required_scalar_arguments_are_asked_for(tmp_path: Path, pool: WorkerPool) -> None:
+    path = tmp_path / "intarg.pt"
+    torch.jit.script(_IntArgument()).save(str(path))
+    with pytest.raises(SpecNeededError, match="k: an int argument: set its value; flag: a bool argument"):
+        run_model(path, inputs={"x": np.ones(3, np.float32)}, pool=pool)
+    spec = loads_spec("inputs:\n  - input_name: k\n    value: 3\n  - input_name: flag\n    value: false\n")
+    result = run_model(path, inputs={"x": np.ones(3, np.float32)}, spec=spec, pool=pool, want_arrays=True)
+    assert result.arrays is not None
+    expected = _run_in_process(path, {"x": np.ones(3, np.float32)}, k=3, flag=False)
+    np.testing.assert_array_equal(result.arrays["output"], expected)
+
+
+def test_torch_runners_use_and_report_the_thread_count(tmp_path: Path, pool: WorkerPool) -> None:
+    path = _save_traced(tmp_path, torch.zeros(1, 3, 8, 8))
+    result = bench_model(path, pool=pool, iterations=2, warmup=0, threads=1)
+    assert result.threads == 1
+    default = bench_model(path, pool=pool, iterations=2, warmup=0)
+    assert default.threads == torch.get_num_threads()
+
+
+# --- 1. .pt2 with unbounded dims ---------------------------------------------------------------
+
+
+class _Pair(torch.nn.Module):
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, y], dim=1).relu()
+
+
+def test_pt2_with_unbounded_dims_runs(tmp_path: Path, pool: WorkerPool) -> None:
+    batch = torch.export.Dim("b")  # no max: the upper bound is torch's int_oo
+    program = torch.export.export(
+        _Pair(), (torch.randn(2, 3), torch.randn(2, 4)), dynamic_shapes={"x": {0: batch}, "y": {0: batch}}
+    )
+    path = tmp_path / "pair.pt2"
+    torch.export.save(program, str(path))
+    info, specs = propose_for(path, pool=pool)
+    (symbol, (low, high)), *_ = info["inputs"][0].dim_ranges.items()
+    torch_range = next(iter(program.range_constraints.values()))
+    assert str(torch_range.upper) == "int_oo"  # read as unbounded (capped at 2**31-1)
+    assert (low, high) == (max(int(torch_range.lower), 1), 2**31 - 1)
+    assert info["inputs"][0].shape == (symbol, 3)
+    result = run_model(path, pool=pool, want_arrays=True)
+    arrays = generate_inputs(specs)
+    expected = torch.export.load(str(path)).module()(*(torch.from_numpy(a) for a in arrays.values()))
+    assert result.arrays is not None
+    np.testing.assert_array_equal(result.arrays["output"], expected.numpy())
+    shapes = model_shapes(path, pool=pool)
+    assert shapes.failed is None and shapes.nodes["relu"] == [[specs.inputs[0].shape[0], 7]]
