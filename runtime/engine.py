@@ -425,9 +425,9 @@ def model_shapes(
     message = ("shapes", prepared.specs, prepared.provided, seed)
     result: ShapesResult = _request(prepared, message, timeout_s, "propagating shapes in", pool)
     failed = result.failed
-    if failed is not None and failed.source:
+    if failed is not None and failed.source and "@" in failed.node:  # not a converter node id
         graph = model_graph(path)
-        if graph is not None:
+        if graph is not None and failed.node not in graph:
             failed.node = node_at_source(graph, failed.source, failed.op_type) or failed.node
     return result
 

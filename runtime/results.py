@@ -169,7 +169,8 @@ class FailedNode:
 
     def one_line(self) -> str:
         shapes = ", ".join(
-            "?" if s is None else "x".join(str(d) for d in s) or "scalar" for s in self.input_shapes
+            "?" if s is None else "x".join("?" if d is None else str(d) for d in s) or "scalar"
+            for s in self.input_shapes
         )
         return f"node {self.node} ({self.op_type}) failed with inputs [{shapes}]: {self.message}"
 

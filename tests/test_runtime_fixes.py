@@ -15,7 +15,7 @@ import pytest
 import torch
 from onnx import TensorProto, helper
 
-from converters import InputSpecError, ModelRunError
+from converters import InputSpecError, ModelRunError, load_model
 from runtime.data import generate_inputs, make_array
 from runtime.engine import (
     SpecNeededError,
@@ -28,6 +28,7 @@ from runtime.engine import (
     run_model,
 )
 from runtime.propose import propose_specs
+from runtime.results import FailedNode
 from runtime.spec_file import dumps_spec, loads_spec
 from runtime.specs import DataSource, InputSpec, ModelInput
 from runtime.worker import WorkerPool
@@ -430,3 +431,80 @@ def test_pt2_with_unbounded_dims_runs(tmp_path: Path, pool: WorkerPool) -> None:
     np.testing.assert_array_equal(result.arrays["output"], expected.numpy())
     shapes = model_shapes(path, pool=pool)
     assert shapes.failed is None and shapes.nodes["relu"] == [[specs.inputs[0].shape[0], 7]]
+
+
+# --- 4. shapes keyed by the converter's node ids, the failing node named -----------------------
+
+
+def test_torchscript_shapes_are_keyed_by_graph_node_ids(tmp_path: Path, pool: WorkerPool) -> None:
+    torch.manual_seed(0)
+    eager = _Conv().eval()
+    example = torch.zeros(2, 3, 12, 12)
+    for kind, module in (("traced", torch.jit.trace(eager, example)), ("scripted", torch.jit.script(eager))):
+        path = tmp_path / f"{kind}.pt"
+        module.save(str(path))
+        spec = loads_spec("inputs:\n  - input_name: img\n    shape: 2x3x12x12xf32\n")
+        result = model_shapes(path, spec=spec, pool=pool)
+        graph = load_model(path)
+        assert result.failed is None
+        assert set(result.nodes) <= set(graph.nodes), kind
+        conv = next(
+            n
+            for n in graph.nodes
+            if str(graph.nodes[n].get("op_type", "")).endswith("convolution")
+            or str(graph.nodes[n].get("op_type", "")).endswith("conv2d")
+        )
+        assert result.nodes[conv] == [list(eager.c(example).shape)], kind
+        assert result.nodes["input:img"] == [[2, 3, 12, 12]]
+
+
+def test_traced_failure_names_the_graph_node(tmp_path: Path, pool: WorkerPool) -> None:
+    path = _save_traced(tmp_path, torch.zeros(1, 3, 16, 16))
+    spec = loads_spec("inputs:\n  - input_name: img\n    shape: 1x4x16x16xf32\n")
+    failed = model_shapes(path, spec=spec, pool=pool).failed
+    assert failed is not None and failed.node in load_model(path)
+    assert failed.node == "c/_convolution" and failed.input_shapes[0] == [1, 4, 16, 16]
+    with pytest.raises(RuntimeError) as own:
+        torch.jit.load(str(path))(torch.zeros(1, 4, 16, 16))
+    assert failed.message == str(own.value).strip().splitlines()[-1].split(": ", 1)[1]
+
+
+def test_two_ops_on_one_line_blame_the_one_that_fails(tmp_path: Path, pool: WorkerPool) -> None:
+    path = tmp_path / "two.pt"
+    torch.jit.script(_TwoInputs()).save(str(path))
+    a, b = torch.zeros(2, 5, 4), torch.zeros(2, 7, 3)
+    with pytest.raises(RuntimeError) as own:
+        _TwoInputs()(a, b)
+    spec = loads_spec(
+        "inputs:\n  - input_name: a\n    shape: 2x5x4xf32\n  - input_name: b\n    shape: 2x7x3xf32\n"
+    )
+    failed = model_shapes(path, spec=spec, pool=pool).failed
+    graph = load_model(path)
+    assert failed is not None and graph.nodes[failed.node]["op_type"] == "aten::matmul"
+    assert failed.input_shapes == [list(a.shape), list(b.transpose(-1, -2).shape)]
+    assert failed.message == str(own.value).strip().splitlines()[-1]
+
+
+def test_onnx_unnamed_failing_node_gets_the_converter_id(tmp_path: Path, pool: WorkerPool) -> None:
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [6, 3], [0.0] * 18)
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("MatMul", ["r", "w"], ["y"])],
+        "noname",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, "k"])],  # k: 16 proposed
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [weight],
+    )
+    path = tmp_path / "noname.onnx"
+    path.write_bytes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    )
+    with pytest.raises(Exception, match="MatMul"):  # onnxruntime's own run fails in the MatMul
+        _bare(path, {"x": np.zeros((1, 16), np.float32)})
+    failed = model_shapes(path, pool=pool).failed
+    assert failed is not None and failed.node in load_model(path)
+    assert (failed.node, failed.op_type, failed.input_shapes) == ("MatMul_1", "MatMul", [[1, 16], [6, 3]])
+
+
+def test_unknown_dims_print_as_question_marks() -> None:
+    failed = FailedNode("n", "Expand", [[None, None], [2], None, []], "bad")
+    assert failed.one_line() == "node n (Expand) failed with inputs [?x?, 2, ?, scalar]: bad"
