@@ -205,6 +205,7 @@ class ExportedProgramRunner(_TorchRunner):
 
         self._torch_device = _torch_device(self.device)
         self.program = _load_program_safely(self.path, torch)
+        check_call_targets(self.program, self.path.name)
         try:
             self.module = self.program.module()
         except Exception as err:
@@ -233,6 +234,46 @@ class ExportedProgramRunner(_TorchRunner):
         self.output_names = ["output"]
         self.provider = f"torch {self._torch_device}"
         self.providers = [self.provider]
+
+
+_SYMBOLIC_FUNCTIONS = frozenset(
+    {"sym_int", "sym_float", "sym_max", "sym_min", "sym_not", "sym_ite", "sym_sqrt", "sym_sum"}
+)
+_BUILTIN_MODULES = frozenset({"_operator", "operator", "math"})
+
+
+def check_call_targets(program: Any, display_name: str) -> None:
+    """Refuse a program whose graph calls anything but operators: every ``call_function`` target
+    (in the graph and in higher-order ops' subgraphs) must be a ``torch.ops`` operator (OpOverload,
+    packet, higher-order op), a function of ``operator``/``math`` or a torch ``sym_*`` helper, so
+    a crafted file cannot make the run call ``torch.load``, ``os.system`` or any other function.
+    Raises ModelLoadError naming the first other target."""
+    import torch
+
+    operator_types = (torch._ops.OpOverload, torch._ops.OpOverloadPacket, torch._ops.HigherOrderOperator)
+    for module in program.graph_module.modules():
+        graph = getattr(module, "graph", None)
+        for node in graph.nodes if graph is not None else ():
+            if node.op in ("placeholder", "output", "get_attr"):
+                continue
+            target = node.target
+            if node.op == "call_function" and (
+                isinstance(target, operator_types)
+                or getattr(target, "__module__", None) in _BUILTIN_MODULES
+                or (
+                    getattr(torch, str(getattr(target, "__name__", "")), None) is target
+                    and target.__name__ in _SYMBOLIC_FUNCTIONS
+                )
+            ):
+                continue
+            name = getattr(target, "__qualname__", None) or str(target)
+            module_name = getattr(target, "__module__", "") or ""
+            raise ModelLoadError(
+                f"{display_name} calls {module_name + '.' if module_name else ''}{name}, which is not a "
+                "torch operator: ModelLens refuses to run it",
+                "export the model with torch.export (its graphs call torch.ops operators only); "
+                "do not run this file if it comes from an untrusted source",
+            )
 
 
 def _load_program_safely(path: Any, torch: Any) -> Any:

@@ -15,7 +15,7 @@ import pytest
 import torch
 from onnx import TensorProto, helper
 
-from converters import InputSpecError, ModelRunError, load_model
+from converters import InputSpecError, ModelLoadError, ModelRunError, load_model
 from runtime.data import generate_inputs, make_array
 from runtime.engine import (
     SpecNeededError,
@@ -31,6 +31,7 @@ from runtime.propose import propose_specs
 from runtime.results import FailedNode
 from runtime.spec_file import dumps_spec, loads_spec
 from runtime.specs import DataSource, InputSpec, ModelInput
+from runtime.torch_runners import check_call_targets
 from runtime.worker import WorkerPool
 
 
@@ -508,3 +509,31 @@ def test_onnx_unnamed_failing_node_gets_the_converter_id(tmp_path: Path, pool: W
 def test_unknown_dims_print_as_question_marks() -> None:
     failed = FailedNode("n", "Expand", [[None, None], [2], None, []], "bad")
     assert failed.one_line() == "node n (Expand) failed with inputs [?x?, 2, ?, scalar]: bad"
+
+
+# --- 13. a .pt2 runs only if its graphs call operators ----------------------------------------
+
+
+class _Branchy(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        parts = torch.split(x, 2, dim=1)  # operator.getitem on the result
+        chosen = torch.cond(
+            x.sum() > 0, lambda t: t.cos(), lambda t: t.sin(), (parts[0],)
+        )  # a higher-order op
+        return chosen * x.shape[0]
+
+
+def test_operator_graphs_pass_the_call_target_check() -> None:
+    program = torch.export.export(_Branchy(), (torch.randn(3, 4),))
+    targets = {type(n.target).__name__ for n in program.graph.nodes if n.op == "call_function"}
+    assert {"OpOverload", "CondOp"} <= targets or {"OpOverload"} <= targets
+    check_call_targets(program, "branchy.pt2")
+
+
+@pytest.mark.parametrize("target", [torch.load, eval, __import__("os").system, np.load])
+def test_a_program_calling_other_functions_is_refused(target: object) -> None:
+    program = torch.export.export(_Pair(), (torch.randn(2, 3), torch.randn(2, 4)))
+    node = next(n for n in program.graph_module.graph.nodes if n.op == "call_function")
+    node.target = target
+    with pytest.raises(ModelLoadError, match="which is not a torch operator: ModelLens refuses to run it"):
+        check_call_targets(program, "evil.pt2")
