@@ -122,6 +122,7 @@ def prepare(
     check_threads(threads)
     pool = pool if pool is not None else default_pool()
     worker, reused = pool.get(path, device, signature, threads)  # loads while we read the spec
+    check_signature(worker, signature)
     specs_given = _spec_arg(spec)
     try:
         model_inputs: list[ModelInput] = worker.info["inputs"]
@@ -141,6 +142,15 @@ def prepare(
     needed = specs.nbytes + sum(int(a.nbytes) for a in provided.values())
     check_memory(needed, "the inputs")
     return Prepared(worker, specs, provided, reused)
+
+
+def check_signature(worker: Worker, signature: str | None) -> None:
+    """A signature key only means something for a SavedModel: InputSpecError for other formats."""
+    if signature and worker.format != "savedmodel":
+        raise InputSpecError(
+            f"--signature {signature} is for SavedModels, and {worker.path.name} is {worker.format}",
+            "leave out --signature",
+        )
 
 
 def check_seed(seed: Any) -> int:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from converters.schema import ModelGraph
 from runtime.specs import SCALAR_KINDS, DataSource, InputSpec, InputSpecs, ModelInput
+
+if TYPE_CHECKING:
+    from converters.schema import ModelGraph
 
 BATCH_NAMES = {"batch", "batch_size", "n", "b", "bs", "num_batches", "batchsize"}
 IMAGE_NAMES = {"height", "width", "h", "w", "img_h", "img_w", "image_height", "image_width"}

@@ -95,6 +95,10 @@ def detect_run_format(path: str | Path) -> str:
         )
     if not path.is_file():
         raise ModelLoadError(f"No such file: {path}", "check the path")
+    if path.name in SAVED_MODEL_FILES:  # saved_model.pb given for its folder
+        return "savedmodel"
+    if path.suffix.lower() == ".onnx" and _looks_like_model_proto(path):
+        return "onnx"  # without importing the converters (networkx, onnx): a one-shot run's cost
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             fmt = detect_zip_format(archive.namelist())
@@ -115,10 +119,22 @@ def detect_run_format(path: str | Path) -> str:
     )
 
 
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+
+
+def _looks_like_model_proto(path: Path) -> bool:
+    """An ONNX ModelProto as every exporter writes it: field 1 (ir_version, a varint) first."""
+    with path.open("rb") as handle:
+        head = handle.read(2)
+    return len(head) == 2 and head[0] == 0x08 and 0 < head[1] < 0x80
+
+
 def runnable_path(path: str | Path) -> Path:
     """The path a runner loads: a zip holding a SavedModel folder or an ONNX file is unpacked
     safely (converters.source) into a temp dir removed at exit; anything else is returned as is."""
     path = Path(path)
+    if path.name in SAVED_MODEL_FILES and path.is_file():
+        return path.parent
     if not path.is_file() or not zipfile.is_zipfile(path):
         return path
     with zipfile.ZipFile(path) as archive:
