@@ -257,13 +257,11 @@ def check_call_targets(program: Any, display_name: str) -> None:
             if node.op in ("placeholder", "output", "get_attr"):
                 continue
             target = node.target
+            function_name = str(getattr(target, "__name__", ""))
             if node.op == "call_function" and (
                 isinstance(target, operator_types)
                 or getattr(target, "__module__", None) in _BUILTIN_MODULES
-                or (
-                    getattr(torch, str(getattr(target, "__name__", "")), None) is target
-                    and target.__name__ in _SYMBOLIC_FUNCTIONS
-                )
+                or (function_name in _SYMBOLIC_FUNCTIONS and getattr(torch, function_name, None) is target)
             ):
                 continue
             name = getattr(target, "__qualname__", None) or str(target)
