@@ -280,10 +280,50 @@ class OnnxRuntimeRunner(Runner):
             for i in self.session.get_inputs()
         ]
         self.output_names = [o.name for o in self.session.get_outputs()]
+        self._bfloat16 = any(
+            t.type == "tensor(bfloat16)" for t in [*self.session.get_inputs(), *self.session.get_outputs()]
+        )
+
+    def _run_numpy(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        return list(self.session.run(None, dict(feeds)))
+
+    def _run_bfloat16(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        """onnxruntime's numpy API knows no bfloat16: such tensors go in as OrtValues made from
+        their raw 16-bit words, and come out copied from the OrtValue's buffer (on CPU)."""
+        import ctypes
+
+        import ml_dtypes
+        import numpy as np
+        import onnxruntime as ort
+
+        bfloat16_type = 16  # onnx.TensorProto.BFLOAT16
+        values = {}
+        for name, array in feeds.items():
+            if array.dtype == ml_dtypes.bfloat16:
+                words = np.ascontiguousarray(array).view(np.uint16)
+                values[name] = ort.OrtValue.ortvalue_from_numpy_with_onnx_type(words, bfloat16_type)
+            else:
+                values[name] = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array))
+        outputs = []
+        for value in self.session.run_with_ort_values(None, values):
+            if value.data_type() != "tensor(bfloat16)":
+                outputs.append(value.numpy())
+                continue
+            if value.device_name().lower() != "cpu":
+                raise ModelRunError(
+                    "a bfloat16 output on the GPU cannot be read back by onnxruntime's Python API",
+                    "run on cpu, or cast the output to float32 in the model",
+                )
+            count = int(np.prod(value.shape()))
+            buffer = (ctypes.c_uint16 * count).from_address(value.data_ptr()) if count else []
+            words = np.array(buffer, dtype=np.uint16)
+            outputs.append(words.view(ml_dtypes.bfloat16).reshape(value.shape()))
+        return outputs
 
     def infer(self, feeds: Mapping[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
         try:
-            values = self.session.run(None, dict(feeds))
+            run = self._run_bfloat16 if self._bfloat16 else self._run_numpy
+            values = run(feeds)
         except Exception as err:
             raise ModelRunError(
                 f"onnxruntime failed: {first_line(err)}", "check the input shapes (`modellens shapes`)"

@@ -13,6 +13,7 @@ Errors are ``InputSpecError`` naming the input and the fix.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -223,6 +224,15 @@ def itemsize(dtype: str) -> int:
         ) from err
 
 
+_SYMPY_DIM = re.compile(r"^s\d+$")
+
+
+def dim_label(name: str) -> str:
+    """A named dim for messages: torch.export's symbols (``s45``: the user's ``Dim`` name is not
+    kept in a .pt2) are called ``s45 (a dynamic dim)``."""
+    return f"{name} (a dynamic dim)" if _SYMPY_DIM.match(name) else name
+
+
 def format_dims(shape: Iterable[int | str | None]) -> str:
     """``(1, 8, 4)`` -> ``1x8x4``."""
     return "x".join("?" if d is None else str(d) for d in shape)
@@ -256,7 +266,7 @@ def check_consistent(specs: InputSpecs) -> None:
             if name in seen and seen[name][0] != size:
                 first, where = seen[name]
                 raise InputSpecError(
-                    f"{name} is {first} in {where} but {size} in {spec.name}",
+                    f"{dim_label(name)} is {first} in {where} but {size} in {spec.name}",
                     f"give {name} one value in every input",
                 )
             seen.setdefault(name, (size, spec.name))
@@ -324,7 +334,7 @@ def _validate_one(spec: InputSpec, model: ModelInput, allow_empty: bool = False)
                 low, high = model.dim_ranges[want]
                 if not low <= got <= high:
                     raise InputSpecError(
-                        f"{spec.name}: {want} = {got} is outside the model's range {low}..{high}",
+                        f"{spec.name}: {dim_label(want)} = {got} is outside the model's range {low}..{high}",
                         f"pick {want} between {low} and {high}",
                     )
     if spec.data.kind == "uniform":

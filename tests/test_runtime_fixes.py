@@ -6,6 +6,9 @@ Expected values come from the frameworks' own runs (onnxruntime, torch) or from 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,10 +32,12 @@ from runtime.engine import (
 )
 from runtime.propose import propose_specs
 from runtime.results import FailedNode
+from runtime.runners import detect_run_format, runnable_path
 from runtime.spec_file import dumps_spec, loads_spec
-from runtime.specs import DataSource, InputSpec, ModelInput
+from runtime.specs import DataSource, InputSpec, InputSpecs, ModelInput, validate_specs
 from runtime.torch_runners import check_call_targets
 from runtime.worker import WorkerPool
+from tests.model_cases import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -537,3 +542,120 @@ def test_a_program_calling_other_functions_is_refused(target: object) -> None:
     node.target = target
     with pytest.raises(ModelLoadError, match="which is not a torch operator: ModelLens refuses to run it"):
         check_call_targets(program, "evil.pt2")
+
+
+# --- 10. bfloat16 ONNX inputs and outputs ------------------------------------------------------
+
+
+def _bfloat16_model(tmp: Path) -> Path:
+    nodes = [
+        helper.make_node("Cast", ["x"], ["as_float"], to=TensorProto.FLOAT, name="cast"),
+        helper.make_node("Identity", ["x"], ["same"], name="same"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "bf16",
+        [helper.make_tensor_value_info("x", TensorProto.BFLOAT16, [2, 3])],
+        [
+            helper.make_tensor_value_info("as_float", TensorProto.FLOAT, [2, 3]),
+            helper.make_tensor_value_info("same", TensorProto.BFLOAT16, [2, 3]),
+        ],
+    )
+    path = tmp / "bf16.onnx"
+    path.write_bytes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    )
+    return path
+
+
+def test_bfloat16_inputs_and_outputs_run(tmp_path: Path, pool: WorkerPool) -> None:
+    import ml_dtypes
+
+    path = _bfloat16_model(tmp_path)
+    values = np.array([[1.5, -2.25, 3.0], [0.5, 7.0, -1.0]], dtype=ml_dtypes.bfloat16)
+    result = run_model(path, inputs={"x": values}, pool=pool, want_arrays=True)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    fed = ort.OrtValue.ortvalue_from_numpy_with_onnx_type(values.view(np.uint16), TensorProto.BFLOAT16)
+    own_float = session.run(["as_float"], {"x": fed})[0]  # onnxruntime's own run
+    assert result.arrays is not None
+    np.testing.assert_array_equal(result.arrays["as_float"], own_float)
+    assert result.arrays["same"].dtype == ml_dtypes.bfloat16
+    np.testing.assert_array_equal(result.arrays["same"].astype(np.float32), own_float)
+    stats = {o.name: o for o in result.outputs}
+    assert stats["same"].dtype == "bfloat16" and stats["same"].max == float(own_float.max())
+
+
+# --- 11. start-up: nothing heavy imported for `modellens run` ----------------------------------
+
+
+def test_the_run_path_imports_no_converters_or_networkx() -> None:
+    code = (
+        "import sys, modellens, modellens.cli, modellens.run_cli, runtime.engine, runtime.worker\n"
+        "from converters.errors import ModelLensError\n"
+        "print(sorted(m for m in ('networkx', 'onnx', 'converters.registry', 'converters.schema', 'torch') "
+        "if m in sys.modules))\n"
+        "from converters import load_model, ModelGraph\n"
+        "print(callable(load_model), 'networkx' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert done.stdout.splitlines() == ["[]", "True True"]
+
+
+# --- 12. smaller CLI and API checks ------------------------------------------------------------
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "modellens", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_cli_user_mistakes_exit_2_with_one_line(tmp_path: Path) -> None:
+    path = _mlp(tmp_path)
+    scripted = tmp_path / "conv.pt"
+    torch.jit.script(_Conv()).save(str(scripted))
+    cases = [
+        (("run", str(path), "--save-outputs", str(tmp_path / "missing" / "o.npz")), "the folder"),
+        (("run", str(path), "--seed", "-1"), "seed -1 is not a valid seed"),
+        (("bench", str(path), "--threads", "-3"), "threads -3 is not a thread count"),
+        (("shapes", str(path), "--timeout", "-1"), "--timeout -1.0 is not a positive number"),
+        (("run", str(path), "--signature", "foo"), "--signature foo is for SavedModels"),
+        (("run", str(scripted), "--json"), "declares no input shapes"),
+    ]
+    for args, message in cases:
+        done = _cli(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stdout == "", args  # --json: the template goes to stderr
+        assert done.stderr.strip().splitlines()[-1].startswith("error: ") and message in done.stderr, args
+
+
+def test_bench_and_shapes_take_a_timeout(tmp_path: Path) -> None:
+    path = _mlp(tmp_path)
+    bench = _cli("bench", str(path), "--iterations", "3", "--warmup", "0", "--timeout", "120", "--json")
+    assert bench.returncode == 0 and json.loads(bench.stdout)["iterations"] == 3
+    shapes = _cli("shapes", str(path), "--timeout", "120", "--json")
+    assert shapes.returncode == 0 and json.loads(shapes.stdout)["nodes"]["mm"] == [[1, 2]]
+
+
+def test_saved_model_pb_path_means_its_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "sm"
+    folder.mkdir()
+    (folder / "saved_model.pb").write_bytes(b"\x08\x01")
+    assert detect_run_format(folder / "saved_model.pb") == "savedmodel"
+    assert runnable_path(folder / "saved_model.pb") == folder
+
+
+def test_pt2_symbols_are_called_dynamic_dims() -> None:
+    model = [ModelInput("img", "float32", (1, 3, "s45", "s45"), {"s45": (2, 8)})]
+    with pytest.raises(
+        InputSpecError, match=r"img: s45 \(a dynamic dim\) = 1 is outside the model's range 2..8"
+    ):
+        validate_specs(InputSpecs((InputSpec("img", "float32", (1, 3, 1, 1)),)), model)
+    with pytest.raises(InputSpecError, match=r"s45 \(a dynamic dim\) is 6 in img but 7 in img"):
+        validate_specs(InputSpecs((InputSpec("img", "float32", (1, 3, 6, 7)),)), model)
