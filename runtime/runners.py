@@ -315,8 +315,9 @@ class OnnxRuntimeRunner(Runner):
                     "run on cpu, or cast the output to float32 in the model",
                 )
             count = int(np.prod(value.shape()))
-            buffer = (ctypes.c_uint16 * count).from_address(value.data_ptr()) if count else []
-            words = np.array(buffer, dtype=np.uint16)
+            words = np.zeros(count, dtype=np.uint16)
+            if count:
+                ctypes.memmove(words.ctypes.data, value.data_ptr(), 2 * count)
             outputs.append(words.view(ml_dtypes.bfloat16).reshape(value.shape()))
         return outputs
 
