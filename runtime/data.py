@@ -174,6 +174,13 @@ def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
                 )
             return {str(k): np.asarray(v) for k, v in data.items()}
     except (OSError, ValueError) as err:
+        if (
+            "allow_pickle" in str(err) or "pickle" in str(err).lower()
+        ):  # not an array file, or pickled objects
+            raise InputSpecError(
+                f"{path.name} is not a {suffix} array file (or holds Python objects, which are not read)",
+                "save plain arrays with numpy.savez / numpy.save",
+            ) from err
         raise InputSpecError(
             f"Cannot read arrays from {path.name}: {err}", "check the file (.npy, .npz or .json)"
         ) from err

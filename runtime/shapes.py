@@ -195,6 +195,8 @@ def _fx_shapes(runner: Runner, feeds: Mapping[str, np.ndarray]) -> ShapesResult:
             nonlocal failed
             if node.op == "get_attr" or (node.op == "placeholder" and node.name not in user_inputs):
                 return super().run_node(node)
+            if node.op == "call_module" and str(node.target).startswith("_guards"):
+                return super().run_node(node)  # torch.export's input guards: not a graph node
             try:
                 result = super().run_node(node)
             except Exception as err:

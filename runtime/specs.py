@@ -105,6 +105,12 @@ class DataSource:
             "values": "typed values",
             "image": f"image {self.path} ({self.layout})",
         }[self.kind]
+        if (
+            self.origin
+            and self.kind == "uniform"
+            and self.origin.startswith(text.removeprefix("uniform ") + ":")
+        ):
+            return f"uniform {self.origin}"  # the origin already says the range
         return f"{text} ({self.origin})" if self.origin else text
 
 

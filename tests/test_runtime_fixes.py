@@ -437,6 +437,7 @@ def test_pt2_with_unbounded_dims_runs(tmp_path: Path, pool: WorkerPool) -> None:
     np.testing.assert_array_equal(result.arrays["output"], expected.numpy())
     shapes = model_shapes(path, pool=pool)
     assert shapes.failed is None and shapes.nodes["relu"] == [[specs.inputs[0].shape[0], 7]]
+    assert not [node for node in shapes.nodes if node.startswith("_guards")]  # export's guards are no node
 
 
 # --- 4. shapes keyed by the converter's node ids, the failing node named -----------------------
@@ -659,3 +660,21 @@ def test_pt2_symbols_are_called_dynamic_dims() -> None:
         validate_specs(InputSpecs((InputSpec("img", "float32", (1, 3, 1, 1)),)), model)
     with pytest.raises(InputSpecError, match=r"s45 \(a dynamic dim\) is 6 in img but 7 in img"):
         validate_specs(InputSpecs((InputSpec("img", "float32", (1, 3, 6, 7)),)), model)
+
+
+def test_a_proposed_range_is_said_once() -> None:
+    source = DataSource.uniform(0, 299, origin="0–299: vocabulary size of /m/Gather")
+    assert source.describe() == "uniform 0–299: vocabulary size of /m/Gather"
+    assert (
+        DataSource.uniform(0, 9, origin="default integer range").describe()
+        == "uniform 0–9 (default integer range)"
+    )
+
+
+def test_a_file_that_is_not_an_npz_says_so(tmp_path: Path) -> None:
+    from runtime.data import load_arrays
+
+    (tmp_path / "x.npz").write_bytes(b"not a zip at all")
+    with pytest.raises(InputSpecError, match=r"x\.npz is not a \.npz array file") as caught:
+        load_arrays(tmp_path / "x.npz")
+    assert "allow_pickle" not in str(caught.value)
