@@ -12,10 +12,13 @@ Python API::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from converters import ModelGraph, load_model
-from viewer.summary import model_summary
+if TYPE_CHECKING:
+    from converters import ModelGraph
+
+# nothing heavy at import: `python -m modellens run` imports this package first, and networkx,
+# onnx and the format modules cost ~0.3 s that a run of an ONNX file does not need
 
 
 def __getattr__(name: str) -> Any:
@@ -32,11 +35,15 @@ def __getattr__(name: str) -> Any:
 
 def load(path: str | Path, settings: dict[str, Any] | None = None) -> ModelGraph:
     """Open a model by path (format detected from content)."""
+    from converters import load_model
+
     return load_model(path, settings)
 
 
 def summarize(graph: ModelGraph) -> dict[str, Any]:
     """The model summary: see ``viewer.summary.model_summary``."""
+    from viewer.summary import model_summary
+
     return model_summary(graph)
 
 

@@ -3,8 +3,8 @@
     modellens run MODEL [--input-spec FILE] [--inputs IN.npz] [--device cpu|cuda] [--signature S]
                         [--save-outputs OUT.npz] [--seed N] [--timeout S] [--json]
     modellens bench MODEL [--input-spec FILE] [--inputs IN.npz] [--iterations N] [--warmup N]
-                          [--time-budget S] [--threads N] [--device D] [--json]
-    modellens shapes MODEL [--input-spec FILE] [--inputs IN.npz] [--json]
+                          [--time-budget S] [--threads N] [--device D] [--timeout S] [--json]
+    modellens shapes MODEL [--input-spec FILE] [--inputs IN.npz] [--timeout S] [--json]
 
 JSON: run → {"device", "provider", "outputs": [{"name", "dtype", "shape", "min", "max", "mean",
 "std"}], "latency_ms"}; bench → {"device", "iterations", "latency_ms": {"min", "mean", "p50",
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -42,10 +43,14 @@ def run_command(args: list[str], parser_class: Callable[..., argparse.ArgumentPa
     parser.add_argument("--save-outputs", help="write the outputs to this .npz (keys = output names)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before the run is stopped")
     options = parser.parse_args(args)
+    _check_timeout(options.timeout)
+    if options.save_outputs:
+        check_output_path(Path(options.save_outputs))
     _prestart(options)
     from runtime.engine import run_model
 
     result = _with_template(
+        options,
         lambda: run_model(
             options.model,
             options.inputs,
@@ -55,7 +60,7 @@ def run_command(args: list[str], parser_class: Callable[..., argparse.ArgumentPa
             signature=options.signature,
             want_arrays=bool(options.save_outputs),
             timeout_s=options.timeout,
-        )
+        ),
     )
     if options.save_outputs:
         _save_outputs(Path(options.save_outputs), result.arrays or {})
@@ -73,13 +78,22 @@ def bench_command(args: list[str], parser_class: Callable[..., argparse.Argument
     parser.add_argument("--warmup", type=int, default=10, help="untimed runs first (default 10)")
     parser.add_argument("--time-budget", type=float, default=0.0, help="with --iterations 0: seconds to run")
     parser.add_argument(
-        "--threads", type=int, default=0, help="intra-op threads for onnxruntime (0 = default)"
+        "--threads",
+        type=int,
+        default=0,
+        help="intra-op threads (onnxruntime, torch, TensorFlow; 0 = default)",
     )
+    parser.add_argument("--timeout", type=float, default=None, help="seconds before the benchmark is stopped")
     options = parser.parse_args(args)
+    _check_timeout(options.timeout)
+    from runtime.engine import check_threads
+
+    check_threads(options.threads)
     _prestart(options, options.threads)
     from runtime.engine import bench_model
 
     result = _with_template(
+        options,
         lambda: bench_model(
             options.model,
             options.inputs,
@@ -91,7 +105,8 @@ def bench_command(args: list[str], parser_class: Callable[..., argparse.Argument
             seed=options.seed,
             signature=options.signature,
             threads=options.threads,
-        )
+            timeout_s=options.timeout,
+        ),
     )
     data = result.to_json()
     if options.json:
@@ -108,11 +123,14 @@ def bench_command(args: list[str], parser_class: Callable[..., argparse.Argument
 def shapes_command(args: list[str], parser_class: Callable[..., argparse.ArgumentParser]) -> int:
     parser = parser_class(prog="modellens shapes", description="Per-node output shapes for an input spec.")
     add_common(parser)
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds before propagation is stopped")
     options = parser.parse_args(args)
+    _check_timeout(options.timeout)
     _prestart(options)
     from runtime.engine import model_shapes
 
     result = _with_template(
+        options,
         lambda: model_shapes(
             options.model,
             options.inputs,
@@ -120,7 +138,8 @@ def shapes_command(args: list[str], parser_class: Callable[..., argparse.Argumen
             options.device,
             seed=options.seed,
             signature=options.signature,
-        )
+            timeout_s=options.timeout,
+        ),
     )
     if options.json:
         print(json.dumps(result.to_json(), indent=2))
@@ -144,15 +163,34 @@ def _prestart(options: argparse.Namespace, threads: int = 0) -> None:
         return
 
 
-def _with_template(call: Callable[[], Any]) -> Any:
-    """Run ``call``; a SpecNeededError prints its YAML template on stdout before the error line."""
+def _with_template(options: argparse.Namespace, call: Callable[[], Any]) -> Any:
+    """Run ``call``; a SpecNeededError prints its YAML template before the error line: on stdout,
+    or on stderr with ``--json`` (whose stdout holds JSON only)."""
     from runtime.engine import SpecNeededError
 
     try:
         return call()
     except SpecNeededError as err:
-        print(err.template, end="")
+        print(err.template, end="", file=sys.stderr if options.json else sys.stdout)
         raise
+
+
+def _check_timeout(timeout: float | None) -> None:
+    if timeout is not None and not timeout > 0:
+        raise ModelLensError(f"--timeout {timeout} is not a positive number of seconds", "e.g. --timeout 300")
+
+
+def check_output_path(path: Path) -> None:
+    """``--save-outputs`` is checked before the run: an .npz name in a writable folder."""
+    if path.suffix.lower() != ".npz":
+        raise ModelLensError(f"Cannot write {path.name}: outputs are saved as .npz", "name the file OUT.npz")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ModelLensError(
+            f"Cannot write {path}: the folder {folder} does not exist", "pick an existing folder"
+        )
+    if path.is_dir() or not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ModelLensError(f"Cannot write {path}: not writable", "pick a writable output path")
 
 
 def _save_outputs(path: Path, arrays: dict[str, Any]) -> None:

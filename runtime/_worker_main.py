@@ -58,7 +58,7 @@ class Session:
             "provider": self.runner.provider,
             "providers": self.runner.providers,
             "load_ms": self.runner.load_ms,
-            "threads": threads or os.cpu_count() or 1,
+            "threads": self.runner.threads or os.cpu_count() or 1,
         }
 
     def feeds(self, specs: InputSpecs, provided: Mapping[str, Any], seed: int) -> dict[str, Any]:

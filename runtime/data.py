@@ -43,19 +43,16 @@ def make_array(spec: InputSpec, seed: int = DEFAULT_SEED) -> np.ndarray:
     source = spec.data
     rng = np.random.default_rng(seed)
     if source.kind == "constant":
+        check_fits(spec, [source.value], "constant")
         return np.full(spec.shape, source.value, dtype=dtype)
     if source.kind == "uniform":
         if dtype == np.bool_:
             return rng.integers(0, 2, size=spec.shape).astype(np.bool_)
         if np.issubdtype(dtype, np.integer):
-            info = np.iinfo(dtype)
             low, high = int(source.low), int(source.high)
-            if low < info.min or high > info.max:
-                raise InputSpecError(
-                    f"{spec.name}: range {low}..{high} does not fit {spec.dtype}",
-                    f"keep the range within {info.min}..{info.max}",
-                )
-            return rng.integers(low, high, size=spec.shape, endpoint=True, dtype=np.int64).astype(dtype)
+            check_fits(spec, [low, high], f"range {low}..{high}")
+            wide = np.uint64 if high > np.iinfo(np.int64).max else np.int64
+            return rng.integers(low, high, size=spec.shape, endpoint=True, dtype=wide).astype(dtype)
         return rng.uniform(source.low, source.high, size=spec.shape).astype(dtype)
     if source.kind == "normal":
         values = rng.normal(source.mean, source.std, size=spec.shape)
@@ -72,6 +69,7 @@ def make_array(spec: InputSpec, seed: int = DEFAULT_SEED) -> np.ndarray:
         return _image_array(spec)
     if source.kind == "values":
         try:
+            check_fits(spec, np.asarray(source.values).ravel().tolist(), "typed values")
             array = np.asarray(source.values, dtype=dtype)
         except (ValueError, TypeError) as err:
             raise InputSpecError(
@@ -81,6 +79,30 @@ def make_array(spec: InputSpec, seed: int = DEFAULT_SEED) -> np.ndarray:
     raise InputSpecError(
         f"{spec.name}: unknown data kind {source.kind!r}", "use uniform, normal, constant, file, values"
     )
+
+
+def check_fits(spec: InputSpec, values: Sequence[Any], what: str) -> None:
+    """Numbers for an integer (or bool) input must lie in its dtype's range and be whole:
+    InputSpecError naming the range (``uint8 holds 0..255``) otherwise."""
+    import numpy as np
+
+    if spec.dtype == "bool" or not spec.dtype.startswith(("int", "uint")):
+        return
+    info = np.iinfo(np.dtype(spec.dtype))
+    for value in values:
+        if isinstance(value, (bool, np.bool_)):
+            continue
+        if not isinstance(value, (int, float, np.integer, np.floating)):
+            return  # not a number: the conversion below reports it
+        if not (info.min <= value <= info.max):
+            raise InputSpecError(
+                f"{spec.name}: {what}: {_plain(value)} does not fit {spec.dtype} ({info.min}..{info.max})",
+                f"keep the values within {info.min}..{info.max}, or change the dtype",
+            )
+
+
+def _plain(value: Any) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def _image_array(spec: InputSpec) -> np.ndarray:
@@ -152,6 +174,13 @@ def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
                 )
             return {str(k): np.asarray(v) for k, v in data.items()}
     except (OSError, ValueError) as err:
+        if (
+            "allow_pickle" in str(err) or "pickle" in str(err).lower()
+        ):  # not an array file, or pickled objects
+            raise InputSpecError(
+                f"{path.name} is not a {suffix} array file (or holds Python objects, which are not read)",
+                "save plain arrays with numpy.savez / numpy.save",
+            ) from err
         raise InputSpecError(
             f"Cannot read arrays from {path.name}: {err}", "check the file (.npy, .npz or .json)"
         ) from err
@@ -172,6 +201,12 @@ def check_provided(
     for name, array in provided.items():
         declared = known[name]
         if declared.dtype and str(array.dtype) != declared.dtype:
+            if origin.lower().endswith(".json"):
+                raise InputSpecError(
+                    f"{name} in {origin}: its values do not fit {declared.dtype} exactly ({array.dtype})",
+                    f"give values that {declared.dtype} holds (whole numbers for integer inputs, "
+                    "within its range)",
+                )
             raise InputSpecError(
                 f"{name} in {origin} is {array.dtype}, the model takes {declared.dtype}",
                 f"save it as {declared.dtype}",

@@ -29,7 +29,7 @@ from converters.errors import InputSpecError, ModelLensError
 from runtime.data import check_provided, load_arrays
 from runtime.propose import propose_specs
 from runtime.results import BenchResult, NodeTiming, RunResult, ShapesResult
-from runtime.spec_file import dumps_spec, load_spec_file
+from runtime.spec_file import dumps_spec, load_spec_file, loads_spec
 from runtime.specs import InputSpec, InputSpecs, ModelInput, validate_specs
 from runtime.worker import RUN_TIMEOUT_S, Worker, WorkerPool, check_memory, default_pool
 
@@ -76,7 +76,9 @@ def suggest_specs(
     """Specs proposed from the declared inputs, reading the graph only when it can add something
     (an input without a full shape, or an integer input whose range an embedding may bound)."""
     needs_graph = any(
-        m.shape is None or any(d is None for d in m.shape) or (m.dtype or "").startswith(("int", "uint"))
+        (m.shape is None and not m.optional)
+        or (m.shape is not None and any(d is None for d in m.shape))
+        or (m.dtype or "").startswith(("int", "uint"))
         for m in model_inputs
     )
     if graph is None and needs_graph:
@@ -117,21 +119,23 @@ def prepare(
     path = Path(path)
     if not path.exists():
         raise InputSpecError(f"No such model: {path}", "check the path")
+    check_threads(threads)
     pool = pool if pool is not None else default_pool()
     worker, reused = pool.get(path, device, signature, threads)  # loads while we read the spec
-    provided, origin = _provided(inputs)
-    specs_given = load_spec_file(spec) if isinstance(spec, (str, Path)) else spec
+    check_signature(worker, signature)
+    specs_given = _spec_arg(spec)
     try:
         model_inputs: list[ModelInput] = worker.info["inputs"]
     except ModelLensError:
         pool.drop(worker)
         raise
+    provided, origin = _provided(inputs, model_inputs)
     check_provided(provided, model_inputs, origin)
     if specs_given is None:
         specs = _dims_from_arrays(suggest_specs(path, model_inputs), model_inputs, provided)
         _refuse_guesses(path, specs, model_inputs, provided, worker.info["format"])
     else:
-        specs = specs_given
+        specs = resolve_declared(path, specs_given, model_inputs)
     specs = InputSpecs(tuple(s for s in specs if s.name not in provided))
     given = tuple(InputSpec(name, str(a.dtype), tuple(a.shape)) for name, a in provided.items())
     validate_specs(InputSpecs(specs.inputs + given), model_inputs, provided=list(provided))
@@ -140,12 +144,139 @@ def prepare(
     return Prepared(worker, specs, provided, reused)
 
 
-def _provided(inputs: InputsArg) -> tuple[dict[str, Any], str]:
+def check_signature(worker: Worker, signature: str | None) -> None:
+    """A signature key only means something for a SavedModel: InputSpecError for other formats."""
+    if signature and worker.format != "savedmodel":
+        raise InputSpecError(
+            f"--signature {signature} is for SavedModels, and {worker.path.name} is {worker.format}",
+            "leave out --signature",
+        )
+
+
+def check_seed(seed: Any) -> int:
+    """A seed for generated inputs: an integer 0..2**64-1 (numpy's range), else InputSpecError."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+        raise InputSpecError(f"seed {seed!r} is not a valid seed", "use an integer from 0 to 2**64-1")
+    return seed
+
+
+def check_threads(threads: Any) -> int:
+    """A thread count: 0 (the backend's default) or a positive integer, else InputSpecError."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+        raise InputSpecError(
+            f"threads {threads!r} is not a thread count",
+            "use 0 (the backend's default) or a positive integer",
+        )
+    return threads
+
+
+def _spec_arg(spec: Any) -> InputSpecs | None:
+    """A spec argument as InputSpecs: a file path, a dict in the schema file's structure, or
+    InputSpecs; anything else is an InputSpecError."""
+    if spec is None or isinstance(spec, InputSpecs):
+        return spec
+    if isinstance(spec, (str, Path)):
+        return load_spec_file(spec)
+    if isinstance(spec, Mapping):
+        import json
+
+        try:
+            text = json.dumps(spec)
+        except (TypeError, ValueError) as err:
+            raise InputSpecError(f"the spec dict cannot be read: {err}", 'e.g. {"inputs": [...]}') from err
+        return loads_spec(text, name="spec")
+    raise InputSpecError(
+        f"spec is a {type(spec).__name__}",
+        "pass a spec file path, a dict like the spec file, or runtime.specs.InputSpecs",
+    )
+
+
+def _provided(inputs: Any, model_inputs: list[ModelInput]) -> tuple[dict[str, Any], str]:
+    """The user's arrays: from a file, or a mapping whose values are arrays or plain (nested)
+    lists of numbers, read with ``numpy.asarray`` in the model's dtype when it declares one."""
     if inputs is None:
         return {}, "inputs"
     if isinstance(inputs, (str, Path)):
-        return load_arrays(inputs), Path(inputs).name
-    return dict(inputs), "inputs"
+        return cast_lossless(load_arrays(inputs), model_inputs, Path(inputs).name), Path(inputs).name
+    if not isinstance(inputs, Mapping):
+        raise InputSpecError(
+            f"inputs is a {type(inputs).__name__}",
+            "pass {input name: array or list} or a .npz/.npy/.json path",
+        )
+    import numpy as np
+
+    arrays: dict[str, Any] = {}
+    lists: dict[str, Any] = {}
+    for name, value in inputs.items():
+        if isinstance(value, np.ndarray):
+            arrays[str(name)] = value
+            continue
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError) as err:
+            raise InputSpecError(f"inputs[{name!r}] is not an array: {err}", "pass numbers") from err
+        if array.dtype.kind not in "biuf":
+            raise InputSpecError(
+                f"inputs[{name!r}] is not an array of numbers ({type(value).__name__})",
+                "pass a numpy array or a (nested) list of numbers",
+            )
+        lists[str(name)] = array
+    return {**arrays, **cast_lossless(lists, model_inputs, "inputs")}, "inputs"
+
+
+def cast_lossless(arrays: Mapping[str, Any], model_inputs: list[ModelInput], origin: str) -> dict[str, Any]:
+    """Arrays read from a format without dtypes (JSON, Python lists) in the model's dtype, when the
+    values survive the cast unchanged (ints to float, float64 to float32 within its range and
+    rounding); a lossy cast is left for ``check_provided`` to report. .npy/.npz arrays keep theirs."""
+    import numpy as np
+
+    declared = {m.name: m.dtype for m in model_inputs}
+    result = dict(arrays)
+    if not origin.lower().endswith(".json") and origin != "inputs":
+        return result
+    for name, array in arrays.items():
+        dtype = declared.get(name)
+        if not dtype or dtype in ("object", "bfloat16") or str(array.dtype) == dtype:
+            continue
+        try:
+            target = np.dtype(dtype)
+            with np.errstate(all="ignore"):
+                cast = array.astype(target)
+        except (TypeError, ValueError, OverflowError):
+            continue
+        if target.kind == "f" and array.dtype.kind in "biuf":
+            same = np.array_equal(cast.astype(np.float64), array.astype(np.float64), equal_nan=True) or (
+                array.dtype.kind == "f" and bool(np.all(np.isfinite(cast) == np.isfinite(array)))
+            )
+        else:
+            same = np.array_equal(cast.astype(array.dtype), array)
+        if same:
+            result[name] = cast
+    return result
+
+
+def resolve_declared(path: Path, specs: InputSpecs, model_inputs: list[ModelInput]) -> InputSpecs:
+    """Entries that name only the input (MAX's ``- input_name: x``) take the model's declared
+    dtype and shape (dynamic dims filled as proposed); InputSpecError when the model declares none."""
+    if not any(s.declared for s in specs):
+        return specs
+    known = {m.name: m for m in model_inputs}
+    proposal = suggest_specs(path, [known[s.name] for s in specs if s.declared and s.name in known])
+    resolved = []
+    for spec in specs:
+        model = known.get(spec.name)
+        if not spec.declared or model is None:
+            resolved.append(spec)
+            continue
+        if model.shape is None or model.dtype is None:
+            raise InputSpecError(
+                f"{spec.name}: the spec gives no shape and the model does not declare one",
+                f"add `shape:` to the {spec.name} entry, e.g. 1x3x224x224xf32",
+            )
+        proposed = proposal.get(spec.name)
+        assert proposed is not None
+        resolved.append(replace(proposed, data=proposed.data if spec.declared_data else spec.data, guess=""))
+    return InputSpecs(tuple(resolved))
 
 
 def _dims_from_arrays(
@@ -167,7 +298,7 @@ def _refuse_guesses(
 ) -> None:
     """An input whose rank the file does not give runs only from a spec the user confirmed (the
     proposal is the template); unnamed dynamic dims of a known rank just take their defaults."""
-    unknown_rank = {m.name for m in model_inputs if m.shape is None}
+    unknown_rank = {m.name for m in model_inputs if m.shape is None or m.kind != "tensor"}
     guessed = [s for s in specs if s.guess and s.name in unknown_rank and s.name not in provided]
     if not guessed:
         return
@@ -196,6 +327,7 @@ def run_model(
     timeout_s: float = RUN_TIMEOUT_S,
 ) -> RunResult:
     """One inference in the worker; ``want_arrays`` brings the output arrays back too."""
+    check_seed(seed)
     prepared = prepare(path, spec, inputs, device, pool, signature)
     return _request(
         prepared, ("run", prepared.specs, prepared.provided, seed, want_arrays), timeout_s, "running", pool
@@ -225,6 +357,7 @@ def bench_model(
         raise InputSpecError(
             "iterations and warm-up must be >= 0, with iterations or a time budget", "e.g. --iterations 100"
         )
+    check_seed(seed)
     prepared = prepare(path, spec, inputs, device, pool, signature, threads)
     limit = (
         timeout_s
@@ -297,13 +430,14 @@ def model_shapes(
     timeout_s: float = RUN_TIMEOUT_S,
 ) -> ShapesResult:
     """Per-node output shapes for these inputs; ``failed`` names the node where the model broke."""
+    check_seed(seed)
     prepared = prepare(path, spec, inputs, device, pool, signature)
     message = ("shapes", prepared.specs, prepared.provided, seed)
     result: ShapesResult = _request(prepared, message, timeout_s, "propagating shapes in", pool)
     failed = result.failed
-    if failed is not None and failed.source:
+    if failed is not None and failed.source and "@" in failed.node:  # not a converter node id
         graph = model_graph(path)
-        if graph is not None:
+        if graph is not None and failed.node not in graph:
             failed.node = node_at_source(graph, failed.source, failed.op_type) or failed.node
     return result
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from converters.schema import ModelGraph
-from runtime.specs import DataSource, InputSpec, InputSpecs, ModelInput
+from runtime.specs import SCALAR_KINDS, DataSource, InputSpec, InputSpecs, ModelInput
+
+if TYPE_CHECKING:
+    from converters.schema import ModelGraph
 
 BATCH_NAMES = {"batch", "batch_size", "n", "b", "bs", "num_batches", "batchsize"}
 IMAGE_NAMES = {"height", "width", "h", "w", "img_h", "img_w", "image_height", "image_width"}
@@ -30,30 +32,84 @@ _MAX_HOPS = 12
 
 
 def propose_specs(model_inputs: Sequence[ModelInput], graph: ModelGraph | None = None) -> InputSpecs:
-    """One spec per model input (see module docstring); never raises for a missing graph."""
-    specs = [_propose_one(model_input, graph) for model_input in model_inputs]
+    """One spec per model input (see module docstring); never raises for a missing graph.
+    Arguments with a default (``optional``) get none: the model uses its default."""
+    specs = [_propose_one(model_input, graph) for model_input in model_inputs if not model_input.optional]
     return InputSpecs(tuple(specs))
 
 
 def _propose_one(model_input: ModelInput, graph: ModelGraph | None) -> InputSpec:
-    dtype = model_input.dtype
+    if model_input.kind in SCALAR_KINDS:
+        return InputSpec(
+            model_input.name,
+            SCALAR_KINDS[model_input.kind],
+            (),
+            (),
+            DataSource.constant(1),
+            f"{'an' if model_input.kind == 'int' else 'a'} {model_input.kind} argument: set its value",
+        )
+    dtype: str | None = model_input.dtype
     guess = ""
-    if model_input.shape is not None and all(d is not None for d in model_input.shape):
-        shape, names = _fill_named(model_input.shape, model_input.dim_ranges)
+    declared = model_input.shape
+    if declared is None and graph is not None:
+        file_shape = _file_input_shape(graph, model_input.name)  # e.g. a trace example's
+        if file_shape is not None:
+            declared, dtype = file_shape[0], dtype or file_shape[1]
+    if declared is not None and all(d is not None for d in declared):
+        shape, names = _fill_named(declared, model_input.dim_ranges)
+    elif declared is not None:  # a known rank with unknown dims: keep the known ones
+        shape, names, guess = _fill_unknown(model_input, declared, graph)
     else:
         found = _guess_from_graph(model_input.name, graph) if graph is not None else None
         if found is not None:
             shape, names, guessed_dtype, guess = found
             dtype = dtype or guessed_dtype
-        elif model_input.shape is not None:
-            filled = tuple(d if d is not None else f"dim{a}" for a, d in enumerate(model_input.shape))
-            shape, names = _fill_named(filled, model_input.dim_ranges)
-            guess = "unknown dims set to 16"
         else:
             shape, names, guess = (1,), ("batch",), "no shape known: set it"
     dtype = dtype or "float32"
     data = _default_data(dtype, model_input.name, graph)
     return InputSpec(model_input.name, dtype, shape, names if any(names) else (), data, guess)
+
+
+def _file_input_shape(graph: ModelGraph, name: str) -> tuple[tuple[int | str, ...], str | None] | None:
+    """(shape, dtype) the converted file gives an input (a traced TorchScript's example) when
+    every dim is known; else None."""
+    node = _input_node(graph, name)
+    outputs = graph.nodes[node].get("outputs") if node is not None else None
+    info = outputs[0] if outputs else None
+    shape = getattr(info, "shape", None)
+    if shape is None or not all(isinstance(d, (int, str)) for d in shape):
+        return None
+    return tuple(shape), getattr(info, "dtype", None)
+
+
+def _fill_unknown(
+    model_input: ModelInput, declared: Sequence[int | str | None], graph: ModelGraph | None
+) -> tuple[tuple[int, ...], tuple[str | None, ...], str]:
+    """Declared dims kept; an unknown dim 0 is a batch of 1; other unknown dims come from the
+    graph's guess when it agrees with every declared dim, else 16 (said in the guess text)."""
+    found = _guess_from_graph(model_input.name, graph) if graph is not None else None
+    agrees = (
+        found is not None
+        and len(found[0]) == len(declared)
+        and all(not isinstance(d, int) or d == g for d, g in zip(declared, found[0], strict=True))
+    )
+    filled: list[int | str] = []
+    guessed: list[str] = []
+    for axis, dim in enumerate(declared):
+        if dim is not None:
+            filled.append(dim)
+        elif axis == 0:
+            filled.append(1)
+        elif agrees and found is not None:
+            filled.append(found[0][axis])
+            guessed.append(f"dim {axis} = {found[0][axis]} ({found[3]})")
+        else:
+            filled.append(DEFAULT_DIM)
+            guessed.append(f"dim {axis} = {DEFAULT_DIM}")
+    shape, names = _fill_named(filled, model_input.dim_ranges)
+    names = tuple(None if declared[a] is None else n for a, n in enumerate(names))
+    return shape, names, ("unknown " + ", ".join(guessed)) if guessed else ""
 
 
 def _fill_named(

@@ -52,17 +52,20 @@ def output_stats(name: str, array: np.ndarray) -> OutputStats:
     import numpy as np
 
     shape = tuple(int(d) for d in array.shape)
+    dtype_name = str(array.dtype)
+    if array.dtype.kind == "V" and array.dtype.name.startswith(("bfloat16", "float8")):  # ml_dtypes
+        array = array.astype(np.float32)
     if array.dtype.kind not in "biufc" or array.size == 0:
-        return OutputStats(name, str(array.dtype), shape, None, None, None, None)
+        return OutputStats(name, dtype_name, shape, None, None, None, None)
     values = np.asarray(array.real if array.dtype.kind == "c" else array, dtype=np.float64)
     nan = int(np.isnan(values).sum())
     inf = int(np.isinf(values).sum())
     finite = values[np.isfinite(values)] if nan or inf else values
     if finite.size == 0:
-        return OutputStats(name, str(array.dtype), shape, None, None, None, None, nan, inf)
+        return OutputStats(name, dtype_name, shape, None, None, None, None, nan, inf)
     return OutputStats(
         name,
-        str(array.dtype),
+        dtype_name,
         shape,
         float(finite.min()),
         float(finite.max()),
@@ -169,7 +172,8 @@ class FailedNode:
 
     def one_line(self) -> str:
         shapes = ", ".join(
-            "?" if s is None else "x".join(str(d) for d in s) or "scalar" for s in self.input_shapes
+            "?" if s is None else "x".join("?" if d is None else str(d) for d in s) or "scalar"
+            for s in self.input_shapes
         )
         return f"node {self.node} ({self.op_type}) failed with inputs [{shapes}]: {self.message}"
 

@@ -95,6 +95,10 @@ def detect_run_format(path: str | Path) -> str:
         )
     if not path.is_file():
         raise ModelLoadError(f"No such file: {path}", "check the path")
+    if path.name in SAVED_MODEL_FILES:  # saved_model.pb given for its folder
+        return "savedmodel"
+    if path.suffix.lower() == ".onnx" and _looks_like_model_proto(path):
+        return "onnx"  # without importing the converters (networkx, onnx): a one-shot run's cost
     if zipfile.is_zipfile(path):
         from converters.source import zip_entry_names
 
@@ -116,10 +120,22 @@ def detect_run_format(path: str | Path) -> str:
     )
 
 
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+
+
+def _looks_like_model_proto(path: Path) -> bool:
+    """An ONNX ModelProto as every exporter writes it: field 1 (ir_version, a varint) first."""
+    with path.open("rb") as handle:
+        head = handle.read(2)
+    return len(head) == 2 and head[0] == 0x08 and 0 < head[1] < 0x80
+
+
 def runnable_path(path: str | Path) -> Path:
     """The path a runner loads: a zip holding a SavedModel folder or an ONNX file is unpacked
     safely (converters.source) into a temp dir removed at exit; anything else is returned as is."""
     path = Path(path)
+    if path.name in SAVED_MODEL_FILES and path.is_file():
+        return path.parent
     if not path.is_file() or not zipfile.is_zipfile(path):
         return path
     from converters.source import zip_entry_names
@@ -179,7 +195,7 @@ class Runner:
     def check(self, feeds: Mapping[str, np.ndarray]) -> None:
         """Names, dtypes and shapes against the declared inputs (InputSpecError)."""
         check_provided(feeds, self.inputs, "the inputs")
-        missing = [m.name for m in self.inputs if m.name not in feeds]
+        missing = [m.name for m in self.inputs if m.name not in feeds and not m.optional]
         if missing:
             raise InputSpecError(
                 f"inputs missing: {', '.join(missing)}", "give every model input a spec or array"
@@ -266,10 +282,51 @@ class OnnxRuntimeRunner(Runner):
             for i in self.session.get_inputs()
         ]
         self.output_names = [o.name for o in self.session.get_outputs()]
+        self._bfloat16 = any(
+            t.type == "tensor(bfloat16)" for t in [*self.session.get_inputs(), *self.session.get_outputs()]
+        )
+
+    def _run_numpy(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        return list(self.session.run(None, dict(feeds)))
+
+    def _run_bfloat16(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        """onnxruntime's numpy API knows no bfloat16: such tensors go in as OrtValues made from
+        their raw 16-bit words, and come out copied from the OrtValue's buffer (on CPU)."""
+        import ctypes
+
+        import ml_dtypes
+        import numpy as np
+        import onnxruntime as ort
+
+        bfloat16_type = 16  # onnx.TensorProto.BFLOAT16
+        values = {}
+        for name, array in feeds.items():
+            if array.dtype == ml_dtypes.bfloat16:
+                words = np.ascontiguousarray(array).view(np.uint16)
+                values[name] = ort.OrtValue.ortvalue_from_numpy_with_onnx_type(words, bfloat16_type)
+            else:
+                values[name] = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array))
+        outputs = []
+        for value in self.session.run_with_ort_values(None, values):
+            if value.data_type() != "tensor(bfloat16)":
+                outputs.append(value.numpy())
+                continue
+            if value.device_name().lower() != "cpu":
+                raise ModelRunError(
+                    "a bfloat16 output on the GPU cannot be read back by onnxruntime's Python API",
+                    "run on cpu, or cast the output to float32 in the model",
+                )
+            count = int(np.prod(value.shape()))
+            words = np.zeros(count, dtype=np.uint16)
+            if count:
+                ctypes.memmove(words.ctypes.data, value.data_ptr(), 2 * count)
+            outputs.append(words.view(ml_dtypes.bfloat16).reshape(value.shape()))
+        return outputs
 
     def infer(self, feeds: Mapping[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
         try:
-            values = self.session.run(None, dict(feeds))
+            run = self._run_bfloat16 if self._bfloat16 else self._run_numpy
+            values = run(feeds)
         except Exception as err:
             raise ModelRunError(
                 f"onnxruntime failed: {first_line(err)}", "check the input shapes (`modellens shapes`)"

@@ -142,16 +142,31 @@ def _onnx_node_shapes(
 ) -> tuple[dict[str, ShapeList], FailedNode | None]:
     nodes: dict[str, ShapeList] = {}
     failed: FailedNode | None = None
+    unnamed: list[str] = []  # unnamed nodes of the failing op type (onnxruntime says Name:'')
     for node_id, data in graph.nodes(data=True):
         if data["kind"] not in ("op", "constant", "input"):
             continue
         nodes[str(node_id)] = [shapes.get(info.name) for info in data["outputs"]]
-        if failure and failed is None and data["kind"] == "op" and data["name"] == failure[0] and failure[0]:
-            inputs: ShapeList = [shapes.get(name) if name else None for name in data["input_names"]]
-            failed = FailedNode(str(node_id), data["op_type"], inputs, failure[2])
+        if not failure or failed is not None or data["kind"] != "op":
+            continue
+        if failure[0] and data["name"] == failure[0]:
+            failed = _onnx_failed(str(node_id), data, shapes, failure[2])
+        elif not failure[0] and not data["name"] and data["op_type"] == failure[1]:
+            unnamed.append(str(node_id))
+    if failure and failed is None and unnamed:
+        # the first one whose outputs the run could not confirm (known only from inference or not at all)
+        pick = next((n for n in unnamed if any(s is None for s in nodes[n])), unnamed[0])
+        failed = _onnx_failed(pick, graph.nodes[pick], shapes, failure[2])
     if failure and failed is None:
         failed = FailedNode(failure[0] or "?", failure[1] or "?", [], failure[2])
     return nodes, failed
+
+
+def _onnx_failed(
+    node_id: str, data: Mapping[str, Any], shapes: Mapping[str, list[int | str | None] | None], message: str
+) -> FailedNode:
+    inputs: ShapeList = [shapes.get(name) if name else None for name in data["input_names"]]
+    return FailedNode(node_id, data["op_type"], inputs, message)
 
 
 def _first_line(err: BaseException) -> str:
@@ -180,6 +195,8 @@ def _fx_shapes(runner: Runner, feeds: Mapping[str, np.ndarray]) -> ShapesResult:
             nonlocal failed
             if node.op == "get_attr" or (node.op == "placeholder" and node.name not in user_inputs):
                 return super().run_node(node)
+            if node.op == "call_module" and str(node.target).startswith("_guards"):
+                return super().run_node(node)  # torch.export's input guards: not a graph node
             try:
                 result = super().run_node(node)
             except Exception as err:
@@ -209,25 +226,74 @@ def _fx_op(node: Any) -> str:
 
 
 def _torchscript_shapes(runner: Runner, feeds: Mapping[str, np.ndarray]) -> ShapesResult:
+    """Shapes keyed by the converter's node ids (``c/_convolution``), one entry per output port;
+    a failure is pinned to the first top-level node whose prefix of the graph fails to run."""
     import torch
 
     module = runner.module  # type: ignore[attr-defined]
-    tensors = [torch.from_numpy(feeds[m.name]) for m in runner.inputs]
-    function, labels, kept = _ts_probe(module, None)
+    args, kwargs = runner._arguments(feeds)  # type: ignore[attr-defined]
+    ports = _ts_ports(runner)
+    function, values, kept = _ts_probe(module, None)
     try:
         with torch.no_grad():
-            results = function(module._c, *tensors)
+            results = function(module._c, *args, **kwargs)
     except Exception as err:  # noqa: BLE001 - pinned to a node below
-        return _ts_failed_run(module, tensors, err)
-    nodes: dict[str, ShapeList] = {}
-    for label, value in zip(labels, results[kept:], strict=True):
-        nodes.setdefault(label, []).append(_shape(value))
+        return _ts_failed_run(module, args, kwargs, err, ports)
+    nodes = _ts_inputs(runner, feeds, ports)
+    for value, result in zip(values, results[kept:], strict=True):
+        _ts_record(nodes, ports, value, _shape(result))
     return ShapesResult(nodes=nodes, method="TorchScript graph run (top-level values)")
 
 
+def _ts_ports(runner: Runner) -> dict[str, tuple[str, int, int]]:
+    """TorchScript value name → (converter node id, output port, port count), from the graph
+    ``converters.torchscript_format`` draws (its node outputs carry the value's debug name)."""
+    from converters.source import ModelSource
+    from converters.torchscript_format import convert
+
+    try:
+        graph = convert(ModelSource.from_path(runner.path), {})
+    except ModelLensError:
+        return {}
+    ports: dict[str, tuple[str, int, int]] = {}
+    for node_id, data in graph.nodes(data=True):
+        if data.get("kind") in ("op", "input"):
+            outputs = data.get("outputs") or []
+            for port, info in enumerate(outputs):
+                ports.setdefault(str(info.name), (str(node_id), port, len(outputs)))
+    return ports
+
+
+def _ts_inputs(
+    runner: Runner, feeds: Mapping[str, np.ndarray], ports: Mapping[str, tuple[str, int, int]]
+) -> dict[str, ShapeList]:
+    nodes: dict[str, ShapeList] = {}
+    for model_input in runner.inputs:
+        if model_input.name in feeds and model_input.kind == "tensor":
+            _ts_record(nodes, ports, model_input.name, list(feeds[model_input.name].shape))
+    return nodes
+
+
+def _ts_record(
+    nodes: dict[str, ShapeList],
+    ports: Mapping[str, tuple[str, int, int]],
+    value: str,
+    shape: list[int | str | None] | None,
+) -> None:
+    """Store ``shape`` at the converter node and port of TorchScript value ``value`` (values the
+    converter folds away, such as constants, are left out)."""
+    where = ports.get(value)
+    if where is None:
+        return
+    node_id, port, count = where
+    shapes = nodes.setdefault(node_id, [None] * count)
+    shapes[port] = shape
+
+
 def _ts_probe(module: Any, stop: int | None) -> tuple[Any, list[str], int]:
-    """The inlined forward graph returning (original outputs..., every top-level tensor value); with
-    ``stop``, only the values made before top-level node ``stop`` (the nodes from it on removed)."""
+    """The inlined forward graph returning (original outputs..., every top-level tensor value)
+    and the debug names of those values; with ``stop``, only the values made before top-level
+    node ``stop`` (the nodes from it on removed)."""
     import torch
 
     graph = module.forward.graph.copy()
@@ -240,24 +306,15 @@ def _ts_probe(module: Any, stop: int | None) -> tuple[Any, list[str], int]:
         for node in reversed(nodes[stop:]):
             node.destroy()
         nodes = nodes[:stop]
-    values, labels = [], []
-    for index, node in enumerate(nodes):
-        for output in node.outputs():
-            if output.type().kind() == "TensorType":
-                values.append(output)
-                labels.append(_ts_node_id(node, index))
+    values = [o for node in nodes for o in node.outputs() if o.type().kind() == "TensorType"]
     while list(graph.outputs()):
         graph.eraseOutput(0)
     packed = graph.create("prim::TupleConstruct", keep + values, 1)
     packed.output().setType(torch._C.TupleType([v.type() for v in keep + values]))
     graph.appendNode(packed)
     graph.registerOutput(packed.output())
-    return torch._C._create_function_from_graph("modellens_shapes", graph), labels, len(keep)
-
-
-def _ts_node_id(node: Any, index: int) -> str:
-    location = _ts_location(node)
-    return f"{node.kind().split('::')[-1]}_{index}" + (f"@{location}" if location else "")
+    function = torch._C._create_function_from_graph("modellens_shapes", graph)
+    return function, [v.debugName() for v in values], len(keep)
 
 
 def _ts_location(node: Any) -> str:
@@ -266,63 +323,67 @@ def _ts_location(node: Any) -> str:
     return f"{match.group(1).rsplit('/', 1)[-1]}:{match.group(2)}" if match else ""
 
 
-def _ts_failed_run(module: Any, tensors: list[Any], err: BaseException) -> ShapesResult:
-    """Pin the failure to the top-level node whose source range appears innermost in the
-    TorchScript traceback, and record the shapes made before it."""
+def _ts_prefix_runs(module: Any, args: list[Any], kwargs: dict[str, Any], stop: int) -> Any:
+    """The top-level values made before node ``stop`` (a tuple), or None when that prefix fails."""
     import torch
 
-    text = str(err)
-    message = _ts_message(text)
-    locations = [f"{path.rsplit('/', 1)[-1]}:{line}" for path, line in _TS_SOURCE.findall(text)]
+    function, _, _ = _ts_probe(module, stop)
+    try:
+        with torch.no_grad():
+            return function(module._c, *args, **kwargs)
+    except Exception:  # noqa: BLE001 - the caller searches for the first failing prefix
+        return None
+
+
+def _ts_failed_run(
+    module: Any,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    err: BaseException,
+    ports: Mapping[str, tuple[str, int, int]],
+) -> ShapesResult:
+    """Pin the failure to the first top-level node whose graph prefix fails (binary search over
+    prefixes: works for traced models, whose source ranges name the user's script, and for two
+    ops on one line), and record the shapes made before it."""
+    import torch
+
+    from runtime.torch_runners import torch_message
+
+    message = torch_message(err)
     graph = module.forward.graph.copy()
     torch._C._jit_pass_inline(graph)
     top = list(graph.nodes())
-    index = _ts_match(top, locations)
-    if index is None:
-        where = locations[-1] if locations else "?"
-        return ShapesResult({}, "TorchScript graph run", FailedNode(where, "?", [], message, where))
+    low, high = 0, len(top)  # prefix [:low] runs; prefix [:high + 1] is assumed to fail
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _ts_prefix_runs(module, args, kwargs, middle) is not None:
+            low = middle
+        else:
+            high = middle - 1
+    index = low
+    if index >= len(top):
+        return ShapesResult({}, "TorchScript graph run", FailedNode("?", "?", [], message))
     node = top[index]
-    function, labels, _ = _ts_probe(module, index)
-    nodes: dict[str, ShapeList] = {}
+    results = _ts_prefix_runs(module, args, kwargs, index)
     by_value: dict[str, list[int | str | None] | None] = {}
-    try:
-        with torch.no_grad():
-            results = function(module._c, *tensors)
-        produced = [v for n in top[:index] for v in n.outputs() if v.type().kind() == "TensorType"]
-        for label, value, made in zip(labels, results, produced, strict=True):
-            nodes.setdefault(label, []).append(_shape(value))
-            by_value[made.debugName()] = _shape(value)
-    except Exception:  # noqa: BLE001 - the shapes before the node are a bonus
-        pass
-    for graph_input, tensor in zip(list(graph.inputs())[1:], tensors, strict=False):
-        by_value[graph_input.debugName()] = _shape(tensor)
+    for graph_input, value in zip(list(graph.inputs())[1:], args, strict=False):
+        by_value[graph_input.debugName()] = _shape(value)
+    for name, value in kwargs.items():
+        by_value[name] = _shape(value)
+    nodes: dict[str, ShapeList] = {}
+    for name, shape in by_value.items():
+        _ts_record(nodes, ports, name, shape)
+    _, names, _ = _ts_probe(module, index)
+    for name, value in zip(names, results or (), strict=False):
+        by_value[name] = _shape(value)
+        _ts_record(nodes, ports, name, _shape(value))
     inputs: ShapeList = [
         by_value.get(v.debugName()) for v in node.inputs() if v.type().kind() == "TensorType"
     ]
-    failed = FailedNode(_ts_node_id(node, index), node.kind(), inputs, message, _ts_location(node))
+    outputs = [ports[o.debugName()][0] for o in node.outputs() if o.debugName() in ports]
+    node_id = outputs[0] if outputs else f"{node.kind().split('::')[-1]}@{_ts_location(node) or index}"
+    failed = FailedNode(node_id, node.kind(), inputs, message, _ts_location(node))
     return ShapesResult(nodes, "TorchScript graph run (top-level values)", failed)
-
-
-def _ts_match(top: list[Any], locations: list[str]) -> int | None:
-    """Index of the top-level node at the innermost traceback location that names one."""
-    by_location: dict[str, int] = {}
-    for index, node in enumerate(top):
-        location = _ts_location(node)
-        if location and not node.kind().startswith("prim::"):
-            by_location.setdefault(location, index)
-    for location in reversed(locations):
-        if location in by_location:
-            return by_location[location]
-    return None
-
-
-def _ts_message(text: str) -> str:
-    """The framework's own message: the last line of the error that is not traceback decoration."""
-    for line in reversed(text.splitlines()):
-        line = line.strip()
-        if line and "~~~" not in line and not line.startswith("File "):
-            return line[:500]
-    return text[:500]
 
 
 # --- SavedModel and anything else: outputs only ------------------------------------------------

@@ -53,6 +53,19 @@ from runtime.specs import (
 _SIGNLESS = {"i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64"}
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _FILE_FIX = "see the input spec format in runtime/spec_file.py or the README's Use section"
+ENTRY_KEYS = ("input_name", "shape", "compile_shape", "data", "dim_names", "value")
+_VALUE_DTYPES = ((bool, "bool"), (int, "int64"), (float, "float64"))
+# YAML 1.2's float (what JSON and most people write): PyYAML's YAML 1.1 resolver wants a dot and a
+# signed exponent, so ``1e-3``, ``1e3`` and ``1E+5`` would otherwise load as strings
+_FLOAT_RE = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
 
 
 def parse_shape(text: str, where: str) -> tuple[tuple[int | None, ...], str]:
@@ -99,18 +112,45 @@ def load_spec_file(path: str | Path) -> InputSpecs:
     return loads_spec(text, base_dir=path.parent, name=path.name)
 
 
-def loads_spec(text: str, base_dir: Path | None = None, name: str = "input spec") -> InputSpecs:
-    """Parse spec text (YAML; JSON is YAML too). Relative file paths resolve against ``base_dir``."""
+def spec_loader() -> Any:
+    """PyYAML's SafeLoader with YAML 1.2 floats (``1e-3``, ``1e3``, ``2E+5`` are numbers)."""
     import yaml
 
-    try:
-        document = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{name} line {mark.line + 1}" if mark is not None else name
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise InputSpecError(f"{where}: not valid YAML/JSON ({problem})", _FILE_FIX) from err
+    class SpecLoader(yaml.SafeLoader):
+        pass
+
+    SpecLoader.yaml_implicit_resolvers = {
+        key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
+        for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    SpecLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_RE, list("-+0123456789."))
+    return SpecLoader
+
+
+def loads_spec(text: str, base_dir: Path | None = None, name: str = "input spec") -> InputSpecs:
+    """Parse spec text: JSON (text starting with ``{``) with ``json``, else YAML with YAML 1.2
+    numbers. Relative file paths resolve against ``base_dir``."""
+    import yaml
+
+    loader = spec_loader()
+    if text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise InputSpecError(f"{name} line {err.lineno}: not valid JSON ({err.msg})", _FILE_FIX) from err
+        try:
+            document = yaml.compose(text, Loader=loader)  # only for the line of each entry
+        except yaml.YAMLError:
+            document = None
+    else:
+        try:
+            document = yaml.compose(text, Loader=loader)
+            data = yaml.load(text, Loader=loader)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f"{name} line {mark.line + 1}" if mark is not None else name
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+            raise InputSpecError(f"{where}: not valid YAML/JSON ({problem})", _FILE_FIX) from err
     if not isinstance(data, dict) or not isinstance(data.get("inputs"), list):
         raise InputSpecError(f"{name} has no `inputs:` list", f"start the file with `inputs:`; {_FILE_FIX}")
     lines = _entry_lines(document)
@@ -150,8 +190,18 @@ def _parse_entry(entry: Any, where: str, base_dir: Path | None) -> InputSpec:
     if not isinstance(name, str) or not name:
         raise InputSpecError(f"{where}: no input_name", "add `input_name: NAME` to the entry")
     where = f"{where[:-1]} {name})"
+    unknown = [str(key) for key in entry if key not in ENTRY_KEYS and key != "name"]
+    if unknown:
+        raise InputSpecError(
+            f"{where}: unknown key {unknown[0]!r}", f"an entry takes only {', '.join(ENTRY_KEYS)}"
+        )
+    if "value" in entry:
+        return _scalar_entry(entry, name, where)
     if "shape" not in entry:
-        raise InputSpecError(f"{where}: no shape", "add e.g. `shape: 1x3x224x224xf32`")
+        if "compile_shape" in entry or "dim_names" in entry:
+            raise InputSpecError(f"{where}: no shape", "add e.g. `shape: 1x3x224x224xf32`")
+        data = _parse_data(entry.get("data"), where, base_dir)
+        return InputSpec(name, "", (), data=data, declared=True, declared_data="data" not in entry)
     dims, dtype = parse_shape(entry["shape"], where)
     if any(d is None for d in dims):
         raise InputSpecError(
@@ -166,6 +216,22 @@ def _parse_entry(entry: Any, where: str, base_dir: Path | None) -> InputSpec:
     dim_names = _dim_names(entry, shape, where)
     data = _parse_data(entry.get("data"), where, base_dir)
     return InputSpec(name=name, dtype=dtype, shape=shape, dim_names=dim_names, data=data)
+
+
+def _scalar_entry(entry: dict[str, Any], name: str, where: str) -> InputSpec:
+    """``value: 2.5``: a scalar argument (TorchScript float/int/bool), fed as a 0-d array."""
+    others = [key for key in ("shape", "data", "compile_shape", "dim_names") if key in entry]
+    if others:
+        raise InputSpecError(
+            f"{where}: value and {others[0]} together", "give either `value:` or `shape:` and `data:`"
+        )
+    value = entry["value"]
+    if isinstance(value, str):
+        value = _number(value, f"{where}: value")
+    dtype = next((d for kind, d in _VALUE_DTYPES if isinstance(value, kind)), None)
+    if dtype is None:
+        raise InputSpecError(f"{where}: value {value!r} is not a number or bool", "e.g. value: 2.5")
+    return InputSpec(name, dtype, (), data=DataSource.constant(value))
 
 
 def _check_compile_shape(text: Any, shape: tuple[int, ...], dtype: str, where: str) -> None:
@@ -232,6 +298,13 @@ def _parse_random(body: Any, where: str) -> DataSource:
     ((dist, params),) = body.items()
     if not isinstance(params, dict):
         params = {}
+    expected = {"uniform": ("min", "max"), "normal": ("mean", "std")}.get(str(dist))
+    extra = [str(key) for key in params if expected and key not in expected]
+    if expected and extra:
+        raise InputSpecError(
+            f"{where}: {dist} takes {' and '.join(expected)}, not {extra[0]!r}",
+            f"e.g. {dist}: {{{expected[0]}: 0, {expected[1]}: 1}}",
+        )
     if dist == "uniform":
         if set(params) != {"min", "max"}:
             raise InputSpecError(f"{where}: uniform needs min and max", "e.g. uniform: {min: 0, max: 1}")
@@ -289,6 +362,11 @@ def _parse_image(body: Any, where: str, base_dir: Path | None) -> DataSource:
 
 
 def _number(value: Any, where: str) -> float:
+    if isinstance(value, str):  # e.g. a quoted "1e-3"
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputSpecError(f"{where} {value!r} is not a number", "write a number such as 0 or 1.5")
     return value
@@ -311,12 +389,18 @@ def save_spec_file(specs: InputSpecs, path: str | Path) -> None:
 
 
 def _entry(spec: InputSpec) -> dict[str, Any]:
+    if spec.declared:  # shape and dtype come from the model
+        return {"input_name": spec.name, **({} if spec.declared_data else {"data": _data_entry(spec.data)})}
     entry: dict[str, Any] = {"input_name": spec.name, "shape": format_shape_text(spec.shape, spec.dtype)}
     if any(spec.dim_names):
         dynamic = [None if spec.named(a) else d for a, d in enumerate(spec.shape)]
         entry["compile_shape"] = format_shape_text(dynamic, spec.dtype)
         entry["dim_names"] = list(spec.dim_names)
-    source = spec.data
+    entry["data"] = _data_entry(spec.data)
+    return entry
+
+
+def _data_entry(source: DataSource) -> dict[str, Any]:
     makers: dict[str, Any] = {
         "uniform": lambda: {"random": {"uniform": {"min": _plain(source.low), "max": _plain(source.high)}}},
         "normal": lambda: {"random": {"normal": {"mean": _plain(source.mean), "std": _plain(source.std)}}},
@@ -332,8 +416,8 @@ def _entry(spec: InputSpec) -> dict[str, Any]:
             }
         },
     }
-    entry["data"] = makers[source.kind]()
-    return entry
+    result: dict[str, Any] = makers[source.kind]()
+    return result
 
 
 def _plain(value: float) -> int | float:

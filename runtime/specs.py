@@ -13,6 +13,7 @@ Errors are ``InputSpecError`` naming the input and the fix.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -104,6 +105,12 @@ class DataSource:
             "values": "typed values",
             "image": f"image {self.path} ({self.layout})",
         }[self.kind]
+        if (
+            self.origin
+            and self.kind == "uniform"
+            and self.origin.startswith(text.removeprefix("uniform ") + ":")
+        ):
+            return f"uniform {self.origin}"  # the origin already says the range
         return f"{text} ({self.origin})" if self.origin else text
 
 
@@ -112,7 +119,10 @@ class InputSpec:
     """One model input: dtype (numpy name), concrete shape, named dims per axis, data source.
 
     ``guess`` is non-empty when the shape was proposed from the graph rather than read from the
-    file (the text says what it was read from); the user should confirm it.
+    file (the text says what it was read from); the user should confirm it. ``declared`` marks an
+    entry that names only the input (MAX's ``- input_name: x``): its dtype and shape are the
+    model's own, filled in by ``runtime.engine`` once the model is loaded (``resolve_declared``);
+    ``declared_data`` says the entry gave no ``data`` either (the proposal's range is used).
     """
 
     name: str
@@ -121,6 +131,8 @@ class InputSpec:
     dim_names: tuple[str | None, ...] = ()
     data: DataSource = field(default_factory=DataSource)
     guess: str = ""
+    declared: bool = False
+    declared_data: bool = False
 
     def named(self, axis: int) -> str | None:
         return self.dim_names[axis] if axis < len(self.dim_names) else None
@@ -176,15 +188,27 @@ class InputSpecs:
         return sum(spec.nbytes for spec in self.inputs)
 
 
+SCALAR_KINDS = {"float": "float32", "int": "int64", "bool": "bool"}
+
+
 @dataclass(frozen=True)
 class ModelInput:
     """What a model declares for one input: dtype (numpy name or None when the format does not
-    say), shape (ints, dim names, None for unknown; None for unknown rank)."""
+    say), shape (ints, dim names, None for unknown; None for unknown rank).
+
+    ``kind``: ``tensor``, or for a TorchScript argument that is not a tensor ``float``, ``int``,
+    ``bool`` (a 0-d spec or ``value:`` feeds it; any numeric dtype is accepted) or ``other``.
+    ``optional``: the argument has a default (``scale: float = 2.0``, ``mask: Optional[Tensor] =
+    None``), so a spec may leave it out and the model uses its default.
+    """
 
     name: str
     dtype: str | None
     shape: tuple[int | str | None, ...] | None
     dim_ranges: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    kind: str = "tensor"
+    optional: bool = False
+    default: Any = None
 
 
 _ITEMSIZES = {"bool": 1, "int8": 1, "uint8": 1, "float16": 2, "bfloat16": 2, "int16": 2, "uint16": 2}
@@ -204,6 +228,15 @@ def itemsize(dtype: str) -> int:
         raise InputSpecError(
             f"{dtype!r} is not a dtype", f"use one of {', '.join(MLIR_TO_NUMPY.values())}"
         ) from err
+
+
+_SYMPY_DIM = re.compile(r"^s\d+$")
+
+
+def dim_label(name: str) -> str:
+    """A named dim for messages: torch.export's symbols (``s45``: the user's ``Dim`` name is not
+    kept in a .pt2) are called ``s45 (a dynamic dim)``."""
+    return f"{name} (a dynamic dim)" if _SYMPY_DIM.match(name) else name
 
 
 def format_dims(shape: Iterable[int | str | None]) -> str:
@@ -239,7 +272,7 @@ def check_consistent(specs: InputSpecs) -> None:
             if name in seen and seen[name][0] != size:
                 first, where = seen[name]
                 raise InputSpecError(
-                    f"{name} is {first} in {where} but {size} in {spec.name}",
+                    f"{dim_label(name)} is {first} in {where} but {size} in {spec.name}",
                     f"give {name} one value in every input",
                 )
             seen.setdefault(name, (size, spec.name))
@@ -267,7 +300,7 @@ def validate_specs(
         _validate_one(spec, known[spec.name], allow_empty=spec.name in arrays)
     check_consistent(_with_model_dim_names(specs, known))
     supplied = set(specs.names()) | set(provided)
-    missing = [m.name for m in model_inputs if m.name not in supplied]
+    missing = [m.name for m in model_inputs if m.name not in supplied and not m.optional]
     if missing:
         raise InputSpecError(
             f"the spec omits {'an input' if len(missing) == 1 else 'inputs'} the model needs: "
@@ -280,6 +313,11 @@ def _validate_one(spec: InputSpec, model: ModelInput, allow_empty: bool = False)
     for axis, size in enumerate(spec.shape):
         if size < 0 or (size == 0 and not allow_empty):
             raise InputSpecError(f"{spec.name}: dim {axis} is {size}", "every dim must be a positive integer")
+    if model.kind in SCALAR_KINDS and spec.shape != ():
+        raise InputSpecError(
+            f"{spec.name}: the model takes a {model.kind}, not a {format_dims(spec.shape)} tensor",
+            f"write `value: ...` (or `shape: {NUMPY_TO_MLIR[SCALAR_KINDS[model.kind]]}`) for {spec.name}",
+        )
     if model.dtype and spec.dtype != model.dtype:
         raise InputSpecError(
             f"{spec.name}: dtype {spec.dtype}, but the model takes {model.dtype}",
@@ -302,7 +340,7 @@ def _validate_one(spec: InputSpec, model: ModelInput, allow_empty: bool = False)
                 low, high = model.dim_ranges[want]
                 if not low <= got <= high:
                     raise InputSpecError(
-                        f"{spec.name}: {want} = {got} is outside the model's range {low}..{high}",
+                        f"{spec.name}: {dim_label(want)} = {got} is outside the model's range {low}..{high}",
                         f"pick {want} between {low} and {high}",
                     )
     if spec.data.kind == "uniform":

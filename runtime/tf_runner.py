@@ -3,6 +3,7 @@ without it, loading says which extra to install. Imported only by the worker."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,11 @@ class SavedModelRunner(Runner):
                 "install tensorflow[and-cuda], or run on cpu",
             )
         self._tf_device = "/GPU:0" if self.device == "cuda" else "/CPU:0"
+        if self.threads:
+            # RuntimeError: TensorFlow already started in this worker and keeps its count
+            with contextlib.suppress(RuntimeError):
+                tf.config.threading.set_intra_op_parallelism_threads(self.threads)
+        self.threads = tf.config.threading.get_intra_op_parallelism_threads() or self.threads
         try:
             loaded = tf.saved_model.load(str(self.path))
         except Exception as err:

@@ -5,6 +5,7 @@ worker, when such a model is loaded."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -57,27 +58,76 @@ def torch_dtype_name(dtype: Any) -> str:
     return str(dtype).removeprefix("torch.")
 
 
+_DECORATION = re.compile(
+    r"^(File \"|Traceback|~|\^|The above operation failed|The following operation failed)"
+)
+_ERROR_LINE = re.compile(r"^(?:[\w.]+(?:Error|Exception)|Error): ")
+_TRACE_FRAME = re.compile(r"^\S+\(\d+\): \S+$")  # a traced model's recorded Python stack
+
+
+def torch_message(err: BaseException, limit: int = 1000) -> str:
+    """The framework's own message from a (TorchScript) error: the text after the traceback's
+    last ``...Error: `` line (continuation lines joined), without source excerpts and recorded
+    stacks; the whole text squeezed when it has no such line."""
+    lines = [line.rstrip() for line in str(err).splitlines()]
+    starts = [i for i, line in enumerate(lines) if _ERROR_LINE.match(line.strip())]
+    if not starts:
+        text = " ".join(str(err).split())
+        return (text or type(err).__name__)[:limit]
+    kept = [lines[starts[-1]].strip().split(": ", 1)[1]]
+    for line in lines[starts[-1] + 1 :]:
+        stripped = line.strip()
+        if stripped and not _DECORATION.match(stripped) and not _TRACE_FRAME.match(stripped):
+            kept.append(stripped)
+    return " ".join(kept)[:limit]
+
+
 class _TorchRunner(Runner):
     module: Any
     _torch_device: str
 
-    def _tensors(self, feeds: Mapping[str, np.ndarray]) -> list[Any]:
+    def _set_threads(self) -> None:
+        """``threads`` > 0 sets torch's intra-op threads; ``threads`` then reports what is used."""
         import torch
 
-        return [torch.from_numpy(feeds[m.name]).to(self._torch_device) for m in self.inputs]
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        self.threads = torch.get_num_threads()
+
+    def _arguments(self, feeds: Mapping[str, np.ndarray]) -> tuple[list[Any], dict[str, Any]]:
+        """(positional, keyword) arguments: tensors for tensor inputs, Python numbers for scalar
+        arguments; inputs with a default that the feeds leave out are not passed."""
+        import torch
+
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        scalar = {"float": float, "int": int, "bool": bool}
+        for model_input in self.inputs:
+            if model_input.name not in feeds:
+                continue
+            array = feeds[model_input.name]
+            if model_input.kind in scalar:
+                value = scalar[model_input.kind](array.item())
+            else:
+                value = torch.from_numpy(array).to(self._torch_device)
+            if kwargs or any(m.name not in feeds for m in self.inputs[: len(args)]):
+                kwargs[model_input.name] = value
+            else:
+                args.append(value)
+        return args, kwargs
 
     def infer(self, feeds: Mapping[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
         import torch
 
-        args = self._tensors(feeds)
+        args, kwargs = self._arguments(feeds)
         try:
             with torch.no_grad():
-                result = self.module(*args)
+                result = self.module(*args, **kwargs)
             if self._torch_device == "cuda":
                 torch.cuda.synchronize()
         except Exception as err:
             raise ModelRunError(
-                f"torch failed: {first_line(err)}", "check the input shapes (`modellens shapes`)"
+                f"torch failed: {torch_message(err)}", "check the input shapes (`modellens shapes`)"
             ) from err
         return flatten_outputs(result)
 
@@ -85,12 +135,12 @@ class _TorchRunner(Runner):
         import torch
         from torch.profiler import ProfilerActivity, profile
 
-        args = self._tensors(feeds)
+        args, kwargs = self._arguments(feeds)
         activities = [ProfilerActivity.CPU] + (
             [ProfilerActivity.CUDA] if self._torch_device == "cuda" else []
         )
         with profile(activities=activities) as prof, torch.no_grad():
-            self.module(*args)
+            self.module(*args, **kwargs)
         return [
             NodeTiming(event.key, event.key, float(event.self_cpu_time_total))
             for event in prof.key_averages()
@@ -116,11 +166,31 @@ class TorchScriptRunner(_TorchRunner):
                 f"torch.jit.load cannot read {self.path.name}: {first_line(err)}",
                 "re-save it with torch.jit.save",
             ) from err
-        arguments = self.module.forward.schema.arguments[1:]
-        self.inputs = [ModelInput(a.name, None, None) for a in arguments]
+        self.inputs = [torchscript_input(a) for a in self.module.forward.schema.arguments[1:]]
+        self._set_threads()
         self.output_names = ["output"]
         self.provider = f"torch {self._torch_device}"
         self.providers = [self.provider]
+
+
+_SCALAR_TYPES = {"FloatType": "float", "IntType": "int", "BoolType": "bool"}
+
+
+def torchscript_input(argument: Any) -> ModelInput:
+    """A forward argument as a ModelInput: a tensor (dtype and shape unknown), a 0-d float/int/bool
+    scalar, ``Optional[Tensor]``; ``optional`` when it has a default."""
+    kind_name = argument.type.kind()
+    optional = bool(argument.has_default_value())
+    default = argument.default_value if optional else None
+    if kind_name in _SCALAR_TYPES:
+        return ModelInput(
+            argument.name, None, (), kind=_SCALAR_TYPES[kind_name], optional=optional, default=default
+        )
+    if kind_name == "TensorType":
+        return ModelInput(argument.name, None, None, optional=optional)
+    if kind_name == "OptionalType" and argument.type.getElementType().kind() == "TensorType":
+        return ModelInput(argument.name, None, None, optional=True)
+    return ModelInput(argument.name, None, None, kind="other", optional=optional, default=default)
 
 
 class ExportedProgramRunner(_TorchRunner):
@@ -135,6 +205,7 @@ class ExportedProgramRunner(_TorchRunner):
 
         self._torch_device = _torch_device(self.device)
         self.program = _load_program_safely(self.path, torch)
+        check_call_targets(self.program, self.path.name)
         try:
             self.module = self.program.module()
         except Exception as err:
@@ -144,6 +215,7 @@ class ExportedProgramRunner(_TorchRunner):
             ) from err
         if self._torch_device != "cpu":
             self.module = self.module.to(self._torch_device)
+        self._set_threads()
         ranges = pt2_dim_ranges(self.program)
         placeholders = {n.name: n for n in self.program.graph.nodes if n.op == "placeholder"}
         self.inputs = []
@@ -162,6 +234,44 @@ class ExportedProgramRunner(_TorchRunner):
         self.output_names = ["output"]
         self.provider = f"torch {self._torch_device}"
         self.providers = [self.provider]
+
+
+_SYMBOLIC_FUNCTIONS = frozenset(
+    {"sym_int", "sym_float", "sym_max", "sym_min", "sym_not", "sym_ite", "sym_sqrt", "sym_sum"}
+)
+_BUILTIN_MODULES = frozenset({"_operator", "operator", "math"})
+
+
+def check_call_targets(program: Any, display_name: str) -> None:
+    """Refuse a program whose graph calls anything but operators: every ``call_function`` target
+    (in the graph and in higher-order ops' subgraphs) must be a ``torch.ops`` operator (OpOverload,
+    packet, higher-order op), a function of ``operator``/``math`` or a torch ``sym_*`` helper, so
+    a crafted file cannot make the run call ``torch.load``, ``os.system`` or any other function.
+    Raises ModelLoadError naming the first other target."""
+    import torch
+
+    operator_types = (torch._ops.OpOverload, torch._ops.OpOverloadPacket, torch._ops.HigherOrderOperator)
+    for module in program.graph_module.modules():
+        graph = getattr(module, "graph", None)
+        for node in graph.nodes if graph is not None else ():
+            if node.op in ("placeholder", "output", "get_attr"):
+                continue
+            target = node.target
+            function_name = str(getattr(target, "__name__", ""))
+            if node.op == "call_function" and (
+                isinstance(target, operator_types)
+                or getattr(target, "__module__", None) in _BUILTIN_MODULES
+                or (function_name in _SYMBOLIC_FUNCTIONS and getattr(torch, function_name, None) is target)
+            ):
+                continue
+            name = getattr(target, "__qualname__", None) or str(target)
+            module_name = getattr(target, "__module__", "") or ""
+            raise ModelLoadError(
+                f"{display_name} calls {module_name + '.' if module_name else ''}{name}, which is not a "
+                "torch operator: ModelLens refuses to run it",
+                "export the model with torch.export (its graphs call torch.ops operators only); "
+                "do not run this file if it comes from an untrusted source",
+            )
 
 
 def _load_program_safely(path: Any, torch: Any) -> Any:

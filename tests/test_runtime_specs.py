@@ -9,6 +9,7 @@ import pytest
 
 from converters import InputSpecError, load_model, schema
 from runtime.data import check_provided, generate_inputs, image_to_input, load_arrays, make_array
+from runtime.engine import cast_lossless
 from runtime.propose import embedding_table_for, propose_specs
 from runtime.spec_file import dumps_spec, load_spec_file, loads_spec
 from runtime.specs import (
@@ -101,7 +102,7 @@ def test_file_paths_are_relative_to_the_spec_file(tmp_path: Path) -> None:
         ("input: []\n", "spec.yaml has no `inputs:` list"),
         ("inputs:\n  - shape: 1xf32\n", "spec.yaml line 2 (inputs[0]): no input_name"),
         (
-            "inputs:\n  - input_name: a\n    shape: 1xf32\n  - input_name: x\n",
+            "inputs:\n  - input_name: a\n    shape: 1xf32\n  - input_name: x\n    dim_names: [b]\n",
             "spec.yaml line 4 (inputs[1] x): no shape",
         ),
         ("inputs:\n  - input_name: x\n    shape: 1x3\n", "shape '1x3' does not end in a dtype"),
@@ -121,7 +122,7 @@ def test_file_paths_are_relative_to_the_spec_file(tmp_path: Path) -> None:
         ),
         (
             "inputs:\n  - input_name: x\n    shape: 1xf32\n    data: {random: {uniform: {low: 0}}}\n",
-            "uniform needs min and max",
+            "uniform takes min and max, not 'low'",
         ),
         (
             "inputs:\n  - input_name: x\n    shape: 1xf32\n"
@@ -332,8 +333,11 @@ def test_array_files_and_their_keys(tmp_path: Path) -> None:
     model = [ModelInput("x", "float32", ("batch", 3))]
     with pytest.raises(InputSpecError, match=r"in\.npz holds extra, which the model does not take"):
         check_provided(load_arrays(tmp_path / "in.npz"), model, "in.npz")
-    with pytest.raises(InputSpecError, match=r"x in in\.json is int64, the model takes float32"):
-        check_provided(load_arrays(tmp_path / "in.json"), model, "in.json")
+    with pytest.raises(InputSpecError, match=r"x in in\.json: its values do not fit float32 exactly"):
+        check_provided(load_arrays(tmp_path / "in.json"), model, "in.json")  # before the lossless cast
+    cast = cast_lossless(load_arrays(tmp_path / "in.json"), model, "in.json")
+    assert cast["x"].dtype == np.float32
+    check_provided(cast, model, "in.json")
     with pytest.raises(InputSpecError, match="unknown array file type"):
         load_arrays(tmp_path / "in.txt")
 
