@@ -78,7 +78,7 @@ div:has(> .st-key-load_error) {
 """
 
 
-def _model_or_welcome() -> OpenModel | None:
+def model_or_welcome() -> OpenModel | None:
     """The open model, named in the browser tab; with none, the welcome screen."""
     model = current_model()
     with st.container(key="load_error"):
@@ -91,7 +91,7 @@ def _model_or_welcome() -> OpenModel | None:
 
 
 def graph_page() -> None:
-    model = _model_or_welcome()
+    model = model_or_welcome()
     if model is None:
         return
     sub_id = st.session_state.subgraph if model.has_subgraph(st.session_state.subgraph) else MAIN_GRAPH
@@ -261,7 +261,7 @@ def _exports(model: OpenModel, sub_id: str) -> None:
 
 
 def summary_page() -> None:
-    model = _model_or_welcome()
+    model = model_or_welcome()
     if model is None:
         return
     summary, graph = model.summary, model.graph
