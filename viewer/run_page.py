@@ -430,7 +430,12 @@ def _do_shapes(model: OpenModel, request: dict[str, Any], quiet: bool = False) -
     overlay = run_panel.shape_overlay(model.graph, result)
     previous = st.session_state.get("run_overlay") or {}
     heat = previous.get("heat", {}) if previous.get("model_key") == model.key else {}
-    st.session_state.run_overlay = {"model_key": model.key, **overlay, "heat": heat}
+    st.session_state.run_overlay = {
+        "model_key": model.key,
+        **overlay,
+        "heat": heat,
+        "token": str(time.time_ns()),
+    }
     if overlay["failed"]:
         select_node(overlay["failed"])
 
@@ -446,14 +451,16 @@ def _do_profile(model: OpenModel, request: dict[str, Any]) -> None:
     overlay = st.session_state.get("run_overlay")
     if overlay is None or overlay.get("model_key") != model.key:
         overlay = {"model_key": model.key, "nodes": {}, "failed": None, "method": "", "message": ""}
-    st.session_state.run_overlay = {**overlay, "heat": run_panel.heat_map(model.graph, timings)}
+    heat = run_panel.heat_map(model.graph, timings)
+    st.session_state.run_overlay = {**overlay, "heat": heat, "token": str(time.time_ns())}
 
 
 def _show_result(model: OpenModel) -> None:
     error = st.session_state.get("run_error")
     overlay = st.session_state.get("run_overlay")
     if error:
-        st.error(error, icon=":material/error:")
+        short = error if len(error) <= 400 else error[:400] + "…"
+        st.error(short, icon=":material/error:")
     if overlay and overlay.get("model_key") == model.key and overlay.get("failed"):
         st.error(f"Fails at {literal(overlay['message'])}", icon=":material/error:")
         _graph_link("Show the failing node on the graph", "goto_failed")
