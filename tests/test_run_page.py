@@ -193,3 +193,13 @@ def test_benchmark_shows_latency_statistics() -> None:
     assert list(stats["statistic"]) == ["min", "mean", "p50", "p90", "p95", "p99", "max"]
     assert [m.label for m in app.metric] == ["p50", "p90", "p99", "Throughput", "Iterations"]
     assert "threads" in _texts(app)
+
+
+def test_results_of_other_inputs_are_marked_stale() -> None:
+    app = _run_page("transformer_block.onnx")
+    app.number_input(key="run1_0_high").set_value(5000).run()
+    app.button(key="run_button").click().run()
+    assert app.session_state.run_overlay["failed"] == "node_embedding"
+    app.number_input(key="run1_0_high").set_value(999).run()
+    assert "The inputs changed since the last run" in app.info[0].value
+    assert not app.error and "run_overlay" not in app.session_state

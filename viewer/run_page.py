@@ -79,7 +79,7 @@ def run_page() -> None:
         st.error(overall, icon=":material/error:")
     ready = not errors and not overall
     _run_controls(model, path, specs, provided, ready)
-    _show_result(model)
+    _show_result(model, _fingerprint(specs, provided))
     _benchmark(model, path, specs, provided, ready)
 
 
@@ -375,6 +375,7 @@ def _run_controls(
     device = cols[0].selectbox("Device", names, format_func=labels.__getitem__, key="run_device")
     seed = int(cols[1].number_input("Seed", min_value=0, value=0, step=1, key="run_seed"))
     request = {"path": path, "specs": specs, "provided": provided, "device": device, "seed": seed}
+    st.session_state.run_request_fp = _fingerprint(specs, provided)
     if cols[2].button("Run", type="primary", disabled=not ready, key="run_button", width="stretch"):
         _do_run(model, request)
     if cols[3].button("Check shapes", disabled=not ready, key="shapes_button", width="stretch"):
@@ -383,6 +384,12 @@ def _run_controls(
         _do_profile(model, request)
     if not ready:
         st.caption("Fix the inputs marked above to run.")
+
+
+def _fingerprint(specs: InputSpecs, provided: dict[str, Any]) -> str:
+    """What the inputs were when a result was made (shown results are marked stale after edits)."""
+    arrays = sorted((name, str(a.dtype), tuple(a.shape)) for name, a in provided.items())
+    return repr((specs, arrays))
 
 
 def _engine_args(request: dict[str, Any]) -> dict[str, Any]:
@@ -398,6 +405,7 @@ def _engine_args(request: dict[str, Any]) -> dict[str, Any]:
 
 def _do_run(model: OpenModel, request: dict[str, Any]) -> None:
     st.session_state.pop("run_error", None)
+    st.session_state.result_fp = st.session_state.run_request_fp
     start = time.perf_counter()
     try:
         with st.spinner("Running…"):
@@ -420,6 +428,7 @@ def _do_run(model: OpenModel, request: dict[str, Any]) -> None:
 
 
 def _do_shapes(model: OpenModel, request: dict[str, Any], quiet: bool = False) -> None:
+    st.session_state.result_fp = st.session_state.run_request_fp
     try:
         with st.spinner("Propagating shapes…"):
             result = model_shapes(request["path"], **_engine_args(request))
@@ -441,6 +450,7 @@ def _do_shapes(model: OpenModel, request: dict[str, Any], quiet: bool = False) -
 
 
 def _do_profile(model: OpenModel, request: dict[str, Any]) -> None:
+    st.session_state.result_fp = st.session_state.run_request_fp
     try:
         with st.spinner("Profiling one run…"):
             timings = profile_model(request["path"], **_engine_args(request))
@@ -455,7 +465,17 @@ def _do_profile(model: OpenModel, request: dict[str, Any]) -> None:
     st.session_state.run_overlay = {**overlay, "heat": heat, "token": str(time.time_ns())}
 
 
-def _show_result(model: OpenModel) -> None:
+def _show_result(model: OpenModel, fingerprint: str) -> None:
+    if st.session_state.get("result_fp", fingerprint) != fingerprint:
+        st.info(
+            "The inputs changed since the last run: run again to update the results.", icon=":material/info:"
+        )
+        for stale in ("run_error", "run_result"):
+            st.session_state.pop(stale, None)
+        overlay = st.session_state.get("run_overlay")
+        if overlay and overlay.get("failed"):
+            st.session_state.pop("run_overlay", None)
+        st.session_state.result_fp = fingerprint
     error = st.session_state.get("run_error")
     overlay = st.session_state.get("run_overlay")
     if error:
