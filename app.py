@@ -13,7 +13,7 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # a source checkout runs without installing
 
-from viewer import app_state, pages
+from viewer import app_state, pages, run_page
 
 
 def _cli_model() -> str | None:
@@ -25,11 +25,12 @@ def _cli_model() -> str | None:
 
 st.set_page_config(page_title="ModelLens", page_icon="🔎", layout="wide")
 app_state.init_session_state(_cli_model())
-# Pages in the top bar, so the graph page has the whole width; a Run page joins this list.
+# Pages in the top bar, so the graph page has the whole width.
 navigation = st.navigation(
     [
         st.Page(pages.graph_page, title="Graph", icon=":material/hub:", url_path="graph", default=True),
         st.Page(pages.summary_page, title="Summary", icon=":material/summarize:", url_path="summary"),
+        st.Page(run_page.run_page, title="Run", icon=":material/play_arrow:", url_path="run"),
     ],
     position="top",
 )

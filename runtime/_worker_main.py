@@ -115,7 +115,21 @@ class Session:
         return BenchResult(runner.device, runner.provider, threads, warmup, latencies)
 
     def profile(self, specs: InputSpecs, provided: Mapping[str, Any], seed: int) -> Any:
-        return self.loaded.profile(self.feeds(specs, provided, seed))
+        from converters.errors import ModelLensError, ModelRunError
+        from runtime.runners import first_line
+
+        runner = self.loaded
+        feeds = self.feeds(specs, provided, seed)
+        runner.check(feeds)
+        try:
+            return runner.profile(feeds)
+        except ModelLensError:
+            raise
+        except Exception as err:  # the model fails for these inputs: a user error, as in ``run``
+            raise ModelRunError(
+                f"{runner.format} failed while profiling: {first_line(err)}",
+                "check the input shapes (`modellens shapes`)",
+            ) from err
 
     def shapes(self, specs: InputSpecs, provided: Mapping[str, Any], seed: int) -> ShapesResult:
         from runtime.shapes import propagate

@@ -394,7 +394,7 @@ def _bench_in_chunks(
                 prepared.provided,
                 seed,
                 count,
-                warmup if index == 0 else 0,
+                warmup if merged is None else 0,  # the first chunk that runs warms up
                 0.0,
             )
         else:
@@ -404,7 +404,7 @@ def _bench_in_chunks(
                 prepared.provided,
                 seed,
                 0,
-                warmup if index == 0 else 0,
+                warmup if merged is None else 0,  # the first chunk that runs warms up
                 budget_s / chunks,
             )
         part: BenchResult = _request(prepared, message, limit, "benchmarking", pool)

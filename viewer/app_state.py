@@ -117,6 +117,13 @@ def _source_for(model_key: str) -> ModelSource | None:
     return None
 
 
+def model_path(model_key: str) -> Path | None:
+    """The file or folder on disk behind an open model's key (a sample, the CLI's model, an
+    upload's temp copy), for the runtime to load; None when the key no longer resolves."""
+    source = _source_for(model_key)
+    return None if source is None else Path(source.path)
+
+
 @st.cache_resource(max_entries=4, show_spinner="Opening model…")
 def _cached_model(
     model_key: str, _source: ModelSource, content_id: str, signature: str | None, tags: str | None = None

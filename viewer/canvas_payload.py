@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from converters.op_catalog import onnx_op_doc
@@ -23,11 +23,15 @@ def build_payload(
     *,
     details: bool = False,
     bindings: Mapping[str, Any] | None = None,
+    overlay: Mapping[str, Sequence[Any]] | None = None,
+    heat: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """The engine payload of ``graph``. ``details=True`` adds what the HTML export's inspector
     shows and the app's canvas does not need: each op node's attributes (``attrs``) and its
     operator documentation (``doc``, a key into the payload-level ``docs``). ``bindings``
-    (``tables.attribute_bindings``) resolve a function body's attribute references there."""
+    (``tables.attribute_bindings``) resolve a function body's attribute references there.
+    ``overlay`` (node id → shape per output port, from a run) replaces the file's shapes on the
+    edges those nodes produce; ``heat`` (node id → 0..1, a run's relative time) adds ``heat``."""
     grouping = grouping or build_groups(graph)
     index = {node_id: i for i, node_id in enumerate(graph.nodes)}
     groups = grouping.ordered_groups()
@@ -43,11 +47,19 @@ def build_payload(
         ],
         "nodes": [_node_entry(graph, node_id, grouping, group_index) for node_id in graph.nodes],
         "edges": [
-            *(_edge_entry(graph, index, src, dst, data) for src, dst, data in graph.edges(data=True)),
+            *(
+                _edge_entry(graph, index, src, dst, data, overlay)
+                for src, dst, data in graph.edges(data=True)
+            ),
             *_control_edges(graph, index),
         ],
         "categories": CATEGORY_STYLES,
     }
+    if heat:
+        for entry in payload["nodes"]:
+            value = heat.get(entry["id"])
+            if value:
+                entry["heat"] = round(min(1.0, max(0.0, float(value))), 3)
     if details:
         _add_details(graph, payload, dict(bindings or {}))
     return payload
@@ -121,10 +133,20 @@ def weight_label(graph: ModelGraph, node_id: str, port: int, info: TensorInfo) -
     return info.name.rsplit(".", 1)[-1] or info.name
 
 
-def _edge_entry(graph: ModelGraph, index: dict[str, int], src: str, dst: str, data: dict) -> list[Any]:
+def _edge_entry(
+    graph: ModelGraph,
+    index: dict[str, int],
+    src: str,
+    dst: str,
+    data: dict,
+    overlay: Mapping[str, Sequence[Any]] | None = None,
+) -> list[Any]:
     outputs = graph.nodes[src]["outputs"]
     info = outputs[data["src_port"]] if data["src_port"] < len(outputs) else None
     shape = format_shape(info.shape) if info is not None and info.dtype is not None else ""
+    ran = overlay.get(src) if overlay is not None else None
+    if ran is not None and data["src_port"] < len(ran) and ran[data["src_port"]] is not None:
+        shape = format_shape(ran[data["src_port"]])
     dtype = info.dtype if info is not None else None
     ranges = symbol_ranges(graph, info.shape if info is not None else None)
     dtype_text = " · ".join(filter(None, [dtype or "", *ranges]))

@@ -18,7 +18,7 @@ from viewer import tables
 from viewer.app_state import open_subgraph, select_group, select_node, selected
 from viewer.colors import CATEGORY_STYLES
 from viewer.hierarchy import group_label
-from viewer.model_view import OpenModel
+from viewer.model_view import MAIN_GRAPH, OpenModel
 from viewer.summary import human_bytes
 from viewer.text import html_text, literal
 
@@ -136,6 +136,7 @@ def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) 
     _attributes(attributes, model, node_id)
     _port_section("Inputs", tables.input_rows(graph, node_id, doc), "from", node_id)
     _port_section("Outputs", tables.output_rows(graph, node_id, doc), "to", node_id)
+    _run_section(model, sub_id, node_id)
     if data["kind"] == "output" and data.get("tensor") is not None:
         info = data["tensor"]
         st.markdown(f"Graph output **{literal(info.name)}**: {info.dtype or '?'} {format_shape(info.shape)}")
@@ -154,6 +155,22 @@ def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) 
     elif data.get("source"):
         with st.expander("Source (stack trace)"):
             st.code(data["source"], language=None, wrap_lines=True)
+
+
+def _run_section(model: OpenModel, sub_id: str, node_id: str) -> None:
+    """The last run's shapes of this node's outputs, its time, and its failure (viewer.run_page)."""
+    overlay = st.session_state.get("run_overlay")
+    if not overlay or overlay.get("model_key") != model.key or sub_id != MAIN_GRAPH:
+        return
+    if overlay.get("failed") == node_id:
+        st.error(f"The run fails here: {literal(overlay['message'])}", icon=":material/error:")
+    shapes = overlay["nodes"].get(node_id)
+    if shapes:
+        texts = ", ".join(f"{port}: {format_shape(shape)}" for port, shape in enumerate(shapes))
+        st.markdown(f"**Spec shapes** (last run) {literal(texts)}")
+    heat = (overlay.get("heat") or {}).get(node_id)
+    if heat:
+        st.caption(f"Time: {heat:.0%} of the slowest node's")
 
 
 def _attributes(rows: list[tables.AttributeRow], model: OpenModel, node_id: str) -> None:

@@ -29,6 +29,7 @@ class OpenModel:
     _groupings: dict[str, Grouping] = field(default_factory=dict, repr=False)
     _payloads: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     _tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    _overlays: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     def graph_for(self, sub_id: str) -> ModelGraph:
         if sub_id == MAIN_GRAPH:
@@ -48,6 +49,23 @@ class OpenModel:
             title = self.name if sub_id == MAIN_GRAPH else f"{self.name} › {sub_id}"
             self._payloads[sub_id] = build_payload(self.graph_for(sub_id), self.grouping(sub_id), title)
         return self._payloads[sub_id]
+
+    def overlay_payload(
+        self, sub_id: str, token: str, overlay: Mapping[str, Any], heat: Mapping[str, float]
+    ) -> dict[str, Any]:
+        """The canvas payload with a run's shapes (``overlay``: node id → shape per output port)
+        on the edges and its node times (``heat``, 0..1); the graph is not changed. The title
+        says "spec shapes", which gives the canvas a new payload identity. The latest one is
+        kept per ``token`` (the page's overlay id)."""
+        cached = self._overlays.get(sub_id)
+        if cached is not None and cached[0] == token:
+            return cached[1]
+        title = (self.name if sub_id == MAIN_GRAPH else f"{self.name} › {sub_id}") + " · spec shapes"
+        payload = build_payload(
+            self.graph_for(sub_id), self.grouping(sub_id), title, overlay=overlay, heat=heat
+        )
+        self._overlays[sub_id] = (token, payload)
+        return payload
 
     def export_payload(
         self,

@@ -78,7 +78,7 @@ div:has(> .st-key-load_error) {
 """
 
 
-def _model_or_welcome() -> OpenModel | None:
+def model_or_welcome() -> OpenModel | None:
     """The open model, named in the browser tab; with none, the welcome screen."""
     model = current_model()
     with st.container(key="load_error"):
@@ -91,7 +91,7 @@ def _model_or_welcome() -> OpenModel | None:
 
 
 def graph_page() -> None:
-    model = _model_or_welcome()
+    model = model_or_welcome()
     if model is None:
         return
     sub_id = st.session_state.subgraph if model.has_subgraph(st.session_state.subgraph) else MAIN_GRAPH
@@ -104,11 +104,14 @@ def graph_page() -> None:
         canvas_col, inspector_col = st.columns([7, 3], gap="small")
     else:  # collapsed: the canvas takes the whole width
         canvas_col, inspector_col = st.container(), None
+    overlay = run_overlay(model, sub_id)
     with canvas_col:
         _warnings(model)
         if sub_id != MAIN_GRAPH:
             _breadcrumb(model, sub_id)
-        _canvas(model, sub_id, key)
+        if overlay is not None:
+            _overlay_bar(overlay)
+        _canvas(model, sub_id, key, overlay if st.session_state.get("overlay_shapes", True) else None)
     if inspector_col is not None:
         with inspector_col, st.container(key=_inspector_key()):
             inspector(model, sub_id)
@@ -212,7 +215,33 @@ def _open_at(sub_id: str, node_id: str) -> None:
     select_node(node_id)
 
 
-def _canvas(model: OpenModel, sub_id: str, key: str) -> None:
+def run_overlay(model: OpenModel, sub_id: str) -> dict[str, Any] | None:
+    """The Run page's last shapes/times for this model (viewer.run_page), main graph only."""
+    overlay = st.session_state.get("run_overlay")
+    if not overlay or overlay.get("model_key") != model.key or sub_id != MAIN_GRAPH:
+        return None
+    return dict(overlay)
+
+
+def _overlay_bar(overlay: dict[str, Any]) -> None:
+    """The toggle between the run's (spec) shapes and the file's, and where the run failed."""
+    row = st.columns([1.6, 6], vertical_alignment="center")
+    row[0].toggle(
+        "Spec shapes",
+        value=True,
+        key="overlay_shapes",
+        help="On: shapes (and node times) of the last run on the Run page; off: the file's own shapes",
+    )
+    if overlay.get("failed"):
+        row[1].error(literal(overlay["message"]), icon=":material/error:")
+    else:
+        timed = " and node times (tinted)" if overlay.get("heat") else ""
+        row[1].caption(
+            f"{len(overlay['nodes'])} node shapes{timed} from the last run ({literal(overlay['method'])})"
+        )
+
+
+def _canvas(model: OpenModel, sub_id: str, key: str, overlay: dict[str, Any] | None = None) -> None:
     from viewer.component import graph_canvas
 
     options = {
@@ -221,7 +250,14 @@ def _canvas(model: OpenModel, sub_id: str, key: str) -> None:
         "theme": _theme(),
         "height": "fill",
     }
-    result = graph_canvas(model.payload(sub_id), options, key=key, height="fill")
+    payload = model.payload(sub_id)
+    if overlay is not None:
+        payload = model.overlay_payload(
+            sub_id, overlay.get("token", ""), overlay["nodes"], overlay.get("heat") or {}
+        )
+        if overlay.get("failed"):
+            options["highlight"] = [overlay["failed"]]
+    result = graph_canvas(payload, options, key=key, height="fill")
     st.session_state.canvas_view = {"expanded": result.expanded, **(result.view or {})}
 
 
@@ -261,7 +297,7 @@ def _exports(model: OpenModel, sub_id: str) -> None:
 
 
 def summary_page() -> None:
-    model = _model_or_welcome()
+    model = model_or_welcome()
     if model is None:
         return
     summary, graph = model.summary, model.graph

@@ -69,6 +69,18 @@ function roundedTop(x, y, w, h, r) {
   return `M${x},${y + h}V${y + r}Q${x},${y} ${x + r},${y}H${x + w - r}Q${x + w},${y} ${x + w},${y + r}V${y + h}Z`;
 }
 
+/** A run's relative node time (payload ``heat``, 0..1): a red bar along the node's bottom edge,
+ * its length the share of the slowest node's time, and a tinted outline. */
+function heatMarkup(n, heat) {
+  if (!(heat > 0)) return "";
+  const x = -n.w / 2;
+  const y = -n.h / 2;
+  const h = Math.min(1, heat);
+  const alpha = r1(0.35 + 0.65 * h);
+  return `<rect class="ml-heat" x="${x}" y="${y - 1}" width="${n.w}" height="${n.h + 2}" rx="6" fill="none" stroke="rgba(220,38,38,${alpha})" stroke-width="${r1(1 + 2 * h)}"/>`
+    + `<rect class="ml-heatbar" x="${x + 2}" y="${y + n.h - 5}" width="${r1(Math.max(3, (n.w - 4) * h))}" height="4" rx="2" fill="rgb(220,38,38)"><title>${Math.round(h * 100)}% of the slowest node's time</title></rect>`;
+}
+
 function opNode(n, cat) {
   const M = METRICS;
   const x = -n.w / 2;
@@ -239,7 +251,9 @@ export function sceneMarkup(payload, vg, scene, options, idPrefix = "ml-") {
   const nodes = scene.nodes.map((n) => {
     const cls = `ml-node ml-k-${n.kind}${marks.sel.has(n.id) ? " ml-sel" : ""}${marks.hl.has(n.id) ? " ml-hl" : ""}`;
     const tip = n.kind === "group" ? `${n.group} — click to expand` : n.name || n.id;
-    const body = n.kind === "group" ? groupNode(n) : n.shape === "pill" ? pillNode(n, categoryOf(payload, n)) : opNode(n, categoryOf(payload, n));
+    const heat = n.kind === "op" && n.index != null ? (payload.nodes[n.index] || {}).heat || 0 : 0;
+    const body = (n.kind === "group" ? groupNode(n) : n.shape === "pill" ? pillNode(n, categoryOf(payload, n)) : opNode(n, categoryOf(payload, n)))
+      + heatMarkup(n, heat);
     return `<g class="${cls}" data-id="${esc(n.id)}" transform="translate(${r1(Math.round(n.x - n.w / 2) + n.w / 2 + 0.5)},${r1(Math.round(n.y - n.h / 2) + n.h / 2 + 0.5)})"><title>${esc(tip)}</title>${body}</g>`;
   });
   out.push(`<g class="ml-nodes">${nodes.join("")}</g>`);

@@ -1,0 +1,709 @@
+"""The Run page: input specs prefilled from the model, run, outputs, shapes on the graph, benchmark.
+
+UI only: proposals, validation, running and statistics come from runtime/ (runtime.engine) and the
+pure helpers in viewer.run_panel. Models run in a worker pool held by ``st.cache_resource``
+(bounded: two workers, idle ones stop after ten minutes), so a second run reuses the loaded model.
+The shapes of a run are kept in ``st.session_state.run_overlay`` for the Graph page (the graph is
+never changed); a failing node becomes the selection.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from converters.errors import InputSpecError, ModelLensError
+from runtime.engine import bench_model, model_shapes, profile_model, propose_for, run_model
+from runtime.results import RunResult
+from runtime.spec_file import dumps_spec, load_spec_file, loads_spec
+from runtime.specs import InputSpec, InputSpecs, ModelInput
+from runtime.worker import WorkerPool
+from viewer import run_panel
+from viewer.app_state import model_path, select_node
+from viewer.model_view import OpenModel
+from viewer.pages import graph_page, model_or_welcome
+from viewer.text import literal
+
+RUN_CSS = """
+<style>
+[data-testid="stMainBlockContainer"] { padding: 3.4rem 1.5rem 2rem 1.5rem; max-width: none; }
+</style>
+"""
+
+
+@st.cache_resource(show_spinner=False)
+def worker_pool() -> WorkerPool:
+    """One bounded pool per server: at most two loaded models, idle ones stop after 10 minutes."""
+    return WorkerPool(max_workers=2, idle_timeout_s=600.0)
+
+
+@st.cache_resource(show_spinner=False)
+def _devices() -> list[tuple[str, str]]:
+    from runtime.runners import list_devices
+
+    return [(d.name, f"{d.label} ({', '.join(d.backends)})") for d in list_devices()]
+
+
+def run_page() -> None:
+    model = model_or_welcome()
+    if model is None:
+        return
+    st.html(RUN_CSS)
+    path = model_path(model.key)
+    if path is None:
+        st.error("This model is no longer on disk — open it again.")
+        return
+    base = _base(model, path)
+    if base is None:
+        return
+    st.markdown(f"#### Run {literal(model.name)}")
+    st.caption(
+        f"{base['info']['format']} · inputs {base['origin']} · "
+        f"outputs: {', '.join(base['info']['output_names'])}"
+    )
+    _spec_file_tools(base)
+    specs, provided, errors, slots = _input_rows(base)
+    model_inputs: list[ModelInput] = base["inputs"]
+    checked, overall = run_panel.row_errors(_with_arrays(specs, provided), model_inputs, provided)
+    errors = {**checked, **errors}
+    for name, message in errors.items():
+        if name in slots:
+            slots[name].error(message, icon=":material/error:")
+    if overall:
+        st.error(overall, icon=":material/error:")
+    ready = not errors and not overall
+    _run_controls(model, path, specs, provided, ready)
+    _show_result(model, _fingerprint(specs, provided))
+    _benchmark(model, path, specs, provided, ready)
+
+
+# ---------------------------------------------------------------- the specs
+
+
+def _base(model: OpenModel, path: Path) -> dict[str, Any] | None:
+    """The starting specs for this model (its ``.inputs.yaml`` when it ships one, else the
+    engine's proposal), computed once per model and session; ``version`` resets the widgets."""
+    signature = st.session_state.get("signature")
+    key = f"{model.key}|{signature}"
+    base = st.session_state.get("run_base")
+    if base is not None and base["key"] == key:
+        return dict(base)
+    start = time.perf_counter()
+    try:
+        with st.spinner("Loading the model in a worker…"):
+            info, specs = propose_for(path, model.graph, pool=worker_pool(), signature=signature)
+    except ModelLensError as err:
+        st.error(run_panel.one_line(err), icon=":material/error:")
+        return None
+    origin = "proposed from the file"
+    sidecar = run_panel.sidecar_spec(path)
+    if sidecar is not None:
+        try:
+            specs = load_spec_file(sidecar)
+            origin = f"from {sidecar.name}"
+        except ModelLensError as err:
+            st.warning(f"{sidecar.name}: {run_panel.one_line(err)}", icon=":material/warning:")
+    version = int(st.session_state.get("run_version", 0)) + 1
+    st.session_state.run_version = version
+    base = {
+        "key": key,
+        "info": info,
+        "inputs": info["inputs"],
+        "specs": specs,
+        "origin": origin,
+        "version": version,
+        "open_s": time.perf_counter() - start,  # worker start + model load (or reuse) + proposal
+    }
+    st.session_state.run_base = base
+    for stale in ("run_result", "run_overlay", "bench_result", "run_error", "run_timings"):
+        st.session_state.pop(stale, None)
+    return dict(base)
+
+
+def _load_spec_upload() -> None:
+    upload = st.session_state.get("spec_upload")
+    base = st.session_state.get("run_base")
+    if upload is None or base is None:
+        return
+    try:
+        specs = loads_spec(upload.getvalue().decode("utf-8", errors="replace"), name=upload.name)
+    except ModelLensError as err:
+        st.session_state.spec_error = run_panel.one_line(err)
+        return
+    st.session_state.spec_error = None
+    version = int(st.session_state.get("run_version", 0)) + 1
+    st.session_state.run_version = version
+    st.session_state.run_base = {**base, "specs": specs, "origin": f"from {upload.name}", "version": version}
+
+
+def _spec_file_tools(base: dict[str, Any]) -> None:
+    with st.expander("Input data schema file (MAX YAML / JSON)", icon=":material/description:"):
+        st.file_uploader(
+            "Load a schema file", type=["yaml", "yml", "json"], key="spec_upload", on_change=_load_spec_upload
+        )
+        if st.session_state.get("spec_error"):
+            st.error(st.session_state.spec_error, icon=":material/error:")
+        st.caption("The download button below the inputs saves what is typed above as a schema file.")
+
+
+def _wkey(base: dict[str, Any], *parts: object) -> str:
+    return "run{}_{}".format(base["version"], "_".join(str(p) for p in parts))
+
+
+def _input_rows(base: dict[str, Any]) -> tuple[InputSpecs, dict[str, Any], dict[str, str], dict[str, Any]]:
+    """The widgets per input; returns the specs they describe, uploaded arrays, the errors found
+    while reading the widgets (bad shape text, bad JSON, unreadable uploads) and a slot per input
+    for its validation message."""
+    specs: InputSpecs = base["specs"]
+    declared = {m.name: m for m in base["inputs"]}
+    dims = _dim_inputs(base, specs, declared)
+    rows: list[InputSpec] = []
+    slots: dict[str, Any] = {}
+    provided: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for index, spec in enumerate(specs):
+        with st.container(border=True, key=_wkey(base, "row", index)):
+            row, array, error = _input_row(base, index, spec, dims, declared.get(spec.name))
+            rows.append(row)
+            if array is not None:
+                provided[spec.name] = array
+            if error:
+                errors[spec.name] = error
+            slots[spec.name] = st.empty()
+    current = InputSpecs(tuple(rows))
+    st.download_button(
+        "Save input schema (YAML)",
+        dumps_spec(run_panel.with_guesses_confirmed(current)),
+        file_name=f"{Path(str(base['key']).split('|')[0].split(':', 1)[-1]).stem}.inputs.yaml",
+        mime="application/x-yaml",
+        key="spec_download",
+        on_click="ignore",
+    )
+    return current, provided, errors, slots
+
+
+def _dim_inputs(base: dict[str, Any], specs: InputSpecs, declared: dict[str, ModelInput]) -> dict[str, int]:
+    """One number input per named dim, shared by every input that uses it."""
+    values = specs.dims()
+    if not values:
+        return {}
+    ranges: dict[str, tuple[int, int]] = {}
+    for model_input in declared.values():
+        ranges.update(model_input.dim_ranges)
+    users = {name: [s.name for s in specs if name in s.dim_names] for name in values}
+    st.markdown(
+        "**Dimensions** <small>(set once, used by every input that names them)</small>",
+        unsafe_allow_html=True,
+    )
+    cols = st.columns(min(len(values), 4))
+    dims: dict[str, int] = {}
+    for i, (name, value) in enumerate(values.items()):
+        low, high = ranges.get(name, (1, None))
+        help_text = f"used by {', '.join(users[name])}" + (
+            f"; the model allows {low}..{high}" if name in ranges else ""
+        )
+        dims[name] = int(
+            cols[i % len(cols)].number_input(
+                name, min_value=1, value=int(value), step=1, key=_wkey(base, "dim", name), help=help_text
+            )
+        )
+    return dims
+
+
+def _input_row(
+    base: dict[str, Any], index: int, spec: InputSpec, dims: dict[str, int], declared: ModelInput | None
+) -> tuple[InputSpec, Any, str]:
+    head, dtype_col, shape_col, source_col = st.columns([2.2, 1.2, 2.2, 1.8], vertical_alignment="bottom")
+    wanted = declared.shape if declared is not None else None
+    head.markdown(f"**{literal(spec.name)}**")
+    head.caption(
+        "model: "
+        + (
+            " × ".join("?" if d is None else str(d) for d in wanted)
+            if wanted is not None
+            else "shape not declared"
+        )
+    )
+    dtypes = list(run_panel.DTYPES) if spec.dtype in run_panel.DTYPES else [spec.dtype, *run_panel.DTYPES]
+    dtype = dtype_col.selectbox(
+        "dtype", dtypes, index=dtypes.index(spec.dtype), key=_wkey(base, index, "dtype")
+    )
+    text = shape_col.text_input(
+        "shape",
+        run_panel.shape_text(spec),
+        key=_wkey(base, index, "shape"),
+        help="numbers, or the dim names above",
+    )
+    error = ""
+    try:
+        shape, names = run_panel.parse_shape_text(text, dims, spec.name)
+    except InputSpecError as err:
+        shape, names, error = spec.shape, spec.dim_names, run_panel.one_line(err)
+    shaped = InputSpec(spec.name, dtype, shape, names, spec.data)
+    choices = run_panel.sources_for(shaped)
+    start = run_panel.source_key(spec.data)
+    kind = source_col.selectbox(
+        "data",
+        choices,
+        index=choices.index(start) if start in choices else 0,
+        format_func=run_panel.SOURCES.__getitem__,
+        key=_wkey(base, index, "source"),
+    )
+    if spec.guess:
+        st.caption(f":orange[Guess — confirm: {literal(spec.guess)}]")
+    data, array, data_error = _data_fields(base, index, shaped, kind)
+    row = InputSpec(spec.name, dtype, shape, names, data if data is not None else spec.data)
+    return row, array, error or data_error
+
+
+def _data_fields(base: dict[str, Any], index: int, spec: InputSpec, kind: str) -> tuple[Any, Any, str]:
+    """The fields of one data source; returns (DataSource or None, uploaded array or None, error)."""
+    data = spec.data
+    fields: dict[str, Any] = {}
+    array = None
+    cols = st.columns(4)
+    is_int = spec.dtype.startswith(("int", "uint")) or spec.dtype == "bool"
+    step: Any = 1 if is_int else 0.1
+    cast = int if is_int else float
+    try:
+        if kind == "uniform":
+            low = data.low if data.kind == "uniform" else 0
+            high = data.high if data.kind == "uniform" else 1
+            fields["low"] = cols[0].number_input(
+                "min", value=cast(low), step=step, key=_wkey(base, index, "low")
+            )
+            fields["high"] = cols[1].number_input(
+                "max", value=cast(high), step=step, key=_wkey(base, index, "high")
+            )
+            if data.origin:
+                cols[2].caption(literal(data.origin))
+        elif kind == "normal":
+            fields["mean"] = cols[0].number_input(
+                "mean", value=float(data.mean), key=_wkey(base, index, "mean")
+            )
+            fields["std"] = cols[1].number_input(
+                "std", value=float(data.std), min_value=0.0, key=_wkey(base, index, "std")
+            )
+        elif kind == "constant":
+            fields["value"] = cols[0].number_input(
+                "value", value=float(data.value), key=_wkey(base, index, "value")
+            )
+        elif kind == "values":
+            start = json.dumps(data.values) if data.kind == "values" else ""
+            fields["json"] = st.text_area("JSON values", start, key=_wkey(base, index, "json"), height=80)
+        elif kind == "file":
+            array, fields = _array_upload(base, index, spec, cols)
+        elif kind == "image":
+            array, fields = _image_upload(base, index, spec, cols)
+        source = run_panel.data_source(kind, fields, data.origin if kind == "uniform" else "")
+    except ModelLensError as err:
+        return None, None, run_panel.one_line(err)
+    if kind in ("file", "image") and array is None:
+        return source, None, f"{spec.name}: no file uploaded yet — upload one or pick another data source"
+    return source, array, ""
+
+
+def _array_upload(base: dict[str, Any], index: int, spec: InputSpec, cols: Any) -> tuple[Any, dict[str, Any]]:
+    upload = cols[0].file_uploader("array (.npy/.npz)", type=["npy", "npz"], key=_wkey(base, index, "npy"))
+    if upload is None:
+        return None, {}
+    arrays = run_panel.load_uploaded_arrays(upload.name, upload.getvalue())
+    keys = list(arrays)
+    default = keys.index(spec.name) if spec.name in keys else 0
+    key = (
+        cols[1].selectbox("array", keys, index=default, key=_wkey(base, index, "npz_key"))
+        if len(keys) > 1
+        else keys[0]
+    )
+    return arrays[key], {"path": upload.name, "key": key if len(keys) > 1 else ""}
+
+
+def _image_upload(base: dict[str, Any], index: int, spec: InputSpec, cols: Any) -> tuple[Any, dict[str, Any]]:
+    import numpy as np
+
+    from runtime.data import image_to_input
+
+    upload = cols[0].file_uploader(
+        "image", type=["png", "jpg", "jpeg", "bmp", "webp"], key=_wkey(base, index, "img")
+    )
+    layout = cols[1].radio("layout", ["NCHW", "NHWC"], key=_wkey(base, index, "layout"), horizontal=True)
+    mean_text = cols[2].text_input("mean", "0.485, 0.456, 0.406", key=_wkey(base, index, "imean"))
+    std_text = cols[3].text_input("std", "0.229, 0.224, 0.225", key=_wkey(base, index, "istd"))
+    mean = run_panel.parse_floats(mean_text, 3, f"{spec.name} mean")
+    std = run_panel.parse_floats(std_text, 3, f"{spec.name} std")
+    fields = {
+        "path": upload.name if upload else "",
+        "layout": layout,
+        "channel_mean": mean,
+        "channel_std": std,
+    }
+    if upload is None:
+        return None, fields
+    size = (spec.shape[2], spec.shape[3]) if layout == "NCHW" else (spec.shape[1], spec.shape[2])
+    single = image_to_input(upload.getvalue(), size, mean, std, layout, spec.dtype)
+    return np.repeat(single, spec.shape[0], axis=0), fields
+
+
+def _with_arrays(specs: InputSpecs, provided: dict[str, Any]) -> InputSpecs:
+    """Specs where uploaded inputs describe their arrays (what the engine validates)."""
+    return InputSpecs(
+        tuple(
+            InputSpec(s.name, str(provided[s.name].dtype), tuple(provided[s.name].shape))
+            if s.name in provided
+            else s
+            for s in specs
+        )
+    )
+
+
+# ---------------------------------------------------------------- running
+
+
+def _run_controls(
+    model: OpenModel, path: Path, specs: InputSpecs, provided: dict[str, Any], ready: bool
+) -> None:
+    devices = _devices()
+    cols = st.columns([2, 1, 1, 1, 1], vertical_alignment="bottom")
+    names = [name for name, _ in devices]
+    labels = dict(devices)
+    device = cols[0].selectbox("Device", names, format_func=labels.__getitem__, key="run_device")
+    seed = int(cols[1].number_input("Seed", min_value=0, value=0, step=1, key="run_seed"))
+    request = {"path": path, "specs": specs, "provided": provided, "device": device, "seed": seed}
+    st.session_state.run_request_fp = _fingerprint(specs, provided)
+    if cols[2].button("Run", type="primary", disabled=not ready, key="run_button", width="stretch"):
+        _do_run(model, request)
+    if cols[3].button("Check shapes", disabled=not ready, key="shapes_button", width="stretch"):
+        _do_shapes(model, request)
+    if cols[4].button("Profile nodes", disabled=not ready, key="profile_button", width="stretch"):
+        _do_profile(model, request)
+    if not ready:
+        st.caption("Fix the inputs marked above to run.")
+
+
+def _fingerprint(specs: InputSpecs, provided: dict[str, Any]) -> str:
+    """What the inputs were when a result was made (shown results are marked stale after edits)."""
+    arrays = sorted((name, str(a.dtype), tuple(a.shape)) for name, a in provided.items())
+    return repr((specs, arrays))
+
+
+def _engine_args(request: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "inputs": request["provided"] or None,
+        "spec": request["specs"],
+        "device": request["device"],
+        "seed": request["seed"],
+        "pool": worker_pool(),
+        "signature": st.session_state.get("signature"),
+    }
+
+
+def _do_run(model: OpenModel, request: dict[str, Any]) -> None:
+    st.session_state.pop("run_error", None)
+    st.session_state.result_fp = st.session_state.run_request_fp
+    start = time.perf_counter()
+    try:
+        with st.spinner("Running…"):
+            result = run_model(request["path"], want_arrays=True, **_engine_args(request))
+    except ModelLensError as err:
+        st.session_state.run_error = run_panel.one_line(err)
+        st.session_state.pop("run_result", None)
+        _do_shapes(model, request)  # name the node where it fails
+        return
+    wall = time.perf_counter() - start
+    times = st.session_state.setdefault("run_walls", {}).setdefault(f"{model.key}|{request['device']}", [])
+    times.append(wall)
+    st.session_state.run_result = {
+        "model_key": model.key,
+        "result": result,
+        "wall_s": wall,
+        "walls": list(times),
+    }
+    _do_shapes(model, request, quiet=True)
+
+
+def _do_shapes(model: OpenModel, request: dict[str, Any], quiet: bool = False) -> None:
+    st.session_state.result_fp = st.session_state.run_request_fp
+    try:
+        with st.spinner("Propagating shapes…"):
+            result = model_shapes(request["path"], **_engine_args(request))
+    except ModelLensError as err:
+        if not quiet:
+            st.session_state.run_error = run_panel.one_line(err)
+        return
+    overlay = run_panel.shape_overlay(model.graph, result)
+    previous = st.session_state.get("run_overlay") or {}
+    heat = previous.get("heat", {}) if previous.get("model_key") == model.key else {}
+    st.session_state.run_overlay = {
+        "model_key": model.key,
+        **overlay,
+        "heat": heat,
+        "token": str(time.time_ns()),
+    }
+    if overlay["failed"]:
+        select_node(overlay["failed"])
+
+
+def _do_profile(model: OpenModel, request: dict[str, Any]) -> None:
+    st.session_state.result_fp = st.session_state.run_request_fp
+    try:
+        with st.spinner("Profiling one run…"):
+            timings = profile_model(request["path"], **_engine_args(request))
+    except ModelLensError as err:
+        st.session_state.run_error = run_panel.one_line(err)
+        return
+    st.session_state.run_timings = {"model_key": model.key, "timings": timings}
+    overlay = st.session_state.get("run_overlay")
+    if overlay is None or overlay.get("model_key") != model.key:
+        overlay = {"model_key": model.key, "nodes": {}, "failed": None, "method": "", "message": ""}
+    heat = run_panel.heat_map(model.graph, timings)
+    st.session_state.run_overlay = {**overlay, "heat": heat, "token": str(time.time_ns())}
+
+
+def _show_result(model: OpenModel, fingerprint: str) -> None:
+    if st.session_state.get("result_fp", fingerprint) != fingerprint:
+        st.info(
+            "The inputs changed since the last run: run again to update the results.", icon=":material/info:"
+        )
+        for stale in ("run_error", "run_result"):
+            st.session_state.pop(stale, None)
+        overlay = st.session_state.get("run_overlay")
+        if overlay and overlay.get("failed"):
+            st.session_state.pop("run_overlay", None)
+        st.session_state.result_fp = fingerprint
+    error = st.session_state.get("run_error")
+    overlay = st.session_state.get("run_overlay")
+    if error:
+        short = error if len(error) <= 400 else error[:400] + "…"
+        st.error(short, icon=":material/error:")
+    if overlay and overlay.get("model_key") == model.key and overlay.get("failed"):
+        st.error(f"Fails at {literal(overlay['message'])}", icon=":material/error:")
+        _graph_link("Show the failing node on the graph", "goto_failed")
+    elif overlay and overlay.get("model_key") == model.key and overlay.get("nodes"):
+        st.caption(
+            f"Shapes of {len(overlay['nodes'])} nodes ({literal(overlay['method'])}) "
+            "are drawn on the Graph page."
+        )
+    record = st.session_state.get("run_result")
+    if record and record["model_key"] == model.key:
+        _outputs(model, record)
+    timings = st.session_state.get("run_timings")
+    if timings and timings["model_key"] == model.key:
+        _slowest(model, timings["timings"])
+
+
+def _graph_link(label: str, key: str, node: str | None = None) -> None:
+    if st.button(label, key=key, icon=":material/hub:"):
+        if node:
+            select_node(node)
+        st.switch_page(
+            st.Page(graph_page, title="Graph", icon=":material/hub:", url_path="graph", default=True)
+        )
+
+
+def _outputs(model: OpenModel, record: dict[str, Any]) -> None:
+    result: RunResult = record["result"]
+    walls = record["walls"]
+    ran = ", ".join(result.providers or [result.provider])
+    timing = f"this run {record['wall_s'] * 1000:.0f} ms in the app ({result.latency_ms:.1f} ms in the model)"
+    if len(walls) > 1:
+        timing += f"; first run {walls[0] * 1000:.0f} ms"
+    base = st.session_state.get("run_base") or {}
+    timing += f" · loading the model took {result.load_ms or 0:.0f} ms once, when this page opened"
+    if base.get("open_s") is not None:
+        timing += f" ({base['open_s']:.2f} s with the worker's start)"
+    st.success(f"Ran on **{literal(result.device)}** with {literal(ran)} · {timing}", icon=":material/check:")
+    stats = pd.DataFrame(
+        [
+            {
+                "output": o.name,
+                "dtype": o.dtype,
+                "shape": "×".join(str(d) for d in o.shape) or "scalar",
+                "min": o.min,
+                "max": o.max,
+                "mean": o.mean,
+                "std": o.std,
+                "NaN": o.nan_count,
+                "Inf": o.inf_count,
+            }
+            for o in result.outputs
+        ]
+    )
+    st.markdown("**Outputs**")
+    st.dataframe(stats, hide_index=True, width="stretch", key="output_stats")
+    arrays = result.arrays or {}
+    if arrays:
+        st.download_button(
+            "Download outputs (.npz)",
+            run_panel.npz_bytes(arrays),
+            file_name=f"{Path(model.name).stem}-outputs.npz",
+            mime="application/octet-stream",
+            key="outputs_npz",
+            on_click="ignore",
+        )
+    for index, output in enumerate(result.outputs):
+        array = arrays.get(output.name)
+        if array is not None:
+            with st.expander(
+                f"Preview {output.name} · {output.dtype} {'×'.join(map(str, output.shape))}",
+                expanded=index == 0,
+            ):
+                _preview(index, output.name, array)
+
+
+def _preview(index: int, name: str, array: Any) -> None:
+    kinds = run_panel.preview_kinds(array.shape, str(array.dtype))
+    titles = {"topk": "Top-k", "image": "Image", "heatmap": "Heatmap", "table": "Table"}
+    tabs = st.tabs([titles[k] for k in kinds])
+    for kind, tab in zip(kinds, tabs, strict=True):
+        with tab:
+            if kind == "topk":
+                cols = st.columns(2)
+                k = int(
+                    cols[0].number_input(
+                        "k", 1, max(1, array.shape[-1]), min(5, array.shape[-1]), key=f"topk_k_{index}"
+                    )
+                )
+                labels_file = cols[1].file_uploader(
+                    "labels (.txt lines or JSON list)", type=["txt", "json"], key=f"labels_{index}"
+                )
+                labels = run_panel.parse_labels(labels_file.getvalue()) if labels_file else []
+                st.dataframe(run_panel.top_k(array, k, labels), hide_index=True, width="stretch")
+            elif kind == "image":
+                st.image(run_panel.output_image(array), caption=f"{name} (scaled min..max)", clamp=True)
+            elif kind == "heatmap":
+                frame = run_panel.heatmap_frame(array)
+                chart = (
+                    alt.Chart(frame)
+                    .mark_rect()
+                    .encode(
+                        x="col:O",
+                        y="row:O",
+                        color=alt.Color("value:Q", scale=alt.Scale(scheme="viridis")),
+                        tooltip=["row", "col", "value"],
+                    )
+                )
+                st.altair_chart(chart, width="stretch")
+            else:
+                st.dataframe(run_panel.table_frame(array), width="stretch")
+
+
+def _slowest(model: OpenModel, timings: list[Any]) -> None:
+    st.markdown("**Slowest nodes** (one profiled run; coloured on the Graph page)")
+    if not timings:
+        st.caption("This backend reports no per-node times.")
+        return
+    frame = run_panel.timing_rows(model.graph, timings)
+    event = st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
+        key="slowest_table",
+    )
+    rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
+    if rows and bool(frame.iloc[rows[0]]["on graph"]):
+        node = str(frame.iloc[rows[0]]["node"])
+        select_node(node)
+        _graph_link(f"Show {node} on the graph", "goto_slow")
+
+
+# ---------------------------------------------------------------- benchmark
+
+
+def _benchmark(
+    model: OpenModel, path: Path, specs: InputSpecs, provided: dict[str, Any], ready: bool
+) -> None:
+    st.markdown("**Benchmark**")
+    cols = st.columns([1.4, 1, 1, 1, 1, 1.2], vertical_alignment="bottom")
+    mode = cols[0].radio("Stop after", ["iterations", "time budget"], horizontal=True, key="bench_mode")
+    iterations = int(
+        cols[1].number_input(
+            "Iterations", 1, 100000, 100, key="bench_iterations", disabled=mode != "iterations"
+        )
+    )
+    budget = float(
+        cols[2].number_input("Budget (s)", 0.1, 600.0, 5.0, key="bench_budget", disabled=mode == "iterations")
+    )
+    warmup = int(cols[3].number_input("Warm-up", 0, 10000, 10, key="bench_warmup"))
+    threads = int(
+        cols[4].number_input("Threads", 0, 256, 0, key="bench_threads", help="0 = the backend's default")
+    )
+    if cols[5].button("Benchmark", disabled=not ready, key="bench_button", width="stretch"):
+        bar = st.progress(0.0, text="Benchmarking…")
+        try:
+            result = bench_model(
+                path,
+                inputs=provided or None,
+                spec=specs,
+                device=st.session_state.get("run_device") or "cpu",
+                iterations=iterations if mode == "iterations" else 0,
+                warmup=warmup,
+                time_budget_s=budget if mode != "iterations" else 0.0,
+                seed=int(st.session_state.get("run_seed") or 0),
+                pool=worker_pool(),
+                signature=st.session_state.get("signature"),
+                threads=threads,
+                progress=lambda done: _advance(bar, done),
+            )
+            st.session_state.bench_result = {"model_key": model.key, "result": result}
+        except ModelLensError as err:
+            st.error(run_panel.one_line(err), icon=":material/error:")
+        bar.empty()
+    record = st.session_state.get("bench_result")
+    if record and record["model_key"] == model.key:
+        _bench_result(model, record["result"])
+
+
+def _advance(bar: Any, done: float) -> None:
+    bar.progress(min(1.0, done), text=f"Benchmarking… {done:.0%}")
+
+
+def _bench_result(model: OpenModel, result: Any) -> None:
+    stats = result.stats()
+    cols = st.columns(5)
+    cols[0].metric("p50", f"{stats['p50']:.3f} ms")
+    cols[1].metric("p90", f"{stats['p90']:.3f} ms")
+    cols[2].metric("p99", f"{stats['p99']:.3f} ms")
+    cols[3].metric("Throughput", f"{result.throughput_per_s:,.1f} /s")
+    cols[4].metric("Iterations", f"{result.iterations}")
+    st.caption(
+        f"device {literal(result.device)} · {literal(result.provider)} · {result.threads} threads · "
+        f"{result.warmup} warm-up runs"
+    )
+    left, right = st.columns([1, 2])
+    left.dataframe(run_panel.bench_stats_frame(result), hide_index=True, width="stretch", key="bench_stats")
+    histogram = (
+        alt.Chart(pd.DataFrame({"latency_ms": result.latencies_ms}))
+        .mark_bar()
+        .encode(
+            x=alt.X("latency_ms:Q", bin=alt.Bin(maxbins=40), title="latency (ms)"),
+            y=alt.Y("count()", title="runs"),
+        )
+    )
+    right.altair_chart(histogram, width="stretch")
+    stem = Path(model.name).stem
+    record = run_panel.bench_record(result, model.name)
+    dl = st.columns(2)
+    dl[0].download_button(
+        "Benchmark JSON",
+        json.dumps(record, indent=2),
+        f"{stem}-bench.json",
+        "application/json",
+        key="bench_json",
+        on_click="ignore",
+    )
+    dl[1].download_button(
+        "Latencies CSV",
+        run_panel.bench_csv(result),
+        f"{stem}-bench.csv",
+        "text/csv",
+        key="bench_csv",
+        on_click="ignore",
+    )
