@@ -1,5 +1,5 @@
-"""PyTorch helpers shared by the PyTorch formats: operator categories, dtype names, JSON-safe
-constants and a tensor store the inspector reads weight values from.
+"""PyTorch helpers for TorchScript: operator categories, TorchScript value types and JSON-safe
+constants (dtype names and the tensor store live in ``converters.torch_tensors``).
 
 Nothing here imports torch at module import time; functions that need it import it.
 """
@@ -7,15 +7,9 @@ Nothing here imports torch at module import time; functions that need it import 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from converters.errors import ModelLoadError
-
-if TYPE_CHECKING:
-    import numpy as np
-    import torch
+from converters.torch_tensors import dtype_name
 
 TORCH_EXTRA_FIX = 'pip install "modellens[torch]"'
 
@@ -106,11 +100,6 @@ def split_op(qualified: str) -> tuple[str, str]:
     return "", qualified
 
 
-def dtype_of_torch(dtype: Any) -> str:
-    """``torch.float32`` -> ``float32``."""
-    return str(dtype).removeprefix("torch.")
-
-
 def describe_jit_type(jit_type: Any) -> tuple[str | None, tuple[int | None, ...] | None]:
     """(dtype, shape) of a TorchScript value type. A Tensor gives its recorded dtype/sizes (usually
     unknown: None); ``int``/``float``/``bool``/``str`` are scalars (``int64``, ``float64``,
@@ -133,7 +122,7 @@ def json_safe(value: Any, depth: int = 0) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if hasattr(value, "dtype") and hasattr(value, "shape"):  # a tensor held in a list or tuple
-        return f"tensor {dtype_of_torch(value.dtype)} {list(value.shape)}"
+        return f"tensor {dtype_name(value.dtype)} {list(value.shape)}"
     if depth > 4:
         return str(value)[:200]
     if isinstance(value, list | tuple):
@@ -141,58 +130,3 @@ def json_safe(value: Any, depth: int = 0) -> Any:
     if isinstance(value, dict):
         return {str(k): json_safe(v, depth + 1) for k, v in list(value.items())[:256]}
     return str(value)[:200]
-
-
-@dataclass
-class TorchTensorStore:
-    """Weight values by qualified name (``layer1.0.conv1.weight``), kept from the loaded module; the
-    inspector's statistics, histogram and .npy download read them through ``array``."""
-
-    tensors: dict[str, torch.Tensor] = field(default_factory=dict)
-    # checks the file's tensor records once, before the first values are shown (TorchScript: the
-    # zip CRC-32s, which torch does not check); raises ModelLoadError for damaged data
-    verify: Callable[[], None] | None = None
-    _verified: ModelLoadError | bool = False
-
-    def names(self) -> list[str]:
-        return list(self.tensors)
-
-    def add(self, name: str, tensor: torch.Tensor) -> None:
-        self.tensors.setdefault(name, tensor)
-
-    def array(self, name: str) -> np.ndarray:
-        """The tensor's values as numpy (bfloat16/float8 widened to float32, quantized dequantized);
-        ModelLoadError for an unknown name."""
-        import torch
-
-        tensor = self.tensors.get(name)
-        if tensor is None:
-            raise ModelLoadError(f"No stored tensor named {name!r}", "pick a weight listed by the node")
-        self._check_once()
-        tensor = tensor.detach()
-        if tensor.is_quantized:
-            tensor = tensor.dequantize()
-        if tensor.dtype in (torch.bfloat16, *_float8_dtypes(torch)):
-            tensor = tensor.to(torch.float32)
-        try:
-            return tensor.cpu().numpy()
-        except (TypeError, RuntimeError) as err:
-            raise ModelLoadError(
-                f"The values of {name!r} ({dtype_of_torch(tensor.dtype)}) cannot be shown", "none needed"
-            ) from err
-
-    def _check_once(self) -> None:
-        if self.verify is not None and self._verified is False:
-            try:
-                self.verify()
-            except ModelLoadError as err:
-                self._verified = err
-            else:
-                self._verified = True
-        if isinstance(self._verified, ModelLoadError):
-            raise self._verified
-
-
-def _float8_dtypes(torch: Any) -> tuple[Any, ...]:
-    names = ("float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz")
-    return tuple(getattr(torch, n) for n in names if hasattr(torch, n))

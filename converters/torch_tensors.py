@@ -6,6 +6,7 @@ Nothing here imports torch at module import time; the functions receive torch ob
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -55,16 +56,27 @@ def stored_nbytes(tensor: torch.Tensor) -> int:
 
 @dataclass
 class TorchTensorStore:
-    """Stored tensors by name (parameter/buffer fully-qualified names); values on demand as NumPy."""
+    """Stored tensors by name (parameter/buffer fully-qualified names, ``layer1.0.conv1.weight``),
+    kept from the loaded model; the inspector's statistics, histogram and .npy download read their
+    values on demand as NumPy through ``array``. Serves TorchScript and ExportedProgram alike."""
 
     tensors: dict[str, Any] = field(default_factory=dict)
+    # checks the file's tensor records once, before the first values are shown (TorchScript: the
+    # zip CRC-32s, which torch does not check); raises ModelLoadError for damaged data
+    verify: Callable[[], None] | None = None
+    _verified: ModelLoadError | bool = False
 
     def names(self) -> list[str]:
         return list(self.tensors)
 
+    def add(self, name: str, tensor: Any) -> None:
+        """Keep ``tensor`` under ``name`` unless that name already holds one."""
+        self.tensors.setdefault(name, tensor)
+
     def array(self, name: str) -> np.ndarray:
         """The tensor's values as a NumPy array (bfloat16/float8 widened to float32, quantized
-        tensors dequantized); ModelLoadError for unknown names and values NumPy cannot hold."""
+        tensors dequantized); ModelLoadError for unknown names, damaged data (``verify``) and
+        values NumPy cannot hold."""
         import torch
 
         tensor = self.tensors.get(name)
@@ -75,6 +87,7 @@ class TorchTensorStore:
                 f"{name!r} is a {type(tensor).__name__}, not a tensor: it has no values to show",
                 "inspect the tensors of the nodes that use it instead",
             )
+        self._check_once()
         try:
             values = tensor.detach().cpu()
             if values.is_quantized:
@@ -87,3 +100,14 @@ class TorchTensorStore:
                 f"The values of {name!r} ({dtype_name(tensor.dtype)}) cannot be shown ({err})",
                 "inspect its shape and dtype instead",
             ) from err
+
+    def _check_once(self) -> None:
+        if self.verify is not None and self._verified is False:
+            try:
+                self.verify()
+            except ModelLoadError as err:
+                self._verified = err
+            else:
+                self._verified = True
+        if isinstance(self._verified, ModelLoadError):
+            raise self._verified

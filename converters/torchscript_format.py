@@ -17,7 +17,8 @@ from typing import Any
 from converters import schema
 from converters.errors import ModelLoadError
 from converters.source import ModelSource
-from converters.torch_ops import CORE_NAMESPACES, TORCH_EXTRA_FIX, TorchTensorStore
+from converters.torch_ops import CORE_NAMESPACES, TORCH_EXTRA_FIX
+from converters.torch_tensors import TorchTensorStore
 from converters.torchscript_graph import CorruptDebugInfo, ForwardConverter
 from converters.torchscript_integrity import check_storages
 from converters.torchscript_missing_ops import (

@@ -28,13 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from converters import schema
-from converters.torch_ops import (
-    TorchTensorStore,
-    category_of_op,
-    describe_jit_type,
-    dtype_of_torch,
-    json_safe,
-)
+from converters.torch_ops import category_of_op, describe_jit_type, json_safe
+from converters.torch_tensors import TorchTensorStore, dtype_name
 from converters.torchscript_calls import CallNamespaces
 from converters.torchscript_nodes import (
     ModuleTree,
@@ -542,7 +537,7 @@ class ForwardConverter:
             self.store.add(name, tensor)
             self._weights[name] = schema.TensorInfo(
                 name=name,
-                dtype=dtype_of_torch(tensor.dtype),
+                dtype=dtype_name(tensor.dtype),
                 shape=tuple(int(d) for d in tensor.shape),
                 is_initializer=True,
                 nbytes=int(tensor.numel() * tensor.element_size()),
