@@ -58,7 +58,8 @@ _CATEGORY_RULES = tuple((category, re.compile(rf"^{pattern}_?$")) for category, 
 CORE_NAMESPACES = ("aten", "prim", "quantized", "_caffe2", "onnx", "profiler", "cuda", "_quantized", "prims")
 _BUILTIN_NAMESPACES = CORE_NAMESPACES
 
-_SCALAR_TYPE_NAMES = {
+# torch's ScalarType names (``Float``; also the ``FloatStorage`` prefix) -> dtype names
+REAL_SCALAR_TYPE_NAMES = {
     "Float": "float32",
     "Double": "float64",
     "Half": "float16",
@@ -69,6 +70,9 @@ _SCALAR_TYPE_NAMES = {
     "Char": "int8",
     "Byte": "uint8",
     "Bool": "bool",
+}
+_SCALAR_TYPE_NAMES = {
+    **REAL_SCALAR_TYPE_NAMES,
     "ComplexFloat": "complex64",
     "ComplexDouble": "complex128",
     "ComplexHalf": "complex32",

@@ -17,7 +17,7 @@ from typing import Any
 from converters import schema
 from converters.errors import ModelLoadError
 from converters.source import ModelSource
-from converters.torch_ops import CORE_NAMESPACES, TORCH_EXTRA_FIX
+from converters.torch_ops import CORE_NAMESPACES, REAL_SCALAR_TYPE_NAMES, TORCH_EXTRA_FIX
 from converters.torch_tensors import TorchTensorStore
 from converters.torchscript_graph import CorruptDebugInfo, ForwardConverter
 from converters.torchscript_integrity import check_storages
@@ -317,18 +317,7 @@ class _ExampleUnpickler(pickle.Unpickler):
         return _STORAGE_DTYPES.get(match.group(1)) if match else None
 
 
-_STORAGE_DTYPES = {
-    "Float": "float32",
-    "Double": "float64",
-    "Half": "float16",
-    "BFloat16": "bfloat16",
-    "Long": "int64",
-    "Int": "int32",
-    "Short": "int16",
-    "Char": "int8",
-    "Byte": "uint8",
-    "Bool": "bool",
-}
+_STORAGE_DTYPES = REAL_SCALAR_TYPE_NAMES
 
 
 def read_trace_example(data: bytes) -> list[tuple[str, tuple[int, ...]]] | None:
