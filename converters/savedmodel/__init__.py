@@ -11,7 +11,6 @@ comma-separated string or a list; default the one holding ``serve``, else the fi
 
 from converters.savedmodel.format import (
     EXTENSIONS,
-    FORMAT,
     convert,
     explain_missing,
     explain_missing_in_folder,
@@ -19,6 +18,7 @@ from converters.savedmodel.format import (
     match,
     zip_holds_saved_model,
 )
+from converters.savedmodel.graph import FORMAT
 
 __all__ = [
     "EXTENSIONS",

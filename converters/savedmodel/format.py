@@ -11,7 +11,7 @@ from converters import schema
 from converters.errors import ModelLoadError, UnsupportedFormatError
 from converters.op_catalog import tf_op_doc
 from converters.savedmodel.bundle import BundleFormatError, TensorBundle
-from converters.savedmodel.graph import FORMAT, VARIABLE_OPS, GraphBuilder, Variable
+from converters.savedmodel.graph import VARIABLE_OPS, GraphBuilder, Variable
 from converters.savedmodel.protos import dtype_name, saved_model_class, shape_of
 from converters.savedmodel.values import attr_value, tensor_array
 from converters.source import ModelSource
@@ -20,16 +20,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 EXTENSIONS = (".pb", ".pbtxt")
-__all__ = [
-    "EXTENSIONS",
-    "FORMAT",
-    "convert",
-    "explain_missing",
-    "explain_missing_in_folder",
-    "explain_part_file",
-    "match",
-    "zip_holds_saved_model",
-]
 PROTO_NAMES = ("saved_model.pb", "saved_model.pbtxt")
 DEFAULT_SIGNATURE = "serving_default"
 INIT_OP_SIGNATURE = "__saved_model_init_op"
