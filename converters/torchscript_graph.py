@@ -153,24 +153,31 @@ class ForwardConverter:
         for value, argument in zip(values, arguments, strict=True):
             name = argument.name if argument is not None else value.debugName()
             jit_type = argument.type if argument is not None else value.type()
-            dtype, shape = describe_jit_type(jit_type)
-            node_id = schema.unique_id(f"input:{name}", scope.taken, "input")
             attributes: dict[str, Any] = {"type": jit_type.annotation_str}
             if argument is not None and argument.has_default_value():
                 attributes["default"] = json_safe(argument.default_value)
-            schema.add_node(
-                scope.graph,
-                node_id,
-                kind="input",
-                op_type="Input",
-                category="other",
-                name=name,
-                attributes=attributes,
-                outputs=[schema.TensorInfo(name=name, dtype=dtype, shape=shape)],
-            )
+            node_id = self._add_input(scope, value, name, jit_type, attributes)
             scope.graph.nodes[node_id]["torch_type"] = jit_type.annotation_str
-            scope.graph.graph["inputs"].append(node_id)
-            scope.local[value.unique()] = (node_id, 0)
+
+    def _add_input(
+        self, scope: _Scope, value: Any, name: str, jit_type: Any, attributes: dict[str, Any]
+    ) -> str:
+        """An Input node for the graph (or block) input ``value`` of TorchScript type ``jit_type``;
+        returns its node id."""
+        node_id = schema.unique_id(f"input:{name}", scope.taken, "input")
+        schema.add_node(
+            scope.graph,
+            node_id,
+            kind="input",
+            op_type="Input",
+            category="other",
+            name=name,
+            attributes=attributes,
+            outputs=[schema.TensorInfo(name, *describe_jit_type(jit_type))],
+        )
+        scope.graph.graph["inputs"].append(node_id)
+        scope.local[value.unique()] = (node_id, 0)
+        return node_id
 
     def _add_unpacked_outputs(self, scope: _Scope, construct: Any) -> None:
         values = list(construct.inputs())
@@ -464,21 +471,8 @@ class ForwardConverter:
         scope.graph.graph["subgraphs"] = self.subgraphs
         scope.graph.graph["name"] = sub_id
         for index, param in enumerate(block.inputs()):
-            name = param.debugName()
-            node_id = schema.unique_id(f"input:{name}", scope.taken, "input")
             role = "iteration" if owner == "prim::Loop" and index == 0 else "carried"
-            schema.add_node(
-                scope.graph,
-                node_id,
-                kind="input",
-                op_type="Input",
-                category="other",
-                name=name,
-                attributes={"role": role},
-                outputs=[schema.TensorInfo(name, *describe_jit_type(param.type()))],
-            )
-            scope.graph.graph["inputs"].append(node_id)
-            scope.local[param.unique()] = (node_id, 0)
+            self._add_input(scope, param, param.debugName(), param.type(), {"role": role})
         self._convert_nodes(scope, block.nodes())
         returned = list(block.returnNode().inputs())
         names = (["condition"] if owner == "prim::Loop" else []) + outer_names
