@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from converters.errors import InputSpecError
-from runtime.specs import IMAGENET_MEAN, IMAGENET_STD, InputSpec, InputSpecs, ModelInput, format_dims
+from runtime.specs import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    InputSpec,
+    InputSpecs,
+    ModelInput,
+    check_rank,
+    format_dims,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -212,13 +220,7 @@ def check_provided(
                 f"save it as {declared.dtype}",
             )
         if declared.shape is not None:
-            if len(array.shape) != len(declared.shape):
-                wanted = ", ".join("?" if d is None else str(d) for d in declared.shape)
-                raise InputSpecError(
-                    f"{name}: expected rank {len(declared.shape)} ({wanted}), "
-                    f"got {array.ndim} ({format_dims(array.shape)})",
-                    f"reshape {name} in {origin}",
-                )
+            check_rank(name, declared.shape, array.shape, f"reshape {name} in {origin}")
             for axis, (want, got) in enumerate(zip(declared.shape, array.shape, strict=True)):
                 if isinstance(want, int) and want != got:
                     raise InputSpecError(

@@ -239,6 +239,16 @@ def dim_label(name: str) -> str:
     return f"{name} (a dynamic dim)" if _SYMPY_DIM.match(name) else name
 
 
+def check_rank(name: str, declared: Sequence[int | str | None], got: Sequence[int], fix: str) -> None:
+    """InputSpecError (with ``fix``) when ``got`` has not as many dims as the model ``declared``
+    for input ``name``."""
+    if len(got) != len(declared):
+        wanted = ", ".join("?" if d is None else str(d) for d in declared)
+        raise InputSpecError(
+            f"{name}: expected rank {len(declared)} ({wanted}), got {len(got)} ({format_dims(got)})", fix
+        )
+
+
 def format_dims(shape: Iterable[int | str | None]) -> str:
     """``(1, 8, 4)`` -> ``1x8x4``."""
     return "x".join("?" if d is None else str(d) for d in shape)
@@ -324,13 +334,7 @@ def _validate_one(spec: InputSpec, model: ModelInput, allow_empty: bool = False)
             f"set the dtype to {model.dtype} ({NUMPY_TO_MLIR.get(model.dtype, model.dtype)} in a spec file)",
         )
     if model.shape is not None:
-        if len(spec.shape) != len(model.shape):
-            wanted = ", ".join("?" if d is None else str(d) for d in model.shape)
-            raise InputSpecError(
-                f"{spec.name}: expected rank {len(model.shape)} ({wanted}), "
-                f"got {len(spec.shape)} ({format_dims(spec.shape)})",
-                f"give {spec.name} {len(model.shape)} dims",
-            )
+        check_rank(spec.name, model.shape, spec.shape, f"give {spec.name} {len(model.shape)} dims")
         for axis, (want, got) in enumerate(zip(model.shape, spec.shape, strict=True)):
             if isinstance(want, int) and want != got:
                 raise InputSpecError(
