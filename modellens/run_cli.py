@@ -49,19 +49,7 @@ def run_command(args: list[str], parser_class: Callable[..., argparse.ArgumentPa
     _prestart(options)
     from runtime.engine import run_model
 
-    result = _with_template(
-        options,
-        lambda: run_model(
-            options.model,
-            options.inputs,
-            options.input_spec,
-            options.device,
-            seed=options.seed,
-            signature=options.signature,
-            want_arrays=bool(options.save_outputs),
-            timeout_s=options.timeout,
-        ),
-    )
+    result = _with_template(options, run_model, want_arrays=bool(options.save_outputs))
     if options.save_outputs:
         _save_outputs(Path(options.save_outputs), result.arrays or {})
     if options.json:
@@ -94,19 +82,11 @@ def bench_command(args: list[str], parser_class: Callable[..., argparse.Argument
 
     result = _with_template(
         options,
-        lambda: bench_model(
-            options.model,
-            options.inputs,
-            options.input_spec,
-            options.device,
-            iterations=options.iterations,
-            warmup=options.warmup,
-            time_budget_s=options.time_budget,
-            seed=options.seed,
-            signature=options.signature,
-            threads=options.threads,
-            timeout_s=options.timeout,
-        ),
+        bench_model,
+        iterations=options.iterations,
+        warmup=options.warmup,
+        time_budget_s=options.time_budget,
+        threads=options.threads,
     )
     data = result.to_json()
     if options.json:
@@ -129,18 +109,7 @@ def shapes_command(args: list[str], parser_class: Callable[..., argparse.Argumen
     _prestart(options)
     from runtime.engine import model_shapes
 
-    result = _with_template(
-        options,
-        lambda: model_shapes(
-            options.model,
-            options.inputs,
-            options.input_spec,
-            options.device,
-            seed=options.seed,
-            signature=options.signature,
-            timeout_s=options.timeout,
-        ),
-    )
+    result = _with_template(options, model_shapes)
     if options.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -163,13 +132,23 @@ def _prestart(options: argparse.Namespace, threads: int = 0) -> None:
         return
 
 
-def _with_template(options: argparse.Namespace, call: Callable[[], Any]) -> Any:
-    """Run ``call``; a SpecNeededError prints its YAML template before the error line: on stdout,
-    or on stderr with ``--json`` (whose stdout holds JSON only)."""
+def _with_template(options: argparse.Namespace, engine_call: Callable[..., Any], **extra: Any) -> Any:
+    """Call the engine function ``engine_call`` with the common options (model, inputs, spec,
+    device, seed, signature, timeout) and ``extra``; a SpecNeededError prints its YAML template
+    before the error line: on stdout, or on stderr with ``--json`` (whose stdout holds JSON only)."""
     from runtime.engine import SpecNeededError
 
     try:
-        return call()
+        return engine_call(
+            options.model,
+            options.inputs,
+            options.input_spec,
+            options.device,
+            seed=options.seed,
+            signature=options.signature,
+            timeout_s=options.timeout,
+            **extra,
+        )
     except SpecNeededError as err:
         print(err.template, end="", file=sys.stderr if options.json else sys.stdout)
         raise
