@@ -19,6 +19,7 @@ from pathlib import Path
 
 from converters.errors import NotAModelError
 from converters.source import ModelSource
+from converters.varint import read_varint
 
 TEXT_HEAD_BYTES = 4096
 _TENSORRT_SIGNATURES = (b"ptrt", b"ftrt")
@@ -68,16 +69,16 @@ def _walk(buf: mmap.mmap, limit: int) -> list[tuple[int, int]]:
     fields: list[tuple[int, int]] = []
     pos, end = 0, len(buf)
     while pos < end and len(fields) < limit:
-        key, pos = _varint(buf, pos, end)
+        key, pos = read_varint(buf, pos, end)
         number, wire = key >> 3, key & 7
         if number == 0:
             return []
         if wire == 0:
-            _, pos = _varint(buf, pos, end)
+            _, pos = read_varint(buf, pos, end)
         elif wire == 1:
             pos += 8
         elif wire == 2:
-            length, pos = _varint(buf, pos, end)
+            length, pos = read_varint(buf, pos, end)
             pos += length
         elif wire == 5:
             pos += 4
@@ -87,18 +88,6 @@ def _walk(buf: mmap.mmap, limit: int) -> list[tuple[int, int]]:
             return []
         fields.append((number, wire))
     return fields
-
-
-def _varint(buf: mmap.mmap, pos: int, end: int) -> tuple[int, int]:
-    value, shift = 0, 0
-    while pos < end and shift < 64:
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
-    raise ValueError("truncated varint")
 
 
 def _text_head(source: ModelSource) -> str | None:
@@ -200,15 +189,12 @@ def _paddle(source: ModelSource) -> Found:
 
 
 def _varint_bytes(head: bytes, pos: int) -> tuple[int, int]:
-    value, shift = 0, 0
-    while pos < len(head) and shift < 35:
-        byte = head[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
-    return 0, 0
+    """The varint (at most 5 bytes) at ``pos`` of ``head`` and the position after it; (0, 0) when
+    there is none."""
+    try:
+        return read_varint(head, pos, max_bytes=5)
+    except ValueError:
+        return 0, 0
 
 
 def _caffe(source: ModelSource) -> Found:

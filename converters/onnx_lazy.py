@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from converters.varint import read_varint
+
 if TYPE_CHECKING:
     import onnx
     from google.protobuf.message import Message
@@ -37,16 +39,7 @@ class Span:
 
 
 def _varint(buf: mmap.mmap | bytes, pos: int, end: int) -> tuple[int, int]:
-    value, shift = 0, 0
-    while True:
-        if pos >= end or shift > 63:
-            raise WireFormatError("truncated varint")
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
+    return read_varint(buf, pos, end, error=WireFormatError, too_long="truncated varint")
 
 
 def _fields(buf: mmap.mmap | bytes, start: int, end: int) -> Iterator[tuple[int, int, int, int, int]]:

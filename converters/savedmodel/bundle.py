@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from converters.errors import ModelLoadError
 from converters.savedmodel.protos import bundle_entry_class, bundle_header_class, dtype_name, shape_of
+from converters.varint import read_varint
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,18 +31,7 @@ class BundleFormatError(ValueError):
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data):
-            raise BundleFormatError("truncated varint")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise BundleFormatError("varint too long")
+    return read_varint(data, pos, error=BundleFormatError)
 
 
 def _block(data: bytes, offset: int, size: int) -> bytes:
