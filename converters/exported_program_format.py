@@ -253,7 +253,6 @@ class _ProgramConverter:
     def _placeholder(self, scope: _Scope, node: fx.Node) -> None:
         if node.name in scope.weights or node.name in scope.hidden:
             return
-        node_id = schema.unique_id(f"input:{node.name}", scope.taken, "input")
         value = node.meta.get("val")
         dtype, shape = tensor_description(value)
         attributes: dict[str, Any] = {}
@@ -262,17 +261,8 @@ class _ProgramConverter:
             attributes = {"value": json_value(value), "specialized": True}
             if dtype is None:
                 dtype, shape = ("str" if isinstance(value, str) else "None"), ()
-        schema.add_node(
-            scope.graph,
-            node_id,
-            kind="input",
-            op_type="Input",
-            category="other",
-            name=node.name,
-            attributes=attributes,
-            outputs=[schema.TensorInfo(node.name, dtype, shape)],
-        )
-        scope.graph.graph["inputs"].append(node_id)
+        output = schema.TensorInfo(node.name, dtype, shape)
+        node_id = schema.add_input(scope.graph, scope.taken, node.name, output, attributes=attributes)
         scope.producers[node.name] = (node_id, 0, node.name)
 
     def _get_attr(self, scope: _Scope, node: fx.Node) -> None:

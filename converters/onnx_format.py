@@ -194,19 +194,9 @@ class _GraphConverter:
         for value in proto.input:
             if value.name in initializers:
                 continue
-            node_id = schema.unique_id(f"input:{value.name}", taken, "input")
-            schema.add_node(
-                graph,
-                node_id,
-                kind="input",
-                op_type="Input",
-                category="other",
-                name=value.name,
-                outputs=[self._tensor_info(value.name)],
-                doc=value.doc_string,
-            )
+            output = self._tensor_info(value.name)
+            node_id = schema.add_input(graph, taken, value.name, output, doc=value.doc_string)
             _set_denotation(graph, node_id, value)
-            graph.graph["inputs"].append(node_id)
             producers[value.name] = (node_id, 0)
         visible_names = (
             outer_names

@@ -172,6 +172,33 @@ def add_node(
     )
 
 
+def add_input(
+    graph: ModelGraph,
+    taken: set[str],
+    name: str,
+    output: TensorInfo,
+    *,
+    attributes: dict[str, Any] | None = None,
+    doc: str = "",
+) -> str:
+    """Add a graph input node (kind ``input``, op ``Input``, id ``input:NAME`` made unique against
+    ``taken``) whose one output is ``output``, list it in ``graph.graph["inputs"]``; returns its id."""
+    node_id = unique_id(f"input:{name}", taken, "input")
+    add_node(
+        graph,
+        node_id,
+        kind="input",
+        op_type="Input",
+        category="other",
+        name=name,
+        attributes=attributes,
+        outputs=[output],
+        doc=doc,
+    )
+    graph.graph["inputs"].append(node_id)
+    return node_id
+
+
 def add_edge(graph: ModelGraph, src: str, dst: str, src_port: int, dst_port: int, tensor: str) -> None:
     graph.add_edge(
         src, dst, key=edge_key(src_port, dst_port), tensor=tensor, src_port=src_port, dst_port=dst_port

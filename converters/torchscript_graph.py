@@ -164,18 +164,8 @@ class ForwardConverter:
     ) -> str:
         """An Input node for the graph (or block) input ``value`` of TorchScript type ``jit_type``;
         returns its node id."""
-        node_id = schema.unique_id(f"input:{name}", scope.taken, "input")
-        schema.add_node(
-            scope.graph,
-            node_id,
-            kind="input",
-            op_type="Input",
-            category="other",
-            name=name,
-            attributes=attributes,
-            outputs=[schema.TensorInfo(name, *describe_jit_type(jit_type))],
-        )
-        scope.graph.graph["inputs"].append(node_id)
+        output = schema.TensorInfo(name, *describe_jit_type(jit_type))
+        node_id = schema.add_input(scope.graph, scope.taken, name, output, attributes=attributes)
         scope.local[value.unique()] = (node_id, 0)
         return node_id
 
