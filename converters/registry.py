@@ -6,10 +6,7 @@ listed in ``FORMAT_MODULES``. The extension is only a hint; bytes decide.
 
 from __future__ import annotations
 
-import gc
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -24,6 +21,7 @@ from converters import (
     torchscript_format,
 )
 from converters.errors import UnsupportedFormatError
+from converters.gc_pause import garbage_collection_paused
 from converters.source import ZIP_READ_ERRORS, ModelSource
 
 # savedmodel first: its match is by name, and saved_model.pb's first bytes also look like ONNX's
@@ -76,7 +74,7 @@ def load_source(source: ModelSource, settings: dict[str, Any] | None = None) -> 
         source, notes = _model_in(source.unpacked())
     module = detect_format(source)
     try:
-        with _garbage_collection_paused():
+        with garbage_collection_paused():
             graph = module.convert(source, settings or {})
     except MemoryError as err:
         raise UnsupportedFormatError(
@@ -93,19 +91,6 @@ def load_source(source: ModelSource, settings: dict[str, Any] | None = None) -> 
 def load_model(path: str | Path, settings: dict[str, Any] | None = None) -> schema.ModelGraph:
     """Open a model file or folder by path."""
     return load_source(ModelSource.from_path(path), settings)
-
-
-@contextmanager
-def _garbage_collection_paused() -> Iterator[None]:
-    """Converting creates ~10 objects per node and nothing cyclic to collect: pausing the cyclic
-    collector halves the time a 50,000-node graph takes to build."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _is_model_container(source: ModelSource) -> bool:
