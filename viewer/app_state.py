@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -188,27 +189,30 @@ def graph_choice_selectors(model: OpenModel) -> None:
     tag_sets = tag_set_choices(model)
     if tag_sets:
         current = ",".join(model.graph.graph.get("tags") or [])
-        st.selectbox(
-            "Tag set",
-            tag_sets,
-            index=tag_sets.index(current) if current in tag_sets else 0,
-            key=f"tags_choice_{model.key}",
-            on_change=_on_tags,
-            args=(f"tags_choice_{model.key}",),
-            help="The SavedModel meta graph (tag set) whose signatures are shown",
-        )
+        help_text = "The SavedModel meta graph (tag set) whose signatures are shown"
+        _choice_box("Tag set", tag_sets, current, f"tags_choice_{model.key}", _on_tags, help_text)
     signatures = signature_choices(model)
     if signatures:
         current = model.graph.graph.get("signature")
-        st.selectbox(
-            "Signature",
-            signatures,
-            index=signatures.index(current) if current in signatures else 0,
-            key=f"signature_choice_{model.key}",
-            on_change=_on_signature,
-            args=(f"signature_choice_{model.key}",),
-            help="The SavedModel signature whose computation is shown",
-        )
+        help_text = "The SavedModel signature whose computation is shown"
+        key = f"signature_choice_{model.key}"
+        _choice_box("Signature", signatures, current, key, _on_signature, help_text)
+
+
+def _choice_box(
+    label: str, choices: list[str], current: Any, key: str, on_change: Callable[[str], None], help_text: str
+) -> None:
+    """A select box over ``choices`` starting at ``current`` (else the first); ``on_change(key)``
+    runs when the user picks another."""
+    st.selectbox(
+        label,
+        choices,
+        index=choices.index(current) if current in choices else 0,
+        key=key,
+        on_change=on_change,
+        args=(key,),
+        help=help_text,
+    )
 
 
 def _on_tags(widget_key: str) -> None:
