@@ -1225,3 +1225,16 @@ def test_a_piece_of_a_saved_model_names_the_folder_to_open(part: str) -> None:
 
     with pytest.raises(UnsupportedFormatError, match=r"of a TensorFlow SavedModel.*upload it as a \.zip"):
         load_source(ModelSource.from_uploads([(Path(part).name, (SAMPLE / part).read_bytes())]))
+
+
+def test_float32_attributes_print_as_stored() -> None:
+    """A float32 constant folded into an attribute reads as TensorFlow prints it (0.001), not as the
+    float64 expansion of the float32 (0.0010000000474974513)."""
+    graph = load_model(SAMPLE)
+    floats = [
+        v for _, d in graph.nodes(data=True) for v in d["attributes"].values() if isinstance(v, float)
+    ]
+    assert floats
+    for value in floats:
+        assert float(np.float32(value)) == float(np.float32(str(np.float32(value))))
+        assert str(value) == str(np.float32(value))

@@ -89,7 +89,7 @@ def small_value(tensor: Any, limit: int = schema.PREVIEW_LIMIT) -> Any | None:
         values = tensor_array(tensor)
     except (ValueError, TypeError, ImportError):
         return None
-    return _json_safe(values.tolist())
+    return _json_safe(schema.python_values(values))  # float32 0.001 stays 0.001
 
 
 def _json_safe(value: Any) -> Any:
@@ -104,11 +104,15 @@ def _json_safe(value: Any) -> Any:
 
 def attr_value(attr: Any) -> Any:
     """A JSON-safe view of an AttrValue (dtype names, shapes with None, tensors summarised)."""
+    import numpy as np
+
     kind = attr.WhichOneof("value")
     if kind == "s":
         return attr.s.decode("utf-8", "replace")
-    if kind in ("i", "f", "b"):
+    if kind in ("i", "b"):
         return getattr(attr, kind)
+    if kind == "f":  # stored as float32: the shortest text that reads back the same float32
+        return schema.python_values(np.float32(attr.f))
     if kind == "type":
         return dtype_name(attr.type)
     if kind == "shape":
@@ -125,13 +129,15 @@ def attr_value(attr: Any) -> Any:
     return None
 
 
-def _list_value(values: Any) -> list[Any]:
+def _list_value(values: Any) -> Any:
+    import numpy as np
+
     if values.s:
         return [s.decode("utf-8", "replace") for s in values.s]
     if values.i:
         return list(values.i)
     if values.f:
-        return list(values.f)
+        return schema.python_values(np.asarray(values.f, dtype=np.float32))
     if values.b:
         return list(values.b)
     if values.type:
