@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,6 +154,16 @@ class OpDoc:
     url: str
 
 
+ONNX_DOCS_URL = "https://github.com/onnx/onnx/blob/main/docs/"
+_RELATIVE_LINK = re.compile(r"\]\((?![a-zA-Z][a-zA-Z0-9+.-]*:|#|/)([^)\s]+)\)")
+
+
+def absolute_doc_links(text: str) -> str:
+    """Markdown links of the ONNX docs that are relative to the onnx repository's docs folder
+    (``[the doc](Broadcasting.md)``) made absolute, so they work outside that folder."""
+    return _RELATIVE_LINK.sub(lambda m: f"]({ONNX_DOCS_URL}{m.group(1).removeprefix('./')})", text)
+
+
 @functools.lru_cache(maxsize=512)
 def onnx_op_doc(op_type: str, domain: str = "", opset: int | None = None) -> OpDoc | None:
     """Documentation of an ONNX operator from ``onnx.defs``; None for unknown ops."""
@@ -171,7 +182,7 @@ def onnx_op_doc(op_type: str, domain: str = "", opset: int | None = None) -> OpD
     defaults: dict[str, Any] = {}
     docs: dict[str, str] = {}
     for name, attribute in schema.attributes.items():
-        docs[name] = " ".join(attribute.description.split())
+        docs[name] = absolute_doc_links(" ".join(attribute.description.split()))
         if attribute.default_value is not None and attribute.default_value.type:
             defaults[name] = attribute_value(attribute.default_value)
     anchor = op_type if not schema_domain else f"{schema_domain}.{op_type}"
@@ -179,7 +190,7 @@ def onnx_op_doc(op_type: str, domain: str = "", opset: int | None = None) -> OpD
         op_type=op_type,
         domain=schema_domain or "ai.onnx",
         since_version=schema.since_version,
-        doc=schema.doc or "",
+        doc=absolute_doc_links(schema.doc or ""),
         attribute_defaults={k: _json_safe(v) for k, v in defaults.items()},
         attribute_docs=docs,
         inputs=tuple(p.name for p in schema.inputs),

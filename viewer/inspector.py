@@ -18,12 +18,12 @@ from viewer import tables
 from viewer.app_state import open_subgraph, select_group, select_node, selected
 from viewer.colors import CATEGORY_STYLES
 from viewer.hierarchy import group_label
+from viewer.inspector_data import MAX_LINKS, body_link_label, group_counts_text
 from viewer.model_view import MAIN_GRAPH, OpenModel
 from viewer.summary import human_bytes
 from viewer.text import html_text, literal
 
 _STAT_HELP = {"std": "sample standard deviation (n − 1), as torch.Tensor.std() gives it"}
-MAX_LINKS = 12
 
 
 def inspector(model: OpenModel, sub_id: str) -> None:
@@ -183,11 +183,8 @@ def _attributes(rows: list[tables.AttributeRow], model: OpenModel, node_id: str)
             st.markdown(f"**{literal(row.name)}**{default}")
             for sub in row.subgraphs:
                 if model.has_subgraph(sub):
-                    body = model.graph_for(sub)
-                    nodes = sum(1 for _, d in body.nodes(data=True) if d["kind"] == "op")
-                    plural = "" if nodes == 1 else "s"
-                    label = f"Open {literal(sub.rsplit('/', 1)[-1])} · {nodes} operator node{plural}"
-                    _link(label, f"attr_{node_id}_{sub}", open_subgraph, sub)
+                    label = body_link_label(model.graph.graph["subgraphs"], sub)
+                    _link(literal(label), f"attr_{node_id}_{sub}", open_subgraph, sub)
         else:
             st.markdown(f"**{literal(row.name)}** = {literal(row.value)}{default}")
         if row.description:
@@ -370,13 +367,7 @@ def _group_panel(model: OpenModel, sub_id: str, group_id: str) -> None:
     st.caption(literal(" / ".join(group_label(g) for g in details.path)))
     if len(details.path) > 1:
         _group_path(model, sub_id, details.path[-2], f"gpath_{group_id}")
-    constants = f" + {details.constants:,} constants" if details.constants else ""
-    params = (
-        f" · {details.parameters:,} parameters ({human_bytes(details.parameter_bytes)})"
-        if details.parameters
-        else ""
-    )
-    st.markdown(f"{details.op_nodes:,} operator nodes{constants}{params}")
+    st.markdown(group_counts_text(details))
     if details.op_mix:
         st.markdown("**Op mix**")
         st.markdown(" · ".join(f"{literal(op)} ×{n}" for op, n in details.op_mix))
