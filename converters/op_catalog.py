@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,6 +198,14 @@ def onnx_op_doc(op_type: str, domain: str = "", opset: int | None = None) -> OpD
         outputs=tuple(p.name for p in schema.outputs),
         url=f"https://onnx.ai/onnx/operators/onnx__{anchor.replace('.', '_')}.html",
     )
+
+
+def onnx_doc_in(op_type: str, domain: str, opsets: Mapping[str, int]) -> OpDoc | None:
+    """The documentation of ``op_type`` at the version ``opsets`` (a graph's ``G.graph["opsets"]``:
+    domain → version, ``ai.onnx`` for the default domain) import for its domain; the newest when
+    the graph imports none."""
+    key = "ai.onnx" if domain in ("", "ai.onnx") else domain
+    return onnx_op_doc(op_type, domain, opsets.get(key))
 
 
 def _json_safe(value: Any) -> Any:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from converters.op_catalog import onnx_op_doc
+from converters.op_catalog import onnx_doc_in
 from converters.schema import ModelGraph, TensorInfo, format_shape, op_text
 from viewer.colors import CATEGORY_STYLES
 from viewer.hierarchy import Grouping, build_groups
@@ -210,9 +210,7 @@ def weight_label(graph: ModelGraph, node_id: str, port: int, info: TensorInfo) -
     """The operator's formal name for an input port (W, B, scale ...), else the tensor's short name."""
     data = graph.nodes[node_id]
     if graph.graph.get("format") in ("onnx", "ort") and data["kind"] == "op":
-        doc = onnx_op_doc(
-            data["op_type"], data["domain"], graph.graph.get("opsets", {}).get(data["domain"] or "ai.onnx")
-        )
+        doc = onnx_doc_in(data["op_type"], data["domain"], graph.graph.get("opsets", {}))
         if doc is not None and port < len(doc.inputs):
             return doc.inputs[port]
     return info.name.rsplit(".", 1)[-1] or info.name

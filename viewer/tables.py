@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from converters.op_catalog import OpDoc, onnx_op_doc
+from converters.op_catalog import OpDoc, onnx_doc_in
 from converters.schema import (
     ModelGraph,
     TensorInfo,
@@ -196,8 +196,7 @@ def node_doc(graph: ModelGraph, node_id: str) -> OpDoc | None:
         return doc
     if graph.graph.get("format") not in ("onnx", "ort"):
         return None
-    opset = graph.graph.get("opsets", {}).get(data["domain"] or "ai.onnx")
-    return onnx_op_doc(data["op_type"], data["domain"], opset)
+    return onnx_doc_in(data["op_type"], data["domain"], graph.graph.get("opsets", {}))
 
 
 @dataclass(frozen=True)
