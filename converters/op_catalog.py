@@ -153,6 +153,7 @@ class OpDoc:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     url: str
+    dtype_attributes: frozenset[str] = frozenset()  # INT attributes holding a TensorProto.DataType
 
 
 ONNX_DOCS_URL = "https://github.com/onnx/onnx/blob/main/docs/"
@@ -182,8 +183,11 @@ def onnx_op_doc(op_type: str, domain: str = "", opset: int | None = None) -> OpD
         return None
     defaults: dict[str, Any] = {}
     docs: dict[str, str] = {}
+    dtypes = set()
     for name, attribute in schema.attributes.items():
         docs[name] = absolute_doc_links(" ".join(attribute.description.split()))
+        if _holds_dtype(name, attribute):
+            dtypes.add(name)
         if attribute.default_value is not None and attribute.default_value.type:
             defaults[name] = attribute_value(attribute.default_value)
     anchor = op_type if not schema_domain else f"{schema_domain}.{op_type}"
@@ -197,7 +201,36 @@ def onnx_op_doc(op_type: str, domain: str = "", opset: int | None = None) -> OpD
         inputs=tuple(p.name for p in schema.inputs),
         outputs=tuple(p.name for p in schema.outputs),
         url=f"https://onnx.ai/onnx/operators/onnx__{anchor.replace('.', '_')}.html",
+        dtype_attributes=frozenset(dtypes),
     )
+
+
+_DTYPE_WORDS = re.compile(r"TensorProto|DataType|data type|precision", re.IGNORECASE)
+_DTYPE_NAMES = ("to", "dtype", "output_dtype", "output_datatype", "stash_type", "softmax_precision")
+
+
+def _holds_dtype(name: str, attribute: Any) -> bool:
+    """Whether an operator attribute is a TensorProto.DataType enum (Cast ``to``, RandomNormal
+    ``dtype``, LayerNormalization ``stash_type`` ...): an INT attribute so named, or one whose
+    description says it holds a data type."""
+    import onnx.defs
+
+    if attribute.type != onnx.defs.OpSchema.AttrType.INT:
+        return False
+    return name in _DTYPE_NAMES or bool(_DTYPE_WORDS.search(attribute.description) and "type" in name)
+
+
+def dtype_enum_text(value: Any) -> str:
+    """``BOOL (9)``: a TensorProto.DataType value by its name, the number kept; values that name
+    no data type as ``99 (not a TensorProto data type)``."""
+    import onnx
+
+    if not isinstance(value, int) or isinstance(value, bool):
+        return str(value)
+    try:
+        return f"{onnx.TensorProto.DataType.Name(value)} ({value})"
+    except ValueError:
+        return f"{value} (not a TensorProto data type)"
 
 
 def onnx_doc_in(op_type: str, domain: str, opsets: Mapping[str, int]) -> OpDoc | None:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from converters.op_catalog import OpDoc, onnx_doc_in
+from converters.op_catalog import OpDoc, dtype_enum_text, onnx_doc_in
 from converters.schema import (
     ModelGraph,
     TensorInfo,
@@ -220,10 +220,15 @@ def attribute_rows(
     the value ``bindings`` gives it (see ``attribute_bindings``)."""
     data = graph.nodes[node_id]
     describe = doc.attribute_docs.get if doc else (lambda _name, _default="": "")
+    dtypes = doc.dtype_attributes if doc else frozenset()
+
+    def shown(name: str, value: Any) -> Any:  # a data type enum by its name: BOOL (9)
+        return dtype_enum_text(value) if name in dtypes and isinstance(value, int) else value
+
     rows = [
         AttributeRow(
             name,
-            attribute_text(value, bindings or {}),
+            attribute_text(shown(name, value), bindings or {}),
             False,
             describe(name, ""),
             _bodies(data, node_id, name),
@@ -232,7 +237,7 @@ def attribute_rows(
     ]
     if doc is not None:
         rows += [
-            AttributeRow(name, value_text(value), True, describe(name, ""))
+            AttributeRow(name, value_text(shown(name, value)), True, describe(name, ""))
             for name, value in doc.attribute_defaults.items()
             if name not in data["attributes"]
         ]
