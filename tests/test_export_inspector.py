@@ -74,3 +74,22 @@ def test_the_app_export_of_a_body_carries_its_breadcrumb(graph: Any) -> None:
     assert exported["graph"] == "choose/else_branch"
     assert [c[1] for c in exported["crumbs"]] == ["main graph", "choose", "else_branch"]
     assert _node(exported, "else_neg")["info"]["outputs"][0][4] == ["else_sigmoid"]
+
+
+def test_the_export_view_is_the_one_last_drawn() -> None:
+    from viewer import export_view
+
+    latest: dict[str, Any] = {}
+    host = {"selected": {"kind": "node", "id": "a"}, "focus": "a", "theme": "dark", "height": "fill"}
+    export_view.remember(latest, "k1", None, None, host)
+    assert export_view.options_for(latest, "k1") == {
+        "focus": "a",
+        "selected": host["selected"],
+        "theme": "dark",
+    }
+    same = latest
+    view = {"direction": "LR", "labels": "name", "showWeights": False, "showShapes": True}
+    export_view.remember(latest, "k1", ["g", "g/h"], view, {"selected": None, "focus": "a"})
+    assert latest is same  # updated in place: a download registered earlier reads it too
+    assert export_view.options_for(latest, "k1") == {**view, "expanded": ["g", "g/h"]}
+    assert export_view.options_for(latest, "another canvas") == {}

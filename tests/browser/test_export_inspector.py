@@ -4,6 +4,8 @@ at their separators."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -151,3 +153,52 @@ def test_model_strings_never_become_html(browser: Any, tmp_path: Path) -> None:
     assert panel.locator("a[href^='javascript']").count() == 0
     assert "<script>alert(1)</script>" in panel.inner_text() and "<b>x</b>" in panel.inner_text()
     page.context.close()
+
+
+def _settled(page: Any) -> None:
+    """Wait until Streamlit has no rerun running (its status widget is gone)."""
+    page.wait_for_timeout(400)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stStatusWidget] button')", timeout=60_000
+    )
+    page.wait_for_timeout(400)
+
+
+def test_app_html_export_opens_with_the_current_view_and_selection(
+    page: Any, app_url: str, tmp_path: Path
+) -> None:
+    """Click a node, LR, Expand all, then Export > Interactive HTML: the file opens with exactly
+    that expansion, direction and selection (retest item 9: it had the rerun before's view and never
+    the selection)."""
+    model = Path(__file__).resolve().parents[2] / "sample_models" / "transformer_block.onnx"
+    groups = [g["id"] for g in build_payload(load_model(model))["groups"]]
+    page.goto(f"{app_url}/?model=sample:transformer_block.onnx")
+    page.wait_for_selector("[data-id]", timeout=60_000)
+    _settled(page)
+    node = page.locator(".ml-node[data-id^='node_']").first
+    node_id = str(node.get_attribute("data-id"))
+    node.click()
+    page.wait_for_function("id => location.href.includes('node=' + id)", arg=node_id, timeout=60_000)
+    _settled(page)
+    page.locator("[data-act='direction']").click()
+    _settled(page)
+    page.locator("[data-act='expandAll']").click()  # the last thing done before the export
+    _settled(page)
+    page.get_by_role("button", name="Export", exact=True).click()
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Interactive HTML (this view)").click()
+    html = Path(download.value.path()).read_text(encoding="utf-8")
+    options = json.loads(re.search(r'id="ml-options">(.*?)</script>', html, re.S).group(1))  # type: ignore[union-attr]
+    assert sorted(options["expanded"]) == sorted(groups)
+    assert options["direction"] == "LR" and options["selected"] == {"kind": "node", "id": node_id}
+    exported = tmp_path / "exported.html"
+    exported.write_text(html, encoding="utf-8")
+    viewer = page.context.new_page()
+    viewer.goto(exported.as_uri())
+    viewer.wait_for_selector("[data-id]")
+    assert viewer.locator(".mls-panel h3").inner_text() == node_id
+    assert viewer.locator(f".ml-node.ml-sel[data-id='{node_id}']").count() == 1
+    assert "0 groups collapsed" in viewer.locator(".ml-status").inner_text() or "collapsed" not in (
+        viewer.locator(".ml-status").inner_text()
+    )
+    viewer.close()
