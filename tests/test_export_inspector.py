@@ -4,6 +4,7 @@ and the group's parameter count."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -93,3 +94,15 @@ def test_the_export_view_is_the_one_last_drawn() -> None:
     assert latest is same  # updated in place: a download registered earlier reads it too
     assert export_view.options_for(latest, "k1") == {**view, "expanded": ["g", "g/h"]}
     assert export_view.options_for(latest, "another canvas") == {}
+
+
+@pytest.mark.parametrize("sample", ["transformer_block.onnx", "cnn_branches.onnx"])
+def test_the_one_pass_group_index_lists_what_group_members_lists(sample: str) -> None:
+    graph = load_model(Path(__file__).resolve().parent.parent / "sample_models" / sample)
+    grouping = build_groups(graph)
+    index = tables.group_index(graph, grouping)
+    for group_id in grouping.groups:
+        assert index.members[group_id] == tables.group_members(grouping, group_id)
+        assert tables.group_details(graph, grouping, group_id, index) == tables.group_details(
+            graph, grouping, group_id
+        )

@@ -86,13 +86,15 @@ def _add_inspector(
 ) -> None:
     """``info`` on every node and group: what the inspector shows (viewer.inspector_data)."""
     from viewer.inspector_data import group_inspector, node_inspector
+    from viewer.tables import group_index
 
     for entry, node_id in zip(payload["nodes"], graph.nodes, strict=True):
         info = node_inspector(graph, node_id, bindings)
         if info:
             entry["info"] = info
+    index = group_index(graph, grouping) if payload["groups"] else None
     for entry in payload["groups"]:
-        entry["info"] = group_inspector(graph, grouping, entry["id"])
+        entry["info"] = group_inspector(graph, grouping, entry["id"], index)
 
 
 def _crumbs(graph: ModelGraph, graph_id: str) -> list[list[str]]:

@@ -76,12 +76,15 @@ def node_inspector(
     return info
 
 
-def group_inspector(graph: ModelGraph, grouping: Grouping, group_id: str) -> dict[str, Any]:
+def group_inspector(
+    graph: ModelGraph, grouping: Grouping, group_id: str, index: tables.GroupIndex | None = None
+) -> dict[str, Any]:
     """A group as the inspector shows it (see ``tables.group_details``): ``path`` (labels, outermost
     first), ``counts`` (the counts line), ``mix`` (``[[op type, count], ...]``), ``children``
     (``[[group id, label], ...]``), ``entering``/``leaving`` (``[[tensor, dtype, shape, [outside
-    node ids, at most MAX_LINKS], count], ...]``, one row per tensor) and their totals."""
-    details = tables.group_details(graph, grouping, group_id)
+    node ids, at most MAX_LINKS], count], ...]``, one row per tensor) and their totals. ``index``:
+    ``tables.group_index`` of the graph, when describing many groups."""
+    details = tables.group_details(graph, grouping, group_id, index)
 
     def crossing(rows: tuple[tables.BoundaryTensor, ...]) -> list[list[Any]]:
         return [
