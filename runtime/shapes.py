@@ -13,7 +13,8 @@ Runs inside the worker (``propagate(runner, feeds)``), one method per format:
   not recorded). A failure is pinned through the TorchScript traceback's source ranges: the
   serialized code line and the original ``file.py:LINE`` are matched to the graph's nodes
   (node ``source`` attribute, as the TorchScript converter sets it).
-* SavedModel: output shapes of the signature only (TensorFlow reports no per-node shapes here).
+* SavedModel: the signature rebuilt in a ``tf.compat.v1.Session`` with its calls inlined and
+  every op output fetched in one run (``runtime.tf_shapes``); keyed by the converter's node ids.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def propagate(runner: Runner, feeds: Mapping[str, np.ndarray]) -> ShapesResult:
         "onnx": _onnx_shapes,
         "exported_program": _fx_shapes,
         "torchscript": _torchscript_shapes,
+        "savedmodel": _savedmodel_shapes,
     }.get(runner.format, _output_shapes)
     return method(runner, feeds)
 
@@ -386,7 +388,16 @@ def _ts_failed_run(
     return ShapesResult(nodes, "TorchScript graph run (top-level values)", failed)
 
 
-# --- SavedModel and anything else: outputs only ------------------------------------------------
+# --- SavedModel --------------------------------------------------------------------------------
+
+
+def _savedmodel_shapes(runner: Runner, feeds: Mapping[str, np.ndarray]) -> ShapesResult:
+    from runtime.tf_shapes import savedmodel_shapes
+
+    return savedmodel_shapes(runner, feeds)
+
+
+# --- anything else: outputs only ------------------------------------------------
 
 
 def _output_shapes(runner: Runner, feeds: Mapping[str, np.ndarray]) -> ShapesResult:
