@@ -234,7 +234,7 @@ def _torchscript_shapes(runner: Runner, feeds: Mapping[str, np.ndarray]) -> Shap
 
     module = runner.module  # type: ignore[attr-defined]
     args, kwargs = runner._arguments(feeds)  # type: ignore[attr-defined]
-    ports = _ts_ports(runner)
+    ports = torchscript_ports(runner)
     function, values, kept = _ts_probe(module, None)
     try:
         with torch.no_grad():
@@ -247,7 +247,7 @@ def _torchscript_shapes(runner: Runner, feeds: Mapping[str, np.ndarray]) -> Shap
     return ShapesResult(nodes=nodes, method="TorchScript graph run (top-level values)")
 
 
-def _ts_ports(runner: Runner) -> dict[str, tuple[str, int, int]]:
+def torchscript_ports(runner: Runner) -> dict[str, tuple[str, int, int]]:
     """TorchScript value name → (converter node id, output port, port count), from the graph
     ``converters.torchscript_format`` draws (its node outputs carry the value's debug name)."""
     from converters.source import ModelSource
