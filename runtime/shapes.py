@@ -112,6 +112,8 @@ def _onnx_run_all_outputs(
     import onnx
     import onnxruntime as ort
 
+    from runtime.runners import ort_run
+
     model = onnx.load(str(runner.path), load_external_data=False)
     onnx.external_data_helper.load_external_data_for_model(model, str(runner.path.parent))
     declared = {o.name for o in model.graph.output}
@@ -123,7 +125,7 @@ def _onnx_run_all_outputs(
     try:
         session = ort.InferenceSession(model.SerializeToString(), options, providers=runner.providers)
         names = [o.name for o in session.get_outputs()]
-        values = session.run(names, dict(feeds))
+        values = ort_run(session, feeds, names)
     except Exception as err:  # noqa: BLE001
         match = _ORT_NODE.search(str(err))
         if match:
