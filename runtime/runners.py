@@ -97,7 +97,7 @@ def detect_run_format(path: str | Path) -> str:
         raise ModelLoadError(f"No such file: {path}", "check the path")
     if path.name in SAVED_MODEL_FILES:  # saved_model.pb given for its folder
         return "savedmodel"
-    if path.suffix.lower() == ".onnx" and _looks_like_model_proto(path):
+    if path.suffix.lower() == ".onnx" and looks_like_model_proto(path):
         return "onnx"  # without importing the converters (networkx, onnx): a one-shot run's cost
     if zipfile.is_zipfile(path):
         from converters.source import zip_entry_names
@@ -123,7 +123,7 @@ def detect_run_format(path: str | Path) -> str:
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 
 
-def _looks_like_model_proto(path: Path) -> bool:
+def looks_like_model_proto(path: Path) -> bool:
     """An ONNX ModelProto as every exporter writes it: field 1 (ir_version, a varint) first."""
     with path.open("rb") as handle:
         head = handle.read(2)
