@@ -394,9 +394,18 @@ def _ts_failed_run(
 
 
 def _savedmodel_shapes(runner: Runner, feeds: Mapping[str, np.ndarray]) -> ShapesResult:
+    """Per-node shapes from ``runtime.tf_shapes``; a SavedModel TensorFlow's v1 loader cannot
+    rebuild falls back to the signature's output shapes, saying why in ``method``."""
     from runtime.tf_shapes import savedmodel_shapes
 
-    return savedmodel_shapes(runner, feeds)
+    try:
+        return savedmodel_shapes(runner, feeds)
+    except ModelLensError:
+        raise
+    except Exception as err:  # noqa: BLE001 - degrade to the outputs, with the reason shown
+        result = _output_shapes(runner, feeds)
+        result.method = f"outputs only (per-node recording failed: {_first_line(err)[:200]})"
+        return result
 
 
 # --- anything else: outputs only ------------------------------------------------

@@ -222,3 +222,24 @@ def test_cli_shapes_on_the_sample_prints_every_node(tmp_path: Path) -> None:
     assert {n for n, d in graph.nodes(data=True) if d["kind"] == "op"} <= set(nodes)
     expected = tf.saved_model.load(str(SAMPLE)).signatures["serving_default"](x=tf.zeros((2, 32, 32, 3)))
     assert nodes["output:output_0"] == [list(next(iter(expected.values())).shape)]
+
+
+def test_a_savedmodel_the_v1_loader_refuses_falls_back_to_output_shapes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Degrade, never crash: the signature's outputs are still reported, and the method says why."""
+    from runtime import shapes, tf_shapes
+
+    def refuse(runner: Any, feeds: Any) -> Any:
+        raise RuntimeError("MetaGraphDef associated with tags 'serve' could not be found")
+
+    class Runner:
+        format = "savedmodel"
+
+        def infer(self, feeds: Any) -> list[tuple[str, np.ndarray]]:
+            return [("y", np.zeros((2, 3), np.float32))]
+
+    monkeypatch.setattr(tf_shapes, "savedmodel_shapes", refuse)
+    result = shapes.propagate(Runner(), {"x": np.zeros((2, 4), np.float32)})  # type: ignore[arg-type]
+    assert result.nodes == {"output:y": [[2, 3]]} and result.failed is None
+    assert result.method.startswith("outputs only (per-node recording failed: MetaGraphDef")
