@@ -10,6 +10,7 @@ const SAVED = new Map(); // per-page memory of instance state, keyed by store ke
 const MIN_K = 0.02;
 const MAX_K = 6;
 const SEARCH_LIMIT = 500;
+const READABLE_K = 0.8; // the smallest text (10 px rows) stays at least 8 px on screen
 const THEME_KEY = "modellens.theme";
 let uid = 0;
 
@@ -505,13 +506,25 @@ export class GraphCanvas {
     this.setTransform({ k, x: (width - this.scene.width * k) / 2, y: (height - this.scene.height * k) / 2 });
   }
 
-  /** Whole graph when readable; otherwise 100% from the top (like Netron). */
+  /** The first view: the whole graph when fitting keeps its smallest text readable (at most
+   * 100%); otherwise the start of the graph (its inputs, else its first rank) at a readable
+   * scale, as Netron opens: top-down views show the inputs at the top, centred across; left-to-right
+   * views show them at the left, centred down. Never the middle of a wide layout. */
   initialView() {
     const { width, height } = this.viewport();
-    const fitK = Math.min((width - 24) / Math.max(1, this.scene.width), (height - 24) / Math.max(1, this.scene.height));
-    if (fitK >= 0.7) { this.fit(); if (this.t.k > 1) this.resetZoom(true); return; }
-    const k = Math.max(0.7, Math.min(1, (width - 24) / Math.max(1, this.scene.width)));
-    this.setTransform({ k, x: (width - this.scene.width * k) / 2, y: 8 });
+    const sw = Math.max(1, this.scene.width);
+    const sh = Math.max(1, this.scene.height);
+    const fitK = Math.min((width - 24) / sw, (height - 24) / sh);
+    if (fitK >= READABLE_K) { this.fit(); if (this.t.k > 1) this.resetZoom(true); return; }
+    const lr = this.view.direction === "LR";
+    const k = Math.max(READABLE_K, Math.min(1, lr ? (height - 24) / sh : (width - 24) / sw));
+    const start = startBox(this.scene.nodes, lr, lr ? height / k : width / k);
+    const m = 12;
+    // Across the flow: centre the start nodes, but never leave blank space beside the layout.
+    const across = (view, size, centre) => (size * k <= view - 2 * m ? (view - size * k) / 2
+      : Math.min(m, Math.max(view - m - size * k, view / 2 - centre * k)));
+    if (lr) this.setTransform({ k, x: m - Math.max(0, start.min - 8) * k, y: across(height, sh, start.centre) });
+    else this.setTransform({ k, x: across(width, sw, start.centre), y: m - Math.max(0, start.min - 8) * k });
   }
 
   resetZoom(centre = false) {
@@ -944,6 +957,31 @@ export class GraphCanvas {
     clearTimeout(this.saveTimer);
     this.root.remove();
   }
+}
+
+/** Where a graph starts, for the first view: {centre, min} of the input nodes across the flow
+ * (x in top-down views, y in left-to-right ones) and their smallest coordinate along it. With
+ * no inputs, the nodes of the first rank. Inputs spread wider than `span` (the viewport in
+ * layout units) keep the first one and those that fit beside it. */
+export function startBox(nodes, lr, span) {
+  const along = (n) => (lr ? n.x - n.w / 2 : n.y - n.h / 2);
+  const acrossC = (n) => (lr ? n.y : n.x);
+  let start = nodes.filter((n) => n.kind === "input");
+  if (!start.length && nodes.length) {
+    const first = Math.min(...nodes.map(along));
+    start = nodes.filter((n) => along(n) <= first + 1);
+  }
+  if (!start.length) return { centre: 0, min: 0 };
+  const half = (n) => (lr ? n.h : n.w) / 2;
+  const kept = [start[0]];
+  let lo = acrossC(start[0]) - half(start[0]);
+  let hi = acrossC(start[0]) + half(start[0]);
+  for (const n of start.slice(1)) {
+    const a = Math.min(lo, acrossC(n) - half(n));
+    const b = Math.max(hi, acrossC(n) + half(n));
+    if (b - a <= span - 24) { lo = a; hi = b; kept.push(n); }
+  }
+  return { centre: (lo + hi) / 2, min: Math.min(...kept.map(along)) };
 }
 
 function pick(obj, keys) {
