@@ -69,7 +69,9 @@ def test_first_view_shows_the_inputs_of_a_wide_graph_at_a_readable_scale(
 ) -> None:
     page = _open(browser, tmp_path, _wide_payload(), {"direction": direction}, size)
     closing.append(page)
-    scale = float(re.search(r"scale\(([\d.]+)\)", page.get_attribute(".ml-scene", "transform") or "")[1])
+    found = re.search(r"scale\(([\d.]+)\)", page.get_attribute(".ml-scene", "transform") or "")
+    assert found
+    scale = float(found[1])
     seen = page.evaluate(INSIDE, "[data-id='image']")
     assert scale >= 0.8  # the smallest text (10 px) stays at least 8 px
     assert seen["target"], "the graph's input is off screen"
