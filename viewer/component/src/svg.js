@@ -260,9 +260,11 @@ export function sceneMarkup(payload, vg, scene, options, idPrefix = "ml-") {
   return out.join("");
 }
 
-/** Categories drawn in the scene, in the payload's category order. */
+/** The legend: the categories of the operator nodes drawn (input/output pills are not
+ * operators and never add "Math / other"), in the payload's order, plus "Collapsed group". */
 export function legendItems(payload, scene) {
-  const used = new Set(scene.nodes.filter((n) => n.kind !== "group").map((n) => n.cat || n.kind));
+  const pill = { group: 1, input: 1, output: 1 };
+  const used = new Set(scene.nodes.filter((n) => !pill[n.kind]).map((n) => n.cat || n.kind));
   const cats = payload.categories || {};
   const items = Object.keys(cats).filter((k) => used.has(k)).map((k) => ({ key: k, ...cats[k] }));
   if (scene.nodes.some((n) => n.kind === "group")) items.push({ key: "group", label: "Collapsed group", fill: null });
