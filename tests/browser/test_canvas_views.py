@@ -16,6 +16,7 @@ from viewer.render import render_html
 pytestmark = pytest.mark.browser
 
 CHAIN = 40
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_models"
 
 
 def _wide_payload() -> dict[str, Any]:
@@ -87,3 +88,84 @@ def test_first_view_fits_a_graph_that_stays_readable(
     closing.append(page)
     seen = page.evaluate(INSIDE, ".ml-node")
     assert seen == {"target": True, "shown": 3}
+
+
+def _chain(n: int) -> dict[str, Any]:
+    nodes = [("x", "Input", "")] + [(f"/stack/Conv_{i}", "Conv", "") for i in range(n)]
+    return make_payload(nodes, [(i, i + 1) for i in range(n)])
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def _export(page: Any, act: str) -> bytes:
+    page.click("[data-act='export']")
+    with page.expect_download() as download:
+        page.click(f"[data-act='{act}']")
+    return Path(download.value.path()).read_bytes()
+
+
+@pytest.mark.parametrize("length", [130, 6])
+def test_png_2x_is_twice_the_views_size(
+    browser: Any, tmp_path: Path, closing: list[Any], length: int
+) -> None:
+    """A 130-op chain is ~9,000 px tall: 2× stays within the browser's canvas limits."""
+    page = _open(browser, tmp_path, _chain(length), {}, (1280, 720))
+    closing.append(page)
+    svg = _export(page, "svg").decode()
+    w, h = (int(re.search(rf'{k}="(\d+)"', svg)[1]) for k in ("width", "height"))  # type: ignore[index]
+    page.click("[data-act='export']")
+    assert page.locator("[data-act='png']").inner_text() == "PNG image (2×)"
+    page.click("[data-act='export']")
+    assert _png_size(_export(page, "png")) == (2 * w, 2 * h)
+
+
+def test_png_scale_limit_is_said_not_silent(browser: Any, tmp_path: Path, closing: list[Any]) -> None:
+    """Past the canvas limit (32,767 px a side) the menu names the scale it will use."""
+    page = _open(browser, tmp_path, _chain(260), {}, (1280, 720))
+    closing.append(page)
+    svg = _export(page, "svg").decode()
+    h = int(re.search(r'height="(\d+)"', svg)[1])  # type: ignore[index]
+    page.click("[data-act='export']")
+    label = page.locator("[data-act='png']").inner_text()
+    assert re.fullmatch(r"PNG image \(1\.\d\d×, size limit\)", label), label
+    page.click("[data-act='export']")
+    _width, height = _png_size(_export(page, "png"))
+    assert 32000 < height <= 32767 and height < 2 * h
+
+
+HEAD_HITS = """() => {
+  const heads = [...document.querySelectorAll('.ml-chead')].map((h) => {
+    const b = [...h.querySelectorAll('text,path')].map((t) => t.getBBox());
+    return {x0: Math.min(...b.map((r) => r.x)), x1: Math.max(...b.map((r) => r.x + r.width)),
+            y0: Math.min(...b.map((r) => r.y)), y1: Math.max(...b.map((r) => r.y + r.height))};
+  });
+  let hits = 0;
+  for (const path of document.querySelectorAll('.ml-edge .ml-line')) {
+    const len = path.getTotalLength();
+    for (let s = 0; s <= len; s += 1) {
+      const p = path.getPointAtLength(s);
+      for (const b of heads) if (p.x > b.x0 && p.x < b.x1 && p.y > b.y0 && p.y < b.y1) hits += 1;
+    }
+  }
+  return {heads: heads.length, hits};
+}"""
+
+
+@pytest.mark.parametrize("direction", ["TB", "LR"])
+def test_no_edge_crosses_a_group_title_in_a_nested_model(
+    browser: Any, tmp_path: Path, closing: list[Any], direction: str
+) -> None:
+    """transformer_block expanded: edges entering nested groups (self › query/key/value) and
+    edges passing beside groups stay clear of every title (the canvas and the SVG/PNG exports
+    draw the same scene)."""
+    from converters import load_model
+    from viewer.canvas_payload import build_payload
+
+    payload = build_payload(load_model(SAMPLES / "transformer_block.onnx"))
+    page = _open(browser, tmp_path, payload, {"expand": "all", "direction": direction}, (1280, 800))
+    closing.append(page)
+    result = page.evaluate(HEAD_HITS)
+    assert result["heads"] > 20 and result["hits"] == 0

@@ -714,7 +714,7 @@ export class GraphCanvas {
     const svg = renderSvg(this.payload, this.exportOptions());
     const w = Number(/width="(\d+)"/.exec(svg)[1]);
     const h = Number(/height="(\d+)"/.exec(svg)[1]);
-    const scale = Math.max(0.1, Math.min(2, 16000 / w, 16000 / h, Math.sqrt(2.4e8 / (w * h))));
+    const scale = pngScale(w, h);
     const img = new Image();
     img.onload = () => {
       const c = document.createElement("canvas");
@@ -803,7 +803,24 @@ export class GraphCanvas {
     q("help").setAttribute("aria-pressed", String(this.help.classList.contains("ml-open")));
   }
 
+  /** The PNG item names the scale it will really use: 2×, or less where the browser's canvas
+   * limits (side, area) force it, said in the label rather than silently. */
+  syncPngLabel() {
+    const b = this.bar.querySelector('[data-act="png"]');
+    if (!b || !this.scene) return;
+    // The exported SVG's size: the drawing plus its title and legend lines (no second layout).
+    const w = Math.max(this.scene.width, 360);
+    const h = this.scene.height + 64;
+    const k = pngScale(w, h);
+    const text = k >= 2 ? "PNG image (2×)" : `PNG image (${k.toFixed(2)}×, size limit)`;
+    b.textContent = text;
+    b.title = k >= 2 ? `Download the current view as PNG at 2× (${Math.round(w * 2)}×${Math.round(h * 2)} px)`
+      : `The view is too large for a 2× PNG (browser canvas limit ${MAX_CANVAS_SIDE} px a side, ${(MAX_CANVAS_AREA / 1e6).toFixed(0)} Mpx): `
+        + `${k.toFixed(2)}× gives ${Math.round(w * k)}×${Math.round(h * k)} px. Use SVG for full resolution.`;
+  }
+
   toggleMenu(open = !this.bar.querySelector(".ml-dl").classList.contains("ml-open")) {
+    if (open) this.syncPngLabel();
     this.bar.querySelector(".ml-dl").classList.toggle("ml-open", open);
     this.bar.querySelector('[data-act="export"]').setAttribute("aria-expanded", String(open));
   }
@@ -982,6 +999,15 @@ export function startBox(nodes, lr, span) {
     if (b - a <= span - 24) { lo = a; hi = b; kept.push(n); }
   }
   return { centre: (lo + hi) / 2, min: Math.min(...kept.map(along)) };
+}
+
+const MAX_CANVAS_SIDE = 32767; // Chromium's and Firefox's largest canvas side (px)
+const MAX_CANVAS_AREA = 2.5e8; // below Chromium's 268 Mpx canvas area limit
+
+/** The PNG export's scale for a w×h px view: 2, or the largest scale that the browser's canvas
+ * limits allow (each side at most 32767 px, the area at most 250 Mpx). */
+export function pngScale(w, h) {
+  return Math.max(0.05, Math.min(2, MAX_CANVAS_SIDE / w, MAX_CANVAS_SIDE / h, Math.sqrt(MAX_CANVAS_AREA / (w * h))));
 }
 
 function pick(obj, keys) {

@@ -82,6 +82,7 @@ const CLUSTER_PAD = {
   LR: { left: 26, right: 26, top: METRICS.clusterHeader + 8, bottom: 14 },
 };
 const ROOT_MARGIN = 24;
+const PORT_STRAIGHT = 10; // px of straight run on each side of a group border an edge crosses
 
 function clusterTitleWidth(c) {
   return Math.ceil(26 + textWidth(c.label || "", METRICS.clusterSize, true) + textWidth(`${c.count} ops`, METRICS.rowSize) + 12);
@@ -354,6 +355,14 @@ export function layoutGraph(vg, options) {
     raw.forEach((p, j) => {
       if (p.port === "in" && raw[j + 1] && raw[j + 1].port === "in") return;
       if (p.port === "out" && raw[j - 1] && raw[j - 1].port === "out") return;
+      // The B-spline passes a control point exactly, across the border, when its neighbours sit
+      // on either side along the flow: the curve then crosses the border at the port, where the
+      // group's title was placed clear of it.
+      if (p.port && j > 0 && j < raw.length - 1) {
+        const d = PORT_STRAIGHT;
+        points.push(lr ? { x: p.x - d, y: p.y } : { x: p.x, y: p.y - d }, { x: p.x, y: p.y }, lr ? { x: p.x + d, y: p.y } : { x: p.x, y: p.y + d });
+        return;
+      }
       points.push({ x: p.x, y: p.y });
     });
     const first = segs[0];
@@ -368,6 +377,114 @@ export function layoutGraph(vg, options) {
     const b = clusterBox.get(c.id) || { x: 0, y: 0, w: 0, h: 0 };
     return { ...c, depth: depthOf.get(c.id), x: b.x, y: b.y, w: b.w, h: b.h, tx: titleX.get(c.id) || 0 };
   });
+  placeTitles(clusters, edges);
   const root = size.get("");
   return { width: Math.ceil(root.w), height: Math.ceil(root.h), nodes, edges, clusters, direction: lr ? "LR" : "TB" };
+}
+
+/** The drawn curve of an edge (the cubic B-spline svg.basisPath draws through dagre's points)
+ * as a polyline, `steps` points per cubic piece. */
+export function curvePoints(points, steps = 8) {
+  if (points.length < 3) return points.map((p) => ({ x: p.x, y: p.y }));
+  const out = [{ x: points[0].x, y: points[0].y }];
+  let [x0, y0, x1, y1] = [points[0].x, points[0].y, points[1].x, points[1].y];
+  let px = (5 * x0 + x1) / 6;
+  let py = (5 * y0 + y1) / 6;
+  out.push({ x: px, y: py });
+  const piece = (x, y) => {
+    const c1 = [(2 * x0 + x1) / 3, (2 * y0 + y1) / 3];
+    const c2 = [(x0 + 2 * x1) / 3, (y0 + 2 * y1) / 3];
+    const e = [(x0 + 4 * x1 + x) / 6, (y0 + 4 * y1 + y) / 6];
+    for (let i = 1; i <= steps; i++) {
+      const t = i / steps;
+      const u = 1 - t;
+      out.push({
+        x: u * u * u * px + 3 * u * u * t * c1[0] + 3 * u * t * t * c2[0] + t * t * t * e[0],
+        y: u * u * u * py + 3 * u * u * t * c1[1] + 3 * u * t * t * c2[1] + t * t * t * e[1],
+      });
+    }
+    [px, py] = e;
+    [x0, y0, x1, y1] = [x1, y1, x, y];
+  };
+  for (let i = 2; i < points.length; i++) piece(points[i].x, points[i].y);
+  piece(x1, y1);
+  out.push({ x: x1, y: y1 });
+  return out;
+}
+
+const TITLE_BAND = [1, 19]; // the title's text, from the top of the group's box (px)
+const EDGE_CLEAR = 5; // px kept between an edge (stroke, arrowhead) and a title
+const BUCKET = 64;
+
+/** Titles no edge passes through: each open group's title (at the top of its box, in both
+ * directions) moves along its header band to the leftmost place where no drawn edge curve or
+ * edge label crosses the band. Where no gap is wide enough, it takes the widest gap and its
+ * label is shortened to fit (`titleLabel`, full name in the tooltip); `showCount` drops the op
+ * count first. Sets `tx`, `titleLabel`, `showCount` on each cluster. */
+export function placeTitles(clusters, edges) {
+  if (!clusters.length) return;
+  // Edge pieces (polyline segments and label boxes) bucketed by y.
+  const buckets = new Map();
+  const put = (item) => {
+    for (let b = Math.floor(item.y0 / BUCKET); b <= Math.floor(item.y1 / BUCKET); b++) {
+      if (!buckets.has(b)) buckets.set(b, []);
+      buckets.get(b).push(item);
+    }
+  };
+  for (const e of edges) {
+    const pts = curvePoints(e.points || []);
+    for (let i = 1; i < pts.length; i++) {
+      const a = pts[i - 1];
+      const b = pts[i];
+      put({ a, b, y0: Math.min(a.y, b.y), y1: Math.max(a.y, b.y) });
+    }
+    if (e.label && e.lx != null) put({ box: [e.lx - e.lw / 2, e.lx + e.lw / 2], y0: e.ly - 6, y1: e.ly + 6 });
+  }
+  for (const c of clusters) {
+    const y0 = c.y + TITLE_BAND[0];
+    const y1 = c.y + TITLE_BAND[1];
+    const blocked = [];
+    const seen = new Set();
+    for (let b = Math.floor(y0 / BUCKET); b <= Math.floor(y1 / BUCKET); b++) {
+      for (const it of buckets.get(b) || []) {
+        if (seen.has(it) || it.y1 < y0 || it.y0 > y1) continue;
+        seen.add(it);
+        let xs;
+        if (it.box) xs = it.box;
+        else {
+          const { a, b: q } = it;
+          const dy = q.y - a.y;
+          const at = (y) => (dy === 0 ? null : a.x + ((q.x - a.x) * (y - a.y)) / dy);
+          const ta = Math.max(y0, it.y0);
+          const tb = Math.min(y1, it.y1);
+          const xa = dy === 0 ? a.x : at(ta);
+          const xb = dy === 0 ? q.x : at(tb);
+          xs = [Math.min(xa, xb), Math.max(xa, xb)];
+        }
+        if (xs[1] + EDGE_CLEAR <= c.x || xs[0] - EDGE_CLEAR >= c.x + c.w) continue;
+        blocked.push([xs[0] - EDGE_CLEAR - c.x, xs[1] + EDGE_CLEAR - c.x]);
+      }
+    }
+    blocked.sort((p, q) => p[0] - q[0]);
+    const gaps = [];
+    let from = 0;
+    for (const [lo, hi] of blocked) {
+      if (lo > from) gaps.push([from, lo]);
+      from = Math.max(from, hi);
+    }
+    if (from < c.w) gaps.push([from, c.w]);
+    const labelW = textWidth(c.label || "", METRICS.clusterSize, true);
+    const countW = textWidth(`${c.count} ops`, METRICS.rowSize);
+    const need = 26 + labelW + countW + 4;
+    c.titleLabel = c.label;
+    c.showCount = true;
+    const fit = gaps.find(([lo, hi]) => lo + need <= hi);
+    if (fit) { c.tx = fit[0]; continue; }
+    const widest = gaps.reduce((best, g) => (!best || g[1] - g[0] > best[1] - best[0] ? g : best), null) || [0, 0];
+    const room = widest[1] - widest[0];
+    c.tx = widest[0];
+    c.showCount = false;
+    if (20 + labelW + 4 <= room) continue;
+    c.titleLabel = ellipsize(String(c.label || ""), Math.max(1, Math.floor((room - 24) / 6.2)));
+  }
 }

@@ -167,15 +167,17 @@ function clusterBox(c, selected) {
 }
 
 function clusterHead(c, selected) {
-  const tw = textWidth(c.label, METRICS.clusterSize, true);
+  const label = c.titleLabel != null ? c.titleLabel : c.label;
+  const tw = textWidth(label, METRICS.clusterSize, true);
   const x0 = r1(c.x) + 0.5;
   const x = r1(x0 + (c.tx || 0));
   const y = r1(c.y) + 0.5;
   return `<g class="ml-chead${selected ? " ml-sel" : ""}" data-cluster-head="${esc(c.id)}"><title>${esc(c.id)} — click to collapse</title>`
     + `<rect x="${x0}" y="${y}" width="${r1(Math.max(c.w, 10))}" height="${METRICS.clusterHeader - 4}" fill="transparent"/>`
     + `<path class="ml-gicon" d="M${x + 9},${y + 10.5}h6"/>`
-    + `<text class="ml-ctext" x="${x + 20}" y="${y + 14}">${esc(c.label)}</text>`
-    + `<text class="ml-ccount" x="${r1(x + 26 + tw)}" y="${y + 14}">${esc(`${c.count} ops`)}</text></g>`;
+    + `<text class="ml-ctext" x="${x + 20}" y="${y + 14}">${esc(label)}</text>`
+    + (c.showCount === false ? "" : `<text class="ml-ccount" x="${r1(x + 26 + tw)}" y="${y + 14}">${esc(`${c.count} ops`)}</text>`)
+    + "</g>";
 }
 
 export function defsMarkup(idPrefix = "ml-") {
