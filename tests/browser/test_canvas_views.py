@@ -169,3 +169,40 @@ def test_no_edge_crosses_a_group_title_in_a_nested_model(
     closing.append(page)
     result = page.evaluate(HEAD_HITS)
     assert result["heads"] > 20 and result["hits"] == 0
+
+
+def test_search_counts_every_match(browser: Any, tmp_path: Path, closing: list[Any]) -> None:
+    """620 Relu in 4 groups: the count is the true one (was "500+ found"), stepping says "1 / 620"."""
+    nodes = [("x", "Input", "")] + [(f"g{i % 4}/Relu_{i}", "Relu", f"g{i % 4}") for i in range(620)]
+    payload = make_payload(nodes, [(i, i + 1) for i in range(620)], [(f"g{k}", "") for k in range(4)])
+    page = _open(browser, tmp_path, payload, {"expand": "none"}, (1280, 720))
+    closing.append(page)
+    page.fill(".ml-search input", "relu")
+    page.wait_for_function("() => document.querySelector('.ml-count').textContent === '620 found'")
+    page.press(".ml-search input", "Enter")
+    page.wait_for_function("() => document.querySelector('.ml-count').textContent === '1 / 620'")
+    assert "+420 more" in page.locator(".ml-results").inner_text()  # the list stays bounded (200 rows)
+
+
+def test_clicking_one_edge_of_a_tensor_selects_all_its_edges(
+    browser: Any, tmp_path: Path, closing: list[Any]
+) -> None:
+    """conv's output feeds relu and add: both edges carry one tensor, one selection draws both."""
+    payload = make_payload(
+        [("x", "Input", ""), ("conv", "Conv", ""), ("relu", "Relu", ""), ("add", "Add", "")],
+        [(0, 1), (1, 2), (1, 3), (2, 3)],
+    )
+    for edge in payload["edges"][1:3]:
+        edge[2] = "conv_out"
+    page = _open(browser, tmp_path, payload, {}, (1280, 720))
+    closing.append(page)
+    point = page.evaluate("""() => {
+      const path = document.querySelector("[data-edges='1'] .ml-line");
+      const p = path.getPointAtLength(path.getTotalLength() / 2).matrixTransform(path.getScreenCTM());
+      return [p.x, p.y];
+    }""")
+    page.mouse.click(*point)
+    selected = page.eval_on_selector_all(
+        ".ml-edge.ml-sel", "els => els.map(e => e.getAttribute('data-edges'))"
+    )
+    assert sorted(selected) == ["1", "2"]

@@ -9,7 +9,7 @@ const VIEW_KEYS = ["direction", "labels", "showWeights", "showShapes"];
 const SAVED = new Map(); // per-page memory of instance state, keyed by store key + payload identity
 const MIN_K = 0.02;
 const MAX_K = 6;
-const SEARCH_LIMIT = 500;
+const HIGHLIGHT_LIMIT = 5000; // search matches outlined on the canvas (all are counted and listed)
 const READABLE_K = 0.8; // the smallest text (10 px rows) stays at least 8 px on screen
 const THEME_KEY = "modellens.theme";
 let uid = 0;
@@ -164,7 +164,7 @@ function download(root, blob, name) {
 }
 
 /** Node ids matching a query by name, id, op type or tensor name (producers of matching tensors). */
-export function searchNodes(payload, query, limit = SEARCH_LIMIT) {
+export function searchNodes(payload, query, limit = Infinity) {
   const q = String(query || "").trim().toLowerCase();
   if (!q) return [];
   const out = new Set();
@@ -321,7 +321,7 @@ export class GraphCanvas {
 
   /** Drawing options of the current state (the selection as one normalised object). */
   options() {
-    const highlight = this.search.query ? this.search.matches : this.highlight;
+    const highlight = this.search.query ? this.search.matches.slice(0, HIGHLIGHT_LIMIT) : this.highlight;
     return { ...this.view, expanded: [...this.expanded], highlight, selection: this.selection };
   }
 
@@ -670,8 +670,9 @@ export class GraphCanvas {
     if (!this.searchCount) return;
     const { query, matches, at } = this.search;
     const n = matches.length;
-    const total = `${n.toLocaleString()}${n >= SEARCH_LIMIT ? "+" : ""}`;
-    this.searchCount.textContent = !query ? "" : !n ? "no match" : at < 0 ? `${total} found` : `${at + 1} / ${total}`;
+    const total = n.toLocaleString();
+    this.searchCount.textContent = !query ? "" : !n ? "no match" : at < 0 ? `${total} found` : `${(at + 1).toLocaleString()} / ${total}`;
+    this.searchCount.title = n > HIGHLIGHT_LIMIT ? `The first ${HIGHLIGHT_LIMIT.toLocaleString()} matches are outlined on the graph` : "";
     this.bar.querySelector('[data-act="prevMatch"]').disabled = !n;
     this.bar.querySelector('[data-act="nextMatch"]').disabled = !n;
     const open = Boolean(query) && this.resultsOpen;

@@ -219,6 +219,33 @@ function visibleGroupId(payload, vg, groupId) {
   return null;
 }
 
+const TENSOR_EDGES = new WeakMap(); // payload -> Map("src|tensor" -> [payload edge indices])
+
+/** Every payload edge carrying the same tensor (same producer and tensor name) as one of
+ * `indices`: a tensor read by several consumers is one selection, drawn on all its edges.
+ * Control edges (no tensor) stand for themselves. */
+export function tensorEdges(payload, indices) {
+  const all = payload.edges || [];
+  let byTensor = TENSOR_EDGES.get(payload);
+  if (!byTensor) {
+    byTensor = new Map();
+    all.forEach((e, i) => {
+      if (!e[2] || e[5]) return;
+      const k = `${e[0]}|${e[2]}`;
+      if (!byTensor.has(k)) byTensor.set(k, []);
+      byTensor.get(k).push(i);
+    });
+    TENSOR_EDGES.set(payload, byTensor);
+  }
+  const out = new Set();
+  for (const i of indices) {
+    const e = all[i];
+    out.add(i);
+    if (e && e[2] && !e[5]) for (const j of byTensor.get(`${e[0]}|${e[2]}`) || []) out.add(j);
+  }
+  return [...out];
+}
+
 /** What to mark: selected visible node ids, the selected open group, edges, highlighted ids. */
 function markSets(payload, scene, vg, options) {
   const visible = new Set(scene.nodes.map((n) => n.id));
@@ -231,7 +258,7 @@ function markSets(payload, scene, vg, options) {
     : options.selected !== undefined && options.selected !== null ? options.selected : options.focus;
   const s = normalizeSelection(payload, raw);
   if (s && s.kind === "node") sel.add(resolve(s.id));
-  else if (s && s.kind === "edge") for (const i of s.edges) edges.add(i);
+  else if (s && s.kind === "edge") for (const i of tensorEdges(payload, s.edges)) edges.add(i);
   else if (s && s.kind === "group") {
     const vid = visibleGroupId(payload, vg, s.id);
     if (vid) sel.add(vid);
