@@ -106,3 +106,19 @@ def test_fill_height_follows_the_window_and_wheel_zooms_without_scrolling(app: A
     app.wait_for_timeout(200)
     assert app.get_attribute(".ml-scene", "transform") != before
     assert app.evaluate(scrolled) == 0
+
+
+def test_shortcuts_work_when_focus_is_on_the_host_page(app: Any) -> None:
+    """After a click on a Streamlit button (focus on the host page, not the canvas), "?" opens the
+    shortcuts and Esc clears the host's selection through the canvas's select trigger."""
+    app.get_by_role("button", name="Select the head").click()
+    _wait_selected(app, {"kind": "node", "id": "/head/Gemm"})
+    app.wait_for_selector("[data-id='/head/Gemm'].ml-sel")
+    assert app.evaluate("() => !document.activeElement || !document.activeElement.shadowRoot")
+    app.keyboard.press("?")
+    app.wait_for_selector(".ml-help.ml-open")
+    app.keyboard.press("Escape")
+    app.wait_for_selector(".ml-help.ml-open", state="detached")
+    app.keyboard.press("Escape")
+    _wait_selected(app, None)
+    assert app.locator(".ml-sel").count() == 0

@@ -206,3 +206,30 @@ def test_clicking_one_edge_of_a_tensor_selects_all_its_edges(
         ".ml-edge.ml-sel", "els => els.map(e => e.getAttribute('data-edges'))"
     )
     assert sorted(selected) == ["1", "2"]
+
+
+def test_shortcuts_work_without_canvas_focus_but_not_while_typing(
+    browser: Any, tmp_path: Path, closing: list[Any]
+) -> None:
+    page = _open(browser, tmp_path, _chain(3), {}, (1280, 720))
+    closing.append(page)
+    page.click("[data-id='/stack/Conv_1']")
+    page.evaluate("() => { document.activeElement.blur(); document.body.focus(); }")
+    assert page.evaluate("() => document.activeElement === document.body")
+    page.keyboard.press("?")
+    assert page.locator(".ml-help").is_visible()
+    page.keyboard.press("Escape")  # closes the list first
+    assert not page.locator(".ml-help").is_visible()
+    assert page.locator(".ml-node.ml-sel").count() == 1
+    page.keyboard.press("Escape")  # then clears the selection (and tells the host)
+    assert page.locator(".ml-node.ml-sel").count() == 0
+    assert "Nothing selected" in page.locator(".mls-panel").inner_text()
+    page.keyboard.press("Control+f")
+    assert page.evaluate("() => document.activeElement.matches('.ml-search input')")
+    # A text field of the host page keeps its keys.
+    page.evaluate("""() => { const i = document.createElement('input'); i.id = 'host-field';
+      document.body.appendChild(i); }""")
+    page.click("#host-field")
+    page.keyboard.type("?e/")
+    assert page.input_value("#host-field") == "?e/"
+    assert not page.locator(".ml-help").is_visible()

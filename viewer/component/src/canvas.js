@@ -13,6 +13,7 @@ const HIGHLIGHT_LIMIT = 5000; // search matches outlined on the canvas (all are 
 const READABLE_K = 0.8; // the smallest text (10 px rows) stays at least 8 px on screen
 const THEME_KEY = "modellens.theme";
 let uid = 0;
+const ACTIVE = { canvas: null }; // the canvas that answers keys pressed outside any canvas
 
 const ICONS = {
   fit: "M2 6V2h4M10 2h4v4M14 10v4h-4M6 14H2v-4",
@@ -910,6 +911,27 @@ export class GraphCanvas {
     svg.addEventListener("pointerup", end);
     svg.addEventListener("pointercancel", end);
     this.root.addEventListener("keydown", (ev) => this.onKey(ev));
+    // Shortcuts work whether or not the canvas has focus: the page's document (the Streamlit
+    // component lives in the app's document, in a shadow root), and the parent document when the
+    // canvas runs in a same-origin iframe. The last canvas touched (or mounted) answers.
+    ACTIVE.canvas = this;
+    this.root.addEventListener("pointerdown", () => { ACTIVE.canvas = this; }, true);
+    this.root.addEventListener("focusin", () => { ACTIVE.canvas = this; });
+    this.onDocKey = (ev) => {
+      if (ACTIVE.canvas !== this || !this.root.isConnected || ev.defaultPrevented) return;
+      this.onKey(ev);
+    };
+    this.keyDocs = [];
+    const docs = [this.root.ownerDocument];
+    try {
+      const parent = window.parent && window.parent !== window ? window.parent.document : null;
+      if (parent && !docs.includes(parent)) docs.push(parent);
+    } catch (_) { /* a cross-origin parent: only this document */ }
+    for (const doc of docs) {
+      if (!doc) continue;
+      doc.addEventListener("keydown", this.onDocKey);
+      this.keyDocs.push(doc);
+    }
     if (typeof ResizeObserver !== "undefined") {
       let last = null;
       this.resizer = new ResizeObserver(() => {
@@ -959,10 +981,20 @@ export class GraphCanvas {
     this.clearSelection();
   }
 
+  /** A key pressed on the canvas or anywhere on its page; keys typed into a text field (ours
+   * or the host page's) are never taken. Ctrl/Cmd+F opens the canvas's search. */
   onKey(ev) {
-    if (ev.target && /^(INPUT|TEXTAREA|SELECT)$/.test(ev.target.tagName)) return;
+    if (ev.__mlDone) return;
+    const target = (ev.composedPath && ev.composedPath()[0]) || ev.target;
+    if (target && (/^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName) || target.isContentEditable)) return;
+    if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && !ev.shiftKey && String(ev.key).toLowerCase() === "f") {
+      ev.preventDefault();
+      ev.__mlDone = true;
+      this.action("search");
+      return;
+    }
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    const act = KEY_ACTIONS[ev.key] || KEY_ACTIONS[ev.key.toLowerCase()];
+    const act = KEY_ACTIONS[ev.key] || KEY_ACTIONS[String(ev.key).toLowerCase()];
     if (!act) return;
     ev.preventDefault();
     ev.stopPropagation();
@@ -970,6 +1002,8 @@ export class GraphCanvas {
   }
 
   destroy() {
+    for (const doc of this.keyDocs || []) doc.removeEventListener("keydown", this.onDocKey);
+    if (ACTIVE.canvas === this) ACTIVE.canvas = null;
     this.save();
     if (this.resizer) this.resizer.disconnect();
     clearTimeout(this.saveTimer);
