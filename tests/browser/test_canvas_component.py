@@ -122,3 +122,28 @@ def test_shortcuts_work_when_focus_is_on_the_host_page(app: Any) -> None:
     app.keyboard.press("Escape")
     _wait_selected(app, None)
     assert app.locator(".ml-sel").count() == 0
+
+
+APP_BACKGROUND = """() => {
+  const m = /(\\d+), (\\d+), (\\d+)/.exec(getComputedStyle(document.querySelector('.stApp')).backgroundColor);
+  return (0.2126 * m[1] + 0.7152 * m[2] + 0.0722 * m[3]) / 255;
+}"""
+
+
+def test_theme_switch_themes_the_whole_app_and_keeps_the_view(app: Any) -> None:
+    """The canvas's theme switch sets Streamlit's own theme (the whole page), not only the canvas;
+    the page reloads for it and the canvas comes back with the same zoom."""
+    assert app.evaluate(APP_BACKGROUND) > 0.5
+    app.click("[data-act='zoomIn']")
+    zoomed = app.get_attribute(".ml-scene", "transform")
+    with app.expect_navigation():
+        app.click("[data-act='themeDark']")
+    app.wait_for_selector(".ml-root[data-theme='dark'] [data-id='/stem/Conv']", timeout=60_000)
+    assert app.evaluate(APP_BACKGROUND) < 0.5  # Streamlit's page, not only the canvas
+    assert app.get_attribute("[data-act='themeDark']", "aria-pressed") == "true"
+    assert app.get_attribute(".ml-scene", "transform") == zoomed
+    with app.expect_navigation():
+        app.click("[data-act='themeSystem']")  # headless chromium prefers light
+    app.wait_for_selector(".ml-root[data-theme='light'] [data-id='/stem/Conv']", timeout=60_000)
+    assert app.evaluate(APP_BACKGROUND) > 0.5
+    assert app.get_attribute("[data-act='themeSystem']", "aria-pressed") == "true"

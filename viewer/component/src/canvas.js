@@ -189,6 +189,22 @@ export function groupPath(payload, nodeId) {
   }).join(" › ");
 }
 
+const RELOAD_KEY = "modellens.reloadView";
+
+/** The view kept by keepForReload for `key` (store key + payload identity), once. */
+function takeReloadState(key) {
+  try {
+    const raw = window.sessionStorage.getItem(RELOAD_KEY);
+    if (!raw) return null;
+    const state = JSON.parse(raw);
+    if (!state || state.key !== key) return null;
+    window.sessionStorage.removeItem(RELOAD_KEY);
+    return state;
+  } catch (_) {
+    return null;
+  }
+}
+
 function storedTheme() {
   try {
     const v = window.localStorage.getItem(THEME_KEY);
@@ -211,8 +227,10 @@ export class GraphCanvas {
     this.highlight = [];
     this.search = { query: "", matches: [], at: -1 };
     this.theme = "light";
-    this.themeStored = storedTheme();
-    this.themeMode = this.themeStored || "system";
+    // A host that owns the page's theme (the Streamlit app) gives `themeControl` {get(), set(mode)}:
+    // the switch then changes the host's theme and the canvas always follows the host.
+    this.themeStored = hooks.themeControl ? null : storedTheme();
+    this.themeMode = hooks.themeControl ? hooks.themeControl.get() : this.themeStored || "system";
     this.hostTheme = { base: "light", overrides: {} };
     this.pointers = new Map();
     this.root = document.createElement("div");
@@ -266,6 +284,19 @@ export class GraphCanvas {
     this.storeKey = storeKey;
     this.optsJson = optsJson;
     this.clearSearch(false);
+    const reloaded = takeReloadState(`${storeKey}|${ident}`);
+    if (reloaded) {
+      this.view = { ...this.view, ...pick(reloaded.view, VIEW_KEYS) };
+      this.expanded = new Set(reloaded.expanded);
+      this.selection = normalizeSelection(payload, options.selected);
+      this.highlight = options.highlight || [];
+      this.relayout();
+      this.setTransform(reloaded.t);
+      this.emitExpanded();
+      if (this.hooks.onView) this.hooks.onView({ ...this.view });
+      this.save();
+      return;
+    }
     const saved = SAVED.get(`${storeKey}|${ident}`);
     if (saved && saved.optsJson === optsJson) {
       this.view = { ...saved.view };
@@ -328,6 +359,17 @@ export class GraphCanvas {
 
   // ----- theme ---------------------------------------------------------------------------
 
+  /** Keep this view (zoom, expanded groups, toggles) for the next page load of the same model:
+   * the app reloads the page to change Streamlit's theme. */
+  keepForReload() {
+    if (!this.payload) return;
+    try {
+      window.sessionStorage.setItem(RELOAD_KEY, JSON.stringify({
+        key: `${this.storeKey}|${this.ident}`, view: this.view, expanded: [...this.expanded], t: this.t,
+      }));
+    } catch (_) { /* storage blocked: the reload starts from the default view */ }
+  }
+
   /** The host's theme (Streamlit's, or the export's option): used in "system" mode. */
   setTheme(base, overrides = {}) {
     this.hostTheme = { base: base === "dark" ? "dark" : "light", overrides };
@@ -337,6 +379,11 @@ export class GraphCanvas {
   /** "system" (follow the host / the OS), "light" or "dark"; remembered in localStorage. */
   setThemeMode(mode, remember = true) {
     this.themeMode = mode === "light" || mode === "dark" ? mode : "system";
+    if (this.hooks.themeControl) {
+      this.syncToolbar();
+      this.hooks.themeControl.set(this.themeMode, this);
+      return;
+    }
     if (remember) {
       try { window.localStorage.setItem(THEME_KEY, this.themeMode); } catch (_) { /* storage blocked */ }
     }
@@ -345,8 +392,9 @@ export class GraphCanvas {
 
   applyTheme() {
     const host = this.hostTheme;
-    const base = this.themeMode === "system" ? host.base : this.themeMode;
-    const overrides = this.themeMode === "system" || base === host.base ? host.overrides : {};
+    const mode = this.hooks.themeControl ? "system" : this.themeMode; // a theme-owning host is followed
+    const base = mode === "system" ? host.base : mode;
+    const overrides = mode === "system" || base === host.base ? host.overrides : {};
     this.theme = base === "dark" ? "dark" : "light";
     const decls = `${paletteVars(this.theme, overrides)};--ml-ui-font:${(host.overrides && host.overrides.uiFont) || FONT_FAMILY}`;
     for (const d of decls.split(";")) {
