@@ -382,89 +382,95 @@ export function layoutGraph(vg, options) {
   return { width: Math.ceil(root.w), height: Math.ceil(root.h), nodes, edges, clusters, direction: lr ? "LR" : "TB" };
 }
 
-/** The drawn curve of an edge (the cubic B-spline svg.basisPath draws through dagre's points)
- * as a polyline, `steps` points per cubic piece. */
-export function curvePoints(points, steps = 8) {
-  if (points.length < 3) return points.map((p) => ({ x: p.x, y: p.y }));
-  const out = [{ x: points[0].x, y: points[0].y }];
+/** The pieces of the curve svg.basisPath draws through dagre's points (a cubic B-spline): a
+ * line in, cubic Béziers, a line out; each piece as its control points [[x, y] x 2 or 4]. */
+export function curvePieces(points) {
+  if (points.length < 3) return points.slice(1).map((p, i) => [[points[i].x, points[i].y], [p.x, p.y]]);
+  const out = [];
   let [x0, y0, x1, y1] = [points[0].x, points[0].y, points[1].x, points[1].y];
-  let px = (5 * x0 + x1) / 6;
-  let py = (5 * y0 + y1) / 6;
-  out.push({ x: px, y: py });
+  let start = [(5 * x0 + x1) / 6, (5 * y0 + y1) / 6];
+  out.push([[x0, y0], start]);
   const piece = (x, y) => {
-    const c1 = [(2 * x0 + x1) / 3, (2 * y0 + y1) / 3];
-    const c2 = [(x0 + 2 * x1) / 3, (y0 + 2 * y1) / 3];
-    const e = [(x0 + 4 * x1 + x) / 6, (y0 + 4 * y1 + y) / 6];
-    for (let i = 1; i <= steps; i++) {
-      const t = i / steps;
-      const u = 1 - t;
-      out.push({
-        x: u * u * u * px + 3 * u * u * t * c1[0] + 3 * u * t * t * c2[0] + t * t * t * e[0],
-        y: u * u * u * py + 3 * u * u * t * c1[1] + 3 * u * t * t * c2[1] + t * t * t * e[1],
-      });
-    }
-    [px, py] = e;
+    const end = [(x0 + 4 * x1 + x) / 6, (y0 + 4 * y1 + y) / 6];
+    out.push([start, [(2 * x0 + x1) / 3, (2 * y0 + y1) / 3], [(x0 + 2 * x1) / 3, (y0 + 2 * y1) / 3], end]);
+    start = end;
     [x0, y0, x1, y1] = [x1, y1, x, y];
   };
   for (let i = 2; i < points.length; i++) piece(points[i].x, points[i].y);
   piece(x1, y1);
-  out.push({ x: x1, y: y1 });
+  out.push([start, [x1, y1]]);
+  return out;
+}
+
+/** A piece as a polyline (`steps` segments for a cubic). */
+function piecePoints(pc, steps) {
+  if (pc.length === 2) return pc;
+  const [p0, c1, c2, e] = pc;
+  const out = [p0];
+  for (let i = 1; i <= steps; i++) {
+    const t = i / steps;
+    const u = 1 - t;
+    out.push([
+      u * u * u * p0[0] + 3 * u * u * t * c1[0] + 3 * u * t * t * c2[0] + t * t * t * e[0],
+      u * u * u * p0[1] + 3 * u * u * t * c1[1] + 3 * u * t * t * c2[1] + t * t * t * e[1],
+    ]);
+  }
   return out;
 }
 
 const TITLE_BAND = [1, 19]; // the title's text, from the top of the group's box (px)
 const EDGE_CLEAR = 5; // px kept between an edge (stroke, arrowhead) and a title
-const BUCKET = 64;
+const CURVE_STEPS = 12;
 
 /** Titles no edge passes through: each open group's title (at the top of its box, in both
  * directions) moves along its header band to the leftmost place where no drawn edge curve or
- * edge label crosses the band. Where no gap is wide enough, it takes the widest gap and its
- * label is shortened to fit (`titleLabel`, full name in the tooltip); `showCount` drops the op
- * count first. Sets `tx`, `titleLabel`, `showCount` on each cluster. */
+ * edge label crosses the band. Where no gap is wide enough, it takes the widest gap and drops
+ * its op count (`showCount`), then shortens its label (`titleLabel`; the tooltip keeps the full
+ * path). Sets `tx`, `titleLabel`, `showCount` on each cluster. O(pieces × log groups). */
 export function placeTitles(clusters, edges) {
   if (!clusters.length) return;
-  // Edge pieces (polyline segments and label boxes) bucketed by y.
-  const buckets = new Map();
-  const put = (item) => {
-    for (let b = Math.floor(item.y0 / BUCKET); b <= Math.floor(item.y1 / BUCKET); b++) {
-      if (!buckets.has(b)) buckets.set(b, []);
-      buckets.get(b).push(item);
+  const bands = clusters.map((c) => ({ c, y0: c.y + TITLE_BAND[0], y1: c.y + TITLE_BAND[1], x0: c.x - EDGE_CLEAR, x1: c.x + c.w + EDGE_CLEAR, blocked: [] }));
+  bands.sort((p, q) => p.y0 - q.y0);
+  const maxH = TITLE_BAND[1] - TITLE_BAND[0];
+  // Bands whose y-range meets [y0, y1] and x-range meets [x0, x1]; a piece lies in the hull of
+  // its control points, so pieces far from every band are never sampled.
+  const near = (x0, x1, y0, y1) => {
+    let lo = 0;
+    let hi = bands.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (bands[mid].y0 < y0 - maxH) lo = mid + 1; else hi = mid; }
+    const out = [];
+    for (let k = lo; k < bands.length && bands[k].y0 <= y1; k++) {
+      const b = bands[k];
+      if (b.y1 >= y0 && b.x1 >= x0 && b.x0 <= x1) out.push(b);
     }
+    return out;
   };
+  const block = (b, xa, xb) => b.blocked.push([xa - EDGE_CLEAR - b.c.x, xb + EDGE_CLEAR - b.c.x]);
   for (const e of edges) {
-    const pts = curvePoints(e.points || []);
-    for (let i = 1; i < pts.length; i++) {
-      const a = pts[i - 1];
-      const b = pts[i];
-      put({ a, b, y0: Math.min(a.y, b.y), y1: Math.max(a.y, b.y) });
-    }
-    if (e.label && e.lx != null) put({ box: [e.lx - e.lw / 2, e.lx + e.lw / 2], y0: e.ly - 6, y1: e.ly + 6 });
-  }
-  for (const c of clusters) {
-    const y0 = c.y + TITLE_BAND[0];
-    const y1 = c.y + TITLE_BAND[1];
-    const blocked = [];
-    const seen = new Set();
-    for (let b = Math.floor(y0 / BUCKET); b <= Math.floor(y1 / BUCKET); b++) {
-      for (const it of buckets.get(b) || []) {
-        if (seen.has(it) || it.y1 < y0 || it.y0 > y1) continue;
-        seen.add(it);
-        let xs;
-        if (it.box) xs = it.box;
-        else {
-          const { a, b: q } = it;
-          const dy = q.y - a.y;
-          const at = (y) => (dy === 0 ? null : a.x + ((q.x - a.x) * (y - a.y)) / dy);
-          const ta = Math.max(y0, it.y0);
-          const tb = Math.min(y1, it.y1);
-          const xa = dy === 0 ? a.x : at(ta);
-          const xb = dy === 0 ? q.x : at(tb);
-          xs = [Math.min(xa, xb), Math.max(xa, xb)];
+    for (const pc of curvePieces(e.points || [])) {
+      const xs = pc.map((p) => p[0]);
+      const ys = pc.map((p) => p[1]);
+      const hits = near(Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys));
+      if (!hits.length) continue;
+      const pts = piecePoints(pc, CURVE_STEPS);
+      for (let i = 1; i < pts.length; i++) {
+        const [ax, ay] = pts[i - 1];
+        const [bx, by] = pts[i];
+        for (const b of hits) {
+          if (Math.max(ay, by) < b.y0 || Math.min(ay, by) > b.y1) continue;
+          const dy = by - ay;
+          const at = (y) => ax + ((bx - ax) * (y - ay)) / dy;
+          const xa = dy === 0 ? ax : at(Math.min(Math.max(b.y0, Math.min(ay, by)), Math.max(ay, by)));
+          const xb = dy === 0 ? bx : at(Math.max(Math.min(b.y1, Math.max(ay, by)), Math.min(ay, by)));
+          block(b, Math.min(xa, xb), Math.max(xa, xb));
         }
-        if (xs[1] + EDGE_CLEAR <= c.x || xs[0] - EDGE_CLEAR >= c.x + c.w) continue;
-        blocked.push([xs[0] - EDGE_CLEAR - c.x, xs[1] + EDGE_CLEAR - c.x]);
       }
     }
+    if (e.label && e.lx != null) {
+      for (const b of near(e.lx - e.lw / 2, e.lx + e.lw / 2, e.ly - 6, e.ly + 6)) block(b, e.lx - e.lw / 2, e.lx + e.lw / 2);
+    }
+  }
+  for (const { c, blocked } of bands) {
     blocked.sort((p, q) => p[0] - q[0]);
     const gaps = [];
     let from = 0;
