@@ -864,7 +864,7 @@ export class GraphCanvas {
     const k = pngScale(w, h);
     const text = k >= 2 ? "PNG image (2×)" : `PNG image (${k.toFixed(2)}×, size limit)`;
     b.textContent = text;
-    b.title = k >= 2 ? `Download the current view as PNG at 2× (${Math.round(w * 2)}×${Math.round(h * 2)} px)`
+    b.title = k >= 2 ? "Download the current view as PNG (2×)"
       : `The view is too large for a 2× PNG (browser canvas limit ${MAX_CANVAS_SIDE} px a side, ${(MAX_CANVAS_AREA / 1e6).toFixed(0)} Mpx): `
         + `${k.toFixed(2)}× gives ${Math.round(w * k)}×${Math.round(h * k)} px. Use SVG for full resolution.`;
   }
