@@ -202,7 +202,7 @@ def test_legend_and_status_sit_below_the_graph(canvas: Any) -> None:
     legend = canvas.locator(".ml-legend").bounding_box()
     stage = canvas.locator(".ml-svg").bounding_box()
     assert legend["y"] >= stage["y"] + stage["height"] - 0.5  # never over the drawing
-    assert canvas.locator(".ml-legend").inner_text().split("\n") == ["Layer", "Input", "Collapsed group"]
+    assert canvas.locator(".ml-legend").inner_text().split("\n") == ["Layer", "Collapsed group"]
     assert canvas.locator(".ml-status").inner_text() == "2 of 6 operator nodes shown · 1 group collapsed"
 
 
