@@ -202,3 +202,22 @@ def test_app_html_export_opens_with_the_current_view_and_selection(
         viewer.locator(".ml-status").inner_text()
     )
     viewer.close()
+
+
+def test_an_edge_click_describes_its_tensor_with_every_consumer(export: Any) -> None:
+    """``ln`` feeds Relu and Sigmoid: clicking the Relu edge lists both consumers (retest item 14)."""
+    index = export.evaluate(
+        """() => [...document.querySelectorAll('.ml-edge title')]
+             .findIndex(t => t.textContent.split(/\\s/)[0] === 'ln')"""
+    )
+    assert index >= 0
+    point = export.locator(".ml-edge").nth(index).locator(".ml-hit").evaluate(
+        """p => { const q = p.getPointAtLength(p.getTotalLength() / 2).matrixTransform(p.getScreenCTM());
+                  return [q.x, q.y]; }"""
+    )
+    export.mouse.click(point[0], point[1])
+    panel = export.locator(".mls-panel")
+    panel.locator("h3", has_text="1 tensor").wait_for()
+    consumers = panel.locator("table.mls-t .mls-empty").inner_text()
+    assert consumers == "/encoder/layer.0/act/Relu, /encoder/layer.0/act/Sigmoid"
+    assert export.errors == []

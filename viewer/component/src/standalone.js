@@ -97,7 +97,7 @@ function tensorTable(payload, edges, other) {
     const key = `${e[0]}|${e[2]}`;
     if (!rows.has(key)) rows.set(key, { e, peers: [] });
     const peer = payload.nodes[e[other]];
-    if (peer) rows.get(key).peers.push(peer.name || peer.op);
+    if (peer) rows.get(key).peers.push(peer.name || peer.id || peer.op);
   }
   if (!rows.size) return '<div class="mls-empty">none</div>';
   const list = [...rows.values()];
@@ -221,8 +221,19 @@ function groupDetails(payload, groupId) {
     + `<h4>Entering</h4>${tensorTable(payload, ins, 0)}<h4>Leaving</h4>${tensorTable(payload, outs, 1)}`;
 }
 
+/** Every payload edge carrying the same tensors as ``edges`` (same producer and tensor name): a
+ * click on one consumer's edge describes the tensor with all its consumers, as the app does. */
+function sameTensorEdges(payload, edges) {
+  const keys = new Set(edges.map((i) => payload.edges[i]).filter((e) => e && e[2]).map((e) => `${e[0]}|${e[2]}`));
+  const all = new Set(edges);
+  payload.edges.forEach((e, k) => { if (e[2] && keys.has(`${e[0]}|${e[2]}`)) all.add(k); });
+  return [...all].sort((a, b) => a - b);
+}
+
 function edgeDetails(payload, edges) {
-  return `<h3>${edges.length} tensor${edges.length > 1 ? "s" : ""}</h3>${tensorTable(payload, edges, 1)}`;
+  const table = tensorTable(payload, sameTensorEdges(payload, edges), 1);
+  const count = new Set(edges.map((i) => payload.edges[i]).filter(Boolean).map((e) => `${e[0]}|${e[2]}`)).size;
+  return `<h3>${count} tensor${count > 1 ? "s" : ""}</h3>${table}`;
 }
 
 function systemTheme() {
