@@ -352,7 +352,9 @@ def bench_model(
 ) -> BenchResult:
     """Warm-up runs, then ``iterations`` timed runs (or as many as fit in ``time_budget_s`` when
     iterations is 0). Latencies are measured inside the worker around the backend call only.
-    ``progress(fraction)`` (0..1, e.g. a progress bar) makes the worker report in ~20 chunks."""
+    ``progress(fraction)`` (0..1, e.g. a progress bar) makes the worker report in ~20 chunks.
+    ``timeout_s`` limits each request to the worker (plus the time budget); None: from the
+    iteration count."""
     if iterations < 0 or warmup < 0 or (iterations == 0 and time_budget_s <= 0):
         raise InputSpecError(
             "iterations and warm-up must be >= 0, with iterations or a time budget", "e.g. --iterations 100"
@@ -360,7 +362,7 @@ def bench_model(
     check_seed(seed)
     prepared = prepare(path, spec, inputs, device, pool, signature, threads)
     limit = (
-        timeout_s
+        timeout_s + time_budget_s
         if timeout_s is not None
         else RUN_TIMEOUT_S + time_budget_s + 60.0 * (1 + (iterations + warmup) // 50)
     )
@@ -433,7 +435,7 @@ def model_shapes(
     check_seed(seed)
     prepared = prepare(path, spec, inputs, device, pool, signature)
     message = ("shapes", prepared.specs, prepared.provided, seed)
-    result: ShapesResult = _request(prepared, message, timeout_s, "propagating shapes in", pool)
+    result: ShapesResult = _request(prepared, message, timeout_s, "propagating shapes", pool)
     failed = result.failed
     if failed is not None and failed.source and "@" in failed.node:  # not a converter node id
         graph = model_graph(path)

@@ -23,7 +23,7 @@ from runtime.engine import bench_model, model_shapes, profile_model, propose_for
 from runtime.results import RunResult
 from runtime.spec_file import dumps_spec, load_spec_file, loads_spec
 from runtime.specs import InputSpec, InputSpecs, ModelInput
-from runtime.worker import WorkerPool
+from runtime.worker import RUN_TIMEOUT_S, WorkerPool, WorkerStoppedError
 from viewer import run_panel
 from viewer.app_state import model_path, select_node
 from viewer.model_view import OpenModel
@@ -67,6 +67,7 @@ def run_page() -> None:
         f"{base['info']['format']} · inputs {base['origin']} · "
         f"outputs: {', '.join(base['info']['output_names'])}"
     )
+    controls = st.container(key="run_controls")  # above the inputs: Run is visible without scrolling
     _spec_file_tools(base)
     specs, provided, errors, slots = _input_rows(base)
     model_inputs: list[ModelInput] = base["inputs"]
@@ -78,7 +79,8 @@ def run_page() -> None:
     if overall:
         st.error(overall, icon=":material/error:")
     ready = not errors and not overall
-    _run_controls(model, path, specs, provided, ready)
+    with controls:
+        _run_controls(model, path, specs, provided, ready)
     _show_result(model, _fingerprint(specs, provided))
     _benchmark(model, path, specs, provided, ready)
 
@@ -369,21 +371,40 @@ def _run_controls(
     model: OpenModel, path: Path, specs: InputSpecs, provided: dict[str, Any], ready: bool
 ) -> None:
     devices = _devices()
-    cols = st.columns([2, 1, 1, 1, 1], vertical_alignment="bottom")
+    cols = st.columns([2, 0.8, 0.9, 1, 1, 1], vertical_alignment="bottom")
     names = [name for name, _ in devices]
     labels = dict(devices)
     device = cols[0].selectbox("Device", names, format_func=labels.__getitem__, key="run_device")
     seed = int(cols[1].number_input("Seed", min_value=0, value=0, step=1, key="run_seed"))
-    request = {"path": path, "specs": specs, "provided": provided, "device": device, "seed": seed}
+    timeout = float(
+        cols[2].number_input(
+            run_panel.TIMEOUT_LABEL,
+            min_value=1.0,
+            max_value=3600.0,
+            value=RUN_TIMEOUT_S,
+            step=10.0,
+            key="run_timeout",
+            help="a run, shape check, profile or benchmark step that takes longer is stopped "
+            "(its worker is restarted on the next run)",
+        )
+    )
+    request = {
+        "path": path,
+        "specs": specs,
+        "provided": provided,
+        "device": device,
+        "seed": seed,
+        "timeout_s": timeout,
+    }
     st.session_state.run_request_fp = _fingerprint(specs, provided)
-    if cols[2].button("Run", type="primary", disabled=not ready, key="run_button", width="stretch"):
+    if cols[3].button("Run", type="primary", disabled=not ready, key="run_button", width="stretch"):
         _do_run(model, request)
-    if cols[3].button("Check shapes", disabled=not ready, key="shapes_button", width="stretch"):
+    if cols[4].button("Check shapes", disabled=not ready, key="shapes_button", width="stretch"):
         _do_shapes(model, request)
-    if cols[4].button("Profile nodes", disabled=not ready, key="profile_button", width="stretch"):
+    if cols[5].button("Profile nodes", disabled=not ready, key="profile_button", width="stretch"):
         _do_profile(model, request)
     if not ready:
-        st.caption("Fix the inputs marked above to run.")
+        st.caption("Fix the inputs marked below to run.")
 
 
 def _fingerprint(specs: InputSpecs, provided: dict[str, Any]) -> str:
@@ -400,6 +421,7 @@ def _engine_args(request: dict[str, Any]) -> dict[str, Any]:
         "seed": request["seed"],
         "pool": worker_pool(),
         "signature": st.session_state.get("signature"),
+        "timeout_s": request["timeout_s"],
     }
 
 
@@ -408,12 +430,14 @@ def _do_run(model: OpenModel, request: dict[str, Any]) -> None:
     st.session_state.result_fp = st.session_state.run_request_fp
     start = time.perf_counter()
     try:
-        with st.spinner("Running…"):
+        with st.spinner("Running…", show_time=True):
             result = run_model(request["path"], want_arrays=True, **_engine_args(request))
     except ModelLensError as err:
         st.session_state.run_error = run_panel.one_line(err)
         st.session_state.pop("run_result", None)
-        _do_shapes(model, request)  # name the node where it fails
+        if not isinstance(err, (WorkerStoppedError, InputSpecError)):
+            # name the node where it fails; after a timeout or crash the model is not run again
+            _do_shapes(model, request, quiet=True)
         return
     wall = time.perf_counter() - start
     times = st.session_state.setdefault("run_walls", {}).setdefault(f"{model.key}|{request['device']}", [])
@@ -430,7 +454,7 @@ def _do_run(model: OpenModel, request: dict[str, Any]) -> None:
 def _do_shapes(model: OpenModel, request: dict[str, Any], quiet: bool = False) -> None:
     st.session_state.result_fp = st.session_state.run_request_fp
     try:
-        with st.spinner("Propagating shapes…"):
+        with st.spinner("Propagating shapes…", show_time=True):
             result = model_shapes(request["path"], **_engine_args(request))
     except ModelLensError as err:
         if not quiet:
@@ -452,7 +476,7 @@ def _do_shapes(model: OpenModel, request: dict[str, Any], quiet: bool = False) -
 def _do_profile(model: OpenModel, request: dict[str, Any]) -> None:
     st.session_state.result_fp = st.session_state.run_request_fp
     try:
-        with st.spinner("Profiling one run…"):
+        with st.spinner("Profiling one run…", show_time=True):
             timings = profile_model(request["path"], **_engine_args(request))
     except ModelLensError as err:
         st.session_state.run_error = run_panel.one_line(err)
@@ -650,6 +674,7 @@ def _benchmark(
                 pool=worker_pool(),
                 signature=st.session_state.get("signature"),
                 threads=threads,
+                timeout_s=float(st.session_state.get("run_timeout") or RUN_TIMEOUT_S),
                 progress=lambda done: _advance(bar, done),
             )
             st.session_state.bench_result = {"model_key": model.key, "result": result}

@@ -42,6 +42,7 @@ SOURCES = {
     "image": "image upload",
 }
 PREVIEW_ROWS = 200
+TIMEOUT_LABEL = "Timeout (s)"
 HEATMAP_CELLS = 4096
 _NAME = re.compile(r"^[A-Za-z_][\w.]*$")
 
@@ -185,6 +186,11 @@ def row_errors(
 
 
 def one_line(err: ModelLensError) -> str:
+    """``message — fix`` for the page; a timed-out worker's fix names the page's Timeout field."""
+    from runtime.worker import WorkerStoppedError
+
+    if isinstance(err, WorkerStoppedError):
+        err = err.naming(f"{TIMEOUT_LABEL} in the run settings, now {err.timeout_s:g} s")
     return f"{err.message} — {err.fix}" if err.fix else err.message
 
 

@@ -1,0 +1,108 @@
+"""AppTest for the Run page findings of a new user's test (issue 7): one timeout per action with a
+Timeout field, validation before running (values, JSON sizes, .npz keys, spec names), fix texts that
+name the page's own controls, dims kept from the model, .pt2 dims labelled by role, previews."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+TIMEOUT = 180
+
+
+def _path_script(model: str) -> None:
+    """The Run page for a model given on the command line (``modellens MODEL``)."""
+    from viewer import app_state, run_page
+
+    app_state.init_session_state(model)
+    run_page.run_page()
+
+
+def _open(path: Path) -> AppTest:
+    app = AppTest.from_function(_path_script, default_timeout=TIMEOUT, args=(str(path),))
+    return app.run()
+
+
+def _sample(name: str) -> AppTest:
+    from viewer import app_state
+
+    return _open(app_state.sample_models_dir() / name)
+
+
+def _texts(app: AppTest) -> str:
+    parts = [*app.markdown, *app.caption, *app.error, *app.success, *app.warning, *app.info]
+    return "\n".join(str(e.value) for e in parts).replace("\\", "")
+
+
+def _errors(app: AppTest) -> list[str]:
+    return [str(e.value).replace("\\", "") for e in app.error]
+
+
+def test_a_timed_out_run_is_not_run_again_for_shapes(tmp_path: Path, monkeypatch: Any) -> None:
+    from runtime import engine
+    from tests.runtime_models import build_endless_loop
+    from viewer import run_page
+
+    calls: list[str] = []
+    real = engine.model_shapes
+    monkeypatch.setattr(run_page, "model_shapes", lambda *a, **k: calls.append("shapes") or real(*a, **k))
+    app = _open(build_endless_loop(tmp_path))
+    app.number_input(key="run_timeout").set_value(2.0).run()
+    app.button(key="run_button").click().run()
+    assert not app.exception
+    assert calls == []  # one timeout per click: the model is not run a second time for shapes
+    errors = _errors(app)
+    assert len(errors) == 1, errors
+    assert "did not finish running within 2 s" in errors[0]
+    assert "raise the timeout (Timeout (s) in the run settings, now 2 s)" in errors[0]
+    assert "--" not in errors[0]
+
+
+def test_the_timeout_field_reaches_every_engine_call(monkeypatch: Any) -> None:
+    from viewer import run_page
+
+    seen: dict[str, Any] = {}
+
+    def fake(name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            seen[name] = kwargs.get("timeout_s")
+            raise run_page.ModelLensError("stop here")
+
+        return call
+
+    for name in ("run_model", "model_shapes", "profile_model", "bench_model"):
+        monkeypatch.setattr(run_page, name, fake(name))
+    app = _sample("cnn_branches.onnx")
+    app.number_input(key="run_timeout").set_value(7.0).run()
+    for button in ("run_button", "shapes_button", "profile_button", "bench_button"):
+        app.button(key=button).click().run()
+    assert seen == {"run_model": 7.0, "model_shapes": 7.0, "profile_model": 7.0, "bench_model": 7.0}
+
+
+def test_cli_and_api_name_their_own_timeout_control(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import modellens
+    from converters.errors import ModelRunError
+    from tests.runtime_models import build_endless_loop
+
+    path = build_endless_loop(tmp_path)
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "modellens", "run", str(path), "--timeout", "2"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "did not finish running within 2 s" in done.stderr
+    assert "raise the timeout (--timeout, now 2 s)" in done.stderr
+    with pytest.raises(ModelRunError, match=r"raise the timeout \(timeout_s=\)"):
+        modellens.run(path, timeout_s=2)
