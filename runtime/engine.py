@@ -19,6 +19,7 @@ runs), ModelLoadError, ModelRunError (the model failed, crashed or timed out).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -27,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 from converters.errors import InputSpecError, ModelLensError
 from runtime.data import check_provided, load_arrays
-from runtime.propose import propose_specs
+from runtime.propose import index_limits, propose_specs
 from runtime.results import BenchResult, NodeTiming, RunResult, ShapesResult
 from runtime.spec_file import dumps_spec, load_spec_file, loads_spec
-from runtime.specs import InputSpec, InputSpecs, ModelInput, validate_specs
+from runtime.specs import InputSpec, InputSpecs, ModelInput, check_index_values, validate_specs
 from runtime.worker import RUN_TIMEOUT_S, Worker, WorkerPool, check_memory, default_pool
 
 if TYPE_CHECKING:
@@ -61,7 +62,18 @@ class Prepared:
 
 
 def model_graph(path: str | Path) -> ModelGraph | None:
-    """The converted graph, or None when no converter reads this format (proposals degrade)."""
+    """The converted graph, or None when no converter reads this format (proposals degrade).
+    The last few are kept by path and modification time (read-only: a graph is never changed)."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return _model_graph(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _model_graph(path: str, mtime_ns: int, size: int) -> ModelGraph | None:
     from converters import load_model
 
     try:
@@ -139,9 +151,33 @@ def prepare(
     specs = InputSpecs(tuple(s for s in specs if s.name not in provided))
     given = tuple(InputSpec(name, str(a.dtype), tuple(a.shape)) for name, a in provided.items())
     validate_specs(InputSpecs(specs.inputs + given), model_inputs, provided=list(provided))
+    check_values(path, specs, provided, model_inputs)
     needed = specs.nbytes + sum(int(a.nbytes) for a in provided.values())
     check_memory(needed, "the inputs")
     return Prepared(worker, specs, provided, reused)
+
+
+def check_values(
+    path: Path,
+    specs: InputSpecs,
+    provided: Mapping[str, Any],
+    model_inputs: list[ModelInput],
+    graph: ModelGraph | None = None,
+) -> None:
+    """Integer inputs that index an embedding/Gather table stay below its rows (the range the
+    proposal shows): InputSpecError naming the table, for generated and provided values alike.
+    Reads the graph (``graph``, else the file's, cached) only when the model has integer inputs."""
+    if not any((m.dtype or "").startswith(("int", "uint")) for m in model_inputs):
+        return
+    graph = graph if graph is not None else model_graph(path)
+    if graph is None:
+        return
+    for name, (rows, table) in index_limits(model_inputs, graph).items():
+        spec = specs.get(name)
+        if name in provided:
+            check_index_values(InputSpec(name, "int64", ()), rows, table, provided[name])
+        elif spec is not None:
+            check_index_values(spec, rows, table)
 
 
 def check_signature(worker: Worker, signature: str | None) -> None:

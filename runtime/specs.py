@@ -271,6 +271,51 @@ def check_range(low: float, high: float, where: str) -> None:
 # --- validation -------------------------------------------------------------------------------
 
 
+def check_index_values(spec: InputSpec, rows: int, table: str, array: Any = None) -> None:
+    """An integer input that indexes a table of ``rows`` rows (node ``table``, an embedding or
+    Gather) must hold values in 0..rows-1 (a Gather also takes -rows..-1): InputSpecError naming the
+    range's origin, for a generated range or constant, typed JSON values or an uploaded ``array``."""
+    bounds = _value_bounds(spec, array)
+    if bounds is None:
+        return
+    low, high, (low_what, high_what, fix) = bounds
+    origin = f"0–{rows - 1}, the vocabulary size of {table} ({rows} rows)"
+    if high > rows - 1:
+        raise InputSpecError(
+            f"{spec.name}: {high_what} {_num(high)} is outside {origin}", fix.format(f"{rows - 1} or below")
+        )
+    if low < -rows:
+        raise InputSpecError(
+            f"{spec.name}: {low_what} {_num(low)} is outside {origin}", fix.format("0 or above")
+        )
+
+
+def _value_bounds(spec: InputSpec, array: Any) -> tuple[float, float, tuple[str, str, str]] | None:
+    """(lowest, highest value the input will hold, (what to call each, fix template)), or None
+    when the values are not known before running (random normal, an image)."""
+    import numpy as np
+
+    data = spec.data
+    if array is None and data.kind == "uniform":
+        return data.low, data.high, ("min", "max", "set max to {}")
+    if array is None and data.kind == "constant":
+        return data.value, data.value, ("the constant", "the constant", "set the constant to {}")
+    if array is None and data.kind == "values" and data.values is not None:
+        try:
+            array = np.asarray(data.values, dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+        words = ("the smallest typed value", "the largest typed value", "type values of {}")
+    else:
+        words = ("the array's smallest value", "the array's largest value", "use values of {}")
+    if array is None:
+        return None
+    values = np.asarray(array)
+    if values.size == 0 or values.dtype.kind not in "biuf":
+        return None
+    return float(values.min()), float(values.max()), words
+
+
 def check_consistent(specs: InputSpecs) -> None:
     """Named dims shared by several inputs must agree: ``seq is 128 in a but 64 in b``."""
     seen: dict[str, tuple[int, str]] = {}

@@ -106,3 +106,35 @@ def test_cli_and_api_name_their_own_timeout_control(tmp_path: Path) -> None:
     assert "raise the timeout (--timeout, now 2 s)" in done.stderr
     with pytest.raises(ModelRunError, match=r"raise the timeout \(timeout_s=\)"):
         modellens.run(path, timeout_s=2)
+
+
+@pytest.mark.parametrize(
+    ("data", "inputs", "needle"),
+    [
+        ({"random": {"uniform": {"min": 0, "max": 5000}}}, None, "input_ids: max 5000 is outside 0–999"),
+        ({"constant": 1000}, None, "input_ids: the constant 1000 is outside 0–999"),
+        (None, "array", "input_ids: the array's largest value 1200 is outside 0–999"),
+    ],
+)
+def test_engine_refuses_ids_past_the_vocabulary(data: Any, inputs: Any, needle: str) -> None:
+    """The same check for the CLI and the Python API, for generated and given values."""
+    import numpy as np
+
+    from converters.errors import InputSpecError
+    from runtime.engine import run_model
+    from viewer import app_state
+
+    path = app_state.sample_models_dir() / "transformer_block.onnx"
+    entry: dict[str, Any] = {"input_name": "input_ids", "shape": "1x16xsi64"}
+    if data is not None:
+        entry["data"] = data
+    spec = {"inputs": [entry, {"input_name": "attention_mask", "shape": "1x16xsi64"}]}
+    given = {"input_ids": np.full((1, 16), 1200, np.int64)} if inputs else None
+    if given:
+        spec["inputs"] = spec["inputs"][1:]
+    with pytest.raises(InputSpecError) as caught:
+        run_model(path, given, spec)
+    assert needle in caught.value.message
+    assert "vocabulary size of node_embedding (1000 rows)" in caught.value.message
+    ok = run_model(path, {"input_ids": np.full((1, 16), 999, np.int64)}, {"inputs": spec["inputs"][-1:]})
+    assert ok.outputs

@@ -20,6 +20,7 @@ import streamlit as st
 
 from converters.errors import InputSpecError, ModelLensError
 from runtime.engine import bench_model, model_shapes, profile_model, propose_for, run_model
+from runtime.propose import index_limits
 from runtime.results import RunResult
 from runtime.spec_file import dumps_spec, load_spec_file, loads_spec
 from runtime.specs import InputSpec, InputSpecs, ModelInput
@@ -72,7 +73,7 @@ def run_page() -> None:
     specs, provided, errors, slots = _input_rows(base)
     model_inputs: list[ModelInput] = base["inputs"]
     checked, overall = run_panel.row_errors(_with_arrays(specs, provided), model_inputs, provided)
-    errors = {**checked, **errors}
+    errors = {**run_panel.value_errors(specs, provided, base["limits"]), **checked, **errors}
     for name, message in errors.items():
         if name in slots:
             slots[name].error(message, icon=":material/error:")
@@ -119,6 +120,7 @@ def _base(model: OpenModel, path: Path) -> dict[str, Any] | None:
         "inputs": info["inputs"],
         "specs": specs,
         "origin": origin,
+        "limits": index_limits(info["inputs"], model.graph),
         "version": version,
         "open_s": time.perf_counter() - start,  # worker start + model load (or reuse) + proposal
     }

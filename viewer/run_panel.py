@@ -22,7 +22,7 @@ import pandas as pd
 from converters.errors import InputSpecError, ModelLensError
 from converters.schema import ModelGraph
 from runtime.results import BenchResult, NodeTiming, ShapesResult
-from runtime.specs import DataSource, InputSpec, InputSpecs, ModelInput, validate_specs
+from runtime.specs import DataSource, InputSpec, InputSpecs, ModelInput, check_index_values, validate_specs
 
 if TYPE_CHECKING:
     import numpy as np
@@ -183,6 +183,23 @@ def row_errors(
         except ModelLensError as err:
             overall = one_line(err)
     return errors, overall
+
+
+def value_errors(
+    specs: InputSpecs, provided: Mapping[str, Any], limits: Mapping[str, tuple[int, str]]
+) -> dict[str, str]:
+    """Per integer input that indexes a table (``limits``: name → (rows, node), from
+    ``runtime.propose.index_limits``), the message when its values leave the table's range."""
+    errors: dict[str, str] = {}
+    for name, (rows, table) in limits.items():
+        spec = specs.get(name)
+        if spec is None:
+            continue
+        try:
+            check_index_values(spec, rows, table, provided.get(name))
+        except ModelLensError as err:
+            errors[name] = one_line(err)
+    return errors
 
 
 def one_line(err: ModelLensError) -> str:
@@ -368,7 +385,7 @@ def shape_overlay(graph: ModelGraph, result: ShapesResult) -> dict[str, Any]:
         "nodes": nodes,
         "failed": failed_id,
         "method": result.method,
-        "message": failed.one_line() if failed is not None else "",
+        "message": failed.where() if failed is not None else "",
     }
 
 
