@@ -138,3 +138,46 @@ def test_engine_refuses_ids_past_the_vocabulary(data: Any, inputs: Any, needle: 
     assert "vocabulary size of node_embedding (1000 rows)" in caught.value.message
     ok = run_model(path, {"input_ids": np.full((1, 16), 999, np.int64)}, {"inputs": spec["inputs"][-1:]})
     assert ok.outputs
+
+
+def _framework_errors() -> list[tuple[str, str]]:
+    """(what failed, the framework's own message) for values, memory and shape failures."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+    from onnx import TensorProto, helper, numpy_helper
+
+    found: list[tuple[str, str]] = []
+    attempts = [
+        ("values", lambda: torch.nn.functional.embedding(torch.tensor([5]), torch.zeros(3, 2))),
+        ("memory", lambda: torch.empty(200000, 200000)),
+        ("shapes", lambda: torch.zeros(2, 3) @ torch.zeros(4, 5)),
+    ]
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "ids"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(np.zeros((3, 2), np.float32), "table")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    session = ort.InferenceSession(model.SerializeToString())
+    attempts.append(("values", lambda: session.run(None, {"ids": np.array([0, 7], np.int64)})))
+    for kind, attempt in attempts:
+        try:
+            attempt()
+        except Exception as err:  # noqa: BLE001 - any framework error is the sample
+            found.append((kind, str(err)))
+    return found
+
+
+def test_a_failing_model_gets_the_fix_of_its_kind() -> None:
+    from runtime.fixes import MEMORY_FIX, SHAPES_FIX, VALUES_FIX, failure_fix
+
+    fixes = {"values": VALUES_FIX, "memory": MEMORY_FIX, "shapes": SHAPES_FIX}
+    errors = _framework_errors()
+    assert [kind for kind, _ in errors] == ["values", "memory", "shapes", "values"]
+    for kind, message in errors:
+        assert failure_fix(message) == fixes[kind], message
+        assert "modellens" not in failure_fix(message) and "--" not in failure_fix(message)
