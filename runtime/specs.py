@@ -346,9 +346,11 @@ def validate_specs(
     known = {m.name: m for m in model_inputs}
     unknown = [name for name in specs.names() if name not in known]
     if unknown:
+        missing = [m.name for m in model_inputs if m.name not in specs.names() and not m.optional]
         raise InputSpecError(
-            f"the spec names {', '.join(unknown)}, which the model does not take",
-            f"the model's inputs are: {', '.join(known)}",
+            f"the spec names {', '.join(unknown)}, which the model does not take "
+            f"(its inputs: {', '.join(known)})",
+            rename_fix(unknown, missing),
         )
     arrays = set(provided)
     for spec in specs:
@@ -360,8 +362,35 @@ def validate_specs(
         raise InputSpecError(
             f"the spec omits {'an input' if len(missing) == 1 else 'inputs'} the model needs: "
             f"{', '.join(missing)}",
-            "add an entry for each (or pass their arrays with --inputs)",
+            "add an entry for each, or give their arrays",
         )
+
+
+def rename_pairs(unknown: Sequence[str], missing: Sequence[str]) -> dict[str, str]:
+    """Each unknown entry name → the missing input it most resembles (``input_idz`` →
+    ``input_ids``), while missing inputs are left; entries past them map to nothing."""
+    import difflib
+
+    left = list(missing)
+    pairs: dict[str, str] = {}
+    for name in unknown:
+        close = difflib.get_close_matches(name, left, n=1, cutoff=0.0) if left else []
+        if close:
+            left.remove(close[0])
+            pairs[name] = close[0]
+    return pairs
+
+
+def rename_fix(unknown: Sequence[str], missing: Sequence[str]) -> str:
+    """How to fix entries whose names the model lacks: rename each to the missing input it most
+    resembles, else remove it."""
+    pairs = rename_pairs(unknown, missing)
+    return "; ".join(
+        f"rename {name} to {pairs[name]}, the input the spec now misses"
+        if name in pairs
+        else f"remove the entry {name}"
+        for name in unknown
+    )
 
 
 def _validate_one(spec: InputSpec, model: ModelInput, allow_empty: bool = False) -> None:

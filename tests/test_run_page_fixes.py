@@ -181,3 +181,149 @@ def test_a_failing_model_gets_the_fix_of_its_kind() -> None:
     for kind, message in errors:
         assert failure_fix(message) == fixes[kind], message
         assert "modellens" not in failure_fix(message) and "--" not in failure_fix(message)
+
+
+def _npz(**arrays: Any) -> bytes:
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def test_typed_json_values_of_the_wrong_size_are_caught_while_typing() -> None:
+    app = _sample("cnn_branches.onnx")
+    app.selectbox(key="run1_0_source").set_value("values").run()
+    app.text_area(key="run1_0_json").set_value("[1, 2, 3]").run()
+    assert not app.exception
+    assert _errors(app) == [
+        "image: typed values holds shape 3, the spec says 1x3x32x32 — make the shapes agree"
+    ]
+    assert app.button(key="run_button").disabled
+
+
+def test_an_npz_without_the_input_name_is_not_used_silently() -> None:
+    import numpy as np
+
+    image = np.zeros((1, 3, 32, 32), np.float32)
+    app = _sample("cnn_branches.onnx")
+    app.selectbox(key="run1_0_source").set_value("file").run()
+    app.file_uploader(key="run1_0_npy").upload("two.npz", _npz(foo=image, bar=image)).run()
+    assert not app.exception
+    assert _errors(app) == [
+        "image: two.npz has no array named image (it holds foo, bar) — pick the array for image in the "
+        "array box, or save it under the key image"
+    ]
+    assert app.button(key="run_button").disabled
+    app.selectbox(key="run1_0_npz_key").set_value("bar").run()
+    assert not _errors(app) and not app.button(key="run_button").disabled
+
+    one = _sample("cnn_branches.onnx")
+    one.selectbox(key="run1_0_source").set_value("file").run()
+    one.file_uploader(key="run1_0_npy").upload("one.npz", _npz(pixels=image)).run()
+    assert not _errors(one) and not one.button(key="run_button").disabled
+    assert "image is not in one.npz: using its only array, pixels" in _texts(one)
+
+
+def _upload_spec(app: AppTest, name: str, text: str) -> AppTest:
+    return app.file_uploader(key="spec_upload").upload(name, text.encode(), "application/x-yaml").run()
+
+
+UNKNOWN = """inputs:
+  - input_name: input_idz
+    shape: 1x8xsi64
+    data: {constant: 1}
+  - input_name: attention_mask
+    shape: 1x8xsi64
+    data: {constant: 1}
+"""
+
+
+def test_a_spec_entry_with_an_unknown_name_can_be_used_for_the_missing_input() -> None:
+    app = _upload_spec(_sample("transformer_block.onnx"), "unknown.yaml", UNKNOWN)
+    assert not app.exception
+    assert _errors(app) == [
+        "input_idz: the model has no input by this name (its inputs: input_ids, attention_mask) — "
+        "input_ids has no row: pick input_ids in this row's input box"
+    ]
+    box = app.selectbox(key="run2_0_rename")
+    assert box.options == ["input_idz (not an input: unused)", "input_ids"]
+    box.set_value("input_ids").run()
+    assert not app.exception and not _errors(app)
+    assert not app.button(key="run_button").disabled
+
+
+def test_engine_names_the_rename_for_an_unknown_entry() -> None:
+    from converters.errors import InputSpecError
+    from runtime.engine import run_model
+    from viewer import app_state
+
+    with pytest.raises(InputSpecError) as caught:
+        run_model(app_state.sample_models_dir() / "transformer_block.onnx", spec=_spec_file(UNKNOWN))
+    assert caught.value.message == (
+        "the spec names input_idz, which the model does not take (its inputs: input_ids, attention_mask)"
+    )
+    assert caught.value.fix == "rename input_idz to input_ids, the input the spec now misses"
+
+
+def _spec_file(text: str) -> Any:
+    from runtime.spec_file import loads_spec
+
+    return loads_spec(text, name="spec.yaml")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "kind", "needle"),
+    [
+        (
+            "missing.yaml",
+            "inputs:\n  - input_name: input_ids\n    shape: 1x8xsi64\n    data: {constant: 1}\n",
+            "info",
+            "missing.yaml has no entry for attention_mask: its row is the proposed one",
+        ),
+        ("malformed.yaml", "inputs:\n  - input_name: [\n", "error", "write it as `inputs:`"),
+    ],
+)
+def test_spec_file_messages_name_no_cli_flag_or_source_file(
+    name: str, text: str, kind: str, needle: str
+) -> None:
+    app = _upload_spec(_sample("transformer_block.onnx"), name, text)
+    assert not app.exception
+    shown = [str(e.value) for e in getattr(app, kind)]
+    assert any(needle in line for line in shown), shown
+    everything = _texts(app)
+    for forbidden in ("--inputs", "--input-spec", "modellens shapes", "spec_file.py"):
+        assert forbidden not in everything
+    if kind == "info":
+        assert not _errors(app) and not app.button(key="run_button").disabled
+
+
+def test_a_max_yaml_without_dim_names_keeps_the_models_dimensions() -> None:
+    text = (
+        "inputs:\n  - input_name: input_ids\n    shape: 2x8xsi64\n    compile_shape: ?x8xsi64\n"
+        "    data: {random: {uniform: {min: 0, max: 999}}}\n"
+        "  - input_name: attention_mask\n    shape: 2x8xsi64\n    data: {constant: 1}\n"
+    )
+    app = _upload_spec(_sample("transformer_block.onnx"), "max.yaml", text)
+    assert not app.exception and not _errors(app)
+    assert app.number_input(key="run2_dim_batch").value == 2
+    assert app.number_input(key="run2_dim_seq").value == 8
+    assert app.text_input(key="run2_0_shape").value == "batch, seq"
+    app.number_input(key="run2_dim_batch").set_value(3).run()
+    app.button(key="run_button").click().run()
+    assert not app.exception and not _errors(app)
+    shapes = {o.name: o.shape for o in app.session_state.run_result["result"].outputs}
+    assert shapes["last_hidden_state"][:2] == (3, 8)
+
+
+def test_loaded_dims_that_disagree_stay_fixed() -> None:
+    from runtime.specs import InputSpec, InputSpecs, ModelInput
+    from viewer.run_panel import adopt_model_dims
+
+    model = [ModelInput("a", "int64", ("batch", "seq")), ModelInput("b", "int64", ("batch", "seq"))]
+    loaded = InputSpecs((InputSpec("a", "int64", (2, 8)), InputSpec("b", "int64", (2, 9))))
+    adopted = adopt_model_dims(loaded, model)
+    assert [s.dim_names for s in adopted] == [("batch", None), ("batch", None)]
+    assert adopted.dims() == {"batch": 2}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,7 @@ def _base(model: OpenModel, path: Path) -> dict[str, Any] | None:
     sidecar = run_panel.sidecar_spec(path)
     if sidecar is not None:
         try:
-            specs = load_spec_file(sidecar)
+            specs = run_panel.adopt_model_dims(load_spec_file(sidecar), info["inputs"])
             origin = f"from {sidecar.name}"
         except ModelLensError as err:
             st.warning(f"{sidecar.name}: {run_panel.one_line(err)}", icon=":material/warning:")
@@ -119,13 +120,22 @@ def _base(model: OpenModel, path: Path) -> dict[str, Any] | None:
         "info": info,
         "inputs": info["inputs"],
         "specs": specs,
+        "proposed": specs,
         "origin": origin,
         "limits": index_limits(info["inputs"], model.graph),
         "version": version,
         "open_s": time.perf_counter() - start,  # worker start + model load (or reuse) + proposal
     }
     st.session_state.run_base = base
-    for stale in ("run_result", "run_overlay", "bench_result", "run_error", "run_timings"):
+    for stale in (
+        "run_result",
+        "run_overlay",
+        "bench_result",
+        "run_error",
+        "run_timings",
+        "spec_error",
+        "spec_note",
+    ):
         st.session_state.pop(stale, None)
     return dict(base)
 
@@ -141,6 +151,11 @@ def _load_spec_upload() -> None:
         st.session_state.spec_error = run_panel.one_line(err)
         return
     st.session_state.spec_error = None
+    specs = run_panel.adopt_model_dims(specs, base["inputs"])
+    specs, note = run_panel.fill_missing(
+        specs, base["inputs"], base.get("proposed", base["specs"]), upload.name
+    )
+    st.session_state.spec_note = note
     version = int(st.session_state.get("run_version", 0)) + 1
     st.session_state.run_version = version
     st.session_state.run_base = {**base, "specs": specs, "origin": f"from {upload.name}", "version": version}
@@ -153,6 +168,8 @@ def _spec_file_tools(base: dict[str, Any]) -> None:
         )
         if st.session_state.get("spec_error"):
             st.error(st.session_state.spec_error, icon=":material/error:")
+        elif st.session_state.get("spec_note"):
+            st.info(st.session_state.spec_note, icon=":material/info:")
         st.caption("The download button below the inputs saves what is typed above as a schema file.")
 
 
@@ -171,8 +188,11 @@ def _input_rows(base: dict[str, Any]) -> tuple[InputSpecs, dict[str, Any], dict[
     slots: dict[str, Any] = {}
     provided: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    unused = [m.name for m in base["inputs"] if m.name not in specs.names() and not m.optional]
     for index, spec in enumerate(specs):
         with st.container(border=True, key=_wkey(base, "row", index)):
+            if spec.name not in declared and unused:
+                spec = _rename_row(base, index, spec, unused)
             row, array, error = _input_row(base, index, spec, dims, declared.get(spec.name))
             rows.append(row)
             if array is not None:
@@ -190,6 +210,22 @@ def _input_rows(base: dict[str, Any]) -> tuple[InputSpecs, dict[str, Any], dict[
         on_click="ignore",
     )
     return current, provided, errors, slots
+
+
+def _rename_row(base: dict[str, Any], index: int, spec: InputSpec, unused: list[str]) -> InputSpec:
+    """A row whose name the model lacks (a typo in a loaded schema file) can be used for one of
+    the inputs no row names; the closest name is offered first."""
+    from runtime.specs import rename_pairs
+
+    closest = rename_pairs([spec.name], unused).get(spec.name)
+    options = [spec.name, *sorted(unused, key=lambda n: n != closest)]
+    choice = st.selectbox(
+        f"{spec.name} is not an input of this model: use this row for",
+        options,
+        format_func=lambda n: f"{n} (not an input: unused)" if n == spec.name else n,
+        key=_wkey(base, index, "rename"),
+    )
+    return spec if choice == spec.name else replace(spec, name=str(choice))
 
 
 def _dim_inputs(base: dict[str, Any], specs: InputSpecs, declared: dict[str, ModelInput]) -> dict[str, int]:
@@ -306,6 +342,8 @@ def _data_fields(base: dict[str, Any], index: int, spec: InputSpec, kind: str) -
         elif kind == "image":
             array, fields = _image_upload(base, index, spec, cols)
         source = run_panel.data_source(kind, fields, data.origin if kind == "uniform" else "")
+        if kind == "values":
+            run_panel.check_typed_values(replace(spec, data=source))
     except ModelLensError as err:
         return None, None, run_panel.one_line(err)
     if kind in ("file", "image") and array is None:
@@ -319,12 +357,23 @@ def _array_upload(base: dict[str, Any], index: int, spec: InputSpec, cols: Any) 
         return None, {}
     arrays = run_panel.load_uploaded_arrays(upload.name, upload.getvalue())
     keys = list(arrays)
-    default = keys.index(spec.name) if spec.name in keys else 0
+    default, note = run_panel.npz_key_for(spec.name, upload.name, keys)
     key = (
-        cols[1].selectbox("array", keys, index=default, key=_wkey(base, index, "npz_key"))
+        cols[1].selectbox(
+            "array",
+            keys,
+            index=None if default is None else keys.index(default),
+            key=_wkey(base, index, "npz_key"),
+        )
         if len(keys) > 1
         else keys[0]
     )
+    if key is None:
+        raise InputSpecError(
+            note, f"pick the array for {spec.name} in the array box, or save it under the key {spec.name}"
+        )
+    if note and key == default:
+        cols[2].caption(f":orange[{literal(note)}]")
     return arrays[key], {"path": upload.name, "key": key if len(keys) > 1 else ""}
 
 

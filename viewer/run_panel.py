@@ -22,7 +22,15 @@ import pandas as pd
 from converters.errors import InputSpecError, ModelLensError
 from converters.schema import ModelGraph
 from runtime.results import BenchResult, NodeTiming, ShapesResult
-from runtime.specs import DataSource, InputSpec, InputSpecs, ModelInput, check_index_values, validate_specs
+from runtime.specs import (
+    DataSource,
+    InputSpec,
+    InputSpecs,
+    ModelInput,
+    check_index_values,
+    rename_pairs,
+    validate_specs,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -165,10 +173,12 @@ def row_errors(
     known = {m.name: m for m in model_inputs}
     given = set(provided)
     errors: dict[str, str] = {}
+    unknown = [s.name for s in specs if s.name not in known]
+    missing = [m.name for m in model_inputs if m.name not in specs.names() and not m.optional]
     for spec in specs:
         model_input = known.get(spec.name)
         if model_input is None:
-            errors[spec.name] = f"{spec.name}: the model has no such input"
+            errors[spec.name] = unknown_input_message(spec.name, unknown, missing, list(known))
             continue
         try:
             validate_specs(
@@ -183,6 +193,18 @@ def row_errors(
         except ModelLensError as err:
             overall = one_line(err)
     return errors, overall
+
+
+def unknown_input_message(
+    name: str, unknown: Sequence[str], missing: Sequence[str], inputs: Sequence[str]
+) -> str:
+    """A row whose name the model lacks: the model's inputs, and the missing input to use the row
+    for (picked in the row's input box), as ``runtime.specs.rename_fix`` pairs them."""
+    pairs = rename_pairs(unknown, missing)
+    problem = f"{name}: the model has no input by this name (its inputs: {', '.join(inputs)})"
+    if name in pairs:
+        return f"{problem} — {pairs[name]} has no row: pick {pairs[name]} in this row's input box"
+    return f"{problem} — every input has a row: this one is not used; load a schema file without it"
 
 
 def value_errors(
@@ -209,6 +231,61 @@ def one_line(err: ModelLensError) -> str:
     if isinstance(err, WorkerStoppedError):
         err = err.naming(f"{TIMEOUT_LABEL} in the run settings, now {err.timeout_s:g} s")
     return f"{err.message} — {err.fix}" if err.fix else err.message
+
+
+def adopt_model_dims(specs: InputSpecs, model_inputs: Sequence[ModelInput]) -> InputSpecs:
+    """A loaded spec's fixed dims that sit where the model names a dynamic dim (``2x8`` for
+    ``batch × seq``) take the model's names with the loaded values, so the Dimensions panel sets
+    them once again. A name whose loaded values disagree stays fixed (validation reports it)."""
+    known = {m.name: m for m in model_inputs}
+    seen: dict[str, set[int]] = {}
+    for spec in specs:
+        model = known.get(spec.name)
+        if model is None or model.shape is None or len(model.shape) != len(spec.shape):
+            continue
+        for axis, want in enumerate(model.shape):
+            if isinstance(want, str) and want and spec.named(axis) in (None, want):
+                seen.setdefault(want, set()).add(spec.shape[axis])
+    agreed = {name for name, values in seen.items() if len(values) == 1}
+    adopted = []
+    for spec in specs:
+        model = known.get(spec.name)
+        if model is None or model.shape is None or len(model.shape) != len(spec.shape):
+            adopted.append(spec)
+            continue
+        names = tuple(
+            want
+            if isinstance(want, str) and want in agreed and spec.named(axis) is None
+            else spec.named(axis)
+            for axis, want in enumerate(model.shape)
+        )
+        adopted.append(replace(spec, dim_names=names if any(names) else ()))
+    return InputSpecs(tuple(adopted))
+
+
+def fill_missing(
+    specs: InputSpecs, model_inputs: Sequence[ModelInput], proposed: InputSpecs, file_name: str
+) -> tuple[InputSpecs, str]:
+    """A loaded schema file that omits required inputs gets their ``proposed`` rows (the page
+    has no way to add a row), and a note naming them; entries the model lacks stay (the page
+    offers to use them for a missing input)."""
+    named = set(specs.names())
+    unknown = [name for name in specs.names() if name not in {m.name for m in model_inputs}]
+    missing = [m.name for m in model_inputs if m.name not in named and not m.optional]
+    if not missing:
+        return specs, ""
+    taken = set(rename_pairs(unknown, missing).values())
+    added = InputSpecs(tuple(p for p in proposed if p.name in missing and p.name not in taken))
+    if not added:
+        return specs, ""
+    for dim, value in specs.dims().items():  # the file's batch and seq, not the proposal's
+        added = added.with_dim(dim, value)
+    names = ", ".join(p.name for p in added)
+    rows = "its row is" if len(added) == 1 else "their rows are"
+    return (
+        InputSpecs(specs.inputs + added.inputs),
+        f"{file_name} has no entry for {names}: {rows} the proposed one{'s' if len(added) > 1 else ''}",
+    )
 
 
 def with_guesses_confirmed(specs: InputSpecs) -> InputSpecs:
@@ -334,6 +411,26 @@ def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, **dict(arrays))  # type: ignore[arg-type]
     return buffer.getvalue()
+
+
+def check_typed_values(spec: InputSpec) -> None:
+    """Typed JSON values must fill the input's shape (or be one number): the run's own check
+    (``runtime.data.make_array``), made while typing. InputSpecError naming both shapes."""
+    from runtime.data import make_array
+
+    make_array(spec)
+
+
+def npz_key_for(name: str, file_name: str, keys: Sequence[str]) -> tuple[str | None, str]:
+    """Which array of an uploaded file feeds input ``name``: the key ``name``; else the only array,
+    with a note saying so; else None (the user picks), with the message naming the keys."""
+    if name in keys:
+        return name, ""
+    if file_name.lower().endswith(".npy"):
+        return keys[0], ""  # a .npy holds one unnamed array
+    if len(keys) == 1:
+        return keys[0], f"{name} is not in {file_name}: using its only array, {keys[0]}"
+    return None, f"{name}: {file_name} has no array named {name} (it holds {', '.join(keys)})"
 
 
 def load_uploaded_arrays(name: str, data: bytes) -> dict[str, np.ndarray]:
