@@ -233,6 +233,11 @@ def itemsize(dtype: str) -> int:
 _SYMPY_DIM = re.compile(r"^s\d+$")
 
 
+def is_torch_symbol(name: str) -> bool:
+    """torch.export's symbol for a dynamic dim (``s77``): a .pt2 keeps no ``Dim`` names."""
+    return bool(_SYMPY_DIM.match(name))
+
+
 def dim_label(name: str) -> str:
     """A named dim for messages: torch.export's symbols (``s45``: the user's ``Dim`` name is not
     kept in a .pt2) are called ``s45 (a dynamic dim)``."""
@@ -417,9 +422,12 @@ def _validate_one(spec: InputSpec, model: ModelInput, allow_empty: bool = False)
             if isinstance(want, str) and want in model.dim_ranges:
                 low, high = model.dim_ranges[want]
                 if not low <= got <= high:
+                    what = f"dim {axis} ({want}, dynamic)" if is_torch_symbol(want) else want
                     raise InputSpecError(
-                        f"{spec.name}: {dim_label(want)} = {got} is outside the model's range {low}..{high}",
-                        f"pick {want} between {low} and {high}",
+                        f"{spec.name}: {what} = {got} is outside the model's range {low}..{high}",
+                        f"pick {spec.name} dim {axis} between {low} and {high}"
+                        if is_torch_symbol(want)
+                        else f"pick {want} between {low} and {high}",
                     )
     if spec.data.kind == "uniform":
         check_range(spec.data.low, spec.data.high, spec.name)

@@ -327,3 +327,30 @@ def test_loaded_dims_that_disagree_stay_fixed() -> None:
     adopted = adopt_model_dims(loaded, model)
     assert [s.dim_names for s in adopted] == [("batch", None), ("batch", None)]
     assert adopted.dims() == {"batch": 2}
+
+
+def test_pt2_dims_are_labelled_by_role_and_range(tmp_path: Path) -> None:
+    import torch
+
+    from tests.runtime_models import ConvNet
+
+    batch = torch.export.Dim("batch", min=1, max=64)
+    program = torch.export.export(
+        ConvNet().eval(), (torch.randn(2, 3, 16, 16),), dynamic_shapes={"x": {0: batch}}
+    )
+    path = tmp_path / "dyn.pt2"
+    torch.export.save(program, str(path))
+    loaded = torch.export.load(str(path))
+    (symbol,) = [str(s) for s in loaded.range_constraints]  # the Dim's name is not kept: s77 or so
+    constraint = next(iter(loaded.range_constraints.values()))
+    low, high = int(constraint.lower), int(constraint.upper)
+    app = _open(path)
+    assert not app.exception
+    (dim,) = [n for n in app.number_input if n.key.endswith(f"_dim_{symbol}")]
+    assert dim.label == f"x dim 0 · {symbol}: dynamic, {low}–{high}"
+    assert f"model: {symbol} ({low}–{high}) × 3 × 16 × 16" in _texts(app)
+    dim.set_value(high + 36).run()
+    assert _errors(app) == [
+        f"x: dim 0 ({symbol}, dynamic) = {high + 36} is outside the model's range {low}..{high} — "
+        f"pick x dim 0 between {low} and {high}"
+    ]

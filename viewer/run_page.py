@@ -250,7 +250,12 @@ def _dim_inputs(base: dict[str, Any], specs: InputSpecs, declared: dict[str, Mod
         )
         dims[name] = int(
             cols[i % len(cols)].number_input(
-                name, min_value=1, value=int(value), step=1, key=_wkey(base, "dim", name), help=help_text
+                run_panel.dim_title(name, list(declared.values())),
+                min_value=1,
+                value=int(value),
+                step=1,
+                key=_wkey(base, "dim", name),
+                help=help_text,
             )
         )
     return dims
@@ -260,16 +265,8 @@ def _input_row(
     base: dict[str, Any], index: int, spec: InputSpec, dims: dict[str, int], declared: ModelInput | None
 ) -> tuple[InputSpec, Any, str]:
     head, dtype_col, shape_col, source_col = st.columns([2.2, 1.2, 2.2, 1.8], vertical_alignment="bottom")
-    wanted = declared.shape if declared is not None else None
     head.markdown(f"**{literal(spec.name)}**")
-    head.caption(
-        "model: "
-        + (
-            " × ".join("?" if d is None else str(d) for d in wanted)
-            if wanted is not None
-            else "shape not declared"
-        )
-    )
+    head.caption(f"model: {literal(run_panel.model_shape_text(declared))}")
     dtypes = list(run_panel.DTYPES) if spec.dtype in run_panel.DTYPES else [spec.dtype, *run_panel.DTYPES]
     dtype = dtype_col.selectbox(
         "dtype", dtypes, index=dtypes.index(spec.dtype), key=_wkey(base, index, "dtype")

@@ -86,6 +86,54 @@ def shape_text(spec: InputSpec) -> str:
     return ", ".join(spec.named(a) or str(size) for a, size in enumerate(spec.shape))
 
 
+def dim_title(name: str, model_inputs: Sequence[ModelInput]) -> str:
+    """The label of a named dim: its name, and for torch.export's symbols (``s77``: a .pt2 keeps
+    no ``Dim`` names) its role and range, ``x dim 0 · s77: dynamic, 1–64``; a named dim with a
+    range gets it too (``batch: 1–64``)."""
+    from runtime.specs import is_torch_symbol
+
+    low_high = next((m.dim_ranges[name] for m in model_inputs if name in m.dim_ranges), None)
+    span = f"{low_high[0]}–{low_high[1]}" if low_high else ""
+    if not is_torch_symbol(name):
+        return f"{name}: {span}" if span else name
+    role = next(
+        (
+            f"{m.name} dim {axis}"
+            for m in model_inputs
+            for axis, dim in enumerate(m.shape or ())
+            if dim == name
+        ),
+        "",
+    )
+    what = f"{name}: dynamic, {span}" if span else f"{name}: dynamic"
+    return f"{role} · {what}" if role else what
+
+
+def model_shape_text(model_input: ModelInput | None) -> str:
+    """The model's declared shape for an input's caption: ``batch × 3 × 32 × 32``, torch symbols
+    with their range (``s77 (1–64) × 3``), ``scalar`` for a rank-0 input or a scalar argument."""
+    from runtime.specs import SCALAR_KINDS, is_torch_symbol
+
+    if model_input is None:
+        return "not an input of this model"
+    if model_input.kind in SCALAR_KINDS:
+        return f"a {model_input.kind} value"
+    if model_input.shape is None:
+        return "shape not declared"
+    if not model_input.shape:
+        return "scalar"
+    parts = []
+    for dim in model_input.shape:
+        if dim is None:
+            parts.append("?")
+        elif isinstance(dim, str) and is_torch_symbol(dim) and dim in model_input.dim_ranges:
+            low, high = model_input.dim_ranges[dim]
+            parts.append(f"{dim} ({low}–{high})")
+        else:
+            parts.append(str(dim))
+    return " × ".join(parts)
+
+
 def parse_shape_text(
     text: str, dims: Mapping[str, int], where: str
 ) -> tuple[tuple[int, ...], tuple[str | None, ...]]:
