@@ -304,6 +304,14 @@ class WorkerPool:
             self._start_reaper()
         return worker, False
 
+    def holds(
+        self, path: str | Path, device: str = "cpu", signature: str | None = None, threads: int = 0
+    ) -> bool:
+        """Whether a live worker already has this model loaded (or loading) for this device."""
+        with self._lock:
+            worker = self._workers.get(_model_key(Path(path), device, signature, threads))
+            return worker is not None and worker.alive
+
     def _evict(self) -> None:
         """Stop the least recently used worker, preferring one that is not answering a request."""
         idle = [key for key, w in self._workers.items() if not w.lock.locked()]

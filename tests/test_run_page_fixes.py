@@ -354,3 +354,67 @@ def test_pt2_dims_are_labelled_by_role_and_range(tmp_path: Path) -> None:
         f"x: dim 0 ({symbol}, dynamic) = {high + 36} is outside the model's range {low}..{high} — "
         f"pick x dim 0 between {low} and {high}"
     ]
+
+
+@pytest.mark.parametrize(
+    ("shape", "image"),
+    [
+        ((3, 16, 64), False),  # batch × seq × hidden: a hidden state, not a picture
+        ((1, 3, 16, 64), True),  # NCHW, 1:4
+        ((1, 3, 8, 64), False),  # 1:8 is a feature map, not a picture
+        ((2, 32, 32, 3), True),  # NHWC
+        ((1, 2, 32, 32), False),  # 2 channels
+        ((1, 4, 4, 4), False),  # too small
+    ],
+)
+def test_only_image_shaped_outputs_get_an_image_preview(shape: tuple[int, ...], image: bool) -> None:
+    from viewer.run_panel import preview_kinds
+
+    assert ("image" in preview_kinds(shape, "float32")) is image
+
+
+def test_hidden_state_preview_opens_on_its_table() -> None:
+    app = _sample("transformer_block.onnx")
+    app.number_input(key="run1_dim_batch").set_value(3).run()
+    app.button(key="run_button").click().run()
+    assert not app.exception
+    assert [t.label for t in app.tabs][:1] == ["Table"]  # last_hidden_state 3×16×64
+
+
+def test_load_text_does_not_contradict_itself(monkeypatch: Any) -> None:
+    from runtime.worker import WorkerPool
+    from viewer import run_page
+
+    pool = WorkerPool(max_workers=2, idle_timeout_s=60)
+    monkeypatch.setattr(run_page, "worker_pool", lambda: pool)
+    try:
+        first = _sample("cnn_branches.onnx")  # this session waits for the load
+        first.button(key="run_button").click().run()
+        assert "loading the model took" in first.success[0].value
+        second = _sample("cnn_branches.onnx")  # another session: the worker is loaded already
+        second.button(key="run_button").click().run()
+        text = second.success[0].value
+        assert "the model was already loaded in a worker" in text and "when this page opened" not in text
+    finally:
+        pool.close()
+
+
+def test_a_file_that_is_not_numpy_is_named_without_pickle_talk() -> None:
+    from converters.errors import InputSpecError
+    from viewer.run_panel import load_uploaded_arrays
+
+    with pytest.raises(InputSpecError) as caught:
+        load_uploaded_arrays("bad.npy", b"not a numpy file")
+    assert "pickle" not in caught.value.message
+    assert (
+        caught.value.message
+        == "bad.npy is not a .npy/.npz array file (it does not start with numpy's header)"
+    )
+
+
+@pytest.mark.parametrize("sample", ["control_flow_if_loop.onnx", "control_flow_scripted.torchscript"])
+def test_no_input_caption_is_left_empty(sample: str) -> None:
+    app = _sample(sample)
+    assert not app.exception
+    captions = [str(c.value) for c in app.caption if str(c.value).startswith("model:")]
+    assert captions and all(c.strip() != "model:" for c in captions), captions

@@ -99,6 +99,7 @@ def _base(model: OpenModel, path: Path) -> dict[str, Any] | None:
     if base is not None and base["key"] == key:
         return dict(base)
     start = time.perf_counter()
+    already = worker_pool().holds(path, "cpu", signature)
     try:
         with st.spinner("Loading the model in a worker…"):
             info, specs = propose_for(path, model.graph, pool=worker_pool(), signature=signature)
@@ -125,6 +126,7 @@ def _base(model: OpenModel, path: Path) -> dict[str, Any] | None:
         "limits": index_limits(info["inputs"], model.graph),
         "version": version,
         "open_s": time.perf_counter() - start,  # worker start + model load (or reuse) + proposal
+        "already_loaded": already,  # by an earlier page or another session
     }
     st.session_state.run_base = base
     for stale in (
@@ -586,9 +588,9 @@ def _outputs(model: OpenModel, record: dict[str, Any]) -> None:
     if len(walls) > 1:
         timing += f"; first run {walls[0] * 1000:.0f} ms"
     base = st.session_state.get("run_base") or {}
-    timing += f" · loading the model took {result.load_ms or 0:.0f} ms once, when this page opened"
-    if base.get("open_s") is not None:
-        timing += f" ({base['open_s']:.2f} s with the worker's start)"
+    timing += " · " + run_panel.load_text(
+        result.load_ms, base.get("open_s"), bool(base.get("already_loaded"))
+    )
     st.success(f"Ran on **{literal(result.device)}** with {literal(ran)} · {timing}", icon=":material/check:")
     stats = pd.DataFrame(
         [

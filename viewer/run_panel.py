@@ -343,9 +343,22 @@ def with_guesses_confirmed(specs: InputSpecs) -> InputSpecs:
 # ---------------------------------------------------------------- outputs
 
 
+def load_text(load_ms: float | None, open_s: float | None, already_loaded: bool) -> str:
+    """What loading cost, said once: the load this page waited for (with the worker's start), or
+    that the model was already loaded (by an earlier page or another session) and when."""
+    load = f"{load_ms or 0:.0f} ms"
+    if already_loaded:
+        return (
+            f"the model was already loaded in a worker (its load took {load} earlier), "
+            "so this page did not wait for it"
+        )
+    text = f"loading the model took {load} once, when this page opened"
+    return text + (f" ({open_s:.2f} s with the worker's start)" if open_s is not None else "")
+
+
 def preview_kinds(shape: Sequence[int], dtype: str) -> list[str]:
-    """Which previews fit an output: ``topk`` (1-D, or batch×classes), ``image`` (H×W×C or
-    C×H×W with 1/3/4 channels, batch first allowed), ``heatmap`` (2-D), always ``table``."""
+    """Which previews fit an output: ``topk`` (1-D, or batch×classes), ``image`` (NCHW or NHWC
+    with 1/3/4 channels, see ``image_layout``), ``heatmap`` (2-D), always ``table``."""
     kinds: list[str] = []
     numeric = dtype not in ("object", "str") and not dtype.startswith(("<U", "|S"))
     if not numeric or not shape:
@@ -361,15 +374,20 @@ def preview_kinds(shape: Sequence[int], dtype: str) -> list[str]:
 
 
 def image_layout(shape: Sequence[int]) -> str | None:
-    """``CHW`` or ``HWC`` for image-shaped outputs (a leading batch of 1 dropped), else None."""
+    """``CHW`` (NCHW) or ``HWC`` (NHWC) for image-shaped outputs, else None: rank 4 only (a rank-3
+    output such as batch × seq × hidden is not a picture), 1, 3 or 4 channels, and a plausible
+    picture: both sides at least 8 and at most 4 times as long as the other."""
     dims = list(shape)
-    if len(dims) == 4 and dims[0] >= 1:
-        dims = dims[1:]
-    if len(dims) != 3:
+    if len(dims) != 4 or dims[0] < 1:
         return None
-    if dims[0] in (1, 3, 4) and dims[1] >= 8 and dims[2] >= 8:
+    dims = dims[1:]
+
+    def plausible(height: int, width: int) -> bool:
+        return min(height, width) >= 8 and max(height, width) <= 4 * min(height, width)
+
+    if dims[0] in (1, 3, 4) and plausible(dims[1], dims[2]):
         return "CHW"
-    if dims[2] in (1, 3, 4) and dims[0] >= 8 and dims[1] >= 8:
+    if dims[2] in (1, 3, 4) and plausible(dims[0], dims[1]):
         return "HWC"
     return None
 
@@ -381,7 +399,7 @@ def output_image(array: np.ndarray) -> np.ndarray:
     layout = image_layout(array.shape)
     if layout is None:
         raise ValueError(f"shape {array.shape} is not image-shaped")
-    values = np.asarray(array[0] if array.ndim == 4 else array, dtype=np.float64)
+    values = np.asarray(array[0], dtype=np.float64)
     if layout == "CHW":
         values = values.transpose(1, 2, 0)
     values = np.nan_to_num(values)
@@ -485,6 +503,11 @@ def load_uploaded_arrays(name: str, data: bytes) -> dict[str, np.ndarray]:
     """An uploaded ``.npy`` (key: its file stem) or ``.npz``; never unpickles objects."""
     import numpy as np
 
+    if not data.startswith((b"\x93NUMPY", b"PK")):
+        raise InputSpecError(
+            f"{name} is not a .npy/.npz array file (it does not start with numpy's header)",
+            "save it with numpy.save (.npy) or numpy.savez (.npz)",
+        )
     try:
         loaded = np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError) as err:
