@@ -59,6 +59,7 @@ def test_a_timed_out_run_is_not_run_again_for_shapes(tmp_path: Path, monkeypatch
     assert "did not finish running within 2 s" in errors[0]
     assert "raise the timeout (Timeout (s) in the run settings, now 2 s)" in errors[0]
     assert "--" not in errors[0]
+    assert "The last run failed: the message is below the inputs." in _texts(app)
 
 
 def test_the_timeout_field_reaches_every_engine_call(monkeypatch: Any) -> None:

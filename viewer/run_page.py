@@ -455,6 +455,20 @@ def _run_controls(
         _do_profile(model, request)
     if not ready:
         st.caption("Fix the inputs marked below to run.")
+    else:
+        _status_line(model)
+
+
+def _status_line(model: OpenModel) -> None:
+    """One line under the buttons saying what the last click did, since its results sit below
+    the inputs (out of sight on a laptop screen)."""
+    if st.session_state.get("result_fp") != st.session_state.get("run_request_fp"):
+        return
+    record = st.session_state.get("run_result")
+    if st.session_state.get("run_error"):
+        st.caption(":red[The last run failed: the message is below the inputs.]")
+    elif record and record["model_key"] == model.key:
+        st.caption(f":green[Ran in {record['wall_s'] * 1000:.0f} ms: the outputs are below the inputs.]")
 
 
 def _fingerprint(specs: InputSpecs, provided: dict[str, Any]) -> str:
