@@ -419,3 +419,20 @@ def test_no_input_caption_is_left_empty(sample: str) -> None:
     assert not app.exception
     captions = [str(c.value) for c in app.caption if str(c.value).startswith("model:")]
     assert captions and all(c.strip() != "model:" for c in captions), captions
+
+
+@pytest.mark.parametrize("build", ["build_scripted", "build_traced"])
+def test_a_torchscript_failure_draws_the_shapes_up_to_the_failing_node(tmp_path: Path, build: str) -> None:
+    import torch
+
+    from runtime.engine import model_shapes
+    from runtime.specs import InputSpec, InputSpecs
+    from tests import runtime_models
+
+    path = getattr(runtime_models, build)(tmp_path)
+    spec = InputSpecs((InputSpec("x", "float32", (1, 5, 16, 16)),))
+    result = model_shapes(path, spec=spec)
+    assert result.failed is not None
+    expected = list(torch.zeros(1, 5, 16, 16).shape)  # what reached the convolution
+    assert result.failed.input_shapes[0] == expected
+    assert result.nodes["input:x"] == [expected]  # the edge into the failing node is labelled
