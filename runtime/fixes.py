@@ -26,7 +26,7 @@ VALUES_FIX = (
 MEMORY_FIX = (
     "the model needs more memory than is available: use smaller inputs, or a machine with more memory"
 )
-SHAPES_FIX = "check the input shapes: the failing node and the shapes it got are named by a shape check"
+SHAPES_FIX = "check the input shapes against what the model expects at the failing node"
 
 
 def failure_fix(message: str) -> str:
