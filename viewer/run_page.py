@@ -172,7 +172,7 @@ def _spec_file_tools(base: dict[str, Any]) -> None:
             st.error(st.session_state.spec_error, icon=":material/error:")
         elif st.session_state.get("spec_note"):
             st.info(st.session_state.spec_note, icon=":material/info:")
-        st.caption("The download button below the inputs saves what is typed above as a schema file.")
+        st.caption("Save input schema (YAML), below the inputs, writes what they say as a schema file.")
 
 
 def _wkey(base: dict[str, Any], *parts: object) -> str:
