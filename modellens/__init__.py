@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from converters import ModelGraph
+    from converters.errors import ModelLensError
 
 # nothing heavy at import: `python -m modellens run` imports this package first, and networkx,
 # onnx and the format modules cost ~0.3 s that a run of an ONNX file does not need
@@ -55,16 +56,24 @@ def run(
     *,
     seed: int = 0,
     signature: str | None = None,
+    timeout_s: float = 120.0,
 ) -> dict[str, Any]:
     """Run the model once in a worker process; returns the ``modellens run --json`` dict.
 
     ``inputs``: {input name: numpy array} or a .npz/.npy/.json path (may hold some inputs);
     ``spec``: a spec file path or ``runtime.specs.InputSpecs`` (None: proposed from the file).
+    ``timeout_s``: seconds before the worker is stopped (ModelRunError naming ``timeout_s``).
     Raises InputSpecError, ModelLoadError, ModelRunError (all ModelLensError with a ``fix``).
     """
+    from converters.errors import ModelLensError
     from runtime.engine import run_model
 
-    return run_model(path, inputs, spec, device, seed=seed, signature=signature).to_json()
+    try:
+        return run_model(
+            path, inputs, spec, device, seed=seed, signature=signature, timeout_s=timeout_s
+        ).to_json()
+    except ModelLensError as err:
+        raise _with_timeout_fix(err, "timeout_s=") from None
 
 
 def bench(
@@ -77,14 +86,35 @@ def bench(
     warmup: int = 10,
     seed: int = 0,
     signature: str | None = None,
+    timeout_s: float | None = None,
 ) -> dict[str, Any]:
-    """Benchmark in a worker process; returns the ``modellens bench --json`` dict (latency in ms)."""
+    """Benchmark in a worker process; returns the ``modellens bench --json`` dict (latency in ms).
+    ``timeout_s`` (None: from the iteration count) stops a benchmark that takes longer."""
+    from converters.errors import ModelLensError
     from runtime.engine import bench_model
 
-    result = bench_model(
-        path, inputs, spec, device, iterations=iterations, warmup=warmup, seed=seed, signature=signature
-    )
+    try:
+        result = bench_model(
+            path,
+            inputs,
+            spec,
+            device,
+            iterations=iterations,
+            warmup=warmup,
+            seed=seed,
+            signature=signature,
+            timeout_s=timeout_s,
+        )
+    except ModelLensError as err:
+        raise _with_timeout_fix(err, "timeout_s=") from None
     return result.to_json()
+
+
+def _with_timeout_fix(err: ModelLensError, control: str) -> ModelLensError:
+    """A timed-out worker's fix naming this API's ``timeout_s`` argument."""
+    from runtime.worker import WorkerStoppedError
+
+    return err.naming(control) if isinstance(err, WorkerStoppedError) else err
 
 
 __all__ = ["__version__", "bench", "load", "run", "summarize"]

@@ -36,6 +36,7 @@ _light_converters_package()
 
 from converters.errors import ModelLensError  # noqa: E402
 from runtime.data import generate_inputs  # noqa: E402
+from runtime.fixes import failure_fix  # noqa: E402
 from runtime.results import BenchResult, RunResult, ShapesResult, output_stats  # noqa: E402
 from runtime.runners import Runner, make_runner  # noqa: E402
 from runtime.specs import InputSpecs  # noqa: E402
@@ -128,7 +129,7 @@ class Session:
         except Exception as err:  # the model fails for these inputs: a user error, as in ``run``
             raise ModelRunError(
                 f"{runner.format} failed while profiling: {first_line(err)}",
-                "check the input shapes (`modellens shapes`)",
+                failure_fix(str(err)),
             ) from err
 
     def shapes(self, specs: InputSpecs, provided: Mapping[str, Any], seed: int) -> ShapesResult:

@@ -19,6 +19,7 @@ runs), ModelLoadError, ModelRunError (the model failed, crashed or timed out).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -27,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 from converters.errors import InputSpecError, ModelLensError
 from runtime.data import check_provided, load_arrays
-from runtime.propose import propose_specs
+from runtime.propose import index_limits, propose_specs
 from runtime.results import BenchResult, NodeTiming, RunResult, ShapesResult
 from runtime.spec_file import dumps_spec, load_spec_file, loads_spec
-from runtime.specs import InputSpec, InputSpecs, ModelInput, validate_specs
+from runtime.specs import InputSpec, InputSpecs, ModelInput, check_index_values, validate_specs
 from runtime.worker import RUN_TIMEOUT_S, Worker, WorkerPool, check_memory, default_pool
 
 if TYPE_CHECKING:
@@ -61,7 +62,18 @@ class Prepared:
 
 
 def model_graph(path: str | Path) -> ModelGraph | None:
-    """The converted graph, or None when no converter reads this format (proposals degrade)."""
+    """The converted graph, or None when no converter reads this format (proposals degrade).
+    The last few are kept by path and modification time (read-only: a graph is never changed)."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return _model_graph(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _model_graph(path: str, mtime_ns: int, size: int) -> ModelGraph | None:
     from converters import load_model
 
     try:
@@ -162,9 +174,33 @@ def prepare(
     specs = InputSpecs(tuple(s for s in specs if s.name not in provided))
     given = tuple(InputSpec(name, str(a.dtype), tuple(a.shape)) for name, a in provided.items())
     validate_specs(InputSpecs(specs.inputs + given), model_inputs, provided=list(provided))
+    check_values(path, specs, provided, model_inputs)
     needed = specs.nbytes + sum(int(a.nbytes) for a in provided.values())
     check_memory(needed, "the inputs")
     return Prepared(worker, specs, provided, reused)
+
+
+def check_values(
+    path: Path,
+    specs: InputSpecs,
+    provided: Mapping[str, Any],
+    model_inputs: list[ModelInput],
+    graph: ModelGraph | None = None,
+) -> None:
+    """Integer inputs that index an embedding/Gather table stay below its rows (the range the
+    proposal shows): InputSpecError naming the table, for generated and provided values alike.
+    Reads the graph (``graph``, else the file's, cached) only when the model has integer inputs."""
+    if not any((m.dtype or "").startswith(("int", "uint")) for m in model_inputs):
+        return
+    graph = graph if graph is not None else model_graph(path)
+    if graph is None:
+        return
+    for name, (rows, table) in index_limits(model_inputs, graph).items():
+        spec = specs.get(name)
+        if name in provided:
+            check_index_values(InputSpec(name, "int64", ()), rows, table, provided[name])
+        elif spec is not None:
+            check_index_values(spec, rows, table)
 
 
 def check_signature(worker: Worker, signature: str | None) -> None:
@@ -375,7 +411,9 @@ def bench_model(
 ) -> BenchResult:
     """Warm-up runs, then ``iterations`` timed runs (or as many as fit in ``time_budget_s`` when
     iterations is 0). Latencies are measured inside the worker around the backend call only.
-    ``progress(fraction)`` (0..1, e.g. a progress bar) makes the worker report in ~20 chunks."""
+    ``progress(fraction)`` (0..1, e.g. a progress bar) makes the worker report in ~20 chunks.
+    ``timeout_s`` limits each request to the worker (plus the time budget); None: from the
+    iteration count."""
     if iterations < 0 or warmup < 0 or (iterations == 0 and time_budget_s <= 0):
         raise InputSpecError(
             "iterations and warm-up must be >= 0, with iterations or a time budget", "e.g. --iterations 100"
@@ -383,7 +421,7 @@ def bench_model(
     check_seed(seed)
     prepared = prepare(path, spec, inputs, device, pool, signature, threads)
     limit = (
-        timeout_s
+        timeout_s + time_budget_s
         if timeout_s is not None
         else RUN_TIMEOUT_S + time_budget_s + 60.0 * (1 + (iterations + warmup) // 50)
     )
@@ -456,7 +494,7 @@ def model_shapes(
     check_seed(seed)
     prepared = prepare(path, spec, inputs, device, pool, signature)
     message = ("shapes", prepared.specs, prepared.provided, seed)
-    result: ShapesResult = _request(prepared, message, timeout_s, "propagating shapes in", pool)
+    result: ShapesResult = _request(prepared, message, timeout_s, "propagating shapes", pool)
     failed = result.failed
     if failed is not None and failed.source and "@" in failed.node:  # not a converter node id
         graph = model_graph(path)

@@ -225,6 +225,19 @@ def _node_label(graph: ModelGraph, node: str) -> str:
     return str(graph.nodes[node].get("name") or node)
 
 
+def index_limits(model_inputs: Sequence[ModelInput], graph: ModelGraph) -> dict[str, tuple[int, str]]:
+    """Integer inputs that index an embedding/Gather table: {input name: (table rows, node name)};
+    their values must stay below the rows (what the proposal's range says)."""
+    limits: dict[str, tuple[int, str]] = {}
+    for model_input in model_inputs:
+        if not (model_input.dtype or "").startswith(("int", "uint")):
+            continue
+        table = embedding_table_for(graph, model_input.name)
+        if table is not None:
+            limits[model_input.name] = table
+    return limits
+
+
 def embedding_table_for(graph: ModelGraph, input_name: str) -> tuple[int, str] | None:
     """(table rows, node name) when the input reaches an embedding/Gather's index port through
     casts and reshapes only; else None."""

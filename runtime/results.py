@@ -177,6 +177,10 @@ class FailedNode:
         )
         return f"node {self.node} ({self.op_type}) failed with inputs [{shapes}]: {self.message}"
 
+    def where(self) -> str:
+        """``node N (Op) with inputs [2x4, 2]: message``, to follow "Fails at"."""
+        return self.one_line().replace(") failed with inputs [", ") with inputs [", 1)
+
 
 @dataclass
 class ShapesResult:

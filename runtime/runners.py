@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from converters.errors import InputSpecError, ModelLoadError, ModelRunError
 from runtime.data import check_provided
+from runtime.fixes import failure_fix
 from runtime.results import NodeTiming
 from runtime.specs import ModelInput
 
@@ -292,9 +293,7 @@ class OnnxRuntimeRunner(Runner):
         try:
             values = ort_run(self.session, feeds, self.output_names, self._bfloat16)
         except Exception as err:
-            raise ModelRunError(
-                f"onnxruntime failed: {first_line(err)}", "check the input shapes (`modellens shapes`)"
-            ) from err
+            raise ModelRunError(f"onnxruntime failed: {first_line(err)}", failure_fix(str(err))) from err
         return list(zip(self.output_names, values, strict=True))
 
     def profile(self, feeds: Mapping[str, np.ndarray]) -> list[NodeTiming]:

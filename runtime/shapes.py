@@ -242,7 +242,9 @@ def _torchscript_shapes(runner: Runner, feeds: Mapping[str, np.ndarray]) -> Shap
         with torch.no_grad():
             results = function(module._c, *args, **kwargs)
     except Exception as err:  # noqa: BLE001 - pinned to a node below
-        return _ts_failed_run(module, args, kwargs, err, ports)
+        failed = _ts_failed_run(module, args, kwargs, err, ports)
+        failed.nodes = {**_ts_inputs(runner, feeds, ports), **failed.nodes}  # the inputs' edges too
+        return failed
     nodes = _ts_inputs(runner, feeds, ports)
     for value, result in zip(values, results[kept:], strict=True):
         _ts_record(nodes, ports, value, _shape(result))

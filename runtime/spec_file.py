@@ -52,7 +52,10 @@ from runtime.specs import (
 
 _SIGNLESS = {"i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64"}
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
-_FILE_FIX = "see the input spec format in runtime/spec_file.py or the README's Use section"
+_FILE_FIX = (
+    "write it as `inputs:` then one entry per input: `- input_name: x`, `shape: 1x3x224x224xf32`, "
+    "optional `data:` (the README's Use section has a full example)"
+)
 ENTRY_KEYS = ("input_name", "shape", "compile_shape", "data", "dim_names", "value")
 _VALUE_DTYPES = ((bool, "bool"), (int, "int64"), (float, "float64"))
 # YAML 1.2's float (what JSON and most people write): PyYAML's YAML 1.1 resolver wants a dot and a

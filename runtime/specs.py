@@ -233,6 +233,11 @@ def itemsize(dtype: str) -> int:
 _SYMPY_DIM = re.compile(r"^s\d+$")
 
 
+def is_torch_symbol(name: str) -> bool:
+    """torch.export's symbol for a dynamic dim (``s77``): a .pt2 keeps no ``Dim`` names."""
+    return bool(_SYMPY_DIM.match(name))
+
+
 def dim_label(name: str) -> str:
     """A named dim for messages: torch.export's symbols (``s45``: the user's ``Dim`` name is not
     kept in a .pt2) are called ``s45 (a dynamic dim)``."""
@@ -271,6 +276,51 @@ def check_range(low: float, high: float, where: str) -> None:
 # --- validation -------------------------------------------------------------------------------
 
 
+def check_index_values(spec: InputSpec, rows: int, table: str, array: Any = None) -> None:
+    """An integer input that indexes a table of ``rows`` rows (node ``table``, an embedding or
+    Gather) must hold values in 0..rows-1 (a Gather also takes -rows..-1): InputSpecError naming the
+    range's origin, for a generated range or constant, typed JSON values or an uploaded ``array``."""
+    bounds = _value_bounds(spec, array)
+    if bounds is None:
+        return
+    low, high, (low_what, high_what, fix) = bounds
+    origin = f"0–{rows - 1}, the vocabulary size of {table} ({rows} rows)"
+    if high > rows - 1:
+        raise InputSpecError(
+            f"{spec.name}: {high_what} {_num(high)} is outside {origin}", fix.format(f"{rows - 1} or below")
+        )
+    if low < -rows:
+        raise InputSpecError(
+            f"{spec.name}: {low_what} {_num(low)} is outside {origin}", fix.format("0 or above")
+        )
+
+
+def _value_bounds(spec: InputSpec, array: Any) -> tuple[float, float, tuple[str, str, str]] | None:
+    """(lowest, highest value the input will hold, (what to call each, fix template)), or None
+    when the values are not known before running (random normal, an image)."""
+    import numpy as np
+
+    data = spec.data
+    if array is None and data.kind == "uniform":
+        return data.low, data.high, ("min", "max", "set max to {}")
+    if array is None and data.kind == "constant":
+        return data.value, data.value, ("the constant", "the constant", "set the constant to {}")
+    if array is None and data.kind == "values" and data.values is not None:
+        try:
+            array = np.asarray(data.values, dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+        words = ("the smallest typed value", "the largest typed value", "type values of {}")
+    else:
+        words = ("the array's smallest value", "the array's largest value", "use values of {}")
+    if array is None:
+        return None
+    values = np.asarray(array)
+    if values.size == 0 or values.dtype.kind not in "biuf":
+        return None
+    return float(values.min()), float(values.max()), words
+
+
 def check_consistent(specs: InputSpecs) -> None:
     """Named dims shared by several inputs must agree: ``seq is 128 in a but 64 in b``."""
     seen: dict[str, tuple[int, str]] = {}
@@ -301,9 +351,11 @@ def validate_specs(
     known = {m.name: m for m in model_inputs}
     unknown = [name for name in specs.names() if name not in known]
     if unknown:
+        missing = [m.name for m in model_inputs if m.name not in specs.names() and not m.optional]
         raise InputSpecError(
-            f"the spec names {', '.join(unknown)}, which the model does not take",
-            f"the model's inputs are: {', '.join(known)}",
+            f"the spec names {', '.join(unknown)}, which the model does not take "
+            f"(its inputs: {', '.join(known)})",
+            rename_fix(unknown, missing),
         )
     arrays = set(provided)
     for spec in specs:
@@ -315,8 +367,35 @@ def validate_specs(
         raise InputSpecError(
             f"the spec omits {'an input' if len(missing) == 1 else 'inputs'} the model needs: "
             f"{', '.join(missing)}",
-            "add an entry for each (or pass their arrays with --inputs)",
+            "add an entry for each, or give their arrays",
         )
+
+
+def rename_pairs(unknown: Sequence[str], missing: Sequence[str]) -> dict[str, str]:
+    """Each unknown entry name → the missing input it most resembles (``input_idz`` →
+    ``input_ids``), while missing inputs are left; entries past them map to nothing."""
+    import difflib
+
+    left = list(missing)
+    pairs: dict[str, str] = {}
+    for name in unknown:
+        close = difflib.get_close_matches(name, left, n=1, cutoff=0.0) if left else []
+        if close:
+            left.remove(close[0])
+            pairs[name] = close[0]
+    return pairs
+
+
+def rename_fix(unknown: Sequence[str], missing: Sequence[str]) -> str:
+    """How to fix entries whose names the model lacks: rename each to the missing input it most
+    resembles, else remove it."""
+    pairs = rename_pairs(unknown, missing)
+    return "; ".join(
+        f"rename {name} to {pairs[name]}, the input the spec now misses"
+        if name in pairs
+        else f"remove the entry {name}"
+        for name in unknown
+    )
 
 
 def _validate_one(spec: InputSpec, model: ModelInput, allow_empty: bool = False) -> None:
@@ -343,9 +422,12 @@ def _validate_one(spec: InputSpec, model: ModelInput, allow_empty: bool = False)
             if isinstance(want, str) and want in model.dim_ranges:
                 low, high = model.dim_ranges[want]
                 if not low <= got <= high:
+                    what = f"dim {axis} ({want}, dynamic)" if is_torch_symbol(want) else want
                     raise InputSpecError(
-                        f"{spec.name}: {dim_label(want)} = {got} is outside the model's range {low}..{high}",
-                        f"pick {want} between {low} and {high}",
+                        f"{spec.name}: {what} = {got} is outside the model's range {low}..{high}",
+                        f"pick {spec.name} dim {axis} between {low} and {high}"
+                        if is_torch_symbol(want)
+                        else f"pick {want} between {low} and {high}",
                     )
     if spec.data.kind == "uniform":
         check_range(spec.data.low, spec.data.high, spec.name)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from converters.errors import ModelLoadError, ModelRunError
+from runtime.fixes import failure_fix
 from runtime.runners import TF_EXTRA, Runner, first_line, require_module
 from runtime.specs import ModelInput
 
@@ -77,5 +78,5 @@ class SavedModelRunner(Runner):
             with tf.device(self._tf_device):
                 result = self.function(**{k: tf.constant(v) for k, v in feeds.items()})
         except Exception as err:
-            raise ModelRunError(f"tensorflow failed: {first_line(err)}", "check the input shapes") from err
+            raise ModelRunError(f"tensorflow failed: {first_line(err)}", failure_fix(str(err))) from err
         return [(name, result[name].numpy()) for name in self.output_names]

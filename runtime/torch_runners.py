@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from converters.errors import ModelLoadError, ModelRunError
+from runtime.fixes import failure_fix
 from runtime.results import NodeTiming
 from runtime.runners import TORCH_EXTRA, Runner, first_line, require_module
 from runtime.specs import ModelInput
@@ -127,9 +128,7 @@ class _TorchRunner(Runner):
             if self._torch_device == "cuda":
                 torch.cuda.synchronize()
         except Exception as err:
-            raise ModelRunError(
-                f"torch failed: {torch_message(err)}", "check the input shapes (`modellens shapes`)"
-            ) from err
+            raise ModelRunError(f"torch failed: {torch_message(err)}", failure_fix(str(err))) from err
         return flatten_outputs(result)
 
     def profile(self, feeds: Mapping[str, np.ndarray]) -> list[NodeTiming]:

@@ -46,6 +46,32 @@ _SIGNALS: dict[int, str] = {
 }
 
 
+class WorkerStoppedError(ModelRunError):
+    """The worker was stopped (``reason`` "timeout": no answer within ``timeout_s``) or died
+    (``reason`` "crash"). Nothing is left to ask: a caller must not send the same request again
+    for a second opinion (a shape pass after a run that timed out would only wait again). The
+    fix is neutral; the CLI names ``--timeout`` and the app its Timeout field (``timeout_fix``)."""
+
+    def __init__(self, message: str, fix: str, reason: str, timeout_s: float | None = None) -> None:
+        super().__init__(message, fix)
+        self.reason, self.timeout_s = reason, timeout_s
+
+    def naming(self, control: str) -> WorkerStoppedError:
+        """The same error whose timeout fix names ``control`` (a crash keeps its fix)."""
+        if self.reason != "timeout":
+            return self
+        return WorkerStoppedError(self.message, timeout_fix(control), self.reason, self.timeout_s)
+
+
+TIMEOUT_FIX = "raise the timeout{control}, or use smaller inputs; an endless loop in the model never finishes"
+
+
+def timeout_fix(control: str) -> str:
+    """The fix for a timed-out request, naming where the timeout is set (``control``, e.g.
+    "--timeout" or "Timeout (s) in the run settings")."""
+    return TIMEOUT_FIX.format(control=f" ({control})" if control else "")
+
+
 def available_memory() -> int:
     """Bytes of memory available now (MemAvailable from /proc/meminfo, else physical memory)."""
     try:
@@ -168,9 +194,11 @@ class Worker:
         try:
             if not self._conn.poll(timeout_s):
                 self.close()
-                raise ModelRunError(
+                raise WorkerStoppedError(
                     f"{self.path.name} did not finish {doing} within {timeout_s:g} s; its worker was stopped",
-                    "raise the timeout, or use smaller inputs; an endless loop in the model never finishes",
+                    timeout_fix(""),
+                    "timeout",
+                    timeout_s,
                 )
             status, *payload = self._conn.recv()
         except (EOFError, ConnectionError, OSError) as err:
@@ -186,7 +214,7 @@ class Worker:
             raise failure
         raise InternalError(f"worker bug while {doing} {self.path.name}: {payload[0]}")
 
-    def _crashed(self, doing: str) -> ModelRunError:
+    def _crashed(self, doing: str) -> WorkerStoppedError:
         try:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -195,11 +223,12 @@ class Worker:
         tail = self.log_tail()
         self.close()
         how = _SIGNALS.get(-code, f"signal {-code}") if code < 0 else f"exit code {code}"
-        return ModelRunError(
+        return WorkerStoppedError(
             f"the worker {doing} {self.path.name} died with {how}"
             + (f"; its last output: {tail}" if tail else ""),
-            "the model or its runtime crashed (check the input shapes and the device); "
+            "the model or its runtime crashed (check the input shapes and values, and the device); "
             "ModelLens keeps running",
+            "crash",
         )
 
     def _trim_log(self, keep_bytes: int = 1 << 20) -> None:
@@ -274,6 +303,14 @@ class WorkerPool:
             self._workers[key] = worker
             self._start_reaper()
         return worker, False
+
+    def holds(
+        self, path: str | Path, device: str = "cpu", signature: str | None = None, threads: int = 0
+    ) -> bool:
+        """Whether a live worker already has this model loaded (or loading) for this device."""
+        with self._lock:
+            worker = self._workers.get(_model_key(Path(path), device, signature, threads))
+            return worker is not None and worker.alive
 
     def _evict(self) -> None:
         """Stop the least recently used worker, preferring one that is not answering a request."""

@@ -18,13 +18,14 @@ ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 180
 
 
-def _pages_script() -> None:
-    """The Run page, or the Graph page when the test sets ``_page`` (one session for both)."""
+def _pages_script(cli_model: str | None = None) -> None:
+    """The Run page, or the Graph page when the test sets ``_page`` (one session for both);
+    ``cli_model`` opens a file as ``modellens FILE`` does."""
     import streamlit as st
 
     from viewer import app_state, pages, run_page
 
-    app_state.init_session_state(None)
+    app_state.init_session_state(cli_model)
     if st.session_state.get("_page") == "graph":
         pages.graph_page()
     else:
@@ -35,6 +36,10 @@ def _run_page(sample: str) -> AppTest:
     app = AppTest.from_function(_pages_script, default_timeout=TIMEOUT)
     app.query_params["model"] = f"sample:{sample}"
     return app.run()
+
+
+def _run_file(path: Path) -> AppTest:
+    return AppTest.from_function(_pages_script, default_timeout=TIMEOUT, args=(str(path),)).run()
 
 
 def _frame(app: AppTest, column: str) -> Any:
@@ -135,14 +140,29 @@ def test_shared_dim_disagreement_is_reported() -> None:
     assert app.button(key="run_button").disabled
 
 
-def test_failing_node_is_selected_and_shown_on_the_graph() -> None:
+def test_token_ids_past_the_vocabulary_are_refused_before_running() -> None:
     app = _run_page("transformer_block.onnx")
     app.number_input(key="run1_0_high").set_value(5000).run()  # past the 1000-row embedding
+    assert not app.exception
+    assert app.button(key="run_button").disabled
+    errors = [str(e.value) for e in app.error]
+    assert errors == [
+        "input_ids: max 5000 is outside 0–999, the vocabulary size of node_embedding (1000 rows) "
+        "— set max to 999 or below"
+    ]
+
+
+def test_failing_node_is_selected_and_shown_on_the_graph(tmp_path: Path) -> None:
+    from tests.runtime_models import build_reshape_onnx
+
+    app = _run_file(build_reshape_onnx(tmp_path))
+    app.number_input(key="run1_dim_batch").set_value(2).run()  # 2x4 cannot become 2x2
     app.button(key="run_button").click().run()
     assert not app.exception
-    assert app.session_state.selection == {"kind": "node", "id": "node_embedding"}
+    assert app.session_state.selection == {"kind": "node", "id": "bad_reshape"}
     text = _texts(app)
-    assert "Fails at node node_embedding (Gather) failed with inputs [1000x64, 1x16]" in text
+    assert "Fails at node bad_reshape (Reshape) with inputs [2x4, 2]: " in text
+    assert "failed with" not in text
     app.session_state["_page"] = "graph"
     app.run()
     assert not app.exception
@@ -219,11 +239,13 @@ def test_benchmark_shows_latency_statistics() -> None:
     assert "threads" in _texts(app)
 
 
-def test_results_of_other_inputs_are_marked_stale() -> None:
-    app = _run_page("transformer_block.onnx")
-    app.number_input(key="run1_0_high").set_value(5000).run()
+def test_results_of_other_inputs_are_marked_stale(tmp_path: Path) -> None:
+    from tests.runtime_models import build_reshape_onnx
+
+    app = _run_file(build_reshape_onnx(tmp_path))
+    app.number_input(key="run1_dim_batch").set_value(2).run()
     app.button(key="run_button").click().run()
-    assert app.session_state.run_overlay["failed"] == "node_embedding"
-    app.number_input(key="run1_0_high").set_value(999).run()
+    assert app.session_state.run_overlay["failed"] == "bad_reshape"
+    app.number_input(key="run1_dim_batch").set_value(1).run()
     assert "The inputs changed since the last run" in app.info[0].value
     assert not app.error and "run_overlay" not in app.session_state

@@ -655,7 +655,7 @@ def test_saved_model_pb_path_means_its_folder(tmp_path: Path) -> None:
 def test_pt2_symbols_are_called_dynamic_dims() -> None:
     model = [ModelInput("img", "float32", (1, 3, "s45", "s45"), {"s45": (2, 8)})]
     with pytest.raises(
-        InputSpecError, match=r"img: s45 \(a dynamic dim\) = 1 is outside the model's range 2..8"
+        InputSpecError, match=r"img: dim 2 \(s45, dynamic\) = 1 is outside the model's range 2..8"
     ):
         validate_specs(InputSpecs((InputSpec("img", "float32", (1, 3, 1, 1)),)), model)
     with pytest.raises(InputSpecError, match=r"s45 \(a dynamic dim\) is 6 in img but 7 in img"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,11 @@ import streamlit as st
 
 from converters.errors import InputSpecError, ModelLensError
 from runtime.engine import bench_model, model_shapes, profile_model, propose_for, run_model
+from runtime.propose import index_limits
 from runtime.results import RunResult
 from runtime.spec_file import dumps_spec, load_spec_file, loads_spec
 from runtime.specs import InputSpec, InputSpecs, ModelInput
-from runtime.worker import WorkerPool
+from runtime.worker import RUN_TIMEOUT_S, WorkerPool, WorkerStoppedError
 from viewer import run_panel
 from viewer.app_state import model_path, select_node
 from viewer.model_view import OpenModel
@@ -67,18 +69,20 @@ def run_page() -> None:
         f"{base['info']['format']} · inputs {base['origin']} · "
         f"outputs: {', '.join(base['info']['output_names'])}"
     )
+    controls = st.container(key="run_controls")  # above the inputs: Run is visible without scrolling
     _spec_file_tools(base)
     specs, provided, errors, slots = _input_rows(base)
     model_inputs: list[ModelInput] = base["inputs"]
     checked, overall = run_panel.row_errors(_with_arrays(specs, provided), model_inputs, provided)
-    errors = {**checked, **errors}
+    errors = {**run_panel.value_errors(specs, provided, base["limits"]), **checked, **errors}
     for name, message in errors.items():
         if name in slots:
             slots[name].error(message, icon=":material/error:")
     if overall:
         st.error(overall, icon=":material/error:")
     ready = not errors and not overall
-    _run_controls(model, path, specs, provided, ready)
+    with controls:
+        _run_controls(model, path, specs, provided, ready)
     _show_result(model, _fingerprint(specs, provided))
     _benchmark(model, path, specs, provided, ready)
 
@@ -95,6 +99,7 @@ def _base(model: OpenModel, path: Path) -> dict[str, Any] | None:
     if base is not None and base["key"] == key:
         return dict(base)
     start = time.perf_counter()
+    already = worker_pool().holds(path, "cpu", signature)
     try:
         with st.spinner("Loading the model in a worker…"):
             info, specs = propose_for(path, model.graph, pool=worker_pool(), signature=signature)
@@ -105,7 +110,7 @@ def _base(model: OpenModel, path: Path) -> dict[str, Any] | None:
     sidecar = run_panel.sidecar_spec(path)
     if sidecar is not None:
         try:
-            specs = load_spec_file(sidecar)
+            specs = run_panel.adopt_model_dims(load_spec_file(sidecar), info["inputs"])
             origin = f"from {sidecar.name}"
         except ModelLensError as err:
             st.warning(f"{sidecar.name}: {run_panel.one_line(err)}", icon=":material/warning:")
@@ -116,12 +121,23 @@ def _base(model: OpenModel, path: Path) -> dict[str, Any] | None:
         "info": info,
         "inputs": info["inputs"],
         "specs": specs,
+        "proposed": specs,
         "origin": origin,
+        "limits": index_limits(info["inputs"], model.graph),
         "version": version,
         "open_s": time.perf_counter() - start,  # worker start + model load (or reuse) + proposal
+        "already_loaded": already,  # by an earlier page or another session
     }
     st.session_state.run_base = base
-    for stale in ("run_result", "run_overlay", "bench_result", "run_error", "run_timings"):
+    for stale in (
+        "run_result",
+        "run_overlay",
+        "bench_result",
+        "run_error",
+        "run_timings",
+        "spec_error",
+        "spec_note",
+    ):
         st.session_state.pop(stale, None)
     return dict(base)
 
@@ -137,6 +153,11 @@ def _load_spec_upload() -> None:
         st.session_state.spec_error = run_panel.one_line(err)
         return
     st.session_state.spec_error = None
+    specs = run_panel.adopt_model_dims(specs, base["inputs"])
+    specs, note = run_panel.fill_missing(
+        specs, base["inputs"], base.get("proposed", base["specs"]), upload.name
+    )
+    st.session_state.spec_note = note
     version = int(st.session_state.get("run_version", 0)) + 1
     st.session_state.run_version = version
     st.session_state.run_base = {**base, "specs": specs, "origin": f"from {upload.name}", "version": version}
@@ -149,7 +170,9 @@ def _spec_file_tools(base: dict[str, Any]) -> None:
         )
         if st.session_state.get("spec_error"):
             st.error(st.session_state.spec_error, icon=":material/error:")
-        st.caption("The download button below the inputs saves what is typed above as a schema file.")
+        elif st.session_state.get("spec_note"):
+            st.info(st.session_state.spec_note, icon=":material/info:")
+        st.caption("Save input schema (YAML), below the inputs, writes what they say as a schema file.")
 
 
 def _wkey(base: dict[str, Any], *parts: object) -> str:
@@ -167,8 +190,11 @@ def _input_rows(base: dict[str, Any]) -> tuple[InputSpecs, dict[str, Any], dict[
     slots: dict[str, Any] = {}
     provided: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    unused = [m.name for m in base["inputs"] if m.name not in specs.names() and not m.optional]
     for index, spec in enumerate(specs):
         with st.container(border=True, key=_wkey(base, "row", index)):
+            if spec.name not in declared and unused:
+                spec = _rename_row(base, index, spec, unused)
             row, array, error = _input_row(base, index, spec, dims, declared.get(spec.name))
             rows.append(row)
             if array is not None:
@@ -186,6 +212,22 @@ def _input_rows(base: dict[str, Any]) -> tuple[InputSpecs, dict[str, Any], dict[
         on_click="ignore",
     )
     return current, provided, errors, slots
+
+
+def _rename_row(base: dict[str, Any], index: int, spec: InputSpec, unused: list[str]) -> InputSpec:
+    """A row whose name the model lacks (a typo in a loaded schema file) can be used for one of
+    the inputs no row names; the closest name is offered first."""
+    from runtime.specs import rename_pairs
+
+    closest = rename_pairs([spec.name], unused).get(spec.name)
+    options = [spec.name, *sorted(unused, key=lambda n: n != closest)]
+    choice = st.selectbox(
+        f"{spec.name} is not an input of this model: use this row for",
+        options,
+        format_func=lambda n: f"{n} (not an input: unused)" if n == spec.name else n,
+        key=_wkey(base, index, "rename"),
+    )
+    return spec if choice == spec.name else replace(spec, name=str(choice))
 
 
 def _dim_inputs(base: dict[str, Any], specs: InputSpecs, declared: dict[str, ModelInput]) -> dict[str, int]:
@@ -210,7 +252,12 @@ def _dim_inputs(base: dict[str, Any], specs: InputSpecs, declared: dict[str, Mod
         )
         dims[name] = int(
             cols[i % len(cols)].number_input(
-                name, min_value=1, value=int(value), step=1, key=_wkey(base, "dim", name), help=help_text
+                run_panel.dim_title(name, list(declared.values())),
+                min_value=1,
+                value=int(value),
+                step=1,
+                key=_wkey(base, "dim", name),
+                help=help_text,
             )
         )
     return dims
@@ -220,16 +267,8 @@ def _input_row(
     base: dict[str, Any], index: int, spec: InputSpec, dims: dict[str, int], declared: ModelInput | None
 ) -> tuple[InputSpec, Any, str]:
     head, dtype_col, shape_col, source_col = st.columns([2.2, 1.2, 2.2, 1.8], vertical_alignment="bottom")
-    wanted = declared.shape if declared is not None else None
     head.markdown(f"**{literal(spec.name)}**")
-    head.caption(
-        "model: "
-        + (
-            " × ".join("?" if d is None else str(d) for d in wanted)
-            if wanted is not None
-            else "shape not declared"
-        )
-    )
+    head.caption(f"model: {literal(run_panel.model_shape_text(declared))}")
     dtypes = list(run_panel.DTYPES) if spec.dtype in run_panel.DTYPES else [spec.dtype, *run_panel.DTYPES]
     dtype = dtype_col.selectbox(
         "dtype", dtypes, index=dtypes.index(spec.dtype), key=_wkey(base, index, "dtype")
@@ -302,6 +341,8 @@ def _data_fields(base: dict[str, Any], index: int, spec: InputSpec, kind: str) -
         elif kind == "image":
             array, fields = _image_upload(base, index, spec, cols)
         source = run_panel.data_source(kind, fields, data.origin if kind == "uniform" else "")
+        if kind == "values":
+            run_panel.check_typed_values(replace(spec, data=source))
     except ModelLensError as err:
         return None, None, run_panel.one_line(err)
     if kind in ("file", "image") and array is None:
@@ -315,12 +356,23 @@ def _array_upload(base: dict[str, Any], index: int, spec: InputSpec, cols: Any) 
         return None, {}
     arrays = run_panel.load_uploaded_arrays(upload.name, upload.getvalue())
     keys = list(arrays)
-    default = keys.index(spec.name) if spec.name in keys else 0
+    default, note = run_panel.npz_key_for(spec.name, upload.name, keys)
     key = (
-        cols[1].selectbox("array", keys, index=default, key=_wkey(base, index, "npz_key"))
+        cols[1].selectbox(
+            "array",
+            keys,
+            index=None if default is None else keys.index(default),
+            key=_wkey(base, index, "npz_key"),
+        )
         if len(keys) > 1
         else keys[0]
     )
+    if key is None:
+        raise InputSpecError(
+            note, f"pick the array for {spec.name} in the array box, or save it under the key {spec.name}"
+        )
+    if note and key == default:
+        cols[2].caption(f":orange[{literal(note)}]")
     return arrays[key], {"path": upload.name, "key": key if len(keys) > 1 else ""}
 
 
@@ -369,21 +421,54 @@ def _run_controls(
     model: OpenModel, path: Path, specs: InputSpecs, provided: dict[str, Any], ready: bool
 ) -> None:
     devices = _devices()
-    cols = st.columns([2, 1, 1, 1, 1], vertical_alignment="bottom")
+    cols = st.columns([2, 0.8, 0.9, 1, 1, 1], vertical_alignment="bottom")
     names = [name for name, _ in devices]
     labels = dict(devices)
     device = cols[0].selectbox("Device", names, format_func=labels.__getitem__, key="run_device")
     seed = int(cols[1].number_input("Seed", min_value=0, value=0, step=1, key="run_seed"))
-    request = {"path": path, "specs": specs, "provided": provided, "device": device, "seed": seed}
+    timeout = float(
+        cols[2].number_input(
+            run_panel.TIMEOUT_LABEL,
+            min_value=1.0,
+            max_value=3600.0,
+            value=RUN_TIMEOUT_S,
+            step=10.0,
+            key="run_timeout",
+            help="a run, shape check, profile or benchmark step that takes longer is stopped "
+            "(its worker is restarted on the next run)",
+        )
+    )
+    request = {
+        "path": path,
+        "specs": specs,
+        "provided": provided,
+        "device": device,
+        "seed": seed,
+        "timeout_s": timeout,
+    }
     st.session_state.run_request_fp = _fingerprint(specs, provided)
-    if cols[2].button("Run", type="primary", disabled=not ready, key="run_button", width="stretch"):
+    if cols[3].button("Run", type="primary", disabled=not ready, key="run_button", width="stretch"):
         _do_run(model, request)
-    if cols[3].button("Check shapes", disabled=not ready, key="shapes_button", width="stretch"):
+    if cols[4].button("Check shapes", disabled=not ready, key="shapes_button", width="stretch"):
         _do_shapes(model, request)
-    if cols[4].button("Profile nodes", disabled=not ready, key="profile_button", width="stretch"):
+    if cols[5].button("Profile nodes", disabled=not ready, key="profile_button", width="stretch"):
         _do_profile(model, request)
     if not ready:
-        st.caption("Fix the inputs marked above to run.")
+        st.caption("Fix the inputs marked below to run.")
+    else:
+        _status_line(model)
+
+
+def _status_line(model: OpenModel) -> None:
+    """One line under the buttons saying what the last click did, since its results sit below
+    the inputs (out of sight on a laptop screen)."""
+    if st.session_state.get("result_fp") != st.session_state.get("run_request_fp"):
+        return
+    record = st.session_state.get("run_result")
+    if st.session_state.get("run_error"):
+        st.caption(":red[The last run failed: the message is below the inputs.]")
+    elif record and record["model_key"] == model.key:
+        st.caption(f":green[Ran in {record['wall_s'] * 1000:.0f} ms: the outputs are below the inputs.]")
 
 
 def _fingerprint(specs: InputSpecs, provided: dict[str, Any]) -> str:
@@ -400,6 +485,7 @@ def _engine_args(request: dict[str, Any]) -> dict[str, Any]:
         "seed": request["seed"],
         "pool": worker_pool(),
         "signature": st.session_state.get("signature"),
+        "timeout_s": request["timeout_s"],
     }
 
 
@@ -408,12 +494,14 @@ def _do_run(model: OpenModel, request: dict[str, Any]) -> None:
     st.session_state.result_fp = st.session_state.run_request_fp
     start = time.perf_counter()
     try:
-        with st.spinner("Running…"):
+        with st.spinner("Running…", show_time=True):
             result = run_model(request["path"], want_arrays=True, **_engine_args(request))
     except ModelLensError as err:
         st.session_state.run_error = run_panel.one_line(err)
         st.session_state.pop("run_result", None)
-        _do_shapes(model, request)  # name the node where it fails
+        if not isinstance(err, (WorkerStoppedError, InputSpecError)):
+            # name the node where it fails; after a timeout or crash the model is not run again
+            _do_shapes(model, request, quiet=True)
         return
     wall = time.perf_counter() - start
     times = st.session_state.setdefault("run_walls", {}).setdefault(f"{model.key}|{request['device']}", [])
@@ -430,7 +518,7 @@ def _do_run(model: OpenModel, request: dict[str, Any]) -> None:
 def _do_shapes(model: OpenModel, request: dict[str, Any], quiet: bool = False) -> None:
     st.session_state.result_fp = st.session_state.run_request_fp
     try:
-        with st.spinner("Propagating shapes…"):
+        with st.spinner("Propagating shapes…", show_time=True):
             result = model_shapes(request["path"], **_engine_args(request))
     except ModelLensError as err:
         if not quiet:
@@ -452,7 +540,7 @@ def _do_shapes(model: OpenModel, request: dict[str, Any], quiet: bool = False) -
 def _do_profile(model: OpenModel, request: dict[str, Any]) -> None:
     st.session_state.result_fp = st.session_state.run_request_fp
     try:
-        with st.spinner("Profiling one run…"):
+        with st.spinner("Profiling one run…", show_time=True):
             timings = profile_model(request["path"], **_engine_args(request))
     except ModelLensError as err:
         st.session_state.run_error = run_panel.one_line(err)
@@ -514,9 +602,9 @@ def _outputs(model: OpenModel, record: dict[str, Any]) -> None:
     if len(walls) > 1:
         timing += f"; first run {walls[0] * 1000:.0f} ms"
     base = st.session_state.get("run_base") or {}
-    timing += f" · loading the model took {result.load_ms or 0:.0f} ms once, when this page opened"
-    if base.get("open_s") is not None:
-        timing += f" ({base['open_s']:.2f} s with the worker's start)"
+    timing += " · " + run_panel.load_text(
+        result.load_ms, base.get("open_s"), bool(base.get("already_loaded"))
+    )
     st.success(f"Ran on **{literal(result.device)}** with {literal(ran)} · {timing}", icon=":material/check:")
     stats = pd.DataFrame(
         [
@@ -650,6 +738,7 @@ def _benchmark(
                 pool=worker_pool(),
                 signature=st.session_state.get("signature"),
                 threads=threads,
+                timeout_s=float(st.session_state.get("run_timeout") or RUN_TIMEOUT_S),
                 progress=lambda done: _advance(bar, done),
             )
             st.session_state.bench_result = {"model_key": model.key, "result": result}

@@ -22,7 +22,15 @@ import pandas as pd
 from converters.errors import InputSpecError, ModelLensError
 from converters.schema import ModelGraph
 from runtime.results import BenchResult, NodeTiming, ShapesResult
-from runtime.specs import DataSource, InputSpec, InputSpecs, ModelInput, validate_specs
+from runtime.specs import (
+    DataSource,
+    InputSpec,
+    InputSpecs,
+    ModelInput,
+    check_index_values,
+    rename_pairs,
+    validate_specs,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -42,6 +50,7 @@ SOURCES = {
     "image": "image upload",
 }
 PREVIEW_ROWS = 200
+TIMEOUT_LABEL = "Timeout (s)"
 HEATMAP_CELLS = 4096
 _NAME = re.compile(r"^[A-Za-z_][\w.]*$")
 
@@ -75,6 +84,54 @@ def shape_text(spec: InputSpec) -> str:
     if not spec.shape:
         return "scalar"
     return ", ".join(spec.named(a) or str(size) for a, size in enumerate(spec.shape))
+
+
+def dim_title(name: str, model_inputs: Sequence[ModelInput]) -> str:
+    """The label of a named dim: its name, and for torch.export's symbols (``s77``: a .pt2 keeps
+    no ``Dim`` names) its role and range, ``x dim 0 · s77: dynamic, 1–64``; a named dim with a
+    range gets it too (``batch: 1–64``)."""
+    from runtime.specs import is_torch_symbol
+
+    low_high = next((m.dim_ranges[name] for m in model_inputs if name in m.dim_ranges), None)
+    span = f"{low_high[0]}–{low_high[1]}" if low_high else ""
+    if not is_torch_symbol(name):
+        return f"{name}: {span}" if span else name
+    role = next(
+        (
+            f"{m.name} dim {axis}"
+            for m in model_inputs
+            for axis, dim in enumerate(m.shape or ())
+            if dim == name
+        ),
+        "",
+    )
+    what = f"{name}: dynamic, {span}" if span else f"{name}: dynamic"
+    return f"{role} · {what}" if role else what
+
+
+def model_shape_text(model_input: ModelInput | None) -> str:
+    """The model's declared shape for an input's caption: ``batch × 3 × 32 × 32``, torch symbols
+    with their range (``s77 (1–64) × 3``), ``scalar`` for a rank-0 input or a scalar argument."""
+    from runtime.specs import SCALAR_KINDS, is_torch_symbol
+
+    if model_input is None:
+        return "not an input of this model"
+    if model_input.kind in SCALAR_KINDS:
+        return f"a {model_input.kind} value"
+    if model_input.shape is None:
+        return "shape not declared"
+    if not model_input.shape:
+        return "scalar"
+    parts = []
+    for dim in model_input.shape:
+        if dim is None:
+            parts.append("?")
+        elif isinstance(dim, str) and is_torch_symbol(dim) and dim in model_input.dim_ranges:
+            low, high = model_input.dim_ranges[dim]
+            parts.append(f"{dim} ({low}–{high})")
+        else:
+            parts.append(str(dim))
+    return " × ".join(parts)
 
 
 def parse_shape_text(
@@ -164,10 +221,12 @@ def row_errors(
     known = {m.name: m for m in model_inputs}
     given = set(provided)
     errors: dict[str, str] = {}
+    unknown = [s.name for s in specs if s.name not in known]
+    missing = [m.name for m in model_inputs if m.name not in specs.names() and not m.optional]
     for spec in specs:
         model_input = known.get(spec.name)
         if model_input is None:
-            errors[spec.name] = f"{spec.name}: the model has no such input"
+            errors[spec.name] = unknown_input_message(spec.name, unknown, missing, list(known))
             continue
         try:
             validate_specs(
@@ -184,8 +243,97 @@ def row_errors(
     return errors, overall
 
 
+def unknown_input_message(
+    name: str, unknown: Sequence[str], missing: Sequence[str], inputs: Sequence[str]
+) -> str:
+    """A row whose name the model lacks: the model's inputs, and the missing input to use the row
+    for (picked in the row's input box), as ``runtime.specs.rename_fix`` pairs them."""
+    pairs = rename_pairs(unknown, missing)
+    problem = f"{name}: the model has no input by this name (its inputs: {', '.join(inputs)})"
+    if name in pairs:
+        return f"{problem} — {pairs[name]} has no row: pick {pairs[name]} in this row's input box"
+    return f"{problem} — every input has a row: this one is not used; load a schema file without it"
+
+
+def value_errors(
+    specs: InputSpecs, provided: Mapping[str, Any], limits: Mapping[str, tuple[int, str]]
+) -> dict[str, str]:
+    """Per integer input that indexes a table (``limits``: name → (rows, node), from
+    ``runtime.propose.index_limits``), the message when its values leave the table's range."""
+    errors: dict[str, str] = {}
+    for name, (rows, table) in limits.items():
+        spec = specs.get(name)
+        if spec is None:
+            continue
+        try:
+            check_index_values(spec, rows, table, provided.get(name))
+        except ModelLensError as err:
+            errors[name] = one_line(err)
+    return errors
+
+
 def one_line(err: ModelLensError) -> str:
+    """``message — fix`` for the page; a timed-out worker's fix names the page's Timeout field."""
+    from runtime.worker import WorkerStoppedError
+
+    if isinstance(err, WorkerStoppedError):
+        err = err.naming(f"{TIMEOUT_LABEL} in the run settings, now {err.timeout_s:g} s")
     return f"{err.message} — {err.fix}" if err.fix else err.message
+
+
+def adopt_model_dims(specs: InputSpecs, model_inputs: Sequence[ModelInput]) -> InputSpecs:
+    """A loaded spec's fixed dims that sit where the model names a dynamic dim (``2x8`` for
+    ``batch × seq``) take the model's names with the loaded values, so the Dimensions panel sets
+    them once again. A name whose loaded values disagree stays fixed (validation reports it)."""
+    known = {m.name: m for m in model_inputs}
+    seen: dict[str, set[int]] = {}
+    for spec in specs:
+        model = known.get(spec.name)
+        if model is None or model.shape is None or len(model.shape) != len(spec.shape):
+            continue
+        for axis, want in enumerate(model.shape):
+            if isinstance(want, str) and want and spec.named(axis) in (None, want):
+                seen.setdefault(want, set()).add(spec.shape[axis])
+    agreed = {name for name, values in seen.items() if len(values) == 1}
+    adopted = []
+    for spec in specs:
+        model = known.get(spec.name)
+        if model is None or model.shape is None or len(model.shape) != len(spec.shape):
+            adopted.append(spec)
+            continue
+        names = tuple(
+            want
+            if isinstance(want, str) and want in agreed and spec.named(axis) is None
+            else spec.named(axis)
+            for axis, want in enumerate(model.shape)
+        )
+        adopted.append(replace(spec, dim_names=names if any(names) else ()))
+    return InputSpecs(tuple(adopted))
+
+
+def fill_missing(
+    specs: InputSpecs, model_inputs: Sequence[ModelInput], proposed: InputSpecs, file_name: str
+) -> tuple[InputSpecs, str]:
+    """A loaded schema file that omits required inputs gets their ``proposed`` rows (the page
+    has no way to add a row), and a note naming them; entries the model lacks stay (the page
+    offers to use them for a missing input)."""
+    named = set(specs.names())
+    unknown = [name for name in specs.names() if name not in {m.name for m in model_inputs}]
+    missing = [m.name for m in model_inputs if m.name not in named and not m.optional]
+    if not missing:
+        return specs, ""
+    taken = set(rename_pairs(unknown, missing).values())
+    added = InputSpecs(tuple(p for p in proposed if p.name in missing and p.name not in taken))
+    if not added:
+        return specs, ""
+    for dim, value in specs.dims().items():  # the file's batch and seq, not the proposal's
+        added = added.with_dim(dim, value)
+    names = ", ".join(p.name for p in added)
+    rows = "its row is" if len(added) == 1 else "their rows are"
+    return (
+        InputSpecs(specs.inputs + added.inputs),
+        f"{file_name} has no entry for {names}: {rows} the proposed one{'s' if len(added) > 1 else ''}",
+    )
 
 
 def with_guesses_confirmed(specs: InputSpecs) -> InputSpecs:
@@ -195,9 +343,22 @@ def with_guesses_confirmed(specs: InputSpecs) -> InputSpecs:
 # ---------------------------------------------------------------- outputs
 
 
+def load_text(load_ms: float | None, open_s: float | None, already_loaded: bool) -> str:
+    """What loading cost, said once: the load this page waited for (with the worker's start), or
+    that the model was already loaded (by an earlier page or another session) and when."""
+    load = f"{load_ms or 0:.0f} ms"
+    if already_loaded:
+        return (
+            f"the model was already loaded in a worker (its load took {load} earlier), "
+            "so this page did not wait for it"
+        )
+    text = f"loading the model took {load} once, when this page opened"
+    return text + (f" ({open_s:.2f} s with the worker's start)" if open_s is not None else "")
+
+
 def preview_kinds(shape: Sequence[int], dtype: str) -> list[str]:
-    """Which previews fit an output: ``topk`` (1-D, or batch×classes), ``image`` (H×W×C or
-    C×H×W with 1/3/4 channels, batch first allowed), ``heatmap`` (2-D), always ``table``."""
+    """Which previews fit an output: ``topk`` (1-D, or batch×classes), ``image`` (NCHW or NHWC
+    with 1/3/4 channels, see ``image_layout``), ``heatmap`` (2-D), always ``table``."""
     kinds: list[str] = []
     numeric = dtype not in ("object", "str") and not dtype.startswith(("<U", "|S"))
     if not numeric or not shape:
@@ -213,15 +374,20 @@ def preview_kinds(shape: Sequence[int], dtype: str) -> list[str]:
 
 
 def image_layout(shape: Sequence[int]) -> str | None:
-    """``CHW`` or ``HWC`` for image-shaped outputs (a leading batch of 1 dropped), else None."""
+    """``CHW`` (NCHW) or ``HWC`` (NHWC) for image-shaped outputs, else None: rank 4 only (a rank-3
+    output such as batch × seq × hidden is not a picture), 1, 3 or 4 channels, and a plausible
+    picture: both sides at least 8 and at most 4 times as long as the other."""
     dims = list(shape)
-    if len(dims) == 4 and dims[0] >= 1:
-        dims = dims[1:]
-    if len(dims) != 3:
+    if len(dims) != 4 or dims[0] < 1:
         return None
-    if dims[0] in (1, 3, 4) and dims[1] >= 8 and dims[2] >= 8:
+    dims = dims[1:]
+
+    def plausible(height: int, width: int) -> bool:
+        return min(height, width) >= 8 and max(height, width) <= 4 * min(height, width)
+
+    if dims[0] in (1, 3, 4) and plausible(dims[1], dims[2]):
         return "CHW"
-    if dims[2] in (1, 3, 4) and dims[0] >= 8 and dims[1] >= 8:
+    if dims[2] in (1, 3, 4) and plausible(dims[0], dims[1]):
         return "HWC"
     return None
 
@@ -233,7 +399,7 @@ def output_image(array: np.ndarray) -> np.ndarray:
     layout = image_layout(array.shape)
     if layout is None:
         raise ValueError(f"shape {array.shape} is not image-shaped")
-    values = np.asarray(array[0] if array.ndim == 4 else array, dtype=np.float64)
+    values = np.asarray(array[0], dtype=np.float64)
     if layout == "CHW":
         values = values.transpose(1, 2, 0)
     values = np.nan_to_num(values)
@@ -313,10 +479,35 @@ def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
+def check_typed_values(spec: InputSpec) -> None:
+    """Typed JSON values must fill the input's shape (or be one number): the run's own check
+    (``runtime.data.make_array``), made while typing. InputSpecError naming both shapes."""
+    from runtime.data import make_array
+
+    make_array(spec)
+
+
+def npz_key_for(name: str, file_name: str, keys: Sequence[str]) -> tuple[str | None, str]:
+    """Which array of an uploaded file feeds input ``name``: the key ``name``; else the only array,
+    with a note saying so; else None (the user picks), with the message naming the keys."""
+    if name in keys:
+        return name, ""
+    if file_name.lower().endswith(".npy"):
+        return keys[0], ""  # a .npy holds one unnamed array
+    if len(keys) == 1:
+        return keys[0], f"{name} is not in {file_name}: using its only array, {keys[0]}"
+    return None, f"{name}: {file_name} has no array named {name} (it holds {', '.join(keys)})"
+
+
 def load_uploaded_arrays(name: str, data: bytes) -> dict[str, np.ndarray]:
     """An uploaded ``.npy`` (key: its file stem) or ``.npz``; never unpickles objects."""
     import numpy as np
 
+    if not data.startswith((b"\x93NUMPY", b"PK")):
+        raise InputSpecError(
+            f"{name} is not a .npy/.npz array file (it does not start with numpy's header)",
+            "save it with numpy.save (.npy) or numpy.savez (.npz)",
+        )
     try:
         loaded = np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError) as err:
@@ -362,7 +553,7 @@ def shape_overlay(graph: ModelGraph, result: ShapesResult) -> dict[str, Any]:
         "nodes": nodes,
         "failed": failed_id,
         "method": result.method,
-        "message": failed.one_line() if failed is not None else "",
+        "message": failed.where() if failed is not None else "",
     }
 
 

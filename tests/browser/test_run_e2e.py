@@ -51,20 +51,33 @@ def test_run_fail_on_the_graph_and_benchmark(small_page: Any, app_url: str) -> N
     page.get_by_text("Preview last_hidden_state · float32 3×16×64").wait_for(timeout=TIMEOUT_MS)
     _shot(page, "run-outputs")
 
-    _number(page, "max", "5000")  # token ids past the 1000-row embedding: Gather fails
+    _number(page, "max", "5000")  # token ids past the 1000-row embedding: refused before running
+    page.get_by_text("input_ids: max 5000 is outside 0–999, the vocabulary size of node_embedding").wait_for(
+        timeout=TIMEOUT_MS
+    )
+    assert page.get_by_role("button", name="Run", exact=True).is_disabled()
+    _number(page, "max", "999")
+
+    page.goto(f"{app_url}/run?model=sample:cnn_traced.torchscript")
+    page.get_by_text("Run cnn_traced.torchscript").wait_for(timeout=TIMEOUT_MS)
+    shape = page.get_by_label("shape", exact=True).first
+    shape.fill("1, 4, 32, 32")  # the convolution wants 3 channels: the model fails inside
+    shape.press("Enter")
     page.wait_for_timeout(500)
     page.get_by_role("button", name="Run", exact=True).click()
-    page.get_by_text("Fails at node node_embedding (Gather)").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text("Fails at node stem/_convolution").wait_for(timeout=TIMEOUT_MS)
     _shot(page, "run-failure")
     page.get_by_role("button", name="Show the failing node on the graph").click()
-    failed = page.locator("[data-id='node_embedding'].ml-sel.ml-hl")
+    failed = page.locator("[data-id='stem/_convolution'].ml-sel.ml-hl")
     failed.wait_for(timeout=TIMEOUT_MS)
     page.get_by_text("The run fails here").first.wait_for(timeout=TIMEOUT_MS)
     _shot(page, "graph-failing-node")
 
     page.get_by_role("link", name="Run").click()
-    page.get_by_text("Run transformer_block.onnx").wait_for(timeout=TIMEOUT_MS)
-    _number(page, "max", "999")
+    page.get_by_text("Run cnn_traced.torchscript").wait_for(timeout=TIMEOUT_MS)
+    shape = page.get_by_label("shape", exact=True).first
+    shape.fill("1, 3, 32, 32")
+    shape.press("Enter")
     _number(page, "Iterations", "30")
     page.wait_for_timeout(500)
     page.get_by_role("button", name="Benchmark", exact=True).click()
