@@ -189,13 +189,18 @@ def check_values(
 ) -> None:
     """Integer inputs that index an embedding/Gather table stay below its rows (the range the
     proposal shows): InputSpecError naming the table, for generated and provided values alike.
-    Reads the graph (``graph``, else the file's, cached) only when the model has integer inputs."""
-    if not any((m.dtype or "").startswith(("int", "uint")) for m in model_inputs):
+    Only for models with integer inputs: a plain ONNX file's tables are read from its structure
+    (``converters.onnx_tables``), other models' from the graph (``graph``, else the file's, cached)."""
+    integers = [m.name for m in model_inputs if (m.dtype or "").startswith(("int", "uint"))]
+    if not integers:
         return
-    graph = graph if graph is not None else model_graph(path)
-    if graph is None:
-        return
-    for name, (rows, table) in index_limits(model_inputs, graph).items():
+    limits = _onnx_tables(path, integers) if graph is None else None
+    if limits is None:
+        graph = graph if graph is not None else model_graph(path)
+        if graph is None:
+            return
+        limits = index_limits(model_inputs, graph)
+    for name, (rows, table) in limits.items():
         spec = specs.get(name)
         if name in provided:
             check_index_values(InputSpec(name, "int64", ()), rows, table, provided[name])

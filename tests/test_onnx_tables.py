@@ -176,3 +176,39 @@ def test_run_of_a_token_model_reads_tables_without_converting(tmp_path: Path) ->
     assert (
         "300" in report["data"] and "vocabulary size of /embeddings/word_embeddings/Gather" in report["data"]
     )
+
+
+@pytest.mark.parametrize(("maximum", "refused"), [(300, False), (5000, True)])
+def test_a_given_spec_is_range_checked_without_converting(
+    tmp_path: Path, maximum: int, refused: bool
+) -> None:
+    """With a spec file, the values' range is checked against the table read from the file's
+    structure: past the table's 301 rows is refused before running, and onnx is never imported."""
+    path = named_gather_after_cast(tmp_path / "tokens.onnx")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "inputs:\n  - input_name: ids\n    shape: 2x5xsi32\n"
+        f"    data: {{random: {{uniform: {{min: 0, max: {maximum}}}}}}}\n"
+    )
+    code = (
+        "import sys, json\n"
+        "from converters.errors import ModelLensError\n"
+        "from runtime.engine import prepare\n"
+        "try:\n"
+        f"    prepare({str(path)!r}, spec={str(spec)!r}); error = ''\n"
+        "except ModelLensError as err:\n"
+        "    error = str(err)\n"
+        "print(json.dumps({'heavy': sorted(m for m in ('onnx', 'networkx') if m in sys.modules),"
+        " 'error': error}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["heavy"] == []
+    if refused:
+        assert "5000" in report["error"] and "/embeddings/word_embeddings/Gather" in report["error"]
+    else:
+        assert report["error"] == ""
