@@ -29,6 +29,7 @@ from viewer.app_state import (
     select_node,
     show_load_error,
     switch_model,
+    sync_url,
     take_canvas_event,
 )
 from viewer.colors import CATEGORY_STYLES
@@ -98,6 +99,7 @@ def graph_page() -> None:
     key = canvas_key(model, sub_id)
     take_canvas_event(key)  # this rerun's click first: every view below draws from it
     drop_invalid_selection(model, sub_id)
+    sync_url()  # one history entry per new selection; Back brings it back (app_state.follow_history)
     st.html(PAGE_CSS)
     _header(model, sub_id)
     if st.session_state.get("show_inspector", True):
