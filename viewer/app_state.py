@@ -271,6 +271,7 @@ def switch_model(key: str) -> None:
         focus=None,
         subgraph=MAIN_GRAPH,
         load_error=None,
+        load_notice=None,
         signature=None,
         tags=None,
         caller=None,
@@ -295,13 +296,13 @@ def _on_upload(widget_key: str, as_folder: bool = False) -> None:
     except ModelLensError as err:
         _fail(err)
         return
+    switch_model(key)
     ignored = [] if as_folder else ignored_side_files([name for name, _ in contents], model)
     if ignored:
         st.session_state.load_notice = (
             f"Not opened: {', '.join(ignored)} (not external data that {model.name} names). "
             "Drop one model at a time, with only the external data files its .onnx names."
         )
-    switch_model(key)
 
 
 def _store_upload(contents: list[tuple[str, bytes]], as_folder: bool = False) -> str:
@@ -416,19 +417,37 @@ def drop_invalid_selection(model: OpenModel, sub_id: str) -> None:
         set_selection(None)
 
 
+def has_load_error() -> bool:
+    """True while a load error or notice waits to be read (until closed or another model opens)."""
+    return bool(st.session_state.get("load_error") or st.session_state.get("load_notice"))
+
+
 def show_load_error() -> None:
-    """The last load error (with its fix and any code snippet) and notice, shown once."""
-    notice = st.session_state.pop("load_notice", None)
+    """The last load error (with its fix and any code snippet) and notice, with a close button;
+    they stay until closed or until another model opens."""
+    notice = st.session_state.get("load_notice")
+    message = st.session_state.get("load_error")
+    if not notice and not message:
+        return
+    st.button(
+        "",
+        icon=":material/close:",
+        key="dismiss_load_error",
+        on_click=dismiss_load_error,
+        type="tertiary",
+        help="Close this message",
+    )
     if notice:
         st.warning(literal(notice), icon=":material/info:")
-    message = st.session_state.get("load_error")
     if message:
         st.error(literal(message), icon=":material/warning:")
         snippet = st.session_state.get("load_error_snippet")
         if snippet:
             st.code(snippet, language="python")
-        st.session_state.load_error = None
-        st.session_state.load_error_snippet = ""
+
+
+def dismiss_load_error() -> None:
+    st.session_state.update(load_error=None, load_error_snippet="", load_notice=None)
 
 
 # ---------------------------------------------------------------- selection

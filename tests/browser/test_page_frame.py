@@ -91,3 +91,111 @@ def test_back_and_forward_bring_back_the_selection(page: Any, app_url: str) -> N
     _assert_in_step(page, picks[2])
     page.evaluate("() => history.back()")
     _assert_in_step(page, picks[0])
+
+
+HEADER_CONTROLS = """() => [...document.querySelectorAll(
+  '.st-key-graph_header :is(button, label, [data-testid=stMarkdownContainer] :is(p, span))')]
+  .filter(e => e.getBoundingClientRect().width > 0)
+  .map(e => {
+    const b = e.getBoundingClientRect();
+    const points = [[b.left + 2, b.top + 2], [b.right - 2, b.top + 2], [b.left + 2, b.bottom - 2],
+                    [b.right - 2, b.bottom - 2], [b.left + b.width / 2, b.top + b.height / 2]];
+    const covered = points.filter(([x, y]) => {
+      const hit = document.elementFromPoint(x, y);
+      return !hit || !(e.contains(hit) || hit.contains(e));
+    });
+    return {text: e.innerText.replace(/\\s+/g, ' ').trim(), covered: covered.length,
+            cut: e.scrollWidth > e.clientWidth + 1, top: b.top, bottom: b.bottom, right: b.right,
+            button: e.tagName === 'BUTTON'};
+  })"""
+
+
+def _sized(browser: Any, width: int, height: int) -> Any:
+    return browser.new_context(viewport={"width": width, "height": height}).new_page()
+
+
+@pytest.mark.parametrize(
+    ("model", "width", "height"),
+    [
+        ("savedmodel_cnn", 1280, 720),  # with the signature menu
+        ("cnn_traced.torchscript", 1280, 720),  # with the warnings menu
+        ("control_flow_if_loop.onnx", 1280, 720),  # the longest counts line
+        (TRANSFORMER.partition(":")[2], 1600, 1000),
+    ],
+)
+def test_every_header_control_is_whole_and_clickable(
+    browser: Any, app_url: str, model: str, width: int, height: int
+) -> None:
+    page = _sized(browser, width, height)
+    try:
+        _open(page, f"{app_url}/?model=sample:{model}")
+        controls = page.evaluate(HEADER_CONTROLS)
+        texts = " | ".join(c["text"] for c in controls)
+        assert "Open…" in texts and "Export" in texts and "Inspector" in texts and model in texts
+        for control in controls:
+            assert control["covered"] == 0, control  # nothing (Streamlit's top bar) lies over it
+            assert not control["cut"], control  # its whole text shows
+            assert control["right"] <= width and control["bottom"] <= height
+        middles = [(c["top"] + c["bottom"]) / 2 for c in controls if c["button"]]
+        assert max(middles) - min(middles) <= 4, controls  # one row
+        canvas = page.locator(".ml-root").first.bounding_box()
+        assert max(c["bottom"] for c in controls) <= canvas["y"]
+        title = page.locator(".ml-title-line.ml-counts")
+        assert "parameters" in str(title.get_attribute("title"))  # the full text on hover too
+    finally:
+        page.context.close()
+
+
+def test_opening_the_warnings_neither_moves_the_canvas_nor_scrolls_the_page(
+    browser: Any, app_url: str
+) -> None:
+    page = _sized(browser, 1280, 720)
+    try:
+        _open(page, f"{app_url}/?model=sample:cnn_traced.torchscript")
+        before = page.locator(".ml-root").first.bounding_box()
+        page.get_by_role("button", name="2 warnings").click()
+        shown = page.get_by_text("2 warnings while opening the model")
+        shown.wait_for(timeout=TIMEOUT_MS)
+        code = page.locator("[data-testid=stPopoverBody] code").filter(has_text="torch.jit.script(model)")
+        code.first.wait_for(timeout=TIMEOUT_MS)  # the quoted code is code, not `backticks`
+        assert "`" not in page.locator("[data-testid=stPopoverBody]").inner_text()
+        page.wait_for_timeout(500)
+        assert page.locator(".ml-root").first.bounding_box() == before
+        scroll = page.evaluate(
+            "() => { const m = document.querySelector('[data-testid=stMain]');"
+            " return [m.scrollHeight - m.clientHeight, m.scrollTop]; }"
+        )
+        assert scroll == [0, 0]
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("inspector_shown", [True, False])
+def test_a_load_error_can_be_closed_and_never_covers_the_canvas(
+    browser: Any, app_url: str, tmp_path: Any, inspector_shown: bool
+) -> None:
+    page = _sized(browser, 1280, 720)
+    try:
+        _open(page, f"{app_url}/?model=sample:cnn_branches.onnx")
+        if not inspector_shown:
+            page.get_by_text("Inspector", exact=True).click()
+            page.locator("[class*='st-key-inspector-']").wait_for(state="detached", timeout=TIMEOUT_MS)
+            _settled(page)
+        bad = tmp_path / "notes.txt"
+        bad.write_text("this is not a model\n" * 10)
+        page.get_by_role("button", name="Open…").click()
+        page.locator("input[type=file]:not([webkitdirectory])").set_input_files([str(bad)])
+        alert = page.get_by_role("alert").filter(has_text="text file")
+        alert.wait_for(timeout=TIMEOUT_MS)
+        page.keyboard.press("Escape")  # close the Open… menu
+        _settled(page)
+        canvas = page.locator(".ml-root").first.bounding_box()
+        box = alert.bounding_box()
+        assert box["x"] >= canvas["x"] + canvas["width"] or box["y"] >= canvas["y"] + canvas["height"]
+        page.locator(".st-key-dismiss_load_error button").first.click()
+        alert.wait_for(state="detached", timeout=TIMEOUT_MS)
+        _settled(page)
+        assert page.locator(".ml-root").first.bounding_box()["x"] == canvas["x"]
+        assert "model=sample" in page.evaluate("() => location.href")  # the model stayed
+    finally:
+        page.context.close()
