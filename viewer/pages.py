@@ -56,7 +56,7 @@ PAGE_CSS = """
   display: block; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
 }
 .st-key-graph_header .ml-title-line.ml-counts { font-size: 0.8rem; opacity: 0.8; }
-.st-key-graph_header button p { white-space: nowrap; }
+.st-key-graph_header button p { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .st-key-graph_header [data-testid="stColumn"]:not(
   :has([data-testid="stElementContainer"], [data-testid="stLayoutWrapper"])) { display: none; }
 [data-testid="stElementContainer"][class*="st-key-canvas_"],
@@ -178,7 +178,7 @@ def _header(model: OpenModel, sub_id: str) -> None:
     with st.container(key="graph_header"):
         # the same columns for every model (an unused one all but zero wide): a menu left open
         # across a rerun that opens another model stays the same menu
-        widths = [5.4, 2.4 if choice else 0.001, 1.4 if warnings else 0.001, 1.5, 1.1, 1.1]
+        widths = [4.8 if choice else 5.4, 3 if choice else 0.001, 1.4 if warnings else 0.001, 1.5, 1.1, 1.1]
         title, chooser, warned, panel, opener, exporter = st.columns(widths, vertical_alignment="center")
         title.markdown(_title(model), unsafe_allow_html=True)
         if choice:

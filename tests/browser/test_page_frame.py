@@ -102,11 +102,14 @@ HEADER_CONTROLS = """() => [...document.querySelectorAll(
                     [b.right - 2, b.bottom - 2], [b.left + b.width / 2, b.top + b.height / 2]];
     const covered = points.filter(([x, y]) => {
       const hit = document.elementFromPoint(x, y);
-      return !hit || !(e.contains(hit) || hit.contains(e));
+      const owner = e.closest('button, label') || e;  // a label's own parts are not in the way
+      return !hit || !(owner.contains(hit) || hit.contains(e));
     });
     return {text: e.innerText.replace(/\\s+/g, ' ').trim(), covered: covered.length,
-            cut: e.scrollWidth > e.clientWidth + 1, top: b.top, bottom: b.bottom, right: b.right,
-            button: e.tagName === 'BUTTON'};
+            cut: [e, ...e.querySelectorAll('*')].some(
+              x => x.scrollWidth > x.clientWidth + 1 && getComputedStyle(x).overflowX !== 'visible'
+                && x.clientWidth > 2 && (x.innerText || '').trim() !== ''),
+            top: b.top, bottom: b.bottom, right: b.right, button: e.tagName === 'BUTTON'};
   })"""
 
 
@@ -129,21 +132,45 @@ def test_every_header_control_is_whole_and_clickable(
     page = _sized(browser, width, height)
     try:
         _open(page, f"{app_url}/?model=sample:{model}")
-        controls = page.evaluate(HEADER_CONTROLS)
-        texts = " | ".join(c["text"] for c in controls)
-        assert "Open…" in texts and "Export" in texts and "Inspector" in texts and model in texts
-        for control in controls:
-            assert control["covered"] == 0, control  # nothing (Streamlit's top bar) lies over it
-            assert not control["cut"], control  # its whole text shows
-            assert control["right"] <= width and control["bottom"] <= height
-        middles = [(c["top"] + c["bottom"]) / 2 for c in controls if c["button"]]
-        assert max(middles) - min(middles) <= 4, controls  # one row
-        canvas = page.locator(".ml-root").first.bounding_box()
-        assert max(c["bottom"] for c in controls) <= canvas["y"]
+        _assert_header_whole(page, width, height, model)
         title = page.locator(".ml-title-line.ml-counts")
         assert "parameters" in str(title.get_attribute("title"))  # the full text on hover too
     finally:
         page.context.close()
+
+
+def _assert_header_whole(page: Any, width: int, height: int, model: str) -> None:
+    controls = page.evaluate(HEADER_CONTROLS)
+    texts = " | ".join(c["text"] for c in controls)
+    assert "Open…" in texts and "Export" in texts and "Inspector" in texts and model in texts
+    for control in controls:
+        assert control["covered"] == 0, control  # nothing (Streamlit's top bar) lies over it
+        assert not control["cut"], control  # its whole text shows
+        assert control["right"] <= width and control["bottom"] <= height
+    middles = [(c["top"] + c["bottom"]) / 2 for c in controls if c["button"]]
+    assert max(middles) - min(middles) <= 4, controls  # one row
+    canvas = page.locator(".ml-root").first.bounding_box()
+    assert max(c["bottom"] for c in controls) <= canvas["y"]
+
+
+@pytest.mark.slow
+def test_the_header_of_a_savedmodel_with_tag_sets_is_whole(browser: Any, tmp_path: Any) -> None:
+    """The longest header: a tag-set and signature menu beside the counts."""
+    pytest.importorskip("tensorflow")
+    from tests.browser.conftest import start_streamlit
+    from tests.test_savedmodel_cases import tf1_two_tag_sets
+
+    path = tf1_two_tag_sets(tmp_path / "two_tags")
+    process, url = start_streamlit("--model", str(path))
+    page = _sized(browser, 1280, 720)
+    try:
+        _open(page, url)
+        page.get_by_text("Tags serve").first.wait_for(timeout=TIMEOUT_MS)
+        _assert_header_whole(page, 1280, 720, "two_tags")
+    finally:
+        page.context.close()
+        process.terminate()
+        process.wait(timeout=20)
 
 
 def test_opening_the_warnings_neither_moves_the_canvas_nor_scrolls_the_page(
