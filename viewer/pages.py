@@ -57,8 +57,6 @@ PAGE_CSS = """
 }
 .st-key-graph_header .ml-title-line.ml-counts { font-size: 0.8rem; opacity: 0.8; }
 .st-key-graph_header button p { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.st-key-graph_header [data-testid="stColumn"]:not(
-  :has([data-testid="stElementContainer"], [data-testid="stLayoutWrapper"])) { display: none; }
 [data-testid="stElementContainer"][class*="st-key-canvas_"],
 [data-testid="stElementContainer"][class*="st-key-canvas_"] .stBidiComponent,
 [data-testid="stElementContainer"][class*="st-key-canvas_"] [data-testid="stBidiComponentIsolated"] {
@@ -176,20 +174,21 @@ def _header(model: OpenModel, sub_id: str) -> None:
     choice = graph_choice_label(model)
     warnings = model.summary["warnings"]
     with st.container(key="graph_header"):
-        # the same columns for every model (an unused one all but zero wide): a menu left open
-        # across a rerun that opens another model stays the same menu
-        widths = [4.8 if choice else 5.4, 3 if choice else 0.001, 1.4 if warnings else 0.001, 1.5, 1.1, 1.1]
-        title, chooser, warned, panel, opener, exporter = st.columns(widths, vertical_alignment="center")
+        menu_widths = ([3.0] if choice else []) + ([1.4] if warnings else [])
+        widths = [4.8 if choice else 5.4, *menu_widths, 1.5, 1.1, 1.1]
+        title, *menus, panel, opener, exporter = st.columns(widths, vertical_alignment="center", wrap=False)
         title.markdown(_title(model), unsafe_allow_html=True)
+        # keyed menus: one left open across a rerun that opens another model (with other menus
+        # beside it) stays that menu
         if choice:
-            with chooser.popover(literal(choice), width="stretch", help=choice):
+            with menus.pop(0).popover(literal(choice), width="stretch", help=choice, key="graph_choice_menu"):
                 graph_choice_selectors(model)
         if warnings:
-            _warnings(warned, warnings)
+            _warnings(menus.pop(0), warnings)
         panel.toggle("Inspector", value=True, key="show_inspector", help="Show or hide the side panel")
-        with opener.popover("Open…", width="stretch"):
+        with opener.popover("Open…", width="stretch", key="open_menu"):
             model_picker("header", model)
-        with exporter.popover("Export", width="stretch"):
+        with exporter.popover("Export", width="stretch", key="export_menu"):
             _exports(model, sub_id)
 
 
@@ -197,7 +196,9 @@ def _warnings(column: Any, warnings: list[str]) -> None:
     """The problems met while opening, in a menu that opens over the page (the canvas stays put);
     the code they quote shows as code."""
     label = f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}"
-    with column.popover(label, icon=":material/warning:", width="stretch", help="Met while opening"):
+    with column.popover(
+        label, icon=":material/warning:", width="stretch", help="Met while opening", key="warnings_menu"
+    ):
         st.markdown(f"**{label} while opening the model**")
         for warning in warnings:
             st.markdown(f"- {literal_with_code(warning)}")
