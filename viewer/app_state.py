@@ -447,6 +447,7 @@ def show_load_error() -> None:
 
 
 def dismiss_load_error() -> None:
+    """Close the load error and notice (the close button beside them)."""
     st.session_state.update(load_error=None, load_error_snippet="", load_notice=None)
 
 
