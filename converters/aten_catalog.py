@@ -1,7 +1,15 @@
-"""Categories of PyTorch operators (``aten.conv2d.default``, ``aten::conv2d``) for colours and the
-legend: one small table keyed by the operator's base name (no namespace, overload or trailing ``_``)."""
+"""Categories of PyTorch operators for colours and the legend, one table for TorchScript
+(``aten::conv2d``, ``prim::ListConstruct``) and ExportedProgram (``aten.conv2d.default``,
+``higher_order.cond``), so the same operator has the same colour in both formats.
+
+An operator is looked up by its base name (no namespace, overload or trailing ``_``) in the table;
+names the table lacks fall back to family patterns (``cudnn_convolution`` is a layer,
+``fractional_max_pool2d`` a pool).
+"""
 
 from __future__ import annotations
+
+import re
 
 _CATEGORY_OPS: dict[str, tuple[str, ...]] = {
     "layer": (
@@ -119,6 +127,24 @@ _CATEGORY_OPS: dict[str, tuple[str, ...]] = {
         "alias",
         "detach",
         "lift_fresh_copy",
+        "reshape_as",
+        "_reshape_alias",
+        "squeeze_copy",
+        "unsqueeze_copy",
+        "view_copy",
+        "pixel_unshuffle",
+        "swapaxes",
+        "numel",
+        "__getitem__",
+        "len",
+        "Int",
+        "Float",
+        "Bool",
+        "ScalarImplicit",
+        "NumToTensor",
+        "ImplicitTensorToNum",
+        "device",
+        "dtype",
     ),
     "tensor": (
         "cat",
@@ -156,6 +182,23 @@ _CATEGORY_OPS: dict[str, tuple[str, ...]] = {
         "interpolate",
         "one_hot",
         "pixel_shuffle",
+        "index_add",
+        "index_copy",
+        "index_fill",
+        "scatter_add",
+        "scatter_reduce",
+        "masked_scatter",
+        "masked_select",
+        "cumsum",
+        "embedding_dense_backward",
+        "ListConstruct",
+        "TupleConstruct",
+        "DictConstruct",
+        "ListUnpack",
+        "TupleUnpack",
+        "TupleIndex",
+        "ListIndex",
+        "as_tensor",
     ),
     "control": (
         "cond",
@@ -166,6 +209,17 @@ _CATEGORY_OPS: dict[str, tuple[str, ...]] = {
         "associative_scan",
         "If",
         "Loop",
+        "CallMethod",
+        "CallFunction",
+        "RaiseException",
+        "Uninitialized",
+        "unchecked_cast",
+        "isinstance",
+        "__is__",
+        "__isnot__",
+        "__not__",
+        "Print",
+        "warn",
     ),
     "constant": (
         "full",
@@ -186,20 +240,60 @@ _CATEGORY_OPS: dict[str, tuple[str, ...]] = {
     ),
 }
 _CATEGORY_BY_OP = {op: category for category, ops in _CATEGORY_OPS.items() for op in ops}
-_BUILTIN_NAMESPACES = ("aten", "prims", "prim", "higher_order", "python", "operator", "_operator")
+# families of operators the table does not list by name (regular expressions over the base name)
+_FAMILY_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("tensor", r"(\w*upsample\w*|\w*interpolate\w*)"),
+    ("layer", r"(\w*conv\w*|\w*linear\w*|\w*lstm\w*|\w*gru\w*|rnn_\w+|embedding\w*|\w*attention\w*)"),
+    ("pool", r"(\w*pool\w*)"),
+    ("normalization", r"(\w*_norm\w*|\w*dropout\w*|normalize)"),
+    (
+        "activation",
+        r"(\w*relu\w*|\w*gelu\w*|\w*silu\w*|\w*sigmoid\w*|\w*tanh\w*|\w*elu|\w*softmax\w*|hardswish\w*"
+        r"|mish\w*|threshold\w*)",
+    ),
+    ("shape", r"(\w*view\w*|\w*reshape\w*|\w*squeeze\w*|transpose\w*|expand\w*|permute\w*)"),
+    ("tensor", r"(split\w*|index\w*|scatter\w*|gather\w*|upsample\w*|repeat\w*|new_\w+|slice\w*|select\w*)"),
+    ("constant", r"(zeros\w*|ones\w*|full\w*|empty\w*|rand\w*)"),
+)
+_FAMILY_RULES = tuple((category, re.compile(rf"^{pattern}$")) for category, pattern in _FAMILY_PATTERNS)
+# operator namespaces PyTorch itself defines: operators elsewhere come from a library (``custom``)
+BUILTIN_NAMESPACES = frozenset(
+    {
+        "aten",
+        "prims",
+        "prim",
+        "higher_order",
+        "python",
+        "operator",
+        "_operator",
+        "quantized",
+        "_quantized",
+        "_caffe2",
+        "onnx",
+        "profiler",
+        "cuda",
+    }
+)
 
 
 def torch_op_category(qualified_name: str) -> str:
-    """Category of ``aten.conv2d.default`` / ``aten::relu_`` / ``higher_order.cond`` / ``operator.mul``.
+    """Category of ``aten.conv2d.default`` / ``aten::relu_`` / ``prim::ListConstruct`` /
+    ``higher_order.cond`` / ``operator.mul``: one of the viewer's categories (``layer``,
+    ``activation``, ``pool``, ``normalization``, ``shape``, ``tensor``, ``control``, ``constant``,
+    ``custom``, ``other``).
 
     Operators of a library namespace (``torchvision::nms``, ``my_ops.fused.default``) are ``custom``.
     """
     namespace, base = _split(qualified_name)
+    if namespace and namespace not in BUILTIN_NAMESPACES:
+        return "custom"
     category = _CATEGORY_BY_OP.get(base) or _CATEGORY_BY_OP.get(base.rstrip("_"))
     if category is not None:
         return category
-    if namespace and namespace not in _BUILTIN_NAMESPACES:
-        return "custom"
+    stripped = base.rstrip("_")
+    for family, rule in _FAMILY_RULES:
+        if rule.match(stripped):
+            return family
     return "other"
 
 

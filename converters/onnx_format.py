@@ -122,7 +122,9 @@ class _GraphConverter:
         self.warnings = warnings
         self.subgraphs: dict[str, schema.ModelGraph] = {}
         self.functions = {(f.domain, f.name, f.overload): f for f in model.functions}
-        self.opset = {imp.domain or "ai.onnx": imp.version for imp in model.opset_import}
+        self.opset = {imp.domain or "ai.onnx": int(imp.version) for imp in model.opset_import}
+        # a function's own opset imports apply inside its body (and the bodies nested in it)
+        self._function_opsets: dict[str, dict[str, int]] = {}
         self._described: dict[bytes, tuple[str | None, schema.Shape]] = {}
         self._subgraph_ids: set[str] = set()
         self._scopes: list[dict[str, onnx.TypeProto]] = []  # the types of the graphs being converted
@@ -144,6 +146,9 @@ class _GraphConverter:
         graph.graph["name"] = proto.name
         graph.graph["doc"] = proto.doc_string
         graph.graph["tensor_scope"] = scope
+        # the opsets that apply here: the model's, or the enclosing function's imports (operator
+        # docs and formal names are looked up at these versions, in every body)
+        graph.graph["opsets"] = {**self.opset, **self._function_opsets.get(function or "", {})}
         self.store.add_graph(scope, proto)
         if function is not None:
             graph.graph["function"] = function
@@ -169,6 +174,7 @@ class _GraphConverter:
                 [onnx.helper.make_empty_tensor_value_info(n) for n in function.output],
             )
             fid = function_id(function.domain, function.name, function.overload)
+            self._function_opsets[fid] = function_info(function)["opsets"]
             sub = self.convert_graph(body, scope=fid, function=fid, walked=False)
             sub.graph["doc"] = function.doc_string
             sub.graph["function_info"] = function_info(function)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,6 +153,17 @@ class OpDoc:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     url: str
+    dtype_attributes: frozenset[str] = frozenset()  # INT attributes holding a TensorProto.DataType
+
+
+ONNX_DOCS_URL = "https://github.com/onnx/onnx/blob/main/docs/"
+_RELATIVE_LINK = re.compile(r"\]\((?![a-zA-Z][a-zA-Z0-9+.-]*:|#|/)([^)\s]+)\)")
+
+
+def absolute_doc_links(text: str) -> str:
+    """Markdown links of the ONNX docs that are relative to the onnx repository's docs folder
+    (``[the doc](Broadcasting.md)``) made absolute, so they work outside that folder."""
+    return _RELATIVE_LINK.sub(lambda m: f"]({ONNX_DOCS_URL}{m.group(1).removeprefix('./')})", text)
 
 
 @functools.lru_cache(maxsize=512)
@@ -170,8 +183,11 @@ def onnx_op_doc(op_type: str, domain: str = "", opset: int | None = None) -> OpD
         return None
     defaults: dict[str, Any] = {}
     docs: dict[str, str] = {}
+    dtypes = set()
     for name, attribute in schema.attributes.items():
-        docs[name] = " ".join(attribute.description.split())
+        docs[name] = absolute_doc_links(" ".join(attribute.description.split()))
+        if _holds_dtype(name, attribute):
+            dtypes.add(name)
         if attribute.default_value is not None and attribute.default_value.type:
             defaults[name] = attribute_value(attribute.default_value)
     anchor = op_type if not schema_domain else f"{schema_domain}.{op_type}"
@@ -179,13 +195,50 @@ def onnx_op_doc(op_type: str, domain: str = "", opset: int | None = None) -> OpD
         op_type=op_type,
         domain=schema_domain or "ai.onnx",
         since_version=schema.since_version,
-        doc=schema.doc or "",
+        doc=absolute_doc_links(schema.doc or ""),
         attribute_defaults={k: _json_safe(v) for k, v in defaults.items()},
         attribute_docs=docs,
         inputs=tuple(p.name for p in schema.inputs),
         outputs=tuple(p.name for p in schema.outputs),
         url=f"https://onnx.ai/onnx/operators/onnx__{anchor.replace('.', '_')}.html",
+        dtype_attributes=frozenset(dtypes),
     )
+
+
+_DTYPE_WORDS = re.compile(r"TensorProto|DataType|data type|precision", re.IGNORECASE)
+_DTYPE_NAMES = ("to", "dtype", "output_dtype", "output_datatype", "stash_type", "softmax_precision")
+
+
+def _holds_dtype(name: str, attribute: Any) -> bool:
+    """Whether an operator attribute is a TensorProto.DataType enum (Cast ``to``, RandomNormal
+    ``dtype``, LayerNormalization ``stash_type`` ...): an INT attribute so named, or one whose
+    description says it holds a data type."""
+    import onnx.defs
+
+    if attribute.type != onnx.defs.OpSchema.AttrType.INT:
+        return False
+    return name in _DTYPE_NAMES or bool(_DTYPE_WORDS.search(attribute.description) and "type" in name)
+
+
+def dtype_enum_text(value: Any) -> str:
+    """``BOOL (9)``: a TensorProto.DataType value by its name, the number kept; values that name
+    no data type as ``99 (not a TensorProto data type)``."""
+    import onnx
+
+    if not isinstance(value, int) or isinstance(value, bool):
+        return str(value)
+    try:
+        return f"{onnx.TensorProto.DataType.Name(value)} ({value})"
+    except ValueError:
+        return f"{value} (not a TensorProto data type)"
+
+
+def onnx_doc_in(op_type: str, domain: str, opsets: Mapping[str, int]) -> OpDoc | None:
+    """The documentation of ``op_type`` at the version ``opsets`` (a graph's ``G.graph["opsets"]``:
+    domain → version, ``ai.onnx`` for the default domain) import for its domain; the newest when
+    the graph imports none."""
+    key = "ai.onnx" if domain in ("", "ai.onnx") else domain
+    return onnx_op_doc(op_type, domain, opsets.get(key))
 
 
 def _json_safe(value: Any) -> Any:

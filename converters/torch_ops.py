@@ -1,4 +1,4 @@
-"""PyTorch helpers for TorchScript: operator categories, TorchScript value types and JSON-safe
+"""PyTorch helpers for TorchScript: TorchScript value types and JSON-safe
 constants (dtype names and the tensor store live in ``converters.torch_tensors``).
 
 Nothing here imports torch at module import time; functions that need it import it.
@@ -6,57 +6,15 @@ Nothing here imports torch at module import time; functions that need it import 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from converters.aten_catalog import BUILTIN_NAMESPACES
 from converters.torch_tensors import dtype_name
 
 TORCH_EXTRA_FIX = 'pip install "modellens[torch]"'
 
-_CATEGORY_PATTERNS: tuple[tuple[str, str], ...] = (
-    (
-        "layer",
-        r"(conv\w*|linear|matmul|mm|bmm|addmm|baddbmm|einsum|lstm\w*|gru\w*|rnn_\w+|embedding\w*"
-        r"|scaled_dot_product_attention|_native_multi_head_attention|bilinear|_convolution\w*|cudnn_conv\w*)",
-    ),
-    (
-        "activation",
-        r"(relu\w*|leaky_relu\w*|prelu|gelu\w*|silu\w*|sigmoid\w*|tanh\w*|elu\w*|selu\w*|celu\w*"
-        r"|softmax|log_softmax|_softmax|hardswish\w*|hardsigmoid\w*|hardtanh\w*|mish\w*|softplus|glu"
-        r"|threshold\w*|relu6)",
-    ),
-    ("pool", r"(\w*pool\w*)"),
-    (
-        "normalization",
-        r"(batch_norm\w*|layer_norm\w*|group_norm\w*|instance_norm\w*|rms_norm\w*"
-        r"|native_batch_norm\w*|native_layer_norm\w*|_native_batch_norm\w*|dropout\w*|feature_dropout\w*"
-        r"|alpha_dropout\w*|local_response_norm|normalize)",
-    ),
-    (
-        "shape",
-        r"(view|reshape|flatten|unflatten|squeeze\w*|unsqueeze\w*|permute|transpose\w*|t|contiguous"
-        r"|size|dim|numel|expand\w*|_reshape_alias|view_as|reshape_as|to|type_as|detach|clone|_to_copy"
-        r"|pixel_shuffle|pixel_unshuffle|movedim|swapaxes|__getitem__|len|Int|Float|Bool|ScalarImplicit"
-        r"|NumToTensor|ImplicitTensorToNum|device|dtype)",
-    ),
-    (
-        "tensor",
-        r"(cat|concat|stack|split\w*|chunk|slice|select|index\w*|gather|scatter\w*|narrow|pad"
-        r"|constant_pad_nd|repeat\w*|tile|where|masked_fill\w*|interpolate|upsample\w*|roll|flip|topk|sort"
-        r"|argsort|unbind|embedding_bag|zeros\w*|ones\w*|full\w*|arange|empty\w*|tensor|as_tensor|new_\w+"
-        r"|ListConstruct|TupleConstruct|DictConstruct|ListUnpack|TupleUnpack|TupleIndex|ListIndex"
-        r"|tril|triu|nonzero|one_hot|cumsum)",
-    ),
-    (
-        "control",
-        r"(If|Loop|CallMethod|CallFunction|RaiseException|Uninitialized|unchecked_cast"
-        r"|isinstance|__is__|__isnot__|__not__|Print|warn)",
-    ),
-)
-_CATEGORY_RULES = tuple((category, re.compile(rf"^{pattern}_?$")) for category, pattern in _CATEGORY_PATTERNS)
 # operator namespaces PyTorch itself defines: an unknown operator there is not a missing library
-CORE_NAMESPACES = ("aten", "prim", "quantized", "_caffe2", "onnx", "profiler", "cuda", "_quantized", "prims")
-_BUILTIN_NAMESPACES = CORE_NAMESPACES
+CORE_NAMESPACES = BUILTIN_NAMESPACES
 
 # torch's ScalarType names (``Float``; also the ``FloatStorage`` prefix) -> dtype names
 REAL_SCALAR_TYPE_NAMES = {
@@ -78,30 +36,6 @@ _SCALAR_TYPE_NAMES = {
     "ComplexHalf": "complex32",
 }
 _SCALAR_KIND_NAMES = {"IntType": "int64", "FloatType": "float64", "BoolType": "bool", "StringType": "str"}
-
-
-def category_of_op(qualified: str) -> str:
-    """Category of a PyTorch operator (``aten::conv2d``, ``aten.conv2d.default``, ``prim::If``);
-    operators of unknown namespaces (``torchvision::nms``) are ``custom``."""
-    namespace, name = split_op(qualified)
-    if namespace and namespace not in _BUILTIN_NAMESPACES:
-        return "custom"
-    base = name.split(".", 1)[0]
-    for category, rule in _CATEGORY_RULES:
-        if rule.match(base):
-            return category
-    return "other"
-
-
-def split_op(qualified: str) -> tuple[str, str]:
-    """``aten::conv2d`` / ``aten.conv2d.default`` -> (``aten``, ``conv2d``)."""
-    if "::" in qualified:
-        namespace, _, name = qualified.partition("::")
-        return namespace, name
-    if "." in qualified:
-        namespace, _, rest = qualified.partition(".")
-        return namespace, rest
-    return "", qualified
 
 
 def describe_jit_type(jit_type: Any) -> tuple[str | None, tuple[int | None, ...] | None]:

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from converters import schema
-from converters.torch_ops import category_of_op, describe_jit_type, json_safe
+from converters.aten_catalog import torch_op_category
+from converters.torch_ops import describe_jit_type, json_safe
 from converters.torch_tensors import TorchTensorStore, dtype_name
 from converters.torchscript_calls import CallNamespaces
 from converters.torchscript_nodes import (
@@ -362,7 +363,7 @@ class ForwardConverter:
             domain=namespace,
             name=node_id,
             namespace=module_ns,
-            category=category_of_op(kind),
+            category=torch_op_category(kind),
             attributes=attributes,
             outputs=outputs,
             weights=weights,

@@ -74,16 +74,39 @@ def suggest_specs(
     path: str | Path, model_inputs: list[ModelInput], graph: ModelGraph | None = None
 ) -> InputSpecs:
     """Specs proposed from the declared inputs, reading the graph only when it can add something
-    (an input without a full shape, or an integer input whose range an embedding may bound)."""
-    needs_graph = any(
-        (m.shape is None and not m.optional)
-        or (m.shape is not None and any(d is None for d in m.shape))
-        or (m.dtype or "").startswith(("int", "uint"))
+    (an input without a full shape, or an integer input whose range an embedding may bound). For
+    an ONNX file whose only question is the integer ranges, the embedding tables are read from
+    the file's structure (``converters.onnx_tables``) instead of converting the whole graph."""
+    shapes_unknown = any(
+        (m.shape is None and not m.optional) or (m.shape is not None and any(d is None for d in m.shape))
         for m in model_inputs
     )
-    if graph is None and needs_graph:
+    integers = [m.name for m in model_inputs if (m.dtype or "").startswith(("int", "uint"))]
+    if graph is None and integers and not shapes_unknown:
+        tables = _onnx_tables(path, integers)
+        if tables is not None:
+            return propose_specs(model_inputs, None, tables)
+    if graph is None and (shapes_unknown or integers):
         graph = model_graph(path)
     return propose_specs(model_inputs, graph)
+
+
+def _onnx_tables(path: str | Path, names: list[str]) -> dict[str, tuple[int, str]] | None:
+    """Embedding tables of a plain ONNX file's integer inputs without converting it; None for
+    other files (other formats, zips, text forms) or a file the light reader cannot parse (the
+    full conversion then decides)."""
+    from runtime.runners import looks_like_model_proto
+
+    path = Path(path)
+    if not path.is_file() or not looks_like_model_proto(path):
+        return None
+    from converters.onnx_lazy import WireFormatError
+    from converters.onnx_tables import gather_tables
+
+    try:
+        return gather_tables(path, names)
+    except (WireFormatError, OSError, ValueError):
+        return None
 
 
 def propose_for(

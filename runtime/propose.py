@@ -31,14 +31,24 @@ _PASS_THROUGH = ("cast", "reshape", "unsqueeze", "squeeze", "flatten", "identity
 _MAX_HOPS = 12
 
 
-def propose_specs(model_inputs: Sequence[ModelInput], graph: ModelGraph | None = None) -> InputSpecs:
+def propose_specs(
+    model_inputs: Sequence[ModelInput],
+    graph: ModelGraph | None = None,
+    tables: Mapping[str, tuple[int, str]] | None = None,
+) -> InputSpecs:
     """One spec per model input (see module docstring); never raises for a missing graph.
-    Arguments with a default (``optional``) get none: the model uses its default."""
-    specs = [_propose_one(model_input, graph) for model_input in model_inputs if not model_input.optional]
+    Arguments with a default (``optional``) get none: the model uses its default. ``tables``
+    (input name → (table rows, node label)) stands in for the graph's embedding lookup when the
+    caller read them without converting the graph (``converters.onnx_tables``)."""
+    specs = [
+        _propose_one(model_input, graph, tables) for model_input in model_inputs if not model_input.optional
+    ]
     return InputSpecs(tuple(specs))
 
 
-def _propose_one(model_input: ModelInput, graph: ModelGraph | None) -> InputSpec:
+def _propose_one(
+    model_input: ModelInput, graph: ModelGraph | None, tables: Mapping[str, tuple[int, str]] | None = None
+) -> InputSpec:
     if model_input.kind in SCALAR_KINDS:
         return InputSpec(
             model_input.name,
@@ -67,7 +77,7 @@ def _propose_one(model_input: ModelInput, graph: ModelGraph | None) -> InputSpec
         else:
             shape, names, guess = (1,), ("batch",), "no shape known: set it"
     dtype = dtype or "float32"
-    data = _default_data(dtype, model_input.name, graph)
+    data = _default_data(dtype, model_input.name, graph, tables)
     return InputSpec(model_input.name, dtype, shape, names if any(names) else (), data, guess)
 
 
@@ -144,11 +154,13 @@ def default_dim_value(name: str, dim_range: tuple[int, int] | None = None) -> in
     return max(1, value)
 
 
-def _default_data(dtype: str, name: str, graph: ModelGraph | None) -> DataSource:
+def _default_data(
+    dtype: str, name: str, graph: ModelGraph | None, tables: Mapping[str, tuple[int, str]] | None = None
+) -> DataSource:
     if dtype == "bool":
         return DataSource.uniform(0, 1)
     if dtype.startswith(("int", "uint")):
-        table = embedding_table_for(graph, name) if graph is not None else None
+        table = embedding_table_for(graph, name) if graph is not None else (tables or {}).get(name)
         if table is not None:
             size, node_name = table
             return DataSource.uniform(0, size - 1, origin=f"0–{size - 1}: vocabulary size of {node_name}")
@@ -196,6 +208,19 @@ def _weight_shape(graph: ModelGraph, node: str, port: int) -> tuple[int, ...] | 
     return tuple(int(d) for d in info.shape)
 
 
+def _constant_input_shape(graph: ModelGraph, node: str, port: int) -> tuple[int, ...] | None:
+    """The shape of a constant node's output feeding ``node`` at ``port`` (an ONNX Constant)."""
+    for source, _, data in graph.in_edges(node, data=True):
+        if int(data.get("dst_port", 0)) != port or graph.nodes[source].get("kind") != "constant":
+            continue
+        outputs = graph.nodes[source].get("outputs") or []
+        src_port = int(data.get("src_port", 0))
+        shape = getattr(outputs[src_port], "shape", None) if src_port < len(outputs) else None
+        if shape and all(isinstance(d, int) for d in shape):
+            return tuple(int(d) for d in shape)
+    return None
+
+
 def _node_label(graph: ModelGraph, node: str) -> str:
     return str(graph.nodes[node].get("name") or node)
 
@@ -213,7 +238,7 @@ def embedding_table_for(graph: ModelGraph, input_name: str) -> tuple[int, str] |
             for _, dst, data in graph.out_edges(node, data=True):
                 op = _op(graph, dst)
                 if any(key in op for key in _EMBEDDING) and int(data.get("dst_port", 0)) == 1:
-                    shape = _weight_shape(graph, dst, 0)
+                    shape = _weight_shape(graph, dst, 0) or _constant_input_shape(graph, dst, 0)
                     if shape:
                         axis = int(graph.nodes[dst].get("attributes", {}).get("axis", 0) or 0)
                         return shape[axis], _node_label(graph, dst)

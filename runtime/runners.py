@@ -97,7 +97,7 @@ def detect_run_format(path: str | Path) -> str:
         raise ModelLoadError(f"No such file: {path}", "check the path")
     if path.name in SAVED_MODEL_FILES:  # saved_model.pb given for its folder
         return "savedmodel"
-    if path.suffix.lower() == ".onnx" and _looks_like_model_proto(path):
+    if path.suffix.lower() == ".onnx" and looks_like_model_proto(path):
         return "onnx"  # without importing the converters (networkx, onnx): a one-shot run's cost
     if zipfile.is_zipfile(path):
         from converters.source import zip_entry_names
@@ -123,7 +123,7 @@ def detect_run_format(path: str | Path) -> str:
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 
 
-def _looks_like_model_proto(path: Path) -> bool:
+def looks_like_model_proto(path: Path) -> bool:
     """An ONNX ModelProto as every exporter writes it: field 1 (ir_version, a varint) first."""
     with path.open("rb") as handle:
         head = handle.read(2)
@@ -266,10 +266,14 @@ class OnnxRuntimeRunner(Runner):
         try:
             self.session = ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
         except Exception as err:
-            raise ModelLoadError(
-                f"onnxruntime cannot load {self.path.name}: {first_line(err)}",
-                "check the model with onnx.checker",
-            ) from err
+            message = first_line(err)
+            fix = "check the model with onnx.checker"
+            if "Could not find an implementation" in message:
+                fix = (
+                    f"onnxruntime on {self.device} has no kernel for that op with these types "
+                    "(bfloat16 has few on CPU): cast to float32 or float16 in the model, or try cuda"
+                )
+            raise ModelLoadError(f"onnxruntime cannot load {self.path.name}: {message}", fix) from err
         self.providers = list(self.session.get_providers())
         check_used_providers(self.device, self.providers)
         self.provider = self.providers[0]
@@ -282,51 +286,11 @@ class OnnxRuntimeRunner(Runner):
             for i in self.session.get_inputs()
         ]
         self.output_names = [o.name for o in self.session.get_outputs()]
-        self._bfloat16 = any(
-            t.type == "tensor(bfloat16)" for t in [*self.session.get_inputs(), *self.session.get_outputs()]
-        )
-
-    def _run_numpy(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-        return list(self.session.run(None, dict(feeds)))
-
-    def _run_bfloat16(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-        """onnxruntime's numpy API knows no bfloat16: such tensors go in as OrtValues made from
-        their raw 16-bit words, and come out copied from the OrtValue's buffer (on CPU)."""
-        import ctypes
-
-        import ml_dtypes
-        import numpy as np
-        import onnxruntime as ort
-
-        bfloat16_type = 16  # onnx.TensorProto.BFLOAT16
-        values = {}
-        for name, array in feeds.items():
-            if array.dtype == ml_dtypes.bfloat16:
-                words = np.ascontiguousarray(array).view(np.uint16)
-                values[name] = ort.OrtValue.ortvalue_from_numpy_with_onnx_type(words, bfloat16_type)
-            else:
-                values[name] = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array))
-        outputs = []
-        for value in self.session.run_with_ort_values(None, values):
-            if value.data_type() != "tensor(bfloat16)":
-                outputs.append(value.numpy())
-                continue
-            if value.device_name().lower() != "cpu":
-                raise ModelRunError(
-                    "a bfloat16 output on the GPU cannot be read back by onnxruntime's Python API",
-                    "run on cpu, or cast the output to float32 in the model",
-                )
-            count = int(np.prod(value.shape()))
-            words = np.zeros(count, dtype=np.uint16)
-            if count:
-                ctypes.memmove(words.ctypes.data, value.data_ptr(), 2 * count)
-            outputs.append(words.view(ml_dtypes.bfloat16).reshape(value.shape()))
-        return outputs
+        self._bfloat16 = has_bfloat16(self.session)
 
     def infer(self, feeds: Mapping[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
         try:
-            run = self._run_bfloat16 if self._bfloat16 else self._run_numpy
-            values = run(feeds)
+            values = ort_run(self.session, feeds, self.output_names, self._bfloat16)
         except Exception as err:
             raise ModelRunError(
                 f"onnxruntime failed: {first_line(err)}", "check the input shapes (`modellens shapes`)"
@@ -352,9 +316,67 @@ class OnnxRuntimeRunner(Runner):
         with tempfile.TemporaryDirectory() as tmp:
             options.profile_file_prefix = os.path.join(tmp, "profile")
             session = ort.InferenceSession(str(self.path), sess_options=options, providers=self.providers)
-            session.run(None, dict(feeds))
+            ort_run(session, feeds)
             events = json.loads(Path(session.end_profiling()).read_text())
         return ort_node_timings(events)
+
+
+def ort_run(
+    session: Any,
+    feeds: Mapping[str, np.ndarray],
+    names: Sequence[str] | None = None,
+    bfloat16: bool | None = None,
+) -> list[np.ndarray]:
+    """``session.run`` for output ``names`` (all when None); a model with a bfloat16 input or
+    output (``bfloat16``: known already, else looked up) goes through OrtValues, since
+    onnxruntime's numpy API knows no bfloat16."""
+    wanted = list(names) if names is not None else [o.name for o in session.get_outputs()]
+    if bfloat16 is None:
+        bfloat16 = has_bfloat16(session, wanted)
+    if not bfloat16:
+        return list(session.run(wanted, dict(feeds)))
+    return _run_bfloat16(session, feeds, wanted)
+
+
+def has_bfloat16(session: Any, names: Sequence[str] | None = None) -> bool:
+    """Whether a session input, or one of the outputs ``names`` (all when None), is bfloat16."""
+    outputs = [o for o in session.get_outputs() if names is None or o.name in names]
+    return any(t.type == "tensor(bfloat16)" for t in [*session.get_inputs(), *outputs])
+
+
+def _run_bfloat16(session: Any, feeds: Mapping[str, np.ndarray], names: list[str]) -> list[np.ndarray]:
+    """bfloat16 tensors go in as OrtValues made from their raw 16-bit words, and come out copied
+    from the OrtValue's buffer (on CPU) as ``ml_dtypes.bfloat16`` arrays."""
+    import ctypes
+
+    import ml_dtypes
+    import numpy as np
+    import onnxruntime as ort
+
+    bfloat16_type = 16  # onnx.TensorProto.BFLOAT16
+    values = {}
+    for name, array in feeds.items():
+        if array.dtype == ml_dtypes.bfloat16:
+            words = np.ascontiguousarray(array).view(np.uint16)
+            values[name] = ort.OrtValue.ortvalue_from_numpy_with_onnx_type(words, bfloat16_type)
+        else:
+            values[name] = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array))
+    outputs = []
+    for value in session.run_with_ort_values(names, values):
+        if value.data_type() != "tensor(bfloat16)":
+            outputs.append(value.numpy())
+            continue
+        if value.device_name().lower() != "cpu":
+            raise ModelRunError(
+                "a bfloat16 output on the GPU cannot be read back by onnxruntime's Python API",
+                "run on cpu, or cast the output to float32 in the model",
+            )
+        count = int(np.prod(value.shape()))
+        words = np.zeros(count, dtype=np.uint16)
+        if count:
+            ctypes.memmove(words.ctypes.data, value.data_ptr(), 2 * count)
+        outputs.append(words.view(ml_dtypes.bfloat16).reshape(value.shape()))
+    return outputs
 
 
 def ort_node_timings(events: list[dict[str, Any]]) -> list[NodeTiming]:

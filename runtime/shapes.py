@@ -13,7 +13,8 @@ Runs inside the worker (``propagate(runner, feeds)``), one method per format:
   not recorded). A failure is pinned through the TorchScript traceback's source ranges: the
   serialized code line and the original ``file.py:LINE`` are matched to the graph's nodes
   (node ``source`` attribute, as the TorchScript converter sets it).
-* SavedModel: output shapes of the signature only (TensorFlow reports no per-node shapes here).
+* SavedModel: the signature rebuilt in a ``tf.compat.v1.Session`` with its calls inlined and
+  every op output fetched in one run (``runtime.tf_shapes``); keyed by the converter's node ids.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def propagate(runner: Runner, feeds: Mapping[str, np.ndarray]) -> ShapesResult:
         "onnx": _onnx_shapes,
         "exported_program": _fx_shapes,
         "torchscript": _torchscript_shapes,
+        "savedmodel": _savedmodel_shapes,
     }.get(runner.format, _output_shapes)
     return method(runner, feeds)
 
@@ -110,6 +112,8 @@ def _onnx_run_all_outputs(
     import onnx
     import onnxruntime as ort
 
+    from runtime.runners import ort_run
+
     model = onnx.load(str(runner.path), load_external_data=False)
     onnx.external_data_helper.load_external_data_for_model(model, str(runner.path.parent))
     declared = {o.name for o in model.graph.output}
@@ -121,7 +125,7 @@ def _onnx_run_all_outputs(
     try:
         session = ort.InferenceSession(model.SerializeToString(), options, providers=runner.providers)
         names = [o.name for o in session.get_outputs()]
-        values = session.run(names, dict(feeds))
+        values = ort_run(session, feeds, names)
     except Exception as err:  # noqa: BLE001
         match = _ORT_NODE.search(str(err))
         if match:
@@ -232,7 +236,7 @@ def _torchscript_shapes(runner: Runner, feeds: Mapping[str, np.ndarray]) -> Shap
 
     module = runner.module  # type: ignore[attr-defined]
     args, kwargs = runner._arguments(feeds)  # type: ignore[attr-defined]
-    ports = _ts_ports(runner)
+    ports = torchscript_ports(runner)
     function, values, kept = _ts_probe(module, None)
     try:
         with torch.no_grad():
@@ -245,7 +249,7 @@ def _torchscript_shapes(runner: Runner, feeds: Mapping[str, np.ndarray]) -> Shap
     return ShapesResult(nodes=nodes, method="TorchScript graph run (top-level values)")
 
 
-def _ts_ports(runner: Runner) -> dict[str, tuple[str, int, int]]:
+def torchscript_ports(runner: Runner) -> dict[str, tuple[str, int, int]]:
     """TorchScript value name → (converter node id, output port, port count), from the graph
     ``converters.torchscript_format`` draws (its node outputs carry the value's debug name)."""
     from converters.source import ModelSource
@@ -386,7 +390,25 @@ def _ts_failed_run(
     return ShapesResult(nodes, "TorchScript graph run (top-level values)", failed)
 
 
-# --- SavedModel and anything else: outputs only ------------------------------------------------
+# --- SavedModel --------------------------------------------------------------------------------
+
+
+def _savedmodel_shapes(runner: Runner, feeds: Mapping[str, np.ndarray]) -> ShapesResult:
+    """Per-node shapes from ``runtime.tf_shapes``; a SavedModel TensorFlow's v1 loader cannot
+    rebuild falls back to the signature's output shapes, saying why in ``method``."""
+    from runtime.tf_shapes import savedmodel_shapes
+
+    try:
+        return savedmodel_shapes(runner, feeds)
+    except ModelLensError:
+        raise
+    except Exception as err:  # noqa: BLE001 - degrade to the outputs, with the reason shown
+        result = _output_shapes(runner, feeds)
+        result.method = f"outputs only (per-node recording failed: {_first_line(err)[:200]})"
+        return result
+
+
+# --- anything else: outputs only ------------------------------------------------
 
 
 def _output_shapes(runner: Runner, feeds: Mapping[str, np.ndarray]) -> ShapesResult:

@@ -55,6 +55,7 @@ class SavedModelRunner(Runner):
                 f"pick one of: {', '.join(keys)}" if keys else "save the model with a serving signature",
             )
         self._loaded = loaded
+        self.signature_key = key
         self.function = loaded.signatures[key]
         _, kwargs = self.function.structured_input_signature
         self.inputs = [

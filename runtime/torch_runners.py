@@ -1,6 +1,7 @@
 """torch runners: TorchScript archives (``torch.jit.load``) and ExportedPrograms (``.pt2``, read
 by ``converters.pt2_loader`` as the viewer reads them, never by ``torch.export.load``), run under
-``torch.no_grad`` on the chosen device; the torch profiler gives per-op times. Imported only by the
+``torch.no_grad`` on the chosen device; the torch profiler gives per-node times
+(``runtime.torch_timing``). Imported only by the
 worker, when such a model is loaded."""
 
 from __future__ import annotations
@@ -154,6 +155,20 @@ class TorchScriptRunner(_TorchRunner):
 
     format = "torchscript"
 
+    def profile(self, feeds: Mapping[str, np.ndarray]) -> list[NodeTiming]:
+        """Per converter node id, its time (``runtime.torch_timing``); the aten op totals when
+        the graph cannot be instrumented or the converter draws none of its values."""
+        from runtime.shapes import torchscript_ports
+        from runtime.torch_timing import torchscript_node_timings
+
+        ports = torchscript_ports(self)
+        if ports:
+            try:
+                return torchscript_node_timings(self, feeds, ports)
+            except RuntimeError:  # a graph the instrumented copy cannot run: aten totals instead
+                pass
+        return super().profile(feeds)
+
     def _load(self) -> None:
         require_module("torch", TORCH_EXTRA, "TorchScript")
         import torch
@@ -198,6 +213,12 @@ class ExportedProgramRunner(_TorchRunner):
     signature with their dtypes, shapes (symbolic dims by name) and dim ranges."""
 
     format = "exported_program"
+
+    def profile(self, feeds: Mapping[str, np.ndarray]) -> list[NodeTiming]:
+        """Per fx node (the converter's node id), its time (``runtime.torch_timing``)."""
+        from runtime.torch_timing import fx_node_timings
+
+        return fx_node_timings(self, feeds)
 
     def _load(self) -> None:
         require_module("torch", TORCH_EXTRA, "an ExportedProgram")

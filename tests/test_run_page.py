@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from converters import load_model
 from viewer import app_state
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,6 +180,29 @@ def test_profile_lists_slowest_nodes_and_heats_the_graph() -> None:
     assert len(frame) > 0 and frame["on graph"].all()
     heat = app.session_state.run_overlay["heat"]
     assert max(heat.values()) == 1.0 and set(heat) <= set(frame["node"]) | set(heat)
+
+
+@pytest.mark.parametrize("sample", ["cnn_traced.torchscript", "cnn_dynamic_batch.pt2"])
+def test_torch_node_times_heat_the_graph_nodes(sample: str) -> None:
+    app = _run_page(sample)
+    app.button(key="profile_button").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    frame = _frame(app, "on graph")
+    assert len(frame) > 0 and frame["on graph"].all()
+    graph = load_model(app_state.sample_models_dir() / sample)
+    heat = app.session_state.run_overlay["heat"]
+    assert heat and set(heat) <= set(graph) and max(heat.values()) == 1.0
+
+
+def test_savedmodel_check_shapes_draws_every_node() -> None:
+    pytest.importorskip("tensorflow")
+    app = _run_page("savedmodel_cnn")
+    app.button(key="shapes_button").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    overlay = app.session_state.run_overlay
+    graph = load_model(app_state.sample_models_dir() / "savedmodel_cnn")
+    ops = {n for n, d in graph.nodes(data=True) if d["kind"] == "op"}
+    assert ops <= set(overlay["nodes"]) and overlay["failed"] is None
 
 
 def test_benchmark_shows_latency_statistics() -> None:

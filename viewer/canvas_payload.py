@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from converters.op_catalog import onnx_op_doc
+from converters.op_catalog import onnx_doc_in
 from converters.schema import ModelGraph, TensorInfo, format_shape, op_text
 from viewer.colors import CATEGORY_STYLES
 from viewer.hierarchy import Grouping, build_groups
@@ -25,13 +25,22 @@ def build_payload(
     bindings: Mapping[str, Any] | None = None,
     overlay: Mapping[str, Sequence[Any]] | None = None,
     heat: Mapping[str, float] | None = None,
+    root: ModelGraph | None = None,
+    graph_id: str = "",
+    callers: Mapping[str, tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The engine payload of ``graph``. ``details=True`` adds what the HTML export's inspector
     shows and the app's canvas does not need: each op node's attributes (``attrs``) and its
     operator documentation (``doc``, a key into the payload-level ``docs``). ``bindings``
     (``tables.attribute_bindings``) resolve a function body's attribute references there.
     ``overlay`` (node id → shape per output port, from a run) replaces the file's shapes on the
-    edges those nodes produce; ``heat`` (node id → 0..1, a run's relative time) adds ``heat``."""
+    edges those nodes produce; ``heat`` (node id → 0..1, a run's relative time) adds ``heat``.
+
+    With ``details``, each node and group also carries ``info`` (viewer.inspector_data: what the
+    inspector shows), and ``subgraphs`` holds the payload of every control-flow body and function
+    reachable from ``graph`` (``graph_id`` in ``root``, the main graph by default), each with its
+    breadcrumb ``crumbs``; ``callers`` (function id → calling (graph id, node id)) are the calls the
+    user took, which resolve attribute references inside function bodies."""
     grouping = grouping or build_groups(graph)
     index = {node_id: i for i, node_id in enumerate(graph.nodes)}
     groups = grouping.ordered_groups()
@@ -62,7 +71,85 @@ def build_payload(
                 entry["heat"] = round(min(1.0, max(0.0, float(value))), 3)
     if details:
         _add_details(graph, payload, dict(bindings or {}))
+        _add_inspector(graph, grouping, payload, dict(bindings or {}))
+        payload["graph"] = graph_id
+        payload["crumbs"] = _crumbs(graph, graph_id)
+        if root is not None or graph_id == "":
+            payload["subgraphs"] = _subgraph_payloads(
+                root or graph, graph, graph_id, payload["title"], callers
+            )
     return payload
+
+
+def _add_inspector(
+    graph: ModelGraph, grouping: Grouping, payload: dict[str, Any], bindings: dict[str, Any]
+) -> None:
+    """``info`` on every node and group: what the inspector shows (viewer.inspector_data)."""
+    from viewer.inspector_data import group_inspector, node_inspector
+    from viewer.tables import group_index
+
+    for entry, node_id in zip(payload["nodes"], graph.nodes, strict=True):
+        info = node_inspector(graph, node_id, bindings)
+        if info:
+            entry["info"] = info
+    index = group_index(graph, grouping) if payload["groups"] else None
+    for entry in payload["groups"]:
+        entry["info"] = group_inspector(graph, grouping, entry["id"], index)
+
+
+def _crumbs(graph: ModelGraph, graph_id: str) -> list[list[str]]:
+    """The breadcrumb of graph ``graph_id``, as the app's: ``[[graph id, label, node id to select
+    there or ""], ...]`` from the main graph down to it (``[]`` for the main graph)."""
+    if not graph_id:
+        return []
+    from viewer.tables import subgraph_trail
+
+    crumbs = [["", "main graph", ""]]
+    parent = ""
+    for body, owner in subgraph_trail(graph.graph.get("subgraphs", {}), graph_id):
+        if owner:
+            crumbs.append([parent, owner, owner])
+        rest = body[len(parent) + 1 :] if parent else body
+        crumbs.append([body, rest[len(owner) + 1 :] if owner else rest, ""])
+        parent = body
+    return crumbs
+
+
+def _subgraph_payloads(
+    root: ModelGraph,
+    graph: ModelGraph,
+    graph_id: str,
+    title: str,
+    callers: Mapping[str, tuple[str, str]] | None,
+) -> dict[str, dict[str, Any]]:
+    """Detailed payloads of the bodies and functions reachable from ``graph``, keyed by id. A
+    function body resolves attribute references through the first call met (or ``callers``)."""
+    from viewer.tables import attribute_bindings
+
+    subgraphs = root.graph.get("subgraphs", {})
+    taken = dict(callers or {})
+    found: dict[str, dict[str, Any]] = {}
+    queue = [(graph_id, graph)]
+    while queue:
+        owner_id, owner = queue.pop(0)
+        for node_id, data in owner.nodes(data=True):
+            for sub_id in data["subgraph_ids"]:
+                if sub_id in found or sub_id not in subgraphs or sub_id == graph_id:
+                    continue
+                sub = subgraphs[sub_id]
+                if sub.graph.get("function") == sub_id:
+                    taken.setdefault(sub_id, (owner_id, node_id))
+                bindings = attribute_bindings(root, sub_id, callers=taken)
+                found[sub_id] = build_payload(
+                    sub,
+                    build_groups(sub),
+                    f"{title} › {sub_id}",
+                    details=True,
+                    bindings=bindings,
+                    graph_id=sub_id,
+                )
+                queue.append((sub_id, sub))
+    return found
 
 
 def _add_details(graph: ModelGraph, payload: dict[str, Any], bindings: dict[str, Any]) -> None:
@@ -125,9 +212,7 @@ def weight_label(graph: ModelGraph, node_id: str, port: int, info: TensorInfo) -
     """The operator's formal name for an input port (W, B, scale ...), else the tensor's short name."""
     data = graph.nodes[node_id]
     if graph.graph.get("format") in ("onnx", "ort") and data["kind"] == "op":
-        doc = onnx_op_doc(
-            data["op_type"], data["domain"], graph.graph.get("opsets", {}).get(data["domain"] or "ai.onnx")
-        )
+        doc = onnx_doc_in(data["op_type"], data["domain"], graph.graph.get("opsets", {}))
         if doc is not None and port < len(doc.inputs):
             return doc.inputs[port]
     return info.name.rsplit(".", 1)[-1] or info.name

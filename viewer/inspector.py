@@ -18,12 +18,12 @@ from viewer import tables
 from viewer.app_state import open_subgraph, select_group, select_node, selected
 from viewer.colors import CATEGORY_STYLES
 from viewer.hierarchy import group_label
+from viewer.inspector_data import MAX_LINKS, body_link_label, group_counts_text
 from viewer.model_view import MAIN_GRAPH, OpenModel
 from viewer.summary import human_bytes
-from viewer.text import html_text, literal
+from viewer.text import breakable, html_text, literal
 
 _STAT_HELP = {"std": "sample standard deviation (n − 1), as torch.Tensor.std() gives it"}
-MAX_LINKS = 12
 
 
 def inspector(model: OpenModel, sub_id: str) -> None:
@@ -106,7 +106,7 @@ def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) 
         f"<small>{html_text(' · '.join(filter(None, (_domain_note(data), style['label']))))}</small>",
         unsafe_allow_html=True,
     )
-    st.markdown(f"**{literal(data['name'] or node_id)}**")
+    st.markdown(f"**{breakable(data['name'] or node_id)}**", unsafe_allow_html=True)
     group = model.grouping(sub_id).node_group.get(node_id, "")
     if group:
         st.caption("In group")
@@ -183,11 +183,8 @@ def _attributes(rows: list[tables.AttributeRow], model: OpenModel, node_id: str)
             st.markdown(f"**{literal(row.name)}**{default}")
             for sub in row.subgraphs:
                 if model.has_subgraph(sub):
-                    body = model.graph_for(sub)
-                    nodes = sum(1 for _, d in body.nodes(data=True) if d["kind"] == "op")
-                    plural = "" if nodes == 1 else "s"
-                    label = f"Open {literal(sub.rsplit('/', 1)[-1])} · {nodes} operator node{plural}"
-                    _link(label, f"attr_{node_id}_{sub}", open_subgraph, sub)
+                    label = body_link_label(model.graph.graph["subgraphs"], sub)
+                    _link(literal(label), f"attr_{node_id}_{sub}", open_subgraph, sub)
         else:
             st.markdown(f"**{literal(row.name)}** = {literal(row.value)}{default}")
         if row.description:
@@ -205,7 +202,10 @@ def _port_section(title: str, rows: list[tables.PortRow], direction: str, node_i
         return
     st.markdown(f"**{title}**")
     for row in rows:
-        st.markdown(f"{literal(row.formal)}: **{literal(row.tensor)}** · {row.dtype} · {row.shape or '–'}")
+        st.markdown(
+            f"{literal(row.formal)}: **{breakable(row.tensor)}** · {row.dtype} · {row.shape or '–'}",
+            unsafe_allow_html=True,
+        )
         _node_links(direction, row.links, f"jump_{node_id}_{title}_{row.port}")
 
 
@@ -349,7 +349,7 @@ def _tensor_panel(graph: ModelGraph, payload: dict[str, Any], edge_indices: list
             _link(f"before: {literal(src)}", f"prod_{index}", select_node, src)
             _link(f"after: {literal(dst)}", f"cons_{index}_0", select_node, dst)
             continue
-        st.markdown(f"**Tensor** {literal(tensor)}")
+        st.markdown(f"**Tensor** {breakable(tensor)}", unsafe_allow_html=True)
         st.caption(f"{dtype or '?'} · {shape or 'shape unknown'}")
         edge = next(
             (d for d in graph.get_edge_data(src, dst, default={}).values() if d["tensor"] == tensor), None
@@ -370,13 +370,7 @@ def _group_panel(model: OpenModel, sub_id: str, group_id: str) -> None:
     st.caption(literal(" / ".join(group_label(g) for g in details.path)))
     if len(details.path) > 1:
         _group_path(model, sub_id, details.path[-2], f"gpath_{group_id}")
-    constants = f" + {details.constants:,} constants" if details.constants else ""
-    params = (
-        f" · {details.parameters:,} parameters ({human_bytes(details.parameter_bytes)})"
-        if details.parameters
-        else ""
-    )
-    st.markdown(f"{details.op_nodes:,} operator nodes{constants}{params}")
+    st.markdown(group_counts_text(details))
     if details.op_mix:
         st.markdown("**Op mix**")
         st.markdown(" · ".join(f"{literal(op)} ×{n}" for op, n in details.op_mix))
@@ -392,7 +386,8 @@ def _group_panel(model: OpenModel, sub_id: str, group_id: str) -> None:
             continue
         st.markdown(f"**{title}** ({len(crossing)})")
         for i, tensor in enumerate(crossing[:MAX_LINKS]):
-            st.markdown(f"**{literal(tensor.tensor)}** · {tensor.dtype} · {tensor.shape}")
+            text = f"**{breakable(tensor.tensor)}** · {tensor.dtype} · {tensor.shape}"
+            st.markdown(text, unsafe_allow_html=True)
             _node_links(direction, tensor.outside, f"{direction}_{group_id}_{i}")
         if len(crossing) > MAX_LINKS:
             st.caption(f"… and {len(crossing) - MAX_LINKS} more")

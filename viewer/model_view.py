@@ -76,11 +76,23 @@ class OpenModel:
         """The payload for the HTML export: the canvas payload plus attributes and operator docs
         (see ``build_payload(details=True)``); built on demand, not cached. Inside a function body,
         attribute references show the values the call (``caller``/``callers``, as the inspector
-        takes them, see ``tables.attribute_bindings``) passes."""
+        takes them, see ``tables.attribute_bindings``) passes. The bodies and functions reachable
+        from the graph travel with it (``subgraphs``), so the export can open them."""
         title = self.name if sub_id == MAIN_GRAPH else f"{self.name} › {sub_id}"
         bindings = attribute_bindings(self.graph, sub_id, caller, callers=callers) if sub_id else {}
+        taken = dict(callers or {})
+        function = self.graph_for(sub_id).graph.get("function")
+        if caller is not None and function:
+            taken[function] = caller
         return build_payload(
-            self.graph_for(sub_id), self.grouping(sub_id), title, details=True, bindings=bindings
+            self.graph_for(sub_id),
+            self.grouping(sub_id),
+            title,
+            details=True,
+            bindings=bindings,
+            root=self.graph,
+            graph_id=sub_id,
+            callers=taken,
         )
 
     def node_table(self, sub_id: str) -> pd.DataFrame:

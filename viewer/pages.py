@@ -16,7 +16,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from viewer import tables
+from viewer import export_view, tables
 from viewer.app_state import (
     canvas_key,
     current_model,
@@ -303,7 +303,8 @@ def _canvas(model: OpenModel, sub_id: str, key: str, overlay: dict[str, Any] | N
         if overlay.get("failed"):
             options["highlight"] = [overlay["failed"]]
     result = graph_canvas(payload, options, key=key, height="fill")
-    st.session_state.canvas_view = {"expanded": result.expanded, **(result.view or {})}
+    latest = st.session_state.setdefault("export_view", {})  # read by the HTML export's download
+    export_view.remember(latest, key, result.expanded, result.view, options)
 
 
 def _theme() -> str:
@@ -319,15 +320,17 @@ def _theme() -> str:
 def _exports(model: OpenModel, sub_id: str) -> None:
     from viewer import render
 
-    view = st.session_state.get("canvas_view") or {}
     stem = Path(model.name).stem
-    options = {k: v for k, v in view.items() if v is not None}
+    # the view as of the download (drawn after this menu; see viewer.export_view)
+    latest, key = st.session_state.setdefault("export_view", {}), canvas_key(model, sub_id)
     # read now (the HTML is built when downloaded, outside this run): attribute references in a
     # function body resolve through the calls the user took, as in the inspector
     caller, callers = st.session_state.get("caller"), st.session_state.get("callers")
     st.download_button(
         "Interactive HTML (this view)",
-        lambda: render.render_html(model.export_payload(sub_id, caller, callers), options),
+        lambda: render.render_html(
+            model.export_payload(sub_id, caller, callers), export_view.options_for(latest, key)
+        ),
         file_name=f"{stem}.html",
         mime="text/html",
         on_click="ignore",

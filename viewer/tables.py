@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from converters.op_catalog import OpDoc, onnx_op_doc
+from converters.op_catalog import OpDoc, dtype_enum_text, onnx_doc_in
 from converters.schema import (
     ModelGraph,
     TensorInfo,
@@ -196,8 +196,7 @@ def node_doc(graph: ModelGraph, node_id: str) -> OpDoc | None:
         return doc
     if graph.graph.get("format") not in ("onnx", "ort"):
         return None
-    opset = graph.graph.get("opsets", {}).get(data["domain"] or "ai.onnx")
-    return onnx_op_doc(data["op_type"], data["domain"], opset)
+    return onnx_doc_in(data["op_type"], data["domain"], graph.graph.get("opsets", {}))
 
 
 @dataclass(frozen=True)
@@ -221,10 +220,15 @@ def attribute_rows(
     the value ``bindings`` gives it (see ``attribute_bindings``)."""
     data = graph.nodes[node_id]
     describe = doc.attribute_docs.get if doc else (lambda _name, _default="": "")
+    dtypes = doc.dtype_attributes if doc else frozenset()
+
+    def shown(name: str, value: Any) -> Any:  # a data type enum by its name: BOOL (9)
+        return dtype_enum_text(value) if name in dtypes and isinstance(value, int) else value
+
     rows = [
         AttributeRow(
             name,
-            attribute_text(value, bindings or {}),
+            attribute_text(shown(name, value), bindings or {}),
             False,
             describe(name, ""),
             _bodies(data, node_id, name),
@@ -233,7 +237,7 @@ def attribute_rows(
     ]
     if doc is not None:
         rows += [
-            AttributeRow(name, value_text(value), True, describe(name, ""))
+            AttributeRow(name, value_text(shown(name, value)), True, describe(name, ""))
             for name, value in doc.attribute_defaults.items()
             if name not in data["attributes"]
         ]
@@ -442,10 +446,39 @@ def group_members(grouping: Grouping, group_id: str) -> list[str]:
     return [n for n, g in grouping.node_group.items() if g == group_id or g.startswith(prefix)]
 
 
-def group_details(graph: ModelGraph, grouping: Grouping, group_id: str) -> GroupDetails:
-    """Details of one group; KeyError when ``group_id`` is not a group of ``grouping``."""
+@dataclass(frozen=True)
+class GroupIndex:
+    """The members of every group (as ``group_members`` lists them) and each node's position in the
+    graph, computed in one pass for callers that describe many groups (the HTML export)."""
+
+    members: dict[str, list[str]]
+    position: dict[str, int]
+
+
+def group_index(graph: ModelGraph, grouping: Grouping) -> GroupIndex:
+    members: dict[str, list[str]] = {g: [] for g in grouping.groups}
+    prefixes: dict[str, list[str]] = {}
+    for node_id, group in grouping.node_group.items():
+        if not group:
+            continue
+        if group not in prefixes:  # the group and every group whose id is a path prefix of it
+            parts = group.split("/")
+            prefixes[group] = [
+                p for p in ("/".join(parts[:i]) for i in range(1, len(parts) + 1)) if p in members
+            ]
+        for owner in prefixes[group]:
+            members[owner].append(node_id)
+    return GroupIndex(members, {n: i for i, n in enumerate(graph.nodes)})
+
+
+def group_details(
+    graph: ModelGraph, grouping: Grouping, group_id: str, index: GroupIndex | None = None
+) -> GroupDetails:
+    """Details of one group; KeyError when ``group_id`` is not a group of ``grouping``. ``index``
+    (``group_index``) saves a pass over the graph per call."""
     group = grouping.groups[group_id]
-    members = group_members(grouping, group.id)
+    members = index.members[group.id] if index is not None else group_members(grouping, group.id)
+    position = index.position if index is not None else None
     inside = set(members)
     kinds = Counter(graph.nodes[n]["kind"] for n in members)
     mix = Counter(graph.nodes[n]["op_type"] for n in members if graph.nodes[n]["kind"] in ("op", "constant"))
@@ -459,13 +492,18 @@ def group_details(graph: ModelGraph, grouping: Grouping, group_id: str) -> Group
         parameters=sum(w.size or 0 for w in weights.values()),
         parameter_bytes=sum(w.nbytes or 0 for w in weights.values()),
         children=tuple(g.id for g in grouping.groups.values() if g.parent == group.id),
-        entering=_boundary(graph, members, inside, entering=True),
-        leaving=_boundary(graph, members, inside, entering=False),
+        entering=_boundary(graph, members, inside, entering=True, position=position),
+        leaving=_boundary(graph, members, inside, entering=False, position=position),
     )
 
 
 def _boundary(
-    graph: ModelGraph, members: list[str], inside: set[str], *, entering: bool
+    graph: ModelGraph,
+    members: list[str],
+    inside: set[str],
+    *,
+    entering: bool,
+    position: dict[str, int] | None = None,
 ) -> tuple[BoundaryTensor, ...]:
     """Tensors crossing the border, one per produced tensor (producer, output port), in order."""
     crossing: dict[tuple[str, int], tuple[set[str], set[str]]] = {}
@@ -482,7 +520,8 @@ def _boundary(
                 order.append(key)
             crossing[key][0].add(node_id)
             crossing[key][1].add(other)
-    position = {n: i for i, n in enumerate(graph.nodes)} if order else {}
+    if position is None:
+        position = {n: i for i, n in enumerate(graph.nodes)} if order else {}
     result = []
     for src, port in order:
         outputs = graph.nodes[src]["outputs"]

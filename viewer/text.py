@@ -26,3 +26,14 @@ def literal_with_code(text: str) -> str:
 def html_text(text: str) -> str:
     """``text`` escaped for HTML we build ourselves (unsafe_allow_html chips)."""
     return html.escape(str(text), quote=True)
+
+
+_SEPARATOR = re.compile(r"(\\?[/._:])")
+
+
+def breakable(text: str) -> str:
+    """``text`` escaped as ``literal`` does, with a break opportunity (``<wbr>``) after each
+    ``/ . _ :`` so a long name wraps between its parts instead of mid-token (it copies without
+    extra characters). For ``st.markdown(..., unsafe_allow_html=True)``: the escaping keeps every
+    ``<`` of the text literal, so only our ``<wbr>`` is HTML."""
+    return _SEPARATOR.sub(r"\1<wbr>", literal(text))

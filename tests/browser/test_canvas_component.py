@@ -106,3 +106,44 @@ def test_fill_height_follows_the_window_and_wheel_zooms_without_scrolling(app: A
     app.wait_for_timeout(200)
     assert app.get_attribute(".ml-scene", "transform") != before
     assert app.evaluate(scrolled) == 0
+
+
+def test_shortcuts_work_when_focus_is_on_the_host_page(app: Any) -> None:
+    """After a click on a Streamlit button (focus on the host page, not the canvas), "?" opens the
+    shortcuts and Esc clears the host's selection through the canvas's select trigger."""
+    app.get_by_role("button", name="Select the head").click()
+    _wait_selected(app, {"kind": "node", "id": "/head/Gemm"})
+    app.wait_for_selector("[data-id='/head/Gemm'].ml-sel")
+    assert app.evaluate("() => !document.activeElement || !document.activeElement.shadowRoot")
+    app.keyboard.press("?")
+    app.wait_for_selector(".ml-help.ml-open")
+    app.keyboard.press("Escape")
+    app.wait_for_selector(".ml-help.ml-open", state="detached")
+    app.keyboard.press("Escape")
+    _wait_selected(app, None)
+    assert app.locator(".ml-sel").count() == 0
+
+
+APP_BACKGROUND = """() => {
+  const m = /(\\d+), (\\d+), (\\d+)/.exec(getComputedStyle(document.querySelector('.stApp')).backgroundColor);
+  return (0.2126 * m[1] + 0.7152 * m[2] + 0.0722 * m[3]) / 255;
+}"""
+
+
+def test_theme_switch_themes_the_whole_app_and_keeps_the_view(app: Any) -> None:
+    """The canvas's theme switch sets Streamlit's own theme (the whole page), not only the canvas;
+    the page reloads for it and the canvas comes back with the same zoom."""
+    assert app.evaluate(APP_BACKGROUND) > 0.5
+    app.click("[data-act='zoomIn']")
+    zoomed = app.get_attribute(".ml-scene", "transform")
+    with app.expect_navigation():
+        app.click("[data-act='themeDark']")
+    app.wait_for_selector(".ml-root[data-theme='dark'] [data-id='/stem/Conv']", timeout=60_000)
+    assert app.evaluate(APP_BACKGROUND) < 0.5  # Streamlit's page, not only the canvas
+    assert app.get_attribute("[data-act='themeDark']", "aria-pressed") == "true"
+    assert app.get_attribute(".ml-scene", "transform") == zoomed
+    with app.expect_navigation():
+        app.click("[data-act='themeSystem']")  # headless chromium prefers light
+    app.wait_for_selector(".ml-root[data-theme='light'] [data-id='/stem/Conv']", timeout=60_000)
+    assert app.evaluate(APP_BACKGROUND) > 0.5
+    assert app.get_attribute("[data-act='themeSystem']", "aria-pressed") == "true"

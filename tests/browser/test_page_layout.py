@@ -93,7 +93,11 @@ def test_an_edge_click_selects_the_edge_alone(page: Any, app_url: str) -> None:
     assert _query(page)["edge"] == [edges]
     assert "node" not in _query(page)
     assert _outlined(page) == []
-    assert page.locator(".ml-edge.ml-sel").count() == 1
+    # The clicked edge and any other edge of the same tensor (its other consumers), nothing else.
+    tensor = edge.evaluate("e => e.querySelector('title').textContent").split()[0]
+    selected = page.eval_on_selector_all(".ml-edge.ml-sel title", "els => els.map(e => e.textContent)")
+    assert edges in page.eval_on_selector_all(".ml-edge.ml-sel", "els => els.map(e => e.dataset.edges)")
+    assert selected and {text.split()[0] for text in selected} == {tensor}
 
 
 def test_escape_clears_outline_inspector_and_url(page: Any, app_url: str) -> None:

@@ -9,9 +9,11 @@ const VIEW_KEYS = ["direction", "labels", "showWeights", "showShapes"];
 const SAVED = new Map(); // per-page memory of instance state, keyed by store key + payload identity
 const MIN_K = 0.02;
 const MAX_K = 6;
-const SEARCH_LIMIT = 500;
+const HIGHLIGHT_LIMIT = 5000; // search matches outlined on the canvas (all are counted and listed)
+const READABLE_K = 0.8; // the smallest text (10 px rows) stays at least 8 px on screen
 const THEME_KEY = "modellens.theme";
 let uid = 0;
+const ACTIVE = { canvas: null }; // the canvas that answers keys pressed outside any canvas
 
 const ICONS = {
   fit: "M2 6V2h4M10 2h4v4M14 10v4h-4M6 14H2v-4",
@@ -163,7 +165,7 @@ function download(root, blob, name) {
 }
 
 /** Node ids matching a query by name, id, op type or tensor name (producers of matching tensors). */
-export function searchNodes(payload, query, limit = SEARCH_LIMIT) {
+export function searchNodes(payload, query, limit = Infinity) {
   const q = String(query || "").trim().toLowerCase();
   if (!q) return [];
   const out = new Set();
@@ -185,6 +187,22 @@ export function groupPath(payload, nodeId) {
     const grp = index.groups[index.byId.get(g)];
     return String((grp && grp.label) || g);
   }).join(" › ");
+}
+
+const RELOAD_KEY = "modellens.reloadView";
+
+/** The view kept by keepForReload for `key` (store key + payload identity), once. */
+function takeReloadState(key) {
+  try {
+    const raw = window.sessionStorage.getItem(RELOAD_KEY);
+    if (!raw) return null;
+    const state = JSON.parse(raw);
+    if (!state || state.key !== key) return null;
+    window.sessionStorage.removeItem(RELOAD_KEY);
+    return state;
+  } catch (_) {
+    return null;
+  }
 }
 
 function storedTheme() {
@@ -209,8 +227,10 @@ export class GraphCanvas {
     this.highlight = [];
     this.search = { query: "", matches: [], at: -1 };
     this.theme = "light";
-    this.themeStored = storedTheme();
-    this.themeMode = this.themeStored || "system";
+    // A host that owns the page's theme (the Streamlit app) gives `themeControl` {get(), set(mode)}:
+    // the switch then changes the host's theme and the canvas always follows the host.
+    this.themeStored = hooks.themeControl ? null : storedTheme();
+    this.themeMode = hooks.themeControl ? hooks.themeControl.get() : this.themeStored || "system";
     this.hostTheme = { base: "light", overrides: {} };
     this.pointers = new Map();
     this.root = document.createElement("div");
@@ -264,6 +284,19 @@ export class GraphCanvas {
     this.storeKey = storeKey;
     this.optsJson = optsJson;
     this.clearSearch(false);
+    const reloaded = takeReloadState(`${storeKey}|${ident}`);
+    if (reloaded) {
+      this.view = { ...this.view, ...pick(reloaded.view, VIEW_KEYS) };
+      this.expanded = new Set(reloaded.expanded);
+      this.selection = normalizeSelection(payload, options.selected);
+      this.highlight = options.highlight || [];
+      this.relayout();
+      this.setTransform(reloaded.t);
+      this.emitExpanded();
+      if (this.hooks.onView) this.hooks.onView({ ...this.view });
+      this.save();
+      return;
+    }
     const saved = SAVED.get(`${storeKey}|${ident}`);
     if (saved && saved.optsJson === optsJson) {
       this.view = { ...saved.view };
@@ -320,11 +353,22 @@ export class GraphCanvas {
 
   /** Drawing options of the current state (the selection as one normalised object). */
   options() {
-    const highlight = this.search.query ? this.search.matches : this.highlight;
+    const highlight = this.search.query ? this.search.matches.slice(0, HIGHLIGHT_LIMIT) : this.highlight;
     return { ...this.view, expanded: [...this.expanded], highlight, selection: this.selection };
   }
 
   // ----- theme ---------------------------------------------------------------------------
+
+  /** Keep this view (zoom, expanded groups, toggles) for the next page load of the same model:
+   * the app reloads the page to change Streamlit's theme. */
+  keepForReload() {
+    if (!this.payload) return;
+    try {
+      window.sessionStorage.setItem(RELOAD_KEY, JSON.stringify({
+        key: `${this.storeKey}|${this.ident}`, view: this.view, expanded: [...this.expanded], t: this.t,
+      }));
+    } catch (_) { /* storage blocked: the reload starts from the default view */ }
+  }
 
   /** The host's theme (Streamlit's, or the export's option): used in "system" mode. */
   setTheme(base, overrides = {}) {
@@ -335,6 +379,11 @@ export class GraphCanvas {
   /** "system" (follow the host / the OS), "light" or "dark"; remembered in localStorage. */
   setThemeMode(mode, remember = true) {
     this.themeMode = mode === "light" || mode === "dark" ? mode : "system";
+    if (this.hooks.themeControl) {
+      this.syncToolbar();
+      this.hooks.themeControl.set(this.themeMode, this);
+      return;
+    }
     if (remember) {
       try { window.localStorage.setItem(THEME_KEY, this.themeMode); } catch (_) { /* storage blocked */ }
     }
@@ -343,8 +392,9 @@ export class GraphCanvas {
 
   applyTheme() {
     const host = this.hostTheme;
-    const base = this.themeMode === "system" ? host.base : this.themeMode;
-    const overrides = this.themeMode === "system" || base === host.base ? host.overrides : {};
+    const mode = this.hooks.themeControl ? "system" : this.themeMode; // a theme-owning host is followed
+    const base = mode === "system" ? host.base : mode;
+    const overrides = mode === "system" || base === host.base ? host.overrides : {};
     this.theme = base === "dark" ? "dark" : "light";
     const decls = `${paletteVars(this.theme, overrides)};--ml-ui-font:${(host.overrides && host.overrides.uiFont) || FONT_FAMILY}`;
     for (const d of decls.split(";")) {
@@ -505,13 +555,25 @@ export class GraphCanvas {
     this.setTransform({ k, x: (width - this.scene.width * k) / 2, y: (height - this.scene.height * k) / 2 });
   }
 
-  /** Whole graph when readable; otherwise 100% from the top (like Netron). */
+  /** The first view: the whole graph when fitting keeps its smallest text readable (at most
+   * 100%); otherwise the start of the graph (its inputs, else its first rank) at a readable
+   * scale, as Netron opens: top-down views show the inputs at the top, centred across; left-to-right
+   * views show them at the left, centred down. Never the middle of a wide layout. */
   initialView() {
     const { width, height } = this.viewport();
-    const fitK = Math.min((width - 24) / Math.max(1, this.scene.width), (height - 24) / Math.max(1, this.scene.height));
-    if (fitK >= 0.7) { this.fit(); if (this.t.k > 1) this.resetZoom(true); return; }
-    const k = Math.max(0.7, Math.min(1, (width - 24) / Math.max(1, this.scene.width)));
-    this.setTransform({ k, x: (width - this.scene.width * k) / 2, y: 8 });
+    const sw = Math.max(1, this.scene.width);
+    const sh = Math.max(1, this.scene.height);
+    const fitK = Math.min((width - 24) / sw, (height - 24) / sh);
+    if (fitK >= READABLE_K) { this.fit(); if (this.t.k > 1) this.resetZoom(true); return; }
+    const lr = this.view.direction === "LR";
+    const k = Math.max(READABLE_K, Math.min(1, lr ? (height - 24) / sh : (width - 24) / sw));
+    const start = startBox(this.scene.nodes, lr, lr ? height / k : width / k);
+    const m = 12;
+    // Across the flow: centre the start nodes, but never leave blank space beside the layout.
+    const across = (view, size, centre) => (size * k <= view - 2 * m ? (view - size * k) / 2
+      : Math.min(m, Math.max(view - m - size * k, view / 2 - centre * k)));
+    if (lr) this.setTransform({ k, x: m - Math.max(0, start.min - 8) * k, y: across(height, sh, start.centre) });
+    else this.setTransform({ k, x: across(width, sw, start.centre), y: m - Math.max(0, start.min - 8) * k });
   }
 
   resetZoom(centre = false) {
@@ -657,8 +719,9 @@ export class GraphCanvas {
     if (!this.searchCount) return;
     const { query, matches, at } = this.search;
     const n = matches.length;
-    const total = `${n.toLocaleString()}${n >= SEARCH_LIMIT ? "+" : ""}`;
-    this.searchCount.textContent = !query ? "" : !n ? "no match" : at < 0 ? `${total} found` : `${at + 1} / ${total}`;
+    const total = n.toLocaleString();
+    this.searchCount.textContent = !query ? "" : !n ? "no match" : at < 0 ? `${total} found` : `${(at + 1).toLocaleString()} / ${total}`;
+    this.searchCount.title = n > HIGHLIGHT_LIMIT ? `The first ${HIGHLIGHT_LIMIT.toLocaleString()} matches are outlined on the graph` : "";
     this.bar.querySelector('[data-act="prevMatch"]').disabled = !n;
     this.bar.querySelector('[data-act="nextMatch"]').disabled = !n;
     const open = Boolean(query) && this.resultsOpen;
@@ -701,7 +764,7 @@ export class GraphCanvas {
     const svg = renderSvg(this.payload, this.exportOptions());
     const w = Number(/width="(\d+)"/.exec(svg)[1]);
     const h = Number(/height="(\d+)"/.exec(svg)[1]);
-    const scale = Math.max(0.1, Math.min(2, 16000 / w, 16000 / h, Math.sqrt(2.4e8 / (w * h))));
+    const scale = pngScale(w, h);
     const img = new Image();
     img.onload = () => {
       const c = document.createElement("canvas");
@@ -790,7 +853,24 @@ export class GraphCanvas {
     q("help").setAttribute("aria-pressed", String(this.help.classList.contains("ml-open")));
   }
 
+  /** The PNG item names the scale it will really use: 2×, or less where the browser's canvas
+   * limits (side, area) force it, said in the label rather than silently. */
+  syncPngLabel() {
+    const b = this.bar.querySelector('[data-act="png"]');
+    if (!b || !this.scene) return;
+    // The exported SVG's size: the drawing plus its title and legend lines (no second layout).
+    const w = Math.max(this.scene.width, 360);
+    const h = this.scene.height + 64;
+    const k = pngScale(w, h);
+    const text = k >= 2 ? "PNG image (2×)" : `PNG image (${k.toFixed(2)}×, size limit)`;
+    b.textContent = text;
+    b.title = k >= 2 ? "Download the current view as PNG (2×)"
+      : `The view is too large for a 2× PNG (browser canvas limit ${MAX_CANVAS_SIDE} px a side, ${(MAX_CANVAS_AREA / 1e6).toFixed(0)} Mpx): `
+        + `${k.toFixed(2)}× gives ${Math.round(w * k)}×${Math.round(h * k)} px. Use SVG for full resolution.`;
+  }
+
   toggleMenu(open = !this.bar.querySelector(".ml-dl").classList.contains("ml-open")) {
+    if (open) this.syncPngLabel();
     this.bar.querySelector(".ml-dl").classList.toggle("ml-open", open);
     this.bar.querySelector('[data-act="export"]').setAttribute("aria-expanded", String(open));
   }
@@ -879,6 +959,27 @@ export class GraphCanvas {
     svg.addEventListener("pointerup", end);
     svg.addEventListener("pointercancel", end);
     this.root.addEventListener("keydown", (ev) => this.onKey(ev));
+    // Shortcuts work whether or not the canvas has focus: the page's document (the Streamlit
+    // component lives in the app's document, in a shadow root), and the parent document when the
+    // canvas runs in a same-origin iframe. The last canvas touched (or mounted) answers.
+    ACTIVE.canvas = this;
+    this.root.addEventListener("pointerdown", () => { ACTIVE.canvas = this; }, true);
+    this.root.addEventListener("focusin", () => { ACTIVE.canvas = this; });
+    this.onDocKey = (ev) => {
+      if (ACTIVE.canvas !== this || !this.root.isConnected || ev.defaultPrevented) return;
+      this.onKey(ev);
+    };
+    this.keyDocs = [];
+    const docs = [this.root.ownerDocument];
+    try {
+      const parent = window.parent && window.parent !== window ? window.parent.document : null;
+      if (parent && !docs.includes(parent)) docs.push(parent);
+    } catch (_) { /* a cross-origin parent: only this document */ }
+    for (const doc of docs) {
+      if (!doc) continue;
+      doc.addEventListener("keydown", this.onDocKey);
+      this.keyDocs.push(doc);
+    }
     if (typeof ResizeObserver !== "undefined") {
       let last = null;
       this.resizer = new ResizeObserver(() => {
@@ -928,10 +1029,20 @@ export class GraphCanvas {
     this.clearSelection();
   }
 
+  /** A key pressed on the canvas or anywhere on its page; keys typed into a text field (ours
+   * or the host page's) are never taken. Ctrl/Cmd+F opens the canvas's search. */
   onKey(ev) {
-    if (ev.target && /^(INPUT|TEXTAREA|SELECT)$/.test(ev.target.tagName)) return;
+    if (ev.__mlDone) return;
+    const target = (ev.composedPath && ev.composedPath()[0]) || ev.target;
+    if (target && (/^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName) || target.isContentEditable)) return;
+    if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && !ev.shiftKey && String(ev.key).toLowerCase() === "f") {
+      ev.preventDefault();
+      ev.__mlDone = true;
+      this.action("search");
+      return;
+    }
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    const act = KEY_ACTIONS[ev.key] || KEY_ACTIONS[ev.key.toLowerCase()];
+    const act = KEY_ACTIONS[ev.key] || KEY_ACTIONS[String(ev.key).toLowerCase()];
     if (!act) return;
     ev.preventDefault();
     ev.stopPropagation();
@@ -939,11 +1050,47 @@ export class GraphCanvas {
   }
 
   destroy() {
+    for (const doc of this.keyDocs || []) doc.removeEventListener("keydown", this.onDocKey);
+    if (ACTIVE.canvas === this) ACTIVE.canvas = null;
     this.save();
     if (this.resizer) this.resizer.disconnect();
     clearTimeout(this.saveTimer);
     this.root.remove();
   }
+}
+
+/** Where a graph starts, for the first view: {centre, min} of the input nodes across the flow
+ * (x in top-down views, y in left-to-right ones) and their smallest coordinate along it. With
+ * no inputs, the nodes of the first rank. Inputs spread wider than `span` (the viewport in
+ * layout units) keep the first one and those that fit beside it. */
+export function startBox(nodes, lr, span) {
+  const along = (n) => (lr ? n.x - n.w / 2 : n.y - n.h / 2);
+  const acrossC = (n) => (lr ? n.y : n.x);
+  let start = nodes.filter((n) => n.kind === "input");
+  if (!start.length && nodes.length) {
+    const first = Math.min(...nodes.map(along));
+    start = nodes.filter((n) => along(n) <= first + 1);
+  }
+  if (!start.length) return { centre: 0, min: 0 };
+  const half = (n) => (lr ? n.h : n.w) / 2;
+  const kept = [start[0]];
+  let lo = acrossC(start[0]) - half(start[0]);
+  let hi = acrossC(start[0]) + half(start[0]);
+  for (const n of start.slice(1)) {
+    const a = Math.min(lo, acrossC(n) - half(n));
+    const b = Math.max(hi, acrossC(n) + half(n));
+    if (b - a <= span - 24) { lo = a; hi = b; kept.push(n); }
+  }
+  return { centre: (lo + hi) / 2, min: Math.min(...kept.map(along)) };
+}
+
+const MAX_CANVAS_SIDE = 32767; // Chromium's and Firefox's largest canvas side (px)
+const MAX_CANVAS_AREA = 2.5e8; // below Chromium's 268 Mpx canvas area limit
+
+/** The PNG export's scale for a w×h px view: 2, or the largest scale that the browser's canvas
+ * limits allow (each side at most 32767 px, the area at most 250 Mpx). */
+export function pngScale(w, h) {
+  return Math.max(0.05, Math.min(2, MAX_CANVAS_SIDE / w, MAX_CANVAS_SIDE / h, Math.sqrt(MAX_CANVAS_AREA / (w * h))));
 }
 
 function pick(obj, keys) {

@@ -30,6 +30,46 @@ function sizeHost(inst) {
   if (inst.host.style.height !== px) inst.host.style.height = px;
 }
 
+/** The window whose page Streamlit draws: this one, or a same-origin parent when the component
+ * runs in an iframe. */
+function appWindow() {
+  try {
+    if (window.parent && window.parent !== window && window.parent.document) return window.parent;
+  } catch (_) { /* cross-origin parent */ }
+  return window;
+}
+
+/** Streamlit's own theme preference (Settings > Theme), as its frontend (1.67) keeps it:
+ * localStorage `stActiveTheme-<page path>-v2` = JSON "System" | "Light" | "Dark". */
+function streamlitThemeKey(win) {
+  return `stActiveTheme-${win.location.pathname}-v2`;
+}
+
+export const streamlitTheme = {
+  get() {
+    try {
+      const win = appWindow();
+      const v = JSON.parse(win.localStorage.getItem(streamlitThemeKey(win)) || "null");
+      return v === "Light" ? "light" : v === "Dark" ? "dark" : "system";
+    } catch (_) {
+      return "system";
+    }
+  },
+  /** Store the choice where Streamlit reads it and reload the page, so the whole app (not only
+   * the canvas) takes it. The model, subgraph and selection come back from the URL, the canvas's
+   * zoom, open groups and toggles from sessionStorage. */
+  set(mode, canvas) {
+    const win = appWindow();
+    try {
+      win.localStorage.setItem(streamlitThemeKey(win), JSON.stringify(mode === "light" ? "Light" : mode === "dark" ? "Dark" : "System"));
+    } catch (_) {
+      return; // storage blocked: nothing would survive the reload
+    }
+    if (canvas) canvas.keepForReload();
+    win.location.reload();
+  },
+};
+
 export function streamlitComponent(component) {
   const { data, parentElement, key } = component;
   const { payload, options = {}, key: userKey, height = 640 } = data || {};
@@ -44,6 +84,7 @@ export function streamlitComponent(component) {
       onSelect: (sel) => inst.api.setTriggerValue("select", sel || { kind: "none" }),
       onExpanded: (ids) => inst.api.setStateValue("expanded", ids),
       onView: (view) => inst.api.setStateValue("view", view),
+      themeControl: streamlitTheme,
     });
     inst.onResize = () => sizeHost(inst);
     window.addEventListener("resize", inst.onResize);

@@ -82,6 +82,7 @@ const CLUSTER_PAD = {
   LR: { left: 26, right: 26, top: METRICS.clusterHeader + 8, bottom: 14 },
 };
 const ROOT_MARGIN = 24;
+const PORT_STRAIGHT = 10; // px of straight run on each side of a group border an edge crosses
 
 function clusterTitleWidth(c) {
   return Math.ceil(26 + textWidth(c.label || "", METRICS.clusterSize, true) + textWidth(`${c.count} ops`, METRICS.rowSize) + 12);
@@ -354,6 +355,14 @@ export function layoutGraph(vg, options) {
     raw.forEach((p, j) => {
       if (p.port === "in" && raw[j + 1] && raw[j + 1].port === "in") return;
       if (p.port === "out" && raw[j - 1] && raw[j - 1].port === "out") return;
+      // The B-spline passes a control point exactly, across the border, when its neighbours sit
+      // on either side along the flow: the curve then crosses the border at the port, where the
+      // group's title was placed clear of it.
+      if (p.port && j > 0 && j < raw.length - 1) {
+        const d = PORT_STRAIGHT;
+        points.push(lr ? { x: p.x - d, y: p.y } : { x: p.x, y: p.y - d }, { x: p.x, y: p.y }, lr ? { x: p.x + d, y: p.y } : { x: p.x, y: p.y + d });
+        return;
+      }
       points.push({ x: p.x, y: p.y });
     });
     const first = segs[0];
@@ -368,6 +377,120 @@ export function layoutGraph(vg, options) {
     const b = clusterBox.get(c.id) || { x: 0, y: 0, w: 0, h: 0 };
     return { ...c, depth: depthOf.get(c.id), x: b.x, y: b.y, w: b.w, h: b.h, tx: titleX.get(c.id) || 0 };
   });
+  placeTitles(clusters, edges);
   const root = size.get("");
   return { width: Math.ceil(root.w), height: Math.ceil(root.h), nodes, edges, clusters, direction: lr ? "LR" : "TB" };
+}
+
+/** The pieces of the curve svg.basisPath draws through dagre's points (a cubic B-spline): a
+ * line in, cubic Béziers, a line out; each piece as its control points [[x, y] x 2 or 4]. */
+export function curvePieces(points) {
+  if (points.length < 3) return points.slice(1).map((p, i) => [[points[i].x, points[i].y], [p.x, p.y]]);
+  const out = [];
+  let [x0, y0, x1, y1] = [points[0].x, points[0].y, points[1].x, points[1].y];
+  let start = [(5 * x0 + x1) / 6, (5 * y0 + y1) / 6];
+  out.push([[x0, y0], start]);
+  const piece = (x, y) => {
+    const end = [(x0 + 4 * x1 + x) / 6, (y0 + 4 * y1 + y) / 6];
+    out.push([start, [(2 * x0 + x1) / 3, (2 * y0 + y1) / 3], [(x0 + 2 * x1) / 3, (y0 + 2 * y1) / 3], end]);
+    start = end;
+    [x0, y0, x1, y1] = [x1, y1, x, y];
+  };
+  for (let i = 2; i < points.length; i++) piece(points[i].x, points[i].y);
+  piece(x1, y1);
+  out.push([start, [x1, y1]]);
+  return out;
+}
+
+/** A piece as a polyline (`steps` segments for a cubic). */
+function piecePoints(pc, steps) {
+  if (pc.length === 2) return pc;
+  const [p0, c1, c2, e] = pc;
+  const out = [p0];
+  for (let i = 1; i <= steps; i++) {
+    const t = i / steps;
+    const u = 1 - t;
+    out.push([
+      u * u * u * p0[0] + 3 * u * u * t * c1[0] + 3 * u * t * t * c2[0] + t * t * t * e[0],
+      u * u * u * p0[1] + 3 * u * u * t * c1[1] + 3 * u * t * t * c2[1] + t * t * t * e[1],
+    ]);
+  }
+  return out;
+}
+
+const TITLE_BAND = [1, 19]; // the title's text, from the top of the group's box (px)
+const EDGE_CLEAR = 5; // px kept between an edge (stroke, arrowhead) and a title
+const CURVE_STEPS = 12;
+
+/** Titles no edge passes through: each open group's title (at the top of its box, in both
+ * directions) moves along its header band to the leftmost place where no drawn edge curve or
+ * edge label crosses the band. Where no gap is wide enough, it takes the widest gap and drops
+ * its op count (`showCount`), then shortens its label (`titleLabel`; the tooltip keeps the full
+ * path). Sets `tx`, `titleLabel`, `showCount` on each cluster. O(pieces × log groups). */
+export function placeTitles(clusters, edges) {
+  if (!clusters.length) return;
+  const bands = clusters.map((c) => ({ c, y0: c.y + TITLE_BAND[0], y1: c.y + TITLE_BAND[1], x0: c.x - EDGE_CLEAR, x1: c.x + c.w + EDGE_CLEAR, blocked: [] }));
+  bands.sort((p, q) => p.y0 - q.y0);
+  const maxH = TITLE_BAND[1] - TITLE_BAND[0];
+  // Bands whose y-range meets [y0, y1] and x-range meets [x0, x1]; a piece lies in the hull of
+  // its control points, so pieces far from every band are never sampled.
+  const near = (x0, x1, y0, y1) => {
+    let lo = 0;
+    let hi = bands.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (bands[mid].y0 < y0 - maxH) lo = mid + 1; else hi = mid; }
+    const out = [];
+    for (let k = lo; k < bands.length && bands[k].y0 <= y1; k++) {
+      const b = bands[k];
+      if (b.y1 >= y0 && b.x1 >= x0 && b.x0 <= x1) out.push(b);
+    }
+    return out;
+  };
+  const block = (b, xa, xb) => b.blocked.push([xa - EDGE_CLEAR - b.c.x, xb + EDGE_CLEAR - b.c.x]);
+  for (const e of edges) {
+    for (const pc of curvePieces(e.points || [])) {
+      const xs = pc.map((p) => p[0]);
+      const ys = pc.map((p) => p[1]);
+      const hits = near(Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys));
+      if (!hits.length) continue;
+      const pts = piecePoints(pc, CURVE_STEPS);
+      for (let i = 1; i < pts.length; i++) {
+        const [ax, ay] = pts[i - 1];
+        const [bx, by] = pts[i];
+        for (const b of hits) {
+          if (Math.max(ay, by) < b.y0 || Math.min(ay, by) > b.y1) continue;
+          const dy = by - ay;
+          const at = (y) => ax + ((bx - ax) * (y - ay)) / dy;
+          const xa = dy === 0 ? ax : at(Math.min(Math.max(b.y0, Math.min(ay, by)), Math.max(ay, by)));
+          const xb = dy === 0 ? bx : at(Math.max(Math.min(b.y1, Math.max(ay, by)), Math.min(ay, by)));
+          block(b, Math.min(xa, xb), Math.max(xa, xb));
+        }
+      }
+    }
+    if (e.label && e.lx != null) {
+      for (const b of near(e.lx - e.lw / 2, e.lx + e.lw / 2, e.ly - 6, e.ly + 6)) block(b, e.lx - e.lw / 2, e.lx + e.lw / 2);
+    }
+  }
+  for (const { c, blocked } of bands) {
+    blocked.sort((p, q) => p[0] - q[0]);
+    const gaps = [];
+    let from = 0;
+    for (const [lo, hi] of blocked) {
+      if (lo > from) gaps.push([from, lo]);
+      from = Math.max(from, hi);
+    }
+    if (from < c.w) gaps.push([from, c.w]);
+    const labelW = textWidth(c.label || "", METRICS.clusterSize, true);
+    const countW = textWidth(`${c.count} ops`, METRICS.rowSize);
+    const need = 26 + labelW + countW + 4;
+    c.titleLabel = c.label;
+    c.showCount = true;
+    const fit = gaps.find(([lo, hi]) => lo + need <= hi);
+    if (fit) { c.tx = fit[0]; continue; }
+    const widest = gaps.reduce((best, g) => (!best || g[1] - g[0] > best[1] - best[0] ? g : best), null) || [0, 0];
+    const room = widest[1] - widest[0];
+    c.tx = widest[0];
+    c.showCount = false;
+    if (20 + labelW + 4 <= room) continue;
+    c.titleLabel = ellipsize(String(c.label || ""), Math.max(1, Math.floor((room - 24) / 6.2)));
+  }
 }

@@ -167,15 +167,17 @@ function clusterBox(c, selected) {
 }
 
 function clusterHead(c, selected) {
-  const tw = textWidth(c.label, METRICS.clusterSize, true);
+  const label = c.titleLabel != null ? c.titleLabel : c.label;
+  const tw = textWidth(label, METRICS.clusterSize, true);
   const x0 = r1(c.x) + 0.5;
   const x = r1(x0 + (c.tx || 0));
   const y = r1(c.y) + 0.5;
   return `<g class="ml-chead${selected ? " ml-sel" : ""}" data-cluster-head="${esc(c.id)}"><title>${esc(c.id)} — click to collapse</title>`
     + `<rect x="${x0}" y="${y}" width="${r1(Math.max(c.w, 10))}" height="${METRICS.clusterHeader - 4}" fill="transparent"/>`
     + `<path class="ml-gicon" d="M${x + 9},${y + 10.5}h6"/>`
-    + `<text class="ml-ctext" x="${x + 20}" y="${y + 14}">${esc(c.label)}</text>`
-    + `<text class="ml-ccount" x="${r1(x + 26 + tw)}" y="${y + 14}">${esc(`${c.count} ops`)}</text></g>`;
+    + `<text class="ml-ctext" x="${x + 20}" y="${y + 14}">${esc(label)}</text>`
+    + (c.showCount === false ? "" : `<text class="ml-ccount" x="${r1(x + 26 + tw)}" y="${y + 14}">${esc(`${c.count} ops`)}</text>`)
+    + "</g>";
 }
 
 export function defsMarkup(idPrefix = "ml-") {
@@ -217,6 +219,33 @@ function visibleGroupId(payload, vg, groupId) {
   return null;
 }
 
+const TENSOR_EDGES = new WeakMap(); // payload -> Map("src|tensor" -> [payload edge indices])
+
+/** Every payload edge carrying the same tensor (same producer and tensor name) as one of
+ * `indices`: a tensor read by several consumers is one selection, drawn on all its edges.
+ * Control edges (no tensor) stand for themselves. */
+export function tensorEdges(payload, indices) {
+  const all = payload.edges || [];
+  let byTensor = TENSOR_EDGES.get(payload);
+  if (!byTensor) {
+    byTensor = new Map();
+    all.forEach((e, i) => {
+      if (!e[2] || e[5]) return;
+      const k = `${e[0]}|${e[2]}`;
+      if (!byTensor.has(k)) byTensor.set(k, []);
+      byTensor.get(k).push(i);
+    });
+    TENSOR_EDGES.set(payload, byTensor);
+  }
+  const out = new Set();
+  for (const i of indices) {
+    const e = all[i];
+    out.add(i);
+    if (e && e[2] && !e[5]) for (const j of byTensor.get(`${e[0]}|${e[2]}`) || []) out.add(j);
+  }
+  return [...out];
+}
+
 /** What to mark: selected visible node ids, the selected open group, edges, highlighted ids. */
 function markSets(payload, scene, vg, options) {
   const visible = new Set(scene.nodes.map((n) => n.id));
@@ -229,7 +258,7 @@ function markSets(payload, scene, vg, options) {
     : options.selected !== undefined && options.selected !== null ? options.selected : options.focus;
   const s = normalizeSelection(payload, raw);
   if (s && s.kind === "node") sel.add(resolve(s.id));
-  else if (s && s.kind === "edge") for (const i of s.edges) edges.add(i);
+  else if (s && s.kind === "edge") for (const i of tensorEdges(payload, s.edges)) edges.add(i);
   else if (s && s.kind === "group") {
     const vid = visibleGroupId(payload, vg, s.id);
     if (vid) sel.add(vid);
@@ -260,9 +289,11 @@ export function sceneMarkup(payload, vg, scene, options, idPrefix = "ml-") {
   return out.join("");
 }
 
-/** Categories drawn in the scene, in the payload's category order. */
+/** The legend: the categories of the operator nodes drawn (input/output pills are not
+ * operators and never add "Math / other"), in the payload's order, plus "Collapsed group". */
 export function legendItems(payload, scene) {
-  const used = new Set(scene.nodes.filter((n) => n.kind !== "group").map((n) => n.cat || n.kind));
+  const pill = { group: 1, input: 1, output: 1 };
+  const used = new Set(scene.nodes.filter((n) => !pill[n.kind]).map((n) => n.cat || n.kind));
   const cats = payload.categories || {};
   const items = Object.keys(cats).filter((k) => used.has(k)).map((k) => ({ key: k, ...cats[k] }));
   if (scene.nodes.some((n) => n.kind === "group")) items.push({ key: "group", label: "Collapsed group", fill: null });

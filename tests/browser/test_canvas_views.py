@@ -1,0 +1,235 @@
+"""The canvas in a real browser (the standalone HTML export, which shares GraphCanvas with the
+app): the first view, the legend, search counts, edge selection, exports and shortcuts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.payloads import make_payload
+from viewer.render import render_html
+
+pytestmark = pytest.mark.browser
+
+CHAIN = 40
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_models"
+
+
+def _wide_payload() -> dict[str, Any]:
+    """An input feeding a 40-op chain, each op also fed by its own source-only Identity (tied
+    weights, as exporters write them): dagre puts all 41 sources in one wide first rank, with
+    the input at one end."""
+    nodes = [("image", "Input", "")]
+    nodes += [(f"/chain/Conv_{i}", "Conv", "") for i in range(CHAIN)]
+    nodes += [(f"Identity_{i}", "Identity", "") for i in range(CHAIN)]
+    edges = [(0, 1)] + [(i, i + 1) for i in range(1, CHAIN)]
+    edges += [(1 + CHAIN + i, 1 + i) for i in range(CHAIN)]
+    return make_payload(nodes, edges)
+
+
+def _open(
+    browser: Any, tmp_path: Path, payload: dict[str, Any], options: dict[str, Any], size: tuple[int, int]
+) -> Any:
+    html = tmp_path / "graph.html"
+    html.write_text(render_html(payload, options), encoding="utf-8")
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]}, offline=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(html.as_uri())
+    page.wait_for_selector("[data-id]")
+    page.errors = errors
+    return page
+
+
+INSIDE = """(sel) => {
+  const v = document.querySelector('.ml-svg').getBoundingClientRect();
+  const inside = (e) => { const b = e.getBoundingClientRect();
+    return b.left >= v.left && b.right <= v.right && b.top >= v.top && b.bottom <= v.bottom; };
+  return {target: [...document.querySelectorAll(sel)].every(inside),
+          shown: [...document.querySelectorAll('.ml-node')].filter(inside).length};
+}"""
+
+
+@pytest.fixture
+def closing(browser: Any) -> Iterator[list[Any]]:
+    pages: list[Any] = []
+    yield pages
+    for page in pages:
+        page.context.close()
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1600, 1000)])
+@pytest.mark.parametrize("direction", ["TB", "LR"])
+def test_first_view_shows_the_inputs_of_a_wide_graph_at_a_readable_scale(
+    browser: Any, tmp_path: Path, closing: list[Any], direction: str, size: tuple[int, int]
+) -> None:
+    page = _open(browser, tmp_path, _wide_payload(), {"direction": direction}, size)
+    closing.append(page)
+    found = re.search(r"scale\(([\d.]+)\)", page.get_attribute(".ml-scene", "transform") or "")
+    assert found
+    scale = float(found[1])
+    seen = page.evaluate(INSIDE, "[data-id='image']")
+    assert scale >= 0.8  # the smallest text (10 px) stays at least 8 px
+    assert seen["target"], "the graph's input is off screen"
+    assert seen["shown"] >= 5  # not an almost empty canvas
+    assert page.errors == []
+
+
+def test_first_view_fits_a_graph_that_stays_readable(
+    browser: Any, tmp_path: Path, closing: list[Any]
+) -> None:
+    payload = make_payload([("x", "Input", ""), ("a", "Conv", ""), ("b", "Relu", "")], [(0, 1), (1, 2)])
+    page = _open(browser, tmp_path, payload, {}, (1280, 720))
+    closing.append(page)
+    seen = page.evaluate(INSIDE, ".ml-node")
+    assert seen == {"target": True, "shown": 3}
+
+
+def _chain(n: int) -> dict[str, Any]:
+    nodes = [("x", "Input", "")] + [(f"/stack/Conv_{i}", "Conv", "") for i in range(n)]
+    return make_payload(nodes, [(i, i + 1) for i in range(n)])
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def _export(page: Any, act: str) -> bytes:
+    page.click("[data-act='export']")
+    with page.expect_download() as download:
+        page.click(f"[data-act='{act}']")
+    return Path(download.value.path()).read_bytes()
+
+
+@pytest.mark.parametrize("length", [130, 6])
+def test_png_2x_is_twice_the_views_size(
+    browser: Any, tmp_path: Path, closing: list[Any], length: int
+) -> None:
+    """A 130-op chain is ~9,000 px tall: 2× stays within the browser's canvas limits."""
+    page = _open(browser, tmp_path, _chain(length), {}, (1280, 720))
+    closing.append(page)
+    svg = _export(page, "svg").decode()
+    w, h = (int(re.search(rf'{k}="(\d+)"', svg)[1]) for k in ("width", "height"))  # type: ignore[index]
+    page.click("[data-act='export']")
+    assert page.locator("[data-act='png']").inner_text() == "PNG image (2×)"
+    page.click("[data-act='export']")
+    assert _png_size(_export(page, "png")) == (2 * w, 2 * h)
+
+
+def test_png_scale_limit_is_said_not_silent(browser: Any, tmp_path: Path, closing: list[Any]) -> None:
+    """Past the canvas limit (32,767 px a side) the menu names the scale it will use."""
+    page = _open(browser, tmp_path, _chain(260), {}, (1280, 720))
+    closing.append(page)
+    svg = _export(page, "svg").decode()
+    h = int(re.search(r'height="(\d+)"', svg)[1])  # type: ignore[index]
+    page.click("[data-act='export']")
+    label = page.locator("[data-act='png']").inner_text()
+    assert re.fullmatch(r"PNG image \(1\.\d\d×, size limit\)", label), label
+    page.click("[data-act='export']")
+    _width, height = _png_size(_export(page, "png"))
+    assert 32000 < height <= 32767 and height < 2 * h
+
+
+HEAD_HITS = """() => {
+  const heads = [...document.querySelectorAll('.ml-chead')].map((h) => {
+    const b = [...h.querySelectorAll('text,path')].map((t) => t.getBBox());
+    return {x0: Math.min(...b.map((r) => r.x)), x1: Math.max(...b.map((r) => r.x + r.width)),
+            y0: Math.min(...b.map((r) => r.y)), y1: Math.max(...b.map((r) => r.y + r.height))};
+  });
+  let hits = 0;
+  for (const path of document.querySelectorAll('.ml-edge .ml-line')) {
+    const len = path.getTotalLength();
+    for (let s = 0; s <= len; s += 1) {
+      const p = path.getPointAtLength(s);
+      for (const b of heads) if (p.x > b.x0 && p.x < b.x1 && p.y > b.y0 && p.y < b.y1) hits += 1;
+    }
+  }
+  return {heads: heads.length, hits};
+}"""
+
+
+@pytest.mark.parametrize("direction", ["TB", "LR"])
+def test_no_edge_crosses_a_group_title_in_a_nested_model(
+    browser: Any, tmp_path: Path, closing: list[Any], direction: str
+) -> None:
+    """transformer_block expanded: edges entering nested groups (self › query/key/value) and
+    edges passing beside groups stay clear of every title (the canvas and the SVG/PNG exports
+    draw the same scene)."""
+    from converters import load_model
+    from viewer.canvas_payload import build_payload
+
+    payload = build_payload(load_model(SAMPLES / "transformer_block.onnx"))
+    page = _open(browser, tmp_path, payload, {"expand": "all", "direction": direction}, (1280, 800))
+    closing.append(page)
+    result = page.evaluate(HEAD_HITS)
+    assert result["heads"] > 20 and result["hits"] == 0
+
+
+def test_search_counts_every_match(browser: Any, tmp_path: Path, closing: list[Any]) -> None:
+    """620 Relu in 4 groups: the count is the true one (was "500+ found"), stepping says "1 / 620"."""
+    nodes = [("x", "Input", "")] + [(f"g{i % 4}/Relu_{i}", "Relu", f"g{i % 4}") for i in range(620)]
+    payload = make_payload(nodes, [(i, i + 1) for i in range(620)], [(f"g{k}", "") for k in range(4)])
+    page = _open(browser, tmp_path, payload, {"expand": "none"}, (1280, 720))
+    closing.append(page)
+    page.fill(".ml-search input", "relu")
+    page.wait_for_function("() => document.querySelector('.ml-count').textContent === '620 found'")
+    page.press(".ml-search input", "Enter")
+    page.wait_for_function("() => document.querySelector('.ml-count').textContent === '1 / 620'")
+    assert "+420 more" in page.locator(".ml-results").inner_text()  # the list stays bounded (200 rows)
+
+
+def test_clicking_one_edge_of_a_tensor_selects_all_its_edges(
+    browser: Any, tmp_path: Path, closing: list[Any]
+) -> None:
+    """conv's output feeds relu and add: both edges carry one tensor, one selection draws both."""
+    payload = make_payload(
+        [("x", "Input", ""), ("conv", "Conv", ""), ("relu", "Relu", ""), ("add", "Add", "")],
+        [(0, 1), (1, 2), (1, 3), (2, 3)],
+    )
+    for edge in payload["edges"][1:3]:
+        edge[2] = "conv_out"
+    page = _open(browser, tmp_path, payload, {}, (1280, 720))
+    closing.append(page)
+    point = page.evaluate("""() => {
+      const path = document.querySelector("[data-edges='1'] .ml-line");
+      const p = path.getPointAtLength(path.getTotalLength() / 2).matrixTransform(path.getScreenCTM());
+      return [p.x, p.y];
+    }""")
+    page.mouse.click(*point)
+    selected = page.eval_on_selector_all(
+        ".ml-edge.ml-sel", "els => els.map(e => e.getAttribute('data-edges'))"
+    )
+    assert sorted(selected) == ["1", "2"]
+
+
+def test_shortcuts_work_without_canvas_focus_but_not_while_typing(
+    browser: Any, tmp_path: Path, closing: list[Any]
+) -> None:
+    page = _open(browser, tmp_path, _chain(3), {}, (1280, 720))
+    closing.append(page)
+    page.click("[data-id='/stack/Conv_1']")
+    page.evaluate("() => { document.activeElement.blur(); document.body.focus(); }")
+    assert page.evaluate("() => document.activeElement === document.body")
+    page.keyboard.press("?")
+    assert page.locator(".ml-help").is_visible()
+    page.keyboard.press("Escape")  # closes the list first
+    assert not page.locator(".ml-help").is_visible()
+    assert page.locator(".ml-node.ml-sel").count() == 1
+    page.keyboard.press("Escape")  # then clears the selection (and tells the host)
+    assert page.locator(".ml-node.ml-sel").count() == 0
+    assert "Nothing selected" in page.locator(".mls-panel").inner_text()
+    page.keyboard.press("Control+f")
+    assert page.evaluate("() => document.activeElement.matches('.ml-search input')")
+    # A text field of the host page keeps its keys.
+    page.evaluate("""() => { const i = document.createElement('input'); i.id = 'host-field';
+      document.body.appendChild(i); }""")
+    page.click("#host-field")
+    page.keyboard.type("?e/")
+    assert page.input_value("#host-field") == "?e/"
+    assert not page.locator(".ml-help").is_visible()
