@@ -41,6 +41,11 @@ def _texts(app: AppTest) -> str:
     return _unescaped("\n".join(str(m.value) for m in [*app.markdown, *app.caption]))
 
 
+def _popovers(app: AppTest) -> list[str]:
+    """The labels of the page's menus (popovers)."""
+    return [str(p.proto.popover.label) for p in app.get("popover")]
+
+
 def test_welcome_page_offers_samples() -> None:
     app = _app().run()
     assert not app.exception
@@ -296,12 +301,12 @@ def test_external_data_dropped_after_its_onnx_joins_that_model(tmp_path: Path) -
     app = _app().run()
     _drop(app, ("model.onnx", model.read_bytes()))
     first = app.session_state.model_key
-    assert any("weights.bin" in e.label or "warning" in e.label for e in app.expander)
+    assert any("warning" in label for label in _popovers(app))
     _drop(app, ("weights.bin", (model.parent / "weights.bin").read_bytes()))
     assert not app.error
     assert app.session_state.model_key not in (first, None)
     assert "Open: model.onnx + weights.bin" in _texts(app)
-    assert not any("warning" in e.label for e in app.expander)
+    assert not any("warning" in label for label in _popovers(app))
 
 
 def test_a_side_file_the_onnx_does_not_name_is_not_opened() -> None:
@@ -323,3 +328,27 @@ def test_the_inspector_collapses_and_keeps_the_selection() -> None:
     assert _param(app, "node") == "node_conv2d"
     app.toggle(key="show_inspector").set_value(True).run()
     assert any(e.label.startswith("Conv documentation") for e in app.expander)
+
+
+def test_warnings_open_from_the_header_with_their_code_shown_as_code() -> None:
+    """A menu in the header (it opens over the page, so the canvas never moves), not an expander
+    above the canvas; the `code` our messages quote is inline code, other text stays literal."""
+    app = _app(model="sample:cnn_traced.torchscript").run()
+    assert not app.exception
+    assert not app.expander
+    assert _popovers(app)[0] == "2 warnings"
+    warning = next(str(m.value) for m in app.markdown if "Traced model" in str(m.value))
+    assert "`torch.jit.script(model).save('model.pt')" in warning  # a code span, not \`
+    assert "\\`" not in warning and "if/else" in warning
+    assert "Traced model\\:" in warning  # the rest is still escaped
+
+
+def test_a_load_error_stays_beside_the_canvas_until_closed() -> None:
+    app = _app(model=CNN).run()
+    _drop(app, ("notes.txt", b"just some text\n" * 20))
+    app.run()  # a later rerun (a click on the canvas) keeps it
+    assert len(app.error) == 1 and "text file" in _unescaped(app.error[0].value)
+    close = app.button(key="dismiss_load_error")
+    close.click().run()
+    assert not app.exception and not app.error
+    assert app.session_state.model_key == CNN

@@ -1,4 +1,5 @@
-"""A collapsed view of an acyclic graph is never cyclic: a property of every model case.
+"""A collapsed view of an acyclic graph is never cyclic, and "Collapse all" shows the model's real
+top-level blocks rather than one wrapper group: properties of every model case.
 
 The visible graph is what the canvas draws, computed by the JS engine (``viewer.render.visible_graph``,
 the same bundle the browser runs) for several expansion levels: everything collapsed, each depth,
@@ -19,6 +20,7 @@ import modellens
 from converters.schema import ModelGraph
 from tests.model_cases import BENCHMARK_BUILDERS, CASES, ModelCase
 from viewer.canvas_payload import build_payload
+from viewer.hierarchy import weight_forwarders
 from viewer.render import visible_graph
 
 LEVELS: list[dict[str, Any]] = [{"expand": "none"}, {"expand": 1}, {"expand": 2}, {"expand": 3}, {}]
@@ -33,9 +35,26 @@ def views(payload: dict[str, Any], seed: int) -> list[dict[str, Any]]:
     return [*LEVELS, {"expand": "all"}, *picks[:RANDOM_VIEWS]]
 
 
+def wrapper_in_view(graph: ModelGraph, payload: dict[str, Any]) -> str | None:
+    """A description of a root wrapper that "Collapse all" shows (one group, and beside it only
+    graph inputs/outputs and nodes that forward weights), or None."""
+    shown = visible_graph(payload, {"expand": "none"})["nodes"]
+    groups = [n["label"] for n in shown if n["kind"] == "group"]
+    strays = weight_forwarders(graph)
+    others = [
+        n["id"] for n in shown if n["kind"] not in ("group", "input", "output") and n["id"] not in strays
+    ]
+    if len(groups) == 1 and not others:
+        return f"collapse all shows the wrapper {groups[0]!r} instead of the blocks inside it"
+    return None
+
+
 def cycle_in_views(graph: ModelGraph) -> str | None:
-    """A description of the first cyclic view, or None."""
+    """A description of the first cyclic view, or of a root wrapper left in place, or None."""
     payload = build_payload(graph)
+    wrapper = wrapper_in_view(graph, payload)
+    if wrapper is not None:
+        return wrapper
     for options in views(payload, seed=len(payload["nodes"])):
         visible = visible_graph(payload, options)
         drawn = nx.DiGraph()

@@ -3,7 +3,9 @@ group around everything. Views are computed by the JS engine (``viewer.render.vi
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import onnx
@@ -258,3 +260,129 @@ def test_crowded_levels_are_segmented_in_dependency_order_with_their_groups() ->
     assert first.startswith("§1-") and first.endswith("/block0")
     assert grouping.node_group["b0_1"] == first  # a block moves whole
     assert _views_are_acyclic(graph)
+
+
+def wrapped_bert_with_tied_weights() -> schema.ModelGraph:
+    """``wrapped_bert_like`` plus what torch's legacy exporter adds at the root, outside ``m``: an
+    Identity per tied weight (no data input) feeding one op inside, a Constant → Identity chain
+    feeding two blocks, and a Constant nobody reads."""
+    graph = wrapped_bert_like()
+    identity = {"kind": "op", "op_type": "Identity", "category": "tensor", "namespace": ""}
+    schema.add_node(graph, "Identity_45", name="Identity_45", outputs=[schema.TensorInfo("w45")], **identity)
+    schema.add_edge(graph, "Identity_45", "n15", 0, 1, "w45")  # n15: the first m.pooler op
+    schema.add_node(
+        graph,
+        "Constant_1",
+        kind="constant",
+        op_type="Constant",
+        category="constant",
+        name="Constant_1",
+        outputs=[schema.TensorInfo("c1")],
+    )
+    schema.add_node(graph, "Identity_46", name="Identity_46", outputs=[schema.TensorInfo("w46")], **identity)
+    schema.add_edge(graph, "Constant_1", "Identity_46", 0, 0, "c1")
+    schema.add_edge(graph, "Identity_46", "n0", 0, 1, "w46")  # m.embeddings
+    schema.add_edge(graph, "Identity_46", "n5", 0, 1, "w46")  # m.encoder.layer.0
+    schema.add_node(
+        graph,
+        "Constant_2",
+        kind="constant",
+        op_type="Constant",
+        category="constant",
+        name="Constant_2",
+        outputs=[schema.TensorInfo("c2")],
+    )
+    return graph
+
+
+def test_a_wrapper_is_lifted_past_root_nodes_that_only_forward_weights() -> None:
+    graph = wrapped_bert_with_tied_weights()
+    grouping = build_groups(graph)
+    assert "m" not in grouping.groups
+    assert sorted(g.label for g in grouping.groups.values() if g.parent == "") == [
+        "embeddings",
+        "encoder",
+        "pooler",
+    ]
+    assert grouping.node_group["Identity_45"] == grouping.node_group["n15"]  # with its only consumer
+    assert grouping.node_group["Identity_46"] == ""  # consumers in two blocks: the root, beside them
+    assert grouping.node_group["Constant_1"] == ""
+    assert grouping.node_group["Constant_2"] == ""
+    collapsed = visible_graph(build_payload(graph, grouping), {"expand": "none"})
+    assert {n["label"] for n in collapsed["nodes"] if n["kind"] == "group"} == {
+        "embeddings",
+        "encoder",
+        "pooler",
+    }
+    assert _views_are_acyclic(graph)
+
+
+def test_a_data_dependent_identity_at_the_root_keeps_the_wrapper_a_real_block() -> None:
+    """An Identity reading a graph input is real work outside ``m``: nothing is lifted."""
+    graph = wrapped_bert_like()
+    schema.add_node(
+        graph,
+        "Identity_9",
+        kind="op",
+        op_type="Identity",
+        category="tensor",
+        name="Identity_9",
+        namespace="",
+        outputs=[schema.TensorInfo("i9")],
+    )
+    schema.add_edge(graph, "ids", "Identity_9", 0, 0, "ids")
+    schema.add_edge(graph, "Identity_9", "n0", 0, 1, "i9")
+    assert "m" in build_groups(graph).groups
+
+
+@pytest.mark.slow
+def test_a_legacy_torch_export_of_bert_collapses_to_its_blocks(tmp_path: Path) -> None:
+    """BertModel wrapped as ``W.m`` and exported by the TorchScript-based exporter, which adds one
+    root-level Identity per tied weight outside ``m``."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from tests.test_collapsed_views import cycle_in_views
+
+    config = transformers.BertConfig(
+        vocab_size=100,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=16,
+    )
+    torch.manual_seed(0)
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.m = transformers.BertModel(config).eval()
+
+        def forward(self, ids: Any, mask: Any) -> Any:
+            out = self.m(input_ids=ids, attention_mask=mask)
+            return out.last_hidden_state, out.pooler_output
+
+    ids = torch.randint(0, 100, (1, 8))
+    path = tmp_path / "bert.onnx"
+    try:
+        with warnings.catch_warnings():  # the legacy exporter is deprecated
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                Wrapper().eval(),
+                (ids, torch.ones_like(ids)),
+                str(path),
+                dynamo=False,
+                input_names=["ids", "mask"],
+                opset_version=17,
+            )
+    except RuntimeError as exc:  # the legacy exporter was removed from this torch
+        pytest.skip(str(exc))
+    graph = modellens.load(path)
+    assert any(d["op_type"] == "Identity" and not d["namespace"] for _, d in graph.nodes(data=True))
+    collapsed = visible_graph(build_payload(graph), {"expand": "none"})
+    assert {n["label"] for n in collapsed["nodes"] if n["kind"] == "group"} == {
+        "embeddings",
+        "encoder",
+        "pooler",
+    }
+    assert cycle_in_views(graph) is None

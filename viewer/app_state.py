@@ -1,8 +1,10 @@
 """Session state, model loading and selection for the pages (Streamlit-bound, no model logic).
 
 The URL's query parameters mirror the open model, subgraph and selection (node, edge or group), so
-a reload or a shared link on the same server shows the same view. A model that fails to open reports one
-``st.error`` line and the previously opened model stays.
+a reload or a shared link on the same server shows the same view. Each change of them is one browser
+history entry, and the browser's Back and Forward bring back the view that entry names
+(``follow_history``). A model that fails to open reports one ``st.error`` line and the previously
+opened model stays.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from converters import ModelLensError, ModelSource
 from viewer.model_view import MAIN_GRAPH, OpenModel, open_model
@@ -63,13 +66,32 @@ def init_session_state(cli_model: str | None) -> None:
         st.session_state.setdefault(key, value)
     st.session_state.cli_model = cli_model
     if st.session_state.model_key is None:
-        params = st.query_params
-        wanted = params.get("model") or (f"path:{cli_model}" if cli_model else None)
-        if wanted:  # an unknown or stale key is reported by current_model(), not here
-            st.session_state.model_key = wanted
-            st.session_state.subgraph = params.get("sub", MAIN_GRAPH)
-            st.session_state.selection = selection_from_params(params)
-            st.session_state.focus = _focus_for(st.session_state.selection)
+        _view_from_url()
+    else:
+        follow_history()
+
+
+def _view_from_url() -> None:
+    """Model, subgraph and selection as the URL names them (the CLI's model when it names none)."""
+    params, cli_model = st.query_params, st.session_state.cli_model
+    wanted = params.get("model") or (f"path:{cli_model}" if cli_model else None)
+    if wanted != st.session_state.model_key:
+        st.session_state.update(signature=None, tags=None, caller=None, callers=None)
+    # an unknown or stale key is reported by current_model(), not here
+    st.session_state.model_key = wanted
+    st.session_state.subgraph = params.get("sub", MAIN_GRAPH)
+    st.session_state.selection = selection_from_params(params)
+    st.session_state.focus = _focus_for(st.session_state.selection)
+
+
+def follow_history() -> None:
+    """After the browser's Back or Forward, show the view the URL now names: the URL, canvas and
+    inspector agree on it. Other reruns keep the session's view (the URL follows it)."""
+    ctx = get_script_run_ctx()
+    if ctx is None or not getattr(ctx, "is_history_navigation", False):
+        return
+    if _state_params(st.query_params.to_dict()) != url_params():
+        _view_from_url()
 
 
 def sample_models_dir() -> Path:
@@ -156,7 +178,7 @@ def current_model() -> OpenModel | None:
         _fail(err)
         return _previous_model()
     st.session_state.previous_model_key = key
-    st.query_params["model"] = key
+    sync_url()
     return model
 
 
@@ -225,8 +247,6 @@ def _on_signature(widget_key: str) -> None:
     st.session_state.signature = st.session_state.get(widget_key) if widget_key else None
     st.session_state.update(subgraph=MAIN_GRAPH, caller=None, callers=None)
     set_selection(None)
-    if "sub" in st.query_params:
-        del st.query_params["sub"]
 
 
 def _previous_model() -> OpenModel | None:
@@ -235,7 +255,7 @@ def _previous_model() -> OpenModel | None:
         st.session_state.model_key = previous
         return current_model()
     st.session_state.model_key = None
-    st.query_params.clear()
+    sync_url()
     return None
 
 
@@ -251,13 +271,12 @@ def switch_model(key: str) -> None:
         focus=None,
         subgraph=MAIN_GRAPH,
         load_error=None,
+        load_notice=None,
         signature=None,
         tags=None,
         caller=None,
         callers=None,
     )
-    st.query_params.clear()
-    st.query_params["model"] = key
 
 
 def _on_upload(widget_key: str, as_folder: bool = False) -> None:
@@ -277,13 +296,13 @@ def _on_upload(widget_key: str, as_folder: bool = False) -> None:
     except ModelLensError as err:
         _fail(err)
         return
+    switch_model(key)
     ignored = [] if as_folder else ignored_side_files([name for name, _ in contents], model)
     if ignored:
         st.session_state.load_notice = (
             f"Not opened: {', '.join(ignored)} (not external data that {model.name} names). "
             "Drop one model at a time, with only the external data files its .onnx names."
         )
-    switch_model(key)
 
 
 def _store_upload(contents: list[tuple[str, bytes]], as_folder: bool = False) -> str:
@@ -398,19 +417,38 @@ def drop_invalid_selection(model: OpenModel, sub_id: str) -> None:
         set_selection(None)
 
 
+def has_load_error() -> bool:
+    """True while a load error or notice waits to be read (until closed or another model opens)."""
+    return bool(st.session_state.get("load_error") or st.session_state.get("load_notice"))
+
+
 def show_load_error() -> None:
-    """The last load error (with its fix and any code snippet) and notice, shown once."""
-    notice = st.session_state.pop("load_notice", None)
+    """The last load error (with its fix and any code snippet) and notice, with a close button;
+    they stay until closed or until another model opens."""
+    notice = st.session_state.get("load_notice")
+    message = st.session_state.get("load_error")
+    if not notice and not message:
+        return
+    st.button(
+        "",
+        icon=":material/close:",
+        key="dismiss_load_error",
+        on_click=dismiss_load_error,
+        type="tertiary",
+        help="Close this message",
+    )
     if notice:
         st.warning(literal(notice), icon=":material/info:")
-    message = st.session_state.get("load_error")
     if message:
         st.error(literal(message), icon=":material/warning:")
         snippet = st.session_state.get("load_error_snippet")
         if snippet:
             st.code(snippet, language="python")
-        st.session_state.load_error = None
-        st.session_state.load_error_snippet = ""
+
+
+def dismiss_load_error() -> None:
+    """Close the load error and notice (the close button beside them)."""
+    st.session_state.update(load_error=None, load_error_snippet="", load_notice=None)
 
 
 # ---------------------------------------------------------------- selection
@@ -446,19 +484,40 @@ def _edge_indices(values: Any) -> list[int]:
 
 
 def set_selection(selection: dict[str, Any] | None, *, focus: str | None = None) -> None:
-    """Make ``selection`` the one selection and mirror it in the URL. ``focus`` (a node id or
-    ``group:<id>``) asks the canvas to centre on it; a click on the canvas passes none."""
+    """Make ``selection`` the one selection (the page mirrors it in the URL, ``sync_url``).
+    ``focus`` (a node id or ``group:<id>``) asks the canvas to centre on it; a click on the canvas
+    passes none."""
     st.session_state.selection = selection
     st.session_state.focus = focus
-    for name in SELECTION_PARAMS:
-        if name in st.query_params:
-            del st.query_params[name]
-    if selection is None:
-        return
-    if selection["kind"] == "edge":
-        st.query_params["edge"] = ",".join(str(i) for i in selection["edges"])
-    else:
-        st.query_params[selection["kind"]] = selection["id"]
+
+
+URL_STATE_PARAMS = ("model", "sub", *SELECTION_PARAMS)
+
+
+def url_params() -> dict[str, str]:
+    """The query parameters naming the session's view: model, subgraph (sub=) and selection."""
+    state = st.session_state
+    params = {"model": state.get("model_key") or "", "sub": state.get("subgraph") or ""}
+    selection = state.get("selection")
+    if selection is not None and selection["kind"] == "edge":
+        params["edge"] = ",".join(str(i) for i in selection["edges"])
+    elif selection is not None:
+        params[selection["kind"]] = selection["id"]
+    return {name: value for name, value in params.items() if value}
+
+
+def _state_params(params: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in params.items() if name in URL_STATE_PARAMS and value}
+
+
+def sync_url() -> None:
+    """Mirror the session's view in the URL in one update: one browser history entry per change
+    of model, subgraph or selection (Streamlit pushes one per change of ``st.query_params``)."""
+    current = st.query_params.to_dict()
+    wanted = {name: value for name, value in current.items() if name not in URL_STATE_PARAMS}
+    wanted.update(url_params())
+    if wanted != current:
+        st.query_params.from_dict(wanted)
 
 
 def _focus_for(selection: dict[str, Any] | None) -> str | None:
@@ -499,10 +558,6 @@ def open_subgraph(sub_id: str, caller: tuple[str, str] | None = None) -> None:
     elif caller is not None:
         st.session_state.callers = {**(st.session_state.get("callers") or {}), sub_id: caller}
     set_selection(None)
-    if sub_id:
-        st.query_params["sub"] = sub_id
-    elif "sub" in st.query_params:
-        del st.query_params["sub"]
 
 
 def canvas_event(event: Any) -> dict[str, Any] | None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import networkx as nx
+
 from converters.gc_pause import garbage_collection_paused
 from converters.schema import ModelGraph
 from viewer.group_order import Item, Topology, ordered_items, split_module_calls
@@ -59,7 +61,9 @@ def build_groups(graph: ModelGraph) -> Grouping:
         node_group = split_module_calls(graph, node_group)
         _drop_tiny_groups(node_group)
         node_group = _merge_single_child_chains(node_group)
-        node_group = _lift_root_wrapper(node_group, graph)
+        strays = weight_forwarders(graph)
+        _place_with_consumers(graph, node_group, strays)
+        node_group = _lift_root_wrapper(node_group, graph, strays)
         _segment_crowded_groups(graph, node_group)
         return Grouping(node_group=node_group, groups=_group_table(node_group))
 
@@ -177,13 +181,71 @@ def _below(parent: str, group_id: str) -> str:
     return group_id[len(parent) :] if parent else ("/" + group_id if group_id else "")
 
 
-def _lift_root_wrapper(node_group: dict[str, str], graph: ModelGraph) -> dict[str, str]:
+FORWARDING_OPS = frozenset({"Identity", "Constant"})
+
+
+def weight_forwarders(graph: ModelGraph) -> set[str]:
+    """Nodes that only hand on stored values: constants, ops with no data input (every input a
+    weight), and Identity/Constant ops fed only by such nodes (the Identity a torch exporter adds
+    for each tied weight). None of them depends on a graph input."""
+    found: set[str] = set()
+    pending = [n for n in graph.nodes if graph.in_degree(n) == 0]
+    while pending:
+        node_id = pending.pop()
+        data = graph.nodes[node_id]
+        if node_id in found or data["kind"] not in ("op", "constant"):
+            continue
+        sources = set(graph.predecessors(node_id))
+        if sources and (data["op_type"] not in FORWARDING_OPS or not sources <= found):
+            continue
+        found.add(node_id)
+        pending.extend(graph.successors(node_id))
+    return found
+
+
+def _common_group(group_ids: list[str]) -> str:
+    """The deepest group holding all of ``group_ids`` ("" = the root)."""
+    common = _prefixes(group_ids[0])
+    for group_id in group_ids[1:]:
+        mine = _prefixes(group_id)
+        while common and (len(common) > len(mine) or mine[len(common) - 1] != common[-1]):
+            common.pop()
+    return common[-1] if common else ""
+
+
+def _place_with_consumers(graph: ModelGraph, node_group: dict[str, str], strays: set[str]) -> None:
+    """A root-level weight forwarder joins the deepest group holding all its consumers (its
+    consumers first, so a Constant follows the Identity it feeds). Its only in-edges come from other
+    forwarders placed at or above it, so no view gains a cycle."""
+    placed: set[str] = set()
+    for node_id in _consumers_first(graph, strays):
+        if node_group[node_id] or node_id in placed:
+            continue
+        consumers = [node_group[c] for c in graph.successors(node_id)]
+        if consumers:
+            node_group[node_id] = _common_group(consumers)
+            placed.add(node_id)
+
+
+def _consumers_first(graph: ModelGraph, strays: set[str]) -> list[str]:
+    """``strays`` with every node after the forwarders it feeds (file order where the model has a
+    cycle among them, which a valid model cannot)."""
+    try:
+        return list(reversed(list(nx.topological_sort(graph.subgraph(strays)))))
+    except nx.NetworkXUnfeasible:
+        return [n for n in graph.nodes if n in strays]
+
+
+def _lift_root_wrapper(node_group: dict[str, str], graph: ModelGraph, strays: set[str]) -> dict[str, str]:
     """A single top-level group holding every op (BERT's ``m``) is lifted: its children become the
     top level (``m.encoder`` named ``encoder``), so the first view and "collapse all" show the
-    model's real blocks."""
+    model's real blocks. Weight forwarders left at the root (no consumer, or consumers in several
+    top-level places) do not keep a wrapper from being one."""
     io = _graph_io(graph)
     while True:
-        op_groups = [g for n, g in node_group.items() if n not in io]
+        op_groups = [g for n, g in node_group.items() if n not in io and (g or n not in strays)]
+        if not op_groups:
+            return node_group
         tops = {g.split("/", 1)[0] for g in op_groups}
         if len(tops) != 1 or "" in tops:
             return node_group

@@ -23,39 +23,47 @@ from viewer.app_state import (
     drop_invalid_selection,
     graph_choice_label,
     graph_choice_selectors,
+    has_load_error,
     model_picker,
     open_subgraph,
     sample_names,
     select_node,
     show_load_error,
     switch_model,
+    sync_url,
     take_canvas_event,
 )
 from viewer.colors import CATEGORY_STYLES
 from viewer.inspector import inspector
 from viewer.model_view import MAIN_GRAPH, OpenModel
 from viewer.summary import human_bytes
-from viewer.text import literal
+from viewer.text import html_text, literal, literal_with_code
 
 # The graph page fits the window: the canvas fills the rest of it (options.height = "fill") and
 # the inspector beside it scrolls on its own, so the page itself never scrolls while exploring.
-# Everything in the inspector wraps inside it instead of being cut. A load error floats at the
-# bottom right instead of pushing the canvas down.
+# Everything in the inspector wraps inside it instead of being cut. The header row starts below
+# Streamlit's 3.75rem top bar, so all of every control in it can be seen and clicked; the model's
+# name and counts are two lines, each shortened with its full text on hover. A load error opens
+# at the top of the inspector (elsewhere it floats at the bottom right) and has a close button;
+# warnings open from the header: neither moves nor covers the canvas.
 PAGE_CSS = """
 <style>
 [data-testid="stMainBlockContainer"] {
-  padding: 3.4rem 1rem 0.5rem 1rem; max-width: none;
+  padding: 4rem 1rem 0.5rem 1rem; max-width: none;
 }
-.st-key-graph_header [data-testid="stMarkdownContainer"] p {
-  margin-bottom: 0; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
+.st-key-graph_header [data-testid="stMarkdownContainer"] p { margin-bottom: 0; line-height: 1.25; }
+.st-key-graph_header .ml-title-line {
+  display: block; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
 }
+.st-key-graph_header .ml-title-line.ml-counts { font-size: 0.8rem; opacity: 0.8; }
+.st-key-graph_header button p { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 [data-testid="stElementContainer"][class*="st-key-canvas_"],
 [data-testid="stElementContainer"][class*="st-key-canvas_"] .stBidiComponent,
 [data-testid="stElementContainer"][class*="st-key-canvas_"] [data-testid="stBidiComponentIsolated"] {
   height: auto !important; min-height: 0 !important; flex: 0 0 auto !important; overflow: visible !important;
 }
 [class*="st-key-inspector-"] {
-  max-height: calc(100vh - 7.6rem); overflow-y: auto; overflow-x: hidden; padding-right: 0.4rem;
+  max-height: calc(100vh - 8.2rem); overflow-y: auto; overflow-x: hidden; padding-right: 0.4rem;
   scrollbar-gutter: stable;
 }
 [class*="st-key-inspector-"] :is(p, li, span, summary, code, td, th) { overflow-wrap: anywhere; }
@@ -74,15 +82,23 @@ div:has(> .st-key-load_error) {
   position: fixed; bottom: 1.2rem; right: 1.2rem; z-index: 999990; width: min(38rem, 90vw);
 }
 .st-key-load_error { box-shadow: 0 6px 24px rgba(0, 0, 0, 0.25); border-radius: 0.5rem; }
+.st-key-load_error, .st-key-load_error_panel { position: relative; }
+:is(.st-key-load_error, .st-key-load_error_panel) .st-key-dismiss_load_error {
+  position: absolute; top: 0.35rem; right: 0.35rem; width: auto; z-index: 1;
+}
+:is(.st-key-load_error, .st-key-load_error_panel) [data-testid="stAlertContainer"] { padding-right: 2.6rem; }
 </style>
 """
 
 
-def model_or_welcome() -> OpenModel | None:
-    """The open model, named in the browser tab; with none, the welcome screen."""
+def model_or_welcome(error_here: bool = True) -> OpenModel | None:
+    """The open model, named in the browser tab; with none, the welcome screen. A load error
+    floats at the bottom right unless ``error_here`` is False and a model is open (the caller
+    shows it, see ``_load_error_panel``)."""
     model = current_model()
-    with st.container(key="load_error"):
-        show_load_error()
+    if error_here or model is None:
+        with st.container(key="load_error"):
+            show_load_error()
     if model is None:
         _welcome()
     else:
@@ -91,22 +107,23 @@ def model_or_welcome() -> OpenModel | None:
 
 
 def graph_page() -> None:
-    model = model_or_welcome()
+    model = model_or_welcome(error_here=False)
     if model is None:
         return
     sub_id = st.session_state.subgraph if model.has_subgraph(st.session_state.subgraph) else MAIN_GRAPH
     key = canvas_key(model, sub_id)
     take_canvas_event(key)  # this rerun's click first: every view below draws from it
     drop_invalid_selection(model, sub_id)
+    sync_url()  # one history entry per new selection; Back brings it back (app_state.follow_history)
     st.html(PAGE_CSS)
     _header(model, sub_id)
-    if st.session_state.get("show_inspector", True):
+    show_inspector = st.session_state.get("show_inspector", True)
+    if show_inspector or has_load_error():  # a load error opens in the side panel, beside the canvas
         canvas_col, inspector_col = st.columns([7, 3], gap="small")
     else:  # collapsed: the canvas takes the whole width
         canvas_col, inspector_col = st.container(), None
     overlay = run_overlay(model, sub_id)
     with canvas_col:
-        _warnings(model)
         if sub_id != MAIN_GRAPH:
             _breadcrumb(model, sub_id)
         if overlay is not None:
@@ -114,7 +131,16 @@ def graph_page() -> None:
         _canvas(model, sub_id, key, overlay if st.session_state.get("overlay_shapes", True) else None)
     if inspector_col is not None:
         with inspector_col, st.container(key=_inspector_key()):
-            inspector(model, sub_id)
+            _load_error_panel()
+            if show_inspector:
+                inspector(model, sub_id)
+
+
+def _load_error_panel() -> None:
+    """A load error (a bad drop) at the top of the inspector: beside the canvas, not over it."""
+    if has_load_error():
+        with st.container(key="load_error_panel"):
+            show_load_error()
 
 
 def _inspector_key() -> str:
@@ -141,32 +167,51 @@ def _welcome() -> None:
 
 
 def _header(model: OpenModel, sub_id: str) -> None:
-    """One line: the model, what its numbers count, the graph shown (a SavedModel's signature and
-    tag set, when it has several) and the Open / Export menus. Its height never changes, so the
-    inspector beside the canvas always starts at the same place."""
+    """One row: the model and what its numbers count (two lines), the graph shown (a SavedModel's
+    signature and tag set, when it has several), the warnings met while opening, and the Open /
+    Export menus. Its height never changes, so the inspector beside the canvas always starts at
+    the same place; menus open over the page, so the canvas never moves."""
     choice = graph_choice_label(model)
+    warnings = model.summary["warnings"]
     with st.container(key="graph_header"):
-        widths = [6.2, 2.4, 1.6, 1.3, 1.3] if choice else [8, 1.3, 1.3, 1.3]
-        title, *chooser, panel, opener, exporter = st.columns(widths, vertical_alignment="center")
-        title.markdown(
-            f"**{literal(model.name)}** &nbsp; <small>{_counts(model)}</small>", unsafe_allow_html=True
-        )
+        menu_widths = ([3.0] if choice else []) + ([1.4] if warnings else [])
+        widths = [4.8 if choice else 5.4, *menu_widths, 1.5, 1.1, 1.1]
+        title, *menus, panel, opener, exporter = st.columns(widths, vertical_alignment="center", wrap=False)
+        title.markdown(_title(model), unsafe_allow_html=True)
+        # keyed menus: one left open across a rerun that opens another model (with other menus
+        # beside it) stays that menu
         if choice:
-            with chooser[0].popover(literal(choice), width="stretch"):
+            with menus.pop(0).popover(literal(choice), width="stretch", help=choice, key="graph_choice_menu"):
                 graph_choice_selectors(model)
+        if warnings:
+            _warnings(menus.pop(0), warnings)
         panel.toggle("Inspector", value=True, key="show_inspector", help="Show or hide the side panel")
-        with opener.popover("Open…", width="stretch"):
+        with opener.popover("Open…", width="stretch", key="open_menu"):
             model_picker("header", model)
-        with exporter.popover("Export", width="stretch"):
+        with exporter.popover("Export", width="stretch", key="export_menu"):
             _exports(model, sub_id)
 
 
-def _warnings(model: OpenModel) -> None:
-    warnings = model.summary["warnings"]
-    if warnings:
-        with st.expander(f"{len(warnings)} warning(s) while opening", icon=":material/warning:"):
-            for warning in warnings:
-                st.markdown(f"- {literal(warning)}")
+def _warnings(column: Any, warnings: list[str]) -> None:
+    """The problems met while opening, in a menu that opens over the page (the canvas stays put);
+    the code they quote shows as code."""
+    label = f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}"
+    with column.popover(
+        label, icon=":material/warning:", width="stretch", help="Met while opening", key="warnings_menu"
+    ):
+        st.markdown(f"**{label} while opening the model**")
+        for warning in warnings:
+            st.markdown(f"- {literal_with_code(warning)}")
+
+
+def _title(model: OpenModel) -> str:
+    """The model's name over what its numbers count, each line shortened to the header's width
+    with its full text on hover."""
+    lines = [(model.name, "ml-name", f"**{literal(model.name)}**"), (_counts(model), "ml-counts", None)]
+    return "".join(
+        f'<span class="ml-title-line {css}" title="{html_text(text)}">{shown or literal(text)}</span>'
+        for text, css, shown in lines
+    )
 
 
 def _counts(model: OpenModel) -> str:
@@ -176,7 +221,7 @@ def _counts(model: OpenModel) -> str:
     inner = summary.get("subgraph_nodes", 0)
     bodies = f" (+{inner:,} in {summary['subgraphs']} subgraphs)" if summary["subgraphs"] else ""
     return (
-        f"{literal(summary['format_label'])} · {summary['nodes']:,} operator nodes{bodies} · "
+        f"{summary['format_label']} · {summary['nodes']:,} operator nodes{bodies} · "
         f"{summary['parameters']:,} parameters"
     )
 
@@ -322,7 +367,7 @@ def summary_page() -> None:
         width="stretch",
     )
     for warning in summary["warnings"]:
-        st.warning(literal(warning), icon=":material/warning:")
+        st.warning(literal_with_code(warning), icon=":material/warning:")
     left, right = st.columns(2)
     left.markdown("**Inputs**")
     left.dataframe(tables.io_table(graph, "inputs"), hide_index=True, width="stretch")

@@ -13,6 +13,16 @@ def literal(text: str) -> str:
     return _MARKDOWN_SPECIALS.sub(r"\\\1", str(text))
 
 
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+
+
+def literal_with_code(text: str) -> str:
+    """``text`` escaped as ``literal`` does, except that its `code` spans (our own messages quote
+    code that way) show as inline code."""
+    parts = _CODE_SPAN.split(str(text))
+    return "".join(literal(part) if i % 2 == 0 else f"`{part}`" for i, part in enumerate(parts))
+
+
 def html_text(text: str) -> str:
     """``text`` escaped for HTML we build ourselves (unsafe_allow_html chips)."""
     return html.escape(str(text), quote=True)

@@ -24,8 +24,9 @@ def test_upload_traced_model_expand_module_inspect_conv_weight(page: Any, app_ur
     page.locator("input[type=file]:not([webkitdirectory])").set_input_files(str(TRACED))
     page.wait_for_selector(NODE, timeout=TIMEOUT_MS)
     page.get_by_text("TorchScript (traced)", exact=False).first.wait_for(timeout=TIMEOUT_MS)
-    page.get_by_text("warning(s) while opening").first.click()  # the warnings fold above the canvas
+    page.get_by_role("button", name="2 warnings").click()  # the warnings open from the header
     page.get_by_text("frozen at the example input", exact=False).first.wait_for(timeout=TIMEOUT_MS)
+    page.keyboard.press("Escape")
 
     head = page.locator("[data-cluster-head='layer1']")  # collapse the module, then expand it again
     if head.count():
