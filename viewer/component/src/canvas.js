@@ -567,7 +567,7 @@ export class GraphCanvas {
     if (fitK >= READABLE_K) { this.fit(); if (this.t.k > 1) this.resetZoom(true); return; }
     const lr = this.view.direction === "LR";
     const k = Math.max(READABLE_K, Math.min(1, lr ? (height - 24) / sh : (width - 24) / sw));
-    const start = startBox(this.scene.nodes, lr, lr ? height / k : width / k);
+    const start = startBox(this.scene.nodes, lr, lr ? height / k : width / k, lr ? width / k : height / k);
     const m = 12;
     // Across the flow: centre the start nodes, but never leave blank space beside the layout.
     const across = (view, size, centre) => (size * k <= view - 2 * m ? (view - size * k) / 2
@@ -1063,7 +1063,12 @@ export class GraphCanvas {
  * (x in top-down views, y in left-to-right ones) and their smallest coordinate along it. With
  * no inputs, the nodes of the first rank. Inputs spread wider than `span` (the viewport in
  * layout units) keep the first one and those that fit beside it. */
-export function startBox(nodes, lr, span) {
+/** Where the first view starts, in layout units: ``min`` is the start's position along the flow
+ * (the inputs' top in TB, their left in LR); ``centre`` the point across the flow to centre on.
+ * The inputs are kept in view; within the first screenful (``depth`` along the flow, ``span``
+ * across it) the window slides toward the nodes beside them so none is cut when they all fit,
+ * and otherwise no node of the start's side is cut at the layout's edge. */
+export function startBox(nodes, lr, span, depth = Infinity) {
   const along = (n) => (lr ? n.x - n.w / 2 : n.y - n.h / 2);
   const acrossC = (n) => (lr ? n.y : n.x);
   let start = nodes.filter((n) => n.kind === "input");
@@ -1081,7 +1086,14 @@ export function startBox(nodes, lr, span) {
     const b = Math.max(hi, acrossC(n) + half(n));
     if (b - a <= span - 24) { lo = a; hi = b; kept.push(n); }
   }
-  return { centre: (lo + hi) / 2, min: Math.min(...kept.map(along)) };
+  const min = Math.min(...kept.map(along));
+  const screen = nodes.filter((n) => along(n) <= min + depth);
+  const rlo = Math.min(lo, ...screen.map((n) => acrossC(n) - half(n)));
+  const rhi = Math.max(hi, ...screen.map((n) => acrossC(n) + half(n)));
+  const room = span - 24;
+  if (rhi - rlo <= room) return { centre: (rlo + rhi) / 2, min };
+  const left = Math.max(rlo, Math.min((lo + hi) / 2 - room / 2, rhi - room));
+  return { centre: left + room / 2, min };
 }
 
 const MAX_CANVAS_SIDE = 32767; // Chromium's and Firefox's largest canvas side (px)
