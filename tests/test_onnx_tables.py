@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -154,24 +155,33 @@ def test_a_corrupt_file_raises_a_wire_format_error(tmp_path: Path) -> None:
         gather_tables(path, ["ids"])
 
 
-def test_run_of_a_token_model_reads_tables_without_converting(tmp_path: Path) -> None:
-    """The parent process of ``modellens run`` proposes the vocabulary range without importing
-    onnx or networkx (the worker runs the model), and the range still stops below the table."""
-    path = named_gather_after_cast(tmp_path / "tokens.onnx")
+def _in_child(body: str) -> dict[str, Any]:
+    """Run ``body`` (which sets ``result``, a JSON-able dict) in a fresh Python; its result plus
+    which heavy modules (onnx, networkx) that process imported."""
     code = (
         "import sys, json\n"
-        "from runtime.engine import prepare\n"
-        f"p = prepare({str(path)!r})\n"
-        "spec = p.specs.inputs[0]\n"
-        "print(json.dumps({'heavy': sorted(m for m in ('onnx', 'networkx') if m in sys.modules),"
-        " 'data': repr(spec.data)}))\n"
+        f"{body}\n"
+        "result['heavy'] = sorted(m for m in ('onnx', 'networkx') if m in sys.modules)\n"
+        "print(json.dumps(result))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+def test_run_of_a_token_model_reads_tables_without_converting(tmp_path: Path) -> None:
+    """The parent process of ``modellens run`` proposes the vocabulary range without importing
+    onnx or networkx (the worker runs the model), and the range still stops below the table."""
+    path = named_gather_after_cast(tmp_path / "tokens.onnx")
+    report = _in_child(
+        "from runtime.engine import prepare\n"
+        f"p = prepare({str(path)!r})\n"
+        "result = {'data': repr(p.specs.inputs[0].data)}"
+    )
     assert report["heavy"] == []
     assert (
         "300" in report["data"] and "vocabulary size of /embeddings/word_embeddings/Gather" in report["data"]
@@ -190,23 +200,15 @@ def test_a_given_spec_is_range_checked_without_converting(
         "inputs:\n  - input_name: ids\n    shape: 2x5xsi32\n"
         f"    data: {{random: {{uniform: {{min: 0, max: {maximum}}}}}}}\n"
     )
-    code = (
-        "import sys, json\n"
+    report = _in_child(
         "from converters.errors import ModelLensError\n"
         "from runtime.engine import prepare\n"
         "try:\n"
         f"    prepare({str(path)!r}, spec={str(spec)!r}); error = ''\n"
         "except ModelLensError as err:\n"
         "    error = str(err)\n"
-        "print(json.dumps({'heavy': sorted(m for m in ('onnx', 'networkx') if m in sys.modules),"
-        " 'error': error}))\n"
+        "result = {'error': error}"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["heavy"] == []
     if refused:
         assert "5000" in report["error"] and "/embeddings/word_embeddings/Gather" in report["error"]
