@@ -1,7 +1,8 @@
 """Session state, model loading and selection for the pages (Streamlit-bound, no model logic).
 
-The URL's query parameters mirror the open model, subgraph and selection (node, edge or group), so
-a reload or a shared link on the same server shows the same view. Each change of them is one browser
+The URL's query parameters mirror the open model, subgraph and selection (node, edge or group), and
+the page's toggles that are off (``inspector=off``), on every page, so a reload (F5, the canvas's
+theme switch) or a shared link on the same server shows the same view. Each change of them is one browser
 history entry, and the browser's Back and Forward bring back the view that entry names
 (``follow_history``). A model that fails to open reports one ``st.error`` line and the previously
 opened model stays.
@@ -82,6 +83,7 @@ def _view_from_url() -> None:
     st.session_state.subgraph = params.get("sub", MAIN_GRAPH)
     st.session_state.selection = selection_from_params(params)
     st.session_state.focus = _focus_for(st.session_state.selection)
+    _preferences_from_url(params)
 
 
 def follow_history() -> None:
@@ -491,11 +493,44 @@ def set_selection(selection: dict[str, Any] | None, *, focus: str | None = None)
     st.session_state.focus = focus
 
 
-URL_STATE_PARAMS = ("model", "sub", *SELECTION_PARAMS)
+# The page's on/off preferences (widget key -> URL parameter, written "off" only when off), kept
+# in the URL so a reload (F5, the canvas's theme switch) shows the page as the user left it.
+PREFERENCE_PARAMS = {"show_inspector": "inspector", "overlay_shapes": "shapes"}
+OFF = "off"
+URL_STATE_PARAMS = ("model", "sub", *SELECTION_PARAMS, *PREFERENCE_PARAMS.values())
+
+
+def preference(key: str) -> bool:
+    """The on/off preference behind the toggle ``key`` (a key of PREFERENCE_PARAMS); on by default."""
+    return bool((st.session_state.get("preferences") or {}).get(key, True))
+
+
+def remember_preference(key: str) -> None:
+    """The toggle ``key`` changed: keep its value as the preference (its on_change callback)."""
+    preferences = dict(st.session_state.get("preferences") or {})
+    preferences[key] = bool(st.session_state.get(key))
+    st.session_state.preferences = preferences
+
+
+def _preferences_from_url(params: Any) -> None:
+    """The preferences a URL names; a toggle showing another value (before Back) is set to them."""
+    preferences = {key: params.get(name) != OFF for key, name in PREFERENCE_PARAMS.items()}
+    st.session_state.preferences = preferences
+    for key, value in preferences.items():
+        if key in st.session_state and st.session_state[key] != value:
+            st.session_state[key] = value
+
+
+def toggle_value(key: str) -> bool:
+    """The ``value`` to create the toggle ``key`` with: its preference. A toggle whose state the
+    session holds shows that state (Streamlit then ignores ``value``; False keeps it from warning
+    that the value is set twice)."""
+    return preference(key) if key not in st.session_state else False
 
 
 def url_params() -> dict[str, str]:
-    """The query parameters naming the session's view: model, subgraph (sub=) and selection."""
+    """The query parameters naming the session's view: model, subgraph (sub=), selection and the
+    preferences that are off (``inspector=off``)."""
     state = st.session_state
     params = {"model": state.get("model_key") or "", "sub": state.get("subgraph") or ""}
     selection = state.get("selection")
@@ -503,6 +538,7 @@ def url_params() -> dict[str, str]:
         params["edge"] = ",".join(str(i) for i in selection["edges"])
     elif selection is not None:
         params[selection["kind"]] = selection["id"]
+    params.update({name: OFF for key, name in PREFERENCE_PARAMS.items() if not preference(key)})
     return {name: value for name, value in params.items() if value}
 
 

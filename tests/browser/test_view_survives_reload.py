@@ -1,0 +1,128 @@
+"""The view survives a page switch and a reload, in Debian's chromium: the URL holds the open
+model, subgraph and selection on every page (a reload, F5 or the theme switch, brings them back),
+and the page's UI preferences (the inspector toggle) come back too."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+TRANSFORMER = "sample:transformer_block.onnx"
+NODE_ID = "node_layer_norm"
+TIMEOUT_MS = 60_000
+
+
+def _settled(page: Any) -> None:
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=TIMEOUT_MS
+    )
+    page.wait_for_timeout(600)
+
+
+def _query(page: Any) -> dict[str, str]:
+    """``location.href``'s query (Playwright's ``page.url`` can lag behind the history API)."""
+    query = parse_qs(urlparse(page.evaluate("() => location.href")).query)
+    return {name: values[0] for name, values in query.items()}
+
+
+def _graph_ready(page: Any) -> None:
+    page.wait_for_selector("[data-id]", timeout=TIMEOUT_MS)
+    _settled(page)
+
+
+def _go(page: Any, title: str) -> None:
+    """Switch page with the top navigation, as a user does."""
+    page.locator("[data-testid=stTopNavLink]").filter(has_text=title).first.click()
+    _settled(page)
+
+
+def _shows_node(page: Any, node_id: str) -> None:
+    """Canvas outline, inspector and URL all on ``node_id``."""
+    page.locator("[class*='st-key-inspector-']").get_by_text(node_id, exact=True).first.wait_for(
+        timeout=TIMEOUT_MS
+    )
+    _settled(page)
+    marked = page.locator("[data-id].ml-sel")
+    assert [marked.nth(i).get_attribute("data-id") for i in range(marked.count())] == [node_id]
+    assert _query(page).get("node") == node_id
+
+
+@pytest.mark.parametrize("away", ["Summary", "Run"])
+def test_the_url_keeps_the_selection_on_every_page_and_a_reload_brings_it_back(
+    page: Any, app_url: str, away: str
+) -> None:
+    page.goto(f"{app_url}/?model={TRANSFORMER}&node={NODE_ID}")
+    _graph_ready(page)
+    _shows_node(page, NODE_ID)
+    _go(page, away)
+    page.wait_for_function("() => new URLSearchParams(location.search).has('model')", timeout=TIMEOUT_MS)
+    assert _query(page) == {"model": TRANSFORMER, "node": NODE_ID}
+    page.reload()  # F5 on the other page: its view is the same
+    _settled(page)
+    assert _query(page) == {"model": TRANSFORMER, "node": NODE_ID}
+    _go(page, "Graph")
+    _graph_ready(page)
+    _shows_node(page, NODE_ID)
+    page.reload()  # what the theme switch does
+    _graph_ready(page)
+    _shows_node(page, NODE_ID)
+
+
+def _inspector_shown(page: Any) -> bool:
+    return page.locator("[class*='st-key-inspector-']").count() > 0
+
+
+def test_the_theme_switch_and_a_reload_keep_the_inspector_hidden(page: Any, app_url: str) -> None:
+    page.goto(f"{app_url}/?model={TRANSFORMER}&node={NODE_ID}")
+    _graph_ready(page)
+    assert _inspector_shown(page)
+    page.locator(".st-key-show_inspector label").click()
+    page.wait_for_function(
+        "() => !document.querySelector(\"[class*='st-key-inspector-']\")", timeout=TIMEOUT_MS
+    )
+    _settled(page)
+    with page.expect_navigation(timeout=TIMEOUT_MS):  # the theme switch reloads the page
+        page.click("[data-act='themeDark']")
+    page.wait_for_selector(".ml-root[data-theme='dark'] .ml-node.ml-sel", timeout=TIMEOUT_MS)
+    _settled(page)
+    assert not _inspector_shown(page)
+    assert _query(page).get("node") == NODE_ID
+    page.reload()  # F5
+    _graph_ready(page)
+    assert not _inspector_shown(page)
+    _go(page, "Summary")  # the preference holds across pages
+    _go(page, "Graph")
+    _graph_ready(page)
+    assert not _inspector_shown(page)
+    page.locator(".st-key-show_inspector label").click()  # and turns back on
+    page.locator("[class*='st-key-inspector-']").first.wait_for(timeout=TIMEOUT_MS)
+    _settled(page)
+    page.reload()
+    _graph_ready(page)
+    assert _inspector_shown(page)
+    assert "inspector" not in _query(page)  # a default leaves no parameter behind
+
+
+def test_back_brings_back_the_inspector_with_the_view_it_was_hidden_in(page: Any, app_url: str) -> None:
+    """Hiding the inspector is one history entry: Back shows it again, Forward hides it."""
+    page.goto(f"{app_url}/?model={TRANSFORMER}&node={NODE_ID}")
+    _graph_ready(page)
+    page.locator(".st-key-show_inspector label").click()
+    page.wait_for_function("() => new URLSearchParams(location.search).get('inspector') === 'off'")
+    _settled(page)
+    page.evaluate("() => history.back()")
+    page.locator("[class*='st-key-inspector-']").first.wait_for(timeout=TIMEOUT_MS)
+    _settled(page)
+    assert _query(page) == {"model": TRANSFORMER, "node": NODE_ID}
+    assert page.locator(".st-key-show_inspector input").is_checked()
+    page.evaluate("() => history.forward()")
+    page.wait_for_function(
+        "() => !document.querySelector(\"[class*='st-key-inspector-']\")", timeout=TIMEOUT_MS
+    )
+    _settled(page)
+    assert not page.locator(".st-key-show_inspector input").is_checked()
+    assert _query(page).get("inspector") == "off"
