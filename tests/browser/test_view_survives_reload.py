@@ -126,3 +126,29 @@ def test_back_brings_back_the_inspector_with_the_view_it_was_hidden_in(page: Any
     _settled(page)
     assert not page.locator(".st-key-show_inspector input").is_checked()
     assert _query(page).get("inspector") == "off"
+
+
+def _toolbar(page: Any) -> dict[str, str]:
+    return {act: page.locator(f"[data-act='{act}']").inner_text().strip() for act in ("direction", "labels")}
+
+
+def test_a_reload_keeps_the_canvas_toggles_and_zoom(page: Any, app_url: str) -> None:
+    """F5 keeps what the theme switch keeps: direction, labels, open groups and zoom."""
+    page.goto(f"{app_url}/?model={TRANSFORMER}&node={NODE_ID}")
+    _graph_ready(page)
+    assert _toolbar(page) == {"direction": "TB", "labels": "Op"}
+    page.click("[data-act='direction']")
+    page.click("[data-act='labels']")
+    page.click("[data-act='zoomOut']")
+    _settled(page)
+    assert _toolbar(page) == {"direction": "LR", "labels": "Name"}
+    transform = page.locator(".ml-root svg g").first.get_attribute("transform")
+    page.reload()
+    _graph_ready(page)
+    _shows_node(page, NODE_ID)
+    assert _toolbar(page) == {"direction": "LR", "labels": "Name"}
+    assert page.locator(".ml-root svg g").first.get_attribute("transform") == transform
+    page.goto(f"{app_url}/?model={TRANSFORMER}&node=node_embedding")  # a new link is no reload
+    _graph_ready(page)
+    assert _toolbar(page) == {"direction": "TB", "labels": "Op"}
+    _shows_node(page, "node_embedding")
