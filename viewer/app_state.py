@@ -236,7 +236,7 @@ def _choice_box(
     runs when the user picks another. A box left showing another value (before Back, which
     restores the graph a URL names) is set to ``current``."""
     if key in st.session_state:
-        if current in choices and st.session_state[key] != current:
+        if current in choices:  # always: the browser's box can differ from the session's value
             st.session_state[key] = current
         index = 0  # ignored (the session's value shows); 0 keeps Streamlit from warning
     else:

@@ -72,6 +72,26 @@ def test_the_url_keeps_the_selection_on_every_page_and_a_reload_brings_it_back(
     _shows_node(page, NODE_ID)
 
 
+def _clickable_node(page: Any, besides: str) -> str:
+    """An operator node other than ``besides`` whose centre is on screen and not covered."""
+    nodes = page.locator("[data-id^='node_']")
+    for i in range(nodes.count()):
+        node, box = nodes.nth(i), nodes.nth(i).bounding_box()
+        node_id = str(node.get_attribute("data-id"))
+        if node_id == besides or not box:
+            continue
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        hit = page.evaluate(
+            "([x, y]) => { let e = document.elementFromPoint(x, y); while (e && e.shadowRoot) {"
+            " const inner = e.shadowRoot.elementFromPoint(x, y); if (!inner || inner === e) break;"
+            " e = inner; } const g = e && e.closest('[data-id]'); return g && g.getAttribute('data-id'); }",
+            [x, y],
+        )
+        if hit == node_id:
+            return node_id
+    raise AssertionError("no operator node can be clicked")
+
+
 def _inspector_shown(page: Any) -> bool:
     return page.locator("[class*='st-key-inspector-']").count() > 0
 
@@ -126,6 +146,15 @@ def test_back_brings_back_the_inspector_with_the_view_it_was_hidden_in(page: Any
     _settled(page)
     assert not page.locator(".st-key-show_inspector input").is_checked()
     assert _query(page).get("inspector") == "off"
+    page.evaluate("() => history.back()")  # again, then a click: the inspector stays shown
+    page.locator("[class*='st-key-inspector-']").first.wait_for(timeout=TIMEOUT_MS)
+    _settled(page)
+    other = _clickable_node(page, NODE_ID)
+    page.locator(f"[data-id='{other}']").click()
+    page.wait_for_function("n => new URLSearchParams(location.search).get('node') === n", arg=other)
+    _settled(page)
+    assert page.locator(".st-key-show_inspector input").is_checked()
+    assert _inspector_shown(page)
 
 
 def _toolbar(page: Any) -> dict[str, str]:
@@ -152,3 +181,38 @@ def test_a_reload_keeps_the_canvas_toggles_and_zoom(page: Any, app_url: str) -> 
     _graph_ready(page)
     assert _toolbar(page) == {"direction": "TB", "labels": "Op"}
     _shows_node(page, "node_embedding")
+
+
+def _header_choice(page: Any) -> str:
+    return page.locator(".st-key-graph_choice_menu button p").first.inner_text().strip()
+
+
+def _signature_menu_shows(page: Any, signature: str) -> None:
+    """The header names ``signature`` and its menu's box shows it."""
+    assert _header_choice(page) == f"Signature: {signature}"
+    page.locator(".st-key-graph_choice_menu button").first.click()
+    assert page.get_by_role("combobox").first.input_value() == signature
+    page.keyboard.press("Escape")
+
+
+def test_a_picked_signature_survives_a_reload_and_back_restores_the_menu(page: Any, app_url: str) -> None:
+    page.goto(f"{app_url}/?model=sample:savedmodel_cnn")
+    _graph_ready(page)
+    assert _header_choice(page) == "Signature: serving_default"
+    page.locator(".st-key-graph_choice_menu button").first.click()
+    page.get_by_role("combobox").first.click()
+    page.get_by_role("option", name="serve", exact=True).click()
+    page.wait_for_function("() => new URLSearchParams(location.search).get('signature') === 'serve'")
+    _settled(page)
+    page.keyboard.press("Escape")
+    page.evaluate("() => history.back()")
+    page.wait_for_function("() => !new URLSearchParams(location.search).has('signature')")
+    _settled(page)
+    _signature_menu_shows(page, "serving_default")
+    page.evaluate("() => history.forward()")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('signature') === 'serve'")
+    _settled(page)
+    _signature_menu_shows(page, "serve")
+    page.reload()
+    _graph_ready(page)
+    _signature_menu_shows(page, "serve")
