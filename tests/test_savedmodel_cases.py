@@ -1022,6 +1022,16 @@ def test_app_has_a_tag_set_selector(saved: Callable[[str], Path], monkeypatch: p
     signature.select("predict").run()
     assert not app.exception
     assert app.session_state.tags == "custom,train" and app.session_state.signature == "predict"
+    # the URL names them, so a reload (a new session on that URL) shows the same graph
+    params = {k: str(v[0] if isinstance(v, list) else v) for k, v in app.query_params.items()}
+    assert params["tags"] == "custom,train" and params["signature"] == "predict"
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for key, value in params.items():
+        again.query_params[key] = value
+    again.run()
+    assert not again.exception
+    assert next(s for s in again.selectbox if s.label == "Tag set").value == "custom,train"
+    assert next(s for s in again.selectbox if s.label == "Signature").value == "predict"
 
 
 def tf1_partitioned(path: Path) -> Path:

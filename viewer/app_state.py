@@ -1,10 +1,11 @@
 """Session state, model loading and selection for the pages (Streamlit-bound, no model logic).
 
-The URL's query parameters mirror the open model, subgraph and selection (node, edge or group), so
-a reload or a shared link on the same server shows the same view. Each change of them is one browser
-history entry, and the browser's Back and Forward bring back the view that entry names
-(``follow_history``). A model that fails to open reports one ``st.error`` line and the previously
-opened model stays.
+The URL's query parameters mirror the open model (with a SavedModel's picked signature and tag
+set), subgraph, selection (node, edge or group) and the page's toggles that are off
+(``inspector=off``), on every page, so a reload (F5, the canvas's theme switch) or a shared link on
+the same server shows the same view. Each change of them is one browser history entry, and the
+browser's Back and Forward bring back the view that entry names (``follow_history``). A model that
+fails to open reports one ``st.error`` line and the previously opened model stays.
 """
 
 from __future__ import annotations
@@ -76,12 +77,15 @@ def _view_from_url() -> None:
     params, cli_model = st.query_params, st.session_state.cli_model
     wanted = params.get("model") or (f"path:{cli_model}" if cli_model else None)
     if wanted != st.session_state.model_key:
-        st.session_state.update(signature=None, tags=None, caller=None, callers=None)
+        st.session_state.update(caller=None, callers=None)
+    # a SavedModel's graph shown: its tag set and signature (the model's default when absent)
+    st.session_state.update(signature=params.get("signature") or None, tags=params.get("tags") or None)
     # an unknown or stale key is reported by current_model(), not here
     st.session_state.model_key = wanted
     st.session_state.subgraph = params.get("sub", MAIN_GRAPH)
     st.session_state.selection = selection_from_params(params)
     st.session_state.focus = _focus_for(st.session_state.selection)
+    _preferences_from_url(params)
 
 
 def follow_history() -> None:
@@ -176,6 +180,10 @@ def current_model() -> OpenModel | None:
         model = _open_cached(key, source)
     except ModelLensError as err:
         _fail(err)
+        if st.session_state.get("signature") or st.session_state.get("tags"):
+            # a link's signature or tag set the model lacks: the model's default graph shows
+            st.session_state.update(signature=None, tags=None, subgraph=MAIN_GRAPH, selection=None)
+            return current_model()
         return _previous_model()
     st.session_state.previous_model_key = key
     sync_url()
@@ -224,12 +232,19 @@ def graph_choice_selectors(model: OpenModel) -> None:
 def _choice_box(
     label: str, choices: list[str], current: Any, key: str, on_change: Callable[[str], None], help_text: str
 ) -> None:
-    """A select box over ``choices`` starting at ``current`` (else the first); ``on_change(key)``
-    runs when the user picks another."""
+    """A select box over ``choices`` showing ``current`` (else the first); ``on_change(key)``
+    runs when the user picks another. A box left showing another value (before Back, which
+    restores the graph a URL names) is set to ``current``."""
+    if key in st.session_state:
+        if current in choices:  # always: the browser's box can differ from the session's value
+            st.session_state[key] = current
+        index = 0  # ignored (the session's value shows); 0 keeps Streamlit from warning
+    else:
+        index = choices.index(current) if current in choices else 0
     st.selectbox(
         label,
         choices,
-        index=choices.index(current) if current in choices else 0,
+        index=index,
         key=key,
         on_change=on_change,
         args=(key,),
@@ -491,18 +506,58 @@ def set_selection(selection: dict[str, Any] | None, *, focus: str | None = None)
     st.session_state.focus = focus
 
 
-URL_STATE_PARAMS = ("model", "sub", *SELECTION_PARAMS)
+# The page's on/off preferences (widget key -> URL parameter, written "off" only when off), kept
+# in the URL so a reload (F5, the canvas's theme switch) shows the page as the user left it.
+PREFERENCE_PARAMS = {"show_inspector": "inspector", "overlay_shapes": "shapes"}
+OFF = "off"
+URL_STATE_PARAMS = ("model", "tags", "signature", "sub", *SELECTION_PARAMS, *PREFERENCE_PARAMS.values())
+
+
+def preference(key: str) -> bool:
+    """The on/off preference behind the toggle ``key`` (a key of PREFERENCE_PARAMS); on by default."""
+    return bool((st.session_state.get("preferences") or {}).get(key, True))
+
+
+def remember_preference(key: str) -> None:
+    """The toggle ``key`` changed: keep its value as the preference (its on_change callback)."""
+    preferences = dict(st.session_state.get("preferences") or {})
+    preferences[key] = bool(st.session_state.get(key))
+    st.session_state.preferences = preferences
+
+
+def _preferences_from_url(params: Any) -> None:
+    """The preferences a URL names; a toggle showing another value (before Back) is set to them."""
+    preferences = {key: params.get(name) != OFF for key, name in PREFERENCE_PARAMS.items()}
+    st.session_state.preferences = preferences
+    for key, value in preferences.items():
+        if key in st.session_state and st.session_state[key] != value:
+            st.session_state[key] = value
+
+
+def toggle_value(key: str) -> bool:
+    """The ``value`` to create the toggle ``key`` with: its preference. A toggle whose state the
+    session holds shows that state (Streamlit then ignores ``value``; False keeps it from warning
+    that the value is set twice)."""
+    return preference(key) if key not in st.session_state else False
 
 
 def url_params() -> dict[str, str]:
-    """The query parameters naming the session's view: model, subgraph (sub=) and selection."""
+    """The query parameters naming the session's view: model, a SavedModel's tag set and signature
+    when the user picked them, subgraph (sub=), selection and the preferences that are off
+    (``inspector=off``)."""
     state = st.session_state
-    params = {"model": state.get("model_key") or "", "sub": state.get("subgraph") or ""}
+    params = {
+        "model": state.get("model_key") or "",
+        "tags": state.get("tags") or "",
+        "signature": state.get("signature") or "",
+        "sub": state.get("subgraph") or "",
+    }
     selection = state.get("selection")
     if selection is not None and selection["kind"] == "edge":
         params["edge"] = ",".join(str(i) for i in selection["edges"])
     elif selection is not None:
         params[selection["kind"]] = selection["id"]
+    params.update({name: OFF for key, name in PREFERENCE_PARAMS.items() if not preference(key)})
     return {name: value for name, value in params.items() if value}
 
 

@@ -26,12 +26,15 @@ from viewer.app_state import (
     has_load_error,
     model_picker,
     open_subgraph,
+    preference,
+    remember_preference,
     sample_names,
     select_node,
     show_load_error,
     switch_model,
     sync_url,
     take_canvas_event,
+    toggle_value,
 )
 from viewer.colors import CATEGORY_STYLES
 from viewer.inspector import inspector
@@ -117,7 +120,7 @@ def graph_page() -> None:
     sync_url()  # one history entry per new selection; Back brings it back (app_state.follow_history)
     st.html(PAGE_CSS)
     _header(model, sub_id)
-    show_inspector = st.session_state.get("show_inspector", True)
+    show_inspector = preference("show_inspector")
     if show_inspector or has_load_error():  # a load error opens in the side panel, beside the canvas
         canvas_col, inspector_col = st.columns([7, 3], gap="small")
     else:  # collapsed: the canvas takes the whole width
@@ -128,7 +131,7 @@ def graph_page() -> None:
             _breadcrumb(model, sub_id)
         if overlay is not None:
             _overlay_bar(overlay)
-        _canvas(model, sub_id, key, overlay if st.session_state.get("overlay_shapes", True) else None)
+        _canvas(model, sub_id, key, overlay if preference("overlay_shapes") else None)
     if inspector_col is not None:
         with inspector_col, st.container(key=_inspector_key()):
             _load_error_panel()
@@ -185,7 +188,14 @@ def _header(model: OpenModel, sub_id: str) -> None:
                 graph_choice_selectors(model)
         if warnings:
             _warnings(menus.pop(0), warnings)
-        panel.toggle("Inspector", value=True, key="show_inspector", help="Show or hide the side panel")
+        panel.toggle(
+            "Inspector",
+            value=toggle_value("show_inspector"),
+            key="show_inspector",
+            on_change=remember_preference,
+            args=("show_inspector",),
+            help="Show or hide the side panel",
+        )
         with opener.popover("Open…", width="stretch", key="open_menu"):
             model_picker("header", model)
         with exporter.popover("Export", width="stretch", key="export_menu"):
@@ -273,8 +283,10 @@ def _overlay_bar(overlay: dict[str, Any]) -> None:
     row = st.columns([1.6, 6], vertical_alignment="center")
     row[0].toggle(
         "Spec shapes",
-        value=True,
+        value=toggle_value("overlay_shapes"),
         key="overlay_shapes",
+        on_change=remember_preference,
+        args=("overlay_shapes",),
         help="On: shapes (and node times) of the last run on the Run page; off: the file's own shapes",
     )
     if overlay.get("failed"):

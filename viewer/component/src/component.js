@@ -70,6 +70,33 @@ export const streamlitTheme = {
   },
 };
 
+const RELOAD_KEY = "modellens.reloadView"; // canvas.js keepForReload's sessionStorage entry
+
+/** The app page's address with its query parameters in a fixed order. */
+function pageAddress() {
+  const url = new URL(appWindow().location.href);
+  url.searchParams.sort();
+  return `${url.pathname}?${url.searchParams}`;
+}
+
+/** Keep the canvas's view for the reload of this very page (its address is kept with it). */
+function keepForReloadOfThisPage(canvas) {
+  canvas.keepForReload();
+  try {
+    const state = JSON.parse(window.sessionStorage.getItem(RELOAD_KEY) || "null");
+    if (state) window.sessionStorage.setItem(RELOAD_KEY, JSON.stringify({ ...state, page: pageAddress() }));
+  } catch (_) { /* storage blocked: the reload starts from the default view */ }
+}
+
+/** A view kept when leaving another address (a new link to another node of the same model, typed
+ * into this tab) is not a reload: that link's own view (centred on its node) shows instead. */
+function dropReloadViewOfAnotherPage() {
+  try {
+    const state = JSON.parse(window.sessionStorage.getItem(RELOAD_KEY) || "null");
+    if (state && state.page && state.page !== pageAddress()) window.sessionStorage.removeItem(RELOAD_KEY);
+  } catch (_) { /* nothing kept */ }
+}
+
 export function streamlitComponent(component) {
   const { data, parentElement, key } = component;
   const { payload, options = {}, key: userKey, height = 640 } = data || {};
@@ -88,6 +115,10 @@ export function streamlitComponent(component) {
     });
     inst.onResize = () => sizeHost(inst);
     window.addEventListener("resize", inst.onResize);
+    // Any reload (F5 as well as the theme switch) keeps zoom, open groups and toggles.
+    inst.onPageHide = () => keepForReloadOfThisPage(inst.canvas);
+    appWindow().addEventListener("pagehide", inst.onPageHide);
+    dropReloadViewOfAnotherPage();
     instances.set(parentElement, inst);
   }
   inst.api = component;
@@ -103,6 +134,7 @@ export function streamlitComponent(component) {
   inst.canvas.update(payload, options, String(userKey || key || ""));
   return () => {
     window.removeEventListener("resize", inst.onResize);
+    appWindow().removeEventListener("pagehide", inst.onPageHide);
     inst.canvas.destroy();
     inst.host.remove();
     instances.delete(parentElement);
