@@ -233,3 +233,70 @@ def test_shortcuts_work_without_canvas_focus_but_not_while_typing(
     page.keyboard.type("?e/")
     assert page.input_value("#host-field") == "?e/"
     assert not page.locator(".ml-help").is_visible()
+
+
+def _tall_grouped() -> dict[str, Any]:
+    """An input feeding 12 stacked groups of 20 chained ops: fitting it all expanded needs a
+    scale far below readable at any window size."""
+    nodes = [("x", "Input", "")]
+    for g in range(12):
+        nodes += [(f"stage{g}/Conv_{i}", "Conv", f"stage{g}") for i in range(20)]
+    edges = [(i, i + 1) for i in range(len(nodes) - 1)]
+    return make_payload(nodes, edges, [(f"stage{g}", "") for g in range(12)])
+
+
+SCALE = """() => Number(/scale\\(([\\d.]+)\\)/.exec(
+  document.querySelector('.ml-scene').getAttribute('transform'))[1])"""
+
+
+@pytest.mark.parametrize("direction", ["TB", "LR"])
+def test_expand_and_collapse_all_keep_a_readable_scale_on_the_selection(
+    browser: Any, tmp_path: Path, closing: list[Any], direction: str
+) -> None:
+    """E / ⊞ used to fit the whole tall graph (scale 0.04, nodes 3×2 px, the selection lost):
+    Expand all and Collapse all keep a readable scale and keep the selected node (else the
+    graph's input) on screen."""
+    page = _open(browser, tmp_path, _tall_grouped(), {"expand": "none", "direction": direction}, (1280, 720))
+    closing.append(page)
+    page.keyboard.press("e")
+    page.wait_for_selector("[data-id='stage5/Conv_7']")
+    assert page.evaluate(SCALE) >= 0.8
+    assert page.evaluate(INSIDE, "[data-id='x']")["target"], "nothing selected: the start is shown"
+    page.fill(".ml-search input", "stage5/Conv_7")
+    page.press(".ml-search input", "Enter")  # selects and centres the match
+    page.evaluate("() => document.activeElement.blur()")
+    assert page.locator(".ml-node.ml-sel").count() == 1
+    page.keyboard.press("c")  # collapse all: the selection's group stands in for it
+    page.wait_for_selector("[data-id='stage5/Conv_7']", state="detached")
+    assert page.evaluate(SCALE) >= 0.8
+    page.click(".ml-btn[data-act='expandAll']")
+    page.wait_for_selector("[data-id='stage5/Conv_7']")
+    assert page.evaluate(SCALE) >= 0.8
+    seen = page.evaluate(INSIDE, "[data-id='stage5/Conv_7']")
+    assert seen["target"] and seen["shown"] >= 5
+    assert page.errors == []
+
+
+def test_shortcuts_work_after_a_host_checkbox_or_button_took_focus(
+    browser: Any, tmp_path: Path, closing: list[Any]
+) -> None:
+    """The app's Inspector toggle is a checkbox: once clicked it kept focus and every shortcut
+    was ignored. Only text entry blocks shortcuts."""
+    page = _open(browser, tmp_path, _chain(3), {}, (1280, 720))
+    closing.append(page)
+    page.evaluate("""() => { for (const [tag, type] of [['input', 'checkbox'], ['input', 'radio'],
+        ['button', ''], ['input', 'search'], ['div', '']]) {
+        const el = document.createElement(tag); if (type) el.type = type;
+        el.id = 'host-' + (type || tag); if (tag === 'div') { el.setAttribute('role', 'textbox');
+        el.tabIndex = 0; } el.textContent = tag === 'button' ? 'b' : '';
+        document.body.appendChild(el); } }""")
+    for control in ["checkbox", "radio", "button"]:
+        page.focus(f"#host-{control}")
+        page.keyboard.press("?")
+        assert page.locator(".ml-help").is_visible(), control
+        page.keyboard.press("Escape")
+        assert not page.locator(".ml-help").is_visible(), control
+    for field in ["search", "div"]:
+        page.focus(f"#host-{field}")
+        page.keyboard.press("?")
+        assert not page.locator(".ml-help").is_visible(), field

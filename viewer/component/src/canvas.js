@@ -576,6 +576,48 @@ export class GraphCanvas {
     else this.setTransform({ k, x: across(width, sw, start.centre), y: m - Math.max(0, start.min - 8) * k });
   }
 
+  /** The view after Expand all / Collapse all: the whole graph when it fits at a readable scale;
+   * otherwise a readable scale (at least READABLE_K, the current one when larger) centred on the
+   * selection, or, with nothing selected (or the selection not drawn), the start of the graph as
+   * the first view shows it. Never a fit-all that shrinks nodes to specks. */
+  settleView() {
+    if (!this.scene) return;
+    const { width, height } = this.viewport();
+    const fitK = Math.min((width - 24) / Math.max(1, this.scene.width), (height - 24) / Math.max(1, this.scene.height));
+    const k = Math.max(READABLE_K, Math.min(MAX_K, this.t.k));
+    const p = fitK >= READABLE_K ? null : this.selectionPoint(height / k);
+    if (!p) { this.initialView(); return; }
+    this.setTransform({ k, x: width / 2 - p.x * k, y: height / 2 - p.y * k });
+  }
+
+  /** The layout point (px) of the drawn selection: a node's or collapsed group's centre, an open
+   * group's top (its title and first rows, `span` px tall at most), an edge's middle; null when
+   * nothing drawn is selected. */
+  selectionPoint(span) {
+    const s = this.selection;
+    if (!s || !this.scene) return null;
+    const nodeAt = (id) => { const n = id && this.byId.get(id); return n ? { x: n.x, y: n.y } : null; };
+    if (s.kind === "node") return nodeAt(visibleIdFor(this.payload, this.vg.expanded, s.id));
+    if (s.kind === "group") {
+      const c = this.clusterById.get(s.id);
+      if (c) return { x: c.x + c.w / 2, y: c.y + Math.min(c.h, span) / 2 };
+      const own = nodeAt(GROUP_PREFIX + s.id);
+      if (own) return own;
+      const index = indexPayload(this.payload);
+      const gi = index.byId.get(s.id);
+      for (let q = gi === undefined ? -1 : index.parent[gi]; q >= 0; q = index.parent[q]) {
+        const at = nodeAt(GROUP_PREFIX + index.groups[q].id);
+        if (at) return at;
+      }
+      return null;
+    }
+    if (s.kind === "edge") {
+      const e = this.scene.edges.find((d) => d.edges.some((i) => s.edges.includes(i)));
+      if (e && e.points && e.points.length) return e.points[Math.floor(e.points.length / 2)];
+    }
+    return null;
+  }
+
   resetZoom(centre = false) {
     const { width, height } = this.viewport();
     if (centre) {
@@ -654,7 +696,7 @@ export class GraphCanvas {
   relayoutAsync(anchor, fit = false) {
     const run = () => {
       this.relayout(anchor);
-      if (fit) this.fit();
+      if (fit) this.settleView();
       this.root.classList.remove("ml-is-busy");
       this.save();
     };
@@ -1034,7 +1076,7 @@ export class GraphCanvas {
   onKey(ev) {
     if (ev.__mlDone) return;
     const target = (ev.composedPath && ev.composedPath()[0]) || ev.target;
-    if (target && (/^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName) || target.isContentEditable)) return;
+    if (isTextEntry(target)) return;
     if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && !ev.shiftKey && String(ev.key).toLowerCase() === "f") {
       ev.preventDefault();
       ev.__mlDone = true;
@@ -1057,6 +1099,20 @@ export class GraphCanvas {
     clearTimeout(this.saveTimer);
     this.root.remove();
   }
+}
+
+const TEXT_INPUTS = new Set(["text", "search", "number", "email", "url", "password", "tel", ""]);
+
+/** Whether keys typed at `el` are text (shortcuts must leave them alone): text-like inputs,
+ * textareas, selects, contenteditable and ARIA textboxes/comboboxes. Checkboxes, radios and
+ * buttons (a host page's toggles) are not. */
+export function isTextEntry(el) {
+  if (!el || el.nodeType !== 1) return false;
+  const tag = el.tagName;
+  if (tag === "INPUT") return TEXT_INPUTS.has(String(el.getAttribute("type") || "").toLowerCase());
+  if (tag === "TEXTAREA" || tag === "SELECT" || el.isContentEditable) return true;
+  const role = el.getAttribute("role");
+  return role === "textbox" || role === "combobox" || role === "searchbox";
 }
 
 /** Where a graph starts, for the first view: {centre, min} of the input nodes across the flow
