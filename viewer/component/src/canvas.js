@@ -1101,7 +1101,7 @@ export class GraphCanvas {
   }
 }
 
-const TEXT_INPUTS = new Set(["text", "search", "number", "email", "url", "password", "tel", ""]);
+const TEXT_INPUTS = new Set(["text", "search", "number", "email", "url", "password", "tel", "date", "time", "datetime-local", "month", "week"]);
 
 /** Whether keys typed at `el` are text (shortcuts must leave them alone): text-like inputs,
  * textareas, selects, contenteditable and ARIA textboxes/comboboxes. Checkboxes, radios and
@@ -1109,7 +1109,7 @@ const TEXT_INPUTS = new Set(["text", "search", "number", "email", "url", "passwo
 export function isTextEntry(el) {
   if (!el || el.nodeType !== 1) return false;
   const tag = el.tagName;
-  if (tag === "INPUT") return TEXT_INPUTS.has(String(el.getAttribute("type") || "").toLowerCase());
+  if (tag === "INPUT") return TEXT_INPUTS.has(String(el.type || "text").toLowerCase());
   if (tag === "TEXTAREA" || tag === "SELECT" || el.isContentEditable) return true;
   const role = el.getAttribute("role");
   return role === "textbox" || role === "combobox" || role === "searchbox";
