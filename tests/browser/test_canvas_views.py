@@ -300,3 +300,64 @@ def test_shortcuts_work_after_a_host_checkbox_or_button_took_focus(
         page.focus(f"#host-{field}")
         page.keyboard.press("?")
         assert not page.locator(".ml-help").is_visible(), field
+
+
+# A GraphCanvas of its own over the export's page, reporting each selection to window.__sel.
+OWN_CANVAS = """([payload, options]) => {
+  const host = document.createElement('div');
+  host.style.cssText = 'position:fixed;inset:0;z-index:99;background:#fff;display:flex';
+  document.body.appendChild(host);
+  window.__sel = null;
+  const canvas = new ModelLensGraph.GraphCanvas(host, {onSelect: (s) => { window.__sel = s; }});
+  canvas.update(payload, options, 'own');
+}"""
+
+# Each drawn edge's midpoint, with the edges whose lines pass within 1.5 px of it, where the
+# topmost thing there is an edge (not a node or a label) and it is on screen.
+EDGE_MIDPOINTS = """() => {
+  const host = document.body.lastElementChild;
+  const v = host.querySelector('.ml-svg').getBoundingClientRect();
+  const groups = [...host.querySelectorAll('.ml-edge[data-edges]')];
+  const near = (g, q) => { const p = g.querySelector('.ml-line');  // within 1.5 px of p's line
+    const local = new DOMPoint(q.x, q.y).matrixTransform(p.getScreenCTM().inverse());
+    const pt = p.ownerSVGElement.createSVGPoint(); pt.x = local.x; pt.y = local.y;
+    const saved = p.style.strokeWidth; p.style.strokeWidth = String(3 / p.getScreenCTM().a);
+    const inside = p.isPointInStroke(pt); p.style.strokeWidth = saved; return inside; };
+  const out = [];
+  for (const g of groups) {
+    const p = g.querySelector('.ml-line');
+    const q = p.getPointAtLength(p.getTotalLength() / 2).matrixTransform(p.getScreenCTM());
+    if (q.x < v.left + 5 || q.x > v.right - 5 || q.y < v.top + 40 || q.y > v.bottom - 40) continue;
+    const top = document.elementFromPoint(q.x, q.y);
+    if (!top || !top.closest('.ml-edge')) continue;
+    const boxed = groups.filter((o) => { const b = o.querySelector('.ml-line').getBoundingClientRect();
+      return q.x >= b.left - 2 && q.x <= b.right + 2 && q.y >= b.top - 2 && q.y <= b.bottom + 2; });
+    const close = boxed.filter((o) => near(o, q))
+      .flatMap((o) => o.getAttribute('data-edges').split(',').map(Number));
+    out.push({edges: g.getAttribute('data-edges').split(',').map(Number), x: q.x, y: q.y, close});
+  }
+  return out;
+}"""
+
+
+def test_an_edge_click_names_the_edge_under_the_pointer(
+    browser: Any, tmp_path: Path, closing: list[Any]
+) -> None:
+    """transformer_block expanded: edge 10's midpoint lies under edge 11's 10 px hit area (drawn
+    later), so a click on edge 10 selected edge 11 (and wrote edge=11 to the app's URL). A click
+    names the edge whose line passes nearest (all of them where stacked lines coincide)."""
+    from converters import load_model
+    from viewer.canvas_payload import build_payload
+
+    payload = build_payload(load_model(SAMPLES / "transformer_block.onnx"))
+    page = _open(browser, tmp_path, payload, {}, (1600, 3000))  # the whole expanded graph at 100%
+    closing.append(page)
+    page.evaluate(OWN_CANVAS, [payload, {"expand": "all"}])
+    points = page.evaluate(EDGE_MIDPOINTS)
+    assert len(points) >= 8
+    for point in points:
+        page.mouse.click(point["x"], point["y"])
+        selected = page.evaluate("() => window.__sel")
+        assert selected["kind"] == "edge"
+        assert set(point["edges"]) <= set(selected["edges"]) <= set(point["close"]), point
+    assert page.errors == []

@@ -996,7 +996,7 @@ export class GraphCanvas {
       const d = this.down;
       this.down = null;
       if (this.pointers.size < 2) this.pinch = null;
-      if (ev.type === "pointerup" && d && !d.moved) this.clickOn(d.target);
+      if (ev.type === "pointerup" && d && !d.moved) this.clickOn(d.target, { x: d.x, y: d.y });
     };
     svg.addEventListener("pointerup", end);
     svg.addEventListener("pointercancel", end);
@@ -1042,7 +1042,7 @@ export class GraphCanvas {
 
   /** A click: node → select it; collapsed group → expand and select the group; open group's
    * title → collapse and select the group; edge → select it; background → clear. */
-  clickOn(target) {
+  clickOn(target, point = null) {
     if (!target || !target.closest) return;
     if (this.help.classList.contains("ml-open")) this.toggleHelp(false);
     const head = target.closest("[data-cluster-head]");
@@ -1067,8 +1067,28 @@ export class GraphCanvas {
       return;
     }
     const edge = target.closest("[data-edges]");
-    if (edge) { this.select({ kind: "edge", edges: edge.getAttribute("data-edges").split(",").map(Number) }); return; }
+    if (edge) { this.select({ kind: "edge", edges: this.edgesAt(edge, point) }); return; }
     this.clearSelection();
+  }
+
+  /** The payload edges a click at `point` (client px) names: edges' hit areas are 10 px wide and
+   * overlap where edges run close, so of every edge under the pointer the one whose drawn line
+   * passes nearest wins (not the one painted last); lines tied within half a pixel (stacked edges
+   * sharing a segment) are all named. Without a point, the clicked element's edges. */
+  edgesAt(hit, point) {
+    const own = hit.getAttribute("data-edges").split(",").map(Number);
+    const host = this.svg.getRootNode();
+    if (!point || !host || typeof host.elementsFromPoint !== "function") return own;
+    const groups = [...new Set(host.elementsFromPoint(point.x, point.y)
+      .map((el) => el.closest && el.closest("[data-edges]")).filter((el) => el && this.root.contains(el)))];
+    if (groups.length < 2) return own;
+    const r = this.svg.getBoundingClientRect();
+    const px = (point.x - r.left - this.t.x) / this.t.k;
+    const py = (point.y - r.top - this.t.y) / this.t.k;
+    const scored = groups.map((g) => ({ g, d: lineDistance(g.querySelector(".ml-line"), px, py) * this.t.k }));
+    const best = Math.min(...scored.map((s) => s.d));
+    const near = scored.filter((s) => s.d <= best + 0.5).flatMap((s) => s.g.getAttribute("data-edges").split(",").map(Number));
+    return [...new Set(near)].sort((a, b) => a - b);
   }
 
   /** A key pressed on the canvas or anywhere on its page; keys typed into a text field (ours
@@ -1099,6 +1119,30 @@ export class GraphCanvas {
     clearTimeout(this.saveTimer);
     this.root.remove();
   }
+}
+
+/** Distance (layout px, to within 1/100 px) from (x, y) to an SVG path: the half-width of the
+ * thinnest stroke containing the point (the browser's own geometry, isPointInStroke); Infinity
+ * beyond 32 px or where the browser cannot tell. */
+function lineDistance(path, x, y) {
+  if (!path || typeof path.isPointInStroke !== "function" || !path.ownerSVGElement) return Infinity;
+  const pt = path.ownerSVGElement.createSVGPoint();
+  pt.x = x;
+  pt.y = y;
+  const saved = path.style.strokeWidth;
+  const within = (d) => { path.style.strokeWidth = String(2 * d); return path.isPointInStroke(pt); };
+  let lo = 0;
+  let hi = 32;
+  try {
+    if (!within(hi)) return Infinity;
+    while (hi - lo > 0.01) {
+      const mid = (lo + hi) / 2;
+      if (within(mid)) hi = mid; else lo = mid;
+    }
+  } finally {
+    path.style.strokeWidth = saved;
+  }
+  return hi;
 }
 
 const TEXT_INPUTS = new Set(["text", "search", "number", "email", "url", "password", "tel", "date", "time", "datetime-local", "month", "week"]);
