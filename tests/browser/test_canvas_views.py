@@ -361,3 +361,40 @@ def test_an_edge_click_names_the_edge_under_the_pointer(
         assert selected["kind"] == "edge"
         assert set(point["edges"]) <= set(selected["edges"]) <= set(point["close"]), point
     assert page.errors == []
+
+
+# Edge labels farther than `gap` px from their own drawn line: TB labels sit right of the line
+# (their left middle is the anchor), LR labels above it (their bottom middle).
+FAR_LABELS = """([gap, lr]) => {
+  const far = [];
+  for (const g of document.querySelectorAll('.ml-edge')) {
+    const text = g.querySelector('.ml-elabel');
+    if (!text) continue;
+    const b = text.getBBox();
+    const line = g.querySelector('.ml-line');
+    const pt = line.ownerSVGElement.createSVGPoint();
+    pt.x = lr ? b.x + b.width / 2 : b.x; pt.y = lr ? b.y + b.height : b.y + b.height / 2;
+    const saved = line.style.strokeWidth; line.style.strokeWidth = String(2 * gap);
+    if (!line.isPointInStroke(pt)) far.push([g.getAttribute('data-edges'), text.textContent]);
+    line.style.strokeWidth = saved;
+  }
+  return {far, total: document.querySelectorAll('.ml-elabel').length};
+}"""
+
+
+@pytest.mark.parametrize("direction", ["TB", "LR"])
+def test_edge_labels_sit_beside_their_own_line(
+    browser: Any, tmp_path: Path, closing: list[Any], direction: str
+) -> None:
+    """transformer_block expanded: a long edge bending sideways (Shape → Squeeze) had its "1"
+    label at dagre's dummy point, 100+ px from the curve drawn through it. Every label sits
+    within 10 px of its own edge's line."""
+    from converters import load_model
+    from viewer.canvas_payload import build_payload
+
+    payload = build_payload(load_model(SAMPLES / "transformer_block.onnx"))
+    page = _open(browser, tmp_path, payload, {"expand": "all", "direction": direction}, (1280, 800))
+    closing.append(page)
+    result = page.evaluate(FAR_LABELS, [10, direction == "LR"])
+    assert result["total"] > 100
+    assert result["far"] == []

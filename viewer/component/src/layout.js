@@ -377,6 +377,7 @@ export function layoutGraph(vg, options) {
     const b = clusterBox.get(c.id) || { x: 0, y: 0, w: 0, h: 0 };
     return { ...c, depth: depthOf.get(c.id), x: b.x, y: b.y, w: b.w, h: b.h, tx: titleX.get(c.id) || 0 };
   });
+  for (const e of edges) labelOnCurve(e, lr, nodes);
   placeTitles(clusters, edges);
   const root = size.get("");
   return { width: Math.ceil(root.w), height: Math.ceil(root.h), nodes, edges, clusters, direction: lr ? "LR" : "TB" };
@@ -416,6 +417,45 @@ function piecePoints(pc, steps) {
     ]);
   }
   return out;
+}
+
+/** Where the drawn curve crosses the line `along` = v (y in TB, x in LR): the across
+ * coordinates of each crossing. */
+function crossings(points, lr, v) {
+  const out = [];
+  let prev = null;
+  for (const pc of curvePieces(points)) {
+    for (const p of piecePoints(pc, CURVE_STEPS * 2)) {
+      if (prev) {
+        const [a0, a1] = lr ? [prev[0], p[0]] : [prev[1], p[1]];
+        if ((a0 - v) * (a1 - v) <= 0 && a0 !== a1) {
+          const t = (v - a0) / (a1 - a0);
+          out.push(lr ? prev[1] + t * (p[1] - prev[1]) : prev[0] + t * (p[0] - prev[0]));
+        }
+      }
+      prev = p;
+    }
+  }
+  return out;
+}
+
+/** An edge label beside the line as drawn: dagre places it at its dummy node, which the
+ * B-spline cuts past where an edge bends sharply (a "1" 100+ px from its Squeeze edge). At the
+ * label's own rank the label moves across the flow to the curve (right of it in TB, on it in
+ * LR), unless that would put it over a node; it stays where it was when the curve never crosses
+ * that rank. */
+function labelOnCurve(e, lr, nodes) {
+  if (!e.label || e.lx == null || e.points.length < 2) return;
+  const anchor = lr ? e.ly : e.lx - e.lw / 2 - 4; // where dagre's route passes the label
+  const hits = crossings(e.points, lr, lr ? e.lx : e.ly);
+  if (!hits.length) return;
+  const c = hits.reduce((a, b) => (Math.abs(b - anchor) < Math.abs(a - anchor) ? b : a));
+  const next = lr ? { lx: e.lx, ly: c } : { lx: c + e.lw / 2 + 4, ly: e.ly };
+  const [x0, x1] = [next.lx - e.lw / 2, next.lx + e.lw / 2];
+  const [y0, y1] = lr ? [next.ly - 12, next.ly] : [next.ly - 6, next.ly + 6];
+  if (nodes.some((m) => x0 < m.x + m.w / 2 && x1 > m.x - m.w / 2 && y0 < m.y + m.h / 2 && y1 > m.y - m.h / 2)) return;
+  e.lx = next.lx;
+  e.ly = next.ly;
 }
 
 const TITLE_BAND = [1, 19]; // the title's text, from the top of the group's box (px)
