@@ -378,7 +378,9 @@ FAR_LABELS = """([gap, lr]) => {
     if (!line.isPointInStroke(pt)) far.push([g.getAttribute('data-edges'), text.textContent]);
     line.style.strokeWidth = saved;
   }
-  return {far, total: document.querySelectorAll('.ml-elabel').length};
+  const spots = [...document.querySelectorAll('.ml-elabel')].map((t) =>
+    `${t.textContent}@${t.getAttribute('x')},${t.getAttribute('y')}`);
+  return {far, total: spots.length, stacked: spots.length - new Set(spots).size};
 }"""
 
 
@@ -388,7 +390,8 @@ def test_edge_labels_sit_beside_their_own_line(
 ) -> None:
     """transformer_block expanded: a long edge bending sideways (Shape → Squeeze) had its "1"
     label at dagre's dummy point, 100+ px from the curve drawn through it. Every label sits
-    within 10 px of its own edge's line."""
+    within 10 px of its own edge's line, and a tensor read by several consumers has its label
+    drawn once, not stacked at one spot (21 stacked copies before)."""
     from converters import load_model
     from viewer.canvas_payload import build_payload
 
@@ -398,3 +401,4 @@ def test_edge_labels_sit_beside_their_own_line(
     result = page.evaluate(FAR_LABELS, [10, direction == "LR"])
     assert result["total"] > 100
     assert result["far"] == []
+    assert result["stacked"] == 0

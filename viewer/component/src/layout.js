@@ -378,6 +378,14 @@ export function layoutGraph(vg, options) {
     return { ...c, depth: depthOf.get(c.id), x: b.x, y: b.y, w: b.w, h: b.h, tx: titleX.get(c.id) || 0 };
   });
   for (const e of edges) labelOnCurve(e, lr, nodes);
+  // One tensor read by several consumers: its edges share their first stretch and the same
+  // label lands on the same spot; draw it once.
+  const drawn = new Set();
+  for (const e of edges) {
+    if (!e.label || e.lx == null) continue;
+    const key = `${e.source}|${e.label}|${Math.round(e.lx)}|${Math.round(e.ly)}`;
+    if (drawn.has(key)) e.lx = undefined; else drawn.add(key);
+  }
   placeTitles(clusters, edges);
   const root = size.get("");
   return { width: Math.ceil(root.w), height: Math.ceil(root.h), nodes, edges, clusters, direction: lr ? "LR" : "TB" };
