@@ -402,3 +402,40 @@ def test_edge_labels_sit_beside_their_own_line(
     assert result["total"] > 100
     assert result["far"] == []
     assert result["stacked"] == 0
+
+
+def _stacked_stages() -> dict[str, Any]:
+    """x → stage0 (three collapsed branches in a chain) → stage1 (the same): the groups' titles
+    make each stage wider than its branches, so the branches sit off the stage's centre."""
+    nodes = [("x", "Input", "")]
+    groups: list[tuple[str, str]] = []
+    for s in range(2):
+        groups.append((f"stage{s}", ""))
+        for b in range(1, 4):
+            groups.append((f"stage{s}/branch{b}", f"stage{s}"))
+            nodes += [(f"stage{s}/branch{b}/MatMul_{i}", "MatMul", f"stage{s}/branch{b}") for i in range(3)]
+    return make_payload(nodes, [(i, i + 1) for i in range(len(nodes) - 1)], groups)
+
+
+def test_a_straight_edge_between_stacked_groups_has_no_kink(
+    browser: Any, tmp_path: Path, closing: list[Any]
+) -> None:
+    """synth10k stage0 → stage1: the edge left stage0 and entered stage1 at the same x, but went
+    through the stages' centre line between them (an S-kink of ~14 px). It runs straight."""
+    payload = _stacked_stages()
+    page = _open(browser, tmp_path, payload, {"expanded": ["stage0", "stage1"]}, (1280, 1000))
+    closing.append(page)
+    crossing = page.evaluate("""() => {
+      const heads = new Map([...document.querySelectorAll('[data-id^="group:"]')]
+        .map((n) => [n.getAttribute('data-id'), n.getBoundingClientRect()]));
+      const out = heads.get('group:stage0/branch3'), into = heads.get('group:stage1/branch1');
+      for (const g of document.querySelectorAll('.ml-edge')) {
+        const b = g.querySelector('.ml-line').getBoundingClientRect();
+        if (Math.abs(b.top - out.bottom) < 3 && Math.abs(b.bottom - into.top) < 3)
+          return {width: b.width, dx: Math.abs((out.left + out.right) / 2 - (into.left + into.right) / 2)};
+      }
+      return null;
+    }""")
+    assert crossing is not None
+    assert crossing["dx"] < 1  # both ends at one x ...
+    assert crossing["width"] < 2  # ... and the line between them straight

@@ -349,6 +349,15 @@ export function layoutGraph(vg, options) {
       if (j < segs.length - 1 && seg.v[0] === "c") pts = pts.slice(0, -1);
       raw.push(...pts);
     });
+    // Out of one group and straight into the next (adjacent ranks, one dagre point between):
+    // that point sits on the line between the groups' centres, not between the two ports, and
+    // an edge leaving and entering at one x would swerve to it and back. Put it between the ports.
+    raw.forEach((p, j) => {
+      const q = raw[j + 1];
+      const r = raw[j + 2];
+      if (p.port !== "out" || !q || q.port || !r || r.port !== "in") return;
+      if (lr) q.y = (p.y + r.y) / 2; else q.x = (p.x + r.x) / 2;
+    });
     // Through nested borders with nothing between them, keep only the innermost port point:
     // one smooth curve instead of a zigzag across the stacked borders.
     const points = [];
