@@ -363,8 +363,8 @@ def test_an_edge_click_names_the_edge_under_the_pointer(
     assert page.errors == []
 
 
-# Edge labels farther than `gap` px from their own drawn line: TB labels sit right of the line
-# (their left middle is the anchor), LR labels above it (their bottom middle).
+# Edge labels farther than `gap` px from their own drawn line: TB labels sit beside the line
+# (their left or right middle is the anchor), LR labels above or below it (bottom or top middle).
 FAR_LABELS = """([gap, lr]) => {
   const far = [];
   for (const g of document.querySelectorAll('.ml-edge')) {
@@ -372,10 +372,12 @@ FAR_LABELS = """([gap, lr]) => {
     if (!text) continue;
     const b = text.getBBox();
     const line = g.querySelector('.ml-line');
-    const pt = line.ownerSVGElement.createSVGPoint();
-    pt.x = lr ? b.x + b.width / 2 : b.x; pt.y = lr ? b.y + b.height : b.y + b.height / 2;
+    const ends = lr ? [[b.x + b.width / 2, b.y + b.height], [b.x + b.width / 2, b.y]]
+      : [[b.x, b.y + b.height / 2], [b.x + b.width, b.y + b.height / 2]];
     const saved = line.style.strokeWidth; line.style.strokeWidth = String(2 * gap);
-    if (!line.isPointInStroke(pt)) far.push([g.getAttribute('data-edges'), text.textContent]);
+    const near = ends.some(([x, y]) => { const pt = line.ownerSVGElement.createSVGPoint();
+      pt.x = x; pt.y = y; return line.isPointInStroke(pt); });
+    if (!near) far.push([g.getAttribute('data-edges'), text.textContent]);
     line.style.strokeWidth = saved;
   }
   const spots = [...document.querySelectorAll('.ml-elabel')].map((t) =>

@@ -386,7 +386,9 @@ export function layoutGraph(vg, options) {
     const b = clusterBox.get(c.id) || { x: 0, y: 0, w: 0, h: 0 };
     return { ...c, depth: depthOf.get(c.id), x: b.x, y: b.y, w: b.w, h: b.h, tx: titleX.get(c.id) || 0 };
   });
-  for (const e of edges) labelOnCurve(e, lr, nodes);
+  const lines = edges.map((e) => curvePieces(e.points).flatMap((pc) => piecePoints(pc, CURVE_STEPS)));
+  edges.forEach((e, k) => labelOnCurve(e, lr, nodes, (box) => edges.some((o, m) => m !== k && o.source !== e.source
+    && lines[m].some(([x, y]) => x > box[0] && x < box[1] && y > box[2] && y < box[3]))));
   // One tensor read by several consumers: its edges share their first stretch and the same
   // label lands on the same spot; draw it once.
   const drawn = new Set();
@@ -458,19 +460,23 @@ function crossings(points, lr, v) {
 
 /** An edge label beside the line as drawn: dagre places it at its dummy node, which the
  * B-spline cuts past where an edge bends sharply (a "1" 100+ px from its Squeeze edge). At the
- * label's own rank the label moves across the flow to the curve (right of it in TB, on it in
- * LR), unless that would put it over a node; it stays where it was when the curve never crosses
- * that rank. */
-function labelOnCurve(e, lr, nodes) {
+ * label's own rank the label moves across the flow to the curve: right of it in TB (left where
+ * the right side crosses another edge), above it in LR (below where above does), never over a
+ * node; it stays where it was when the curve never crosses that rank or no side is free of nodes.
+ * `crossesEdge(box)` tells whether a box [x0, x1, y0, y1] covers another tensor's line. */
+function labelOnCurve(e, lr, nodes, crossesEdge) {
   if (!e.label || e.lx == null || e.points.length < 2) return;
   const anchor = lr ? e.ly : e.lx - e.lw / 2 - 4; // where dagre's route passes the label
   const hits = crossings(e.points, lr, lr ? e.lx : e.ly);
   if (!hits.length) return;
   const c = hits.reduce((a, b) => (Math.abs(b - anchor) < Math.abs(a - anchor) ? b : a));
-  const next = lr ? { lx: e.lx, ly: c } : { lx: c + e.lw / 2 + 4, ly: e.ly };
-  const [x0, x1] = [next.lx - e.lw / 2, next.lx + e.lw / 2];
-  const [y0, y1] = lr ? [next.ly - 12, next.ly] : [next.ly - 6, next.ly + 6];
-  if (nodes.some((m) => x0 < m.x + m.w / 2 && x1 > m.x - m.w / 2 && y0 < m.y + m.h / 2 && y1 > m.y - m.h / 2)) return;
+  const sides = lr ? [{ lx: e.lx, ly: c }, { lx: e.lx, ly: c + 15 }]
+    : [{ lx: c + e.lw / 2 + 4, ly: e.ly }, { lx: c - e.lw / 2 - 4, ly: e.ly }];
+  const box = (at) => [at.lx - e.lw / 2, at.lx + e.lw / 2, lr ? at.ly - 12 : at.ly - 6, lr ? at.ly : at.ly + 6];
+  const free = sides.filter((at) => { const [x0, x1, y0, y1] = box(at);
+    return !nodes.some((m) => x0 < m.x + m.w / 2 && x1 > m.x - m.w / 2 && y0 < m.y + m.h / 2 && y1 > m.y - m.h / 2); });
+  if (!free.length) return;
+  const next = free.find((at) => !crossesEdge(box(at))) || free[0];
   e.lx = next.lx;
   e.ly = next.ly;
 }
