@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -211,9 +212,14 @@ def test_an_edge_click_describes_its_tensor_with_every_consumer(export: Any) -> 
              .findIndex(t => t.textContent.split(/\\s/)[0] === 'ln')"""
     )
     assert index >= 0
-    point = export.locator(".ml-edge").nth(index).locator(".ml-hit").evaluate(
-        """p => { const q = p.getPointAtLength(p.getTotalLength() / 2).matrixTransform(p.getScreenCTM());
+    point = (
+        export.locator(".ml-edge")
+        .nth(index)
+        .locator(".ml-hit")
+        .evaluate(
+            """p => { const q = p.getPointAtLength(p.getTotalLength() / 2).matrixTransform(p.getScreenCTM());
                   return [q.x, q.y]; }"""
+        )
     )
     export.mouse.click(point[0], point[1])
     panel = export.locator(".mls-panel")
@@ -221,3 +227,69 @@ def test_an_edge_click_describes_its_tensor_with_every_consumer(export: Any) -> 
     consumers = panel.locator("table.mls-t .mls-empty").inner_text()
     assert consumers == "/encoder/layer.0/act/Relu, /encoder/layer.0/act/Sigmoid"
     assert export.errors == []
+
+
+def _fenced_blocks(doc: str) -> list[str]:
+    """The fenced code blocks of an ONNX schema doc, each as its dedented lines joined."""
+    blocks: list[str] = []
+    current: list[str] | None = None
+    for line in doc.splitlines():
+        if line.strip().startswith("```"):
+            if current is None:
+                current = []
+            else:
+                blocks.append(textwrap.dedent("\n".join(current)).strip())
+                current = None
+        elif current is not None:
+            current.append(line)
+    return blocks
+
+
+def test_indented_onnx_doc_fences_render_as_code_blocks(export: Any) -> None:
+    """LayerNormalization's doc indents every line by 6 spaces, its ``` blocks included: the
+    export ran each block into one line of inline code; the app (st.markdown dedents) shows
+    code blocks. Expected blocks come from onnx's own schema text."""
+    import onnx.defs
+
+    expected = _fenced_blocks(onnx.defs.get_schema("LayerNormalization").doc)
+    assert len(expected) >= 2
+    doc = export.locator(".mls-doc")
+    blocks = [text.strip() for text in doc.locator("pre code").all_inner_texts()]
+    assert blocks == expected
+    assert "```" not in doc.inner_text()
+    assert doc.locator("p").first.inner_text().startswith("This is layer normalization")
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "in_list"),
+    [
+        # every line indented (as ONNX schemas write docs), then stripped
+        (
+            "Intro line.\n      More text.\n      ```\n      y = f(x)\n      ```\n      After.",
+            "y = f(x)",
+            False,
+        ),
+        # a fence indented by spaces under flush prose
+        (
+            "Intro line.\nMore text.\n      ```\n      a = b\n        c = d\n      ```\nAfter.",
+            "a = b\n  c = d",
+            False,
+        ),
+        # a fence indented inside a list item stays in the item
+        ("Steps:\n\n* first step\n        ```\n        z = g(y)\n        ```\n* second", "z = g(y)", True),
+    ],
+)
+def test_doc_fences_indented_by_spaces_render_as_code_blocks(
+    browser: Any, tmp_path: Path, text: str, code: str, in_list: bool
+) -> None:
+    payload = make_payload([("x", "Input", ""), ("op", "Relu", "")], [(0, 1)])
+    payload["nodes"][1]["doc"] = "ai.onnx.Relu.14"
+    payload["docs"] = {"ai.onnx.Relu.14": {"op": "Relu", "text": text, "url": "", "since": 14, "attrs": {}}}
+    page = _open(browser, tmp_path, payload, {"selected": {"kind": "node", "id": "op"}})
+    try:
+        doc = page.locator(".mls-doc")
+        assert [t.rstrip("\n") for t in doc.locator("pre code").all_inner_texts()] == [code]
+        assert "```" not in doc.inner_text()
+        assert doc.locator("li pre").count() == (1 if in_list else 0)
+    finally:
+        page.context.close()

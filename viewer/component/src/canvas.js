@@ -576,6 +576,48 @@ export class GraphCanvas {
     else this.setTransform({ k, x: across(width, sw, start.centre), y: m - Math.max(0, start.min - 8) * k });
   }
 
+  /** The view after Expand all / Collapse all: the whole graph when it fits at a readable scale;
+   * otherwise a readable scale (at least READABLE_K, the current one when larger) centred on the
+   * selection, or, with nothing selected (or the selection not drawn), the start of the graph as
+   * the first view shows it. Never a fit-all that shrinks nodes to specks. */
+  settleView() {
+    if (!this.scene) return;
+    const { width, height } = this.viewport();
+    const fitK = Math.min((width - 24) / Math.max(1, this.scene.width), (height - 24) / Math.max(1, this.scene.height));
+    const k = Math.max(READABLE_K, Math.min(MAX_K, this.t.k));
+    const p = fitK >= READABLE_K ? null : this.selectionPoint(height / k);
+    if (!p) { this.initialView(); return; }
+    this.setTransform({ k, x: width / 2 - p.x * k, y: height / 2 - p.y * k });
+  }
+
+  /** The layout point (px) of the drawn selection: a node's or collapsed group's centre, an open
+   * group's top (its title and first rows, `span` px tall at most), an edge's middle; null when
+   * nothing drawn is selected. */
+  selectionPoint(span) {
+    const s = this.selection;
+    if (!s || !this.scene) return null;
+    const nodeAt = (id) => { const n = id && this.byId.get(id); return n ? { x: n.x, y: n.y } : null; };
+    if (s.kind === "node") return nodeAt(visibleIdFor(this.payload, this.vg.expanded, s.id));
+    if (s.kind === "group") {
+      const c = this.clusterById.get(s.id);
+      if (c) return { x: c.x + c.w / 2, y: c.y + Math.min(c.h, span) / 2 };
+      const own = nodeAt(GROUP_PREFIX + s.id);
+      if (own) return own;
+      const index = indexPayload(this.payload);
+      const gi = index.byId.get(s.id);
+      for (let q = gi === undefined ? -1 : index.parent[gi]; q >= 0; q = index.parent[q]) {
+        const at = nodeAt(GROUP_PREFIX + index.groups[q].id);
+        if (at) return at;
+      }
+      return null;
+    }
+    if (s.kind === "edge") {
+      const e = this.scene.edges.find((d) => d.edges.some((i) => s.edges.includes(i)));
+      if (e && e.points && e.points.length) return e.points[Math.floor(e.points.length / 2)];
+    }
+    return null;
+  }
+
   resetZoom(centre = false) {
     const { width, height } = this.viewport();
     if (centre) {
@@ -654,7 +696,7 @@ export class GraphCanvas {
   relayoutAsync(anchor, fit = false) {
     const run = () => {
       this.relayout(anchor);
-      if (fit) this.fit();
+      if (fit) this.settleView();
       this.root.classList.remove("ml-is-busy");
       this.save();
     };
@@ -954,7 +996,7 @@ export class GraphCanvas {
       const d = this.down;
       this.down = null;
       if (this.pointers.size < 2) this.pinch = null;
-      if (ev.type === "pointerup" && d && !d.moved) this.clickOn(d.target);
+      if (ev.type === "pointerup" && d && !d.moved) this.clickOn(d.target, { x: d.x, y: d.y });
     };
     svg.addEventListener("pointerup", end);
     svg.addEventListener("pointercancel", end);
@@ -1000,7 +1042,7 @@ export class GraphCanvas {
 
   /** A click: node → select it; collapsed group → expand and select the group; open group's
    * title → collapse and select the group; edge → select it; background → clear. */
-  clickOn(target) {
+  clickOn(target, point = null) {
     if (!target || !target.closest) return;
     if (this.help.classList.contains("ml-open")) this.toggleHelp(false);
     const head = target.closest("[data-cluster-head]");
@@ -1025,8 +1067,28 @@ export class GraphCanvas {
       return;
     }
     const edge = target.closest("[data-edges]");
-    if (edge) { this.select({ kind: "edge", edges: edge.getAttribute("data-edges").split(",").map(Number) }); return; }
+    if (edge) { this.select({ kind: "edge", edges: this.edgesAt(edge, point) }); return; }
     this.clearSelection();
+  }
+
+  /** The payload edges a click at `point` (client px) names: edges' hit areas are 10 px wide and
+   * overlap where edges run close, so of every edge under the pointer the one whose drawn line
+   * passes nearest wins (not the one painted last); lines tied within half a pixel (stacked edges
+   * sharing a segment) are all named. Without a point, the clicked element's edges. */
+  edgesAt(hit, point) {
+    const own = hit.getAttribute("data-edges").split(",").map(Number);
+    const host = this.svg.getRootNode();
+    if (!point || !host || typeof host.elementsFromPoint !== "function") return own;
+    const groups = [...new Set(host.elementsFromPoint(point.x, point.y)
+      .map((el) => el.closest && el.closest("[data-edges]")).filter((el) => el && this.root.contains(el)))];
+    if (groups.length < 2) return own;
+    const r = this.svg.getBoundingClientRect();
+    const px = (point.x - r.left - this.t.x) / this.t.k;
+    const py = (point.y - r.top - this.t.y) / this.t.k;
+    const scored = groups.map((g) => ({ g, d: lineDistance(g.querySelector(".ml-line"), px, py) * this.t.k }));
+    const best = Math.min(...scored.map((s) => s.d));
+    const near = scored.filter((s) => s.d <= best + 0.5).flatMap((s) => s.g.getAttribute("data-edges").split(",").map(Number));
+    return [...new Set(near)].sort((a, b) => a - b);
   }
 
   /** A key pressed on the canvas or anywhere on its page; keys typed into a text field (ours
@@ -1034,7 +1096,7 @@ export class GraphCanvas {
   onKey(ev) {
     if (ev.__mlDone) return;
     const target = (ev.composedPath && ev.composedPath()[0]) || ev.target;
-    if (target && (/^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName) || target.isContentEditable)) return;
+    if (isTextEntry(target)) return;
     if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && !ev.shiftKey && String(ev.key).toLowerCase() === "f") {
       ev.preventDefault();
       ev.__mlDone = true;
@@ -1057,6 +1119,44 @@ export class GraphCanvas {
     clearTimeout(this.saveTimer);
     this.root.remove();
   }
+}
+
+/** Distance (layout px, to within 1/100 px) from (x, y) to an SVG path: the half-width of the
+ * thinnest stroke containing the point (the browser's own geometry, isPointInStroke); Infinity
+ * beyond 32 px or where the browser cannot tell. */
+function lineDistance(path, x, y) {
+  if (!path || typeof path.isPointInStroke !== "function" || !path.ownerSVGElement) return Infinity;
+  const pt = path.ownerSVGElement.createSVGPoint();
+  pt.x = x;
+  pt.y = y;
+  const saved = path.style.strokeWidth;
+  const within = (d) => { path.style.strokeWidth = String(2 * d); return path.isPointInStroke(pt); };
+  let lo = 0;
+  let hi = 32;
+  try {
+    if (!within(hi)) return Infinity;
+    while (hi - lo > 0.01) {
+      const mid = (lo + hi) / 2;
+      if (within(mid)) hi = mid; else lo = mid;
+    }
+  } finally {
+    path.style.strokeWidth = saved;
+  }
+  return hi;
+}
+
+const TEXT_INPUTS = new Set(["text", "search", "number", "email", "url", "password", "tel", "date", "time", "datetime-local", "month", "week"]);
+
+/** Whether keys typed at `el` are text (shortcuts must leave them alone): text-like inputs,
+ * textareas, selects, contenteditable and ARIA textboxes/comboboxes. Checkboxes, radios and
+ * buttons (a host page's toggles) are not. */
+export function isTextEntry(el) {
+  if (!el || el.nodeType !== 1) return false;
+  const tag = el.tagName;
+  if (tag === "INPUT") return TEXT_INPUTS.has(String(el.type || "text").toLowerCase());
+  if (tag === "TEXTAREA" || tag === "SELECT" || el.isContentEditable) return true;
+  const role = el.getAttribute("role");
+  return role === "textbox" || role === "combobox" || role === "searchbox";
 }
 
 /** Where a graph starts, for the first view: {centre, min} of the input nodes across the flow

@@ -349,6 +349,15 @@ export function layoutGraph(vg, options) {
       if (j < segs.length - 1 && seg.v[0] === "c") pts = pts.slice(0, -1);
       raw.push(...pts);
     });
+    // Out of one group and straight into the next (adjacent ranks, one dagre point between):
+    // that point sits on the line between the groups' centres, not between the two ports, and
+    // an edge leaving and entering at one x would swerve to it and back. Put it between the ports.
+    raw.forEach((p, j) => {
+      const q = raw[j + 1];
+      const r = raw[j + 2];
+      if (p.port !== "out" || !q || q.port || !r || r.port !== "in") return;
+      if (lr) q.y = (p.y + r.y) / 2; else q.x = (p.x + r.x) / 2;
+    });
     // Through nested borders with nothing between them, keep only the innermost port point:
     // one smooth curve instead of a zigzag across the stacked borders.
     const points = [];
@@ -377,6 +386,17 @@ export function layoutGraph(vg, options) {
     const b = clusterBox.get(c.id) || { x: 0, y: 0, w: 0, h: 0 };
     return { ...c, depth: depthOf.get(c.id), x: b.x, y: b.y, w: b.w, h: b.h, tx: titleX.get(c.id) || 0 };
   });
+  const lines = edges.map((e) => curvePieces(e.points).flatMap((pc) => piecePoints(pc, CURVE_STEPS)));
+  edges.forEach((e, k) => labelOnCurve(e, lr, nodes, (box) => edges.some((o, m) => m !== k && o.source !== e.source
+    && lines[m].some(([x, y]) => x > box[0] && x < box[1] && y > box[2] && y < box[3]))));
+  // One tensor read by several consumers: its edges share their first stretch and the same
+  // label lands on the same spot; draw it once.
+  const drawn = new Set();
+  for (const e of edges) {
+    if (!e.label || e.lx == null) continue;
+    const key = `${e.source}|${e.label}|${Math.round(e.lx)}|${Math.round(e.ly)}`;
+    if (drawn.has(key)) e.lx = undefined; else drawn.add(key);
+  }
   placeTitles(clusters, edges);
   const root = size.get("");
   return { width: Math.ceil(root.w), height: Math.ceil(root.h), nodes, edges, clusters, direction: lr ? "LR" : "TB" };
@@ -416,6 +436,49 @@ function piecePoints(pc, steps) {
     ]);
   }
   return out;
+}
+
+/** Where the drawn curve crosses the line `along` = v (y in TB, x in LR): the across
+ * coordinates of each crossing. */
+function crossings(points, lr, v) {
+  const out = [];
+  let prev = null;
+  for (const pc of curvePieces(points)) {
+    for (const p of piecePoints(pc, CURVE_STEPS * 2)) {
+      if (prev) {
+        const [a0, a1] = lr ? [prev[0], p[0]] : [prev[1], p[1]];
+        if ((a0 - v) * (a1 - v) <= 0 && a0 !== a1) {
+          const t = (v - a0) / (a1 - a0);
+          out.push(lr ? prev[1] + t * (p[1] - prev[1]) : prev[0] + t * (p[0] - prev[0]));
+        }
+      }
+      prev = p;
+    }
+  }
+  return out;
+}
+
+/** An edge label beside the line as drawn: dagre places it at its dummy node, which the
+ * B-spline cuts past where an edge bends sharply (a "1" 100+ px from its Squeeze edge). At the
+ * label's own rank the label moves across the flow to the curve: right of it in TB (left where
+ * the right side crosses another edge), above it in LR (below where above does), never over a
+ * node; it stays where it was when the curve never crosses that rank or no side is free of nodes.
+ * `crossesEdge(box)` tells whether a box [x0, x1, y0, y1] covers another tensor's line. */
+function labelOnCurve(e, lr, nodes, crossesEdge) {
+  if (!e.label || e.lx == null || e.points.length < 2) return;
+  const anchor = lr ? e.ly : e.lx - e.lw / 2 - 4; // where dagre's route passes the label
+  const hits = crossings(e.points, lr, lr ? e.lx : e.ly);
+  if (!hits.length) return;
+  const c = hits.reduce((a, b) => (Math.abs(b - anchor) < Math.abs(a - anchor) ? b : a));
+  const sides = lr ? [{ lx: e.lx, ly: c }, { lx: e.lx, ly: c + 15 }]
+    : [{ lx: c + e.lw / 2 + 4, ly: e.ly }, { lx: c - e.lw / 2 - 4, ly: e.ly }];
+  const box = (at) => [at.lx - e.lw / 2, at.lx + e.lw / 2, lr ? at.ly - 12 : at.ly - 6, lr ? at.ly : at.ly + 6];
+  const free = sides.filter((at) => { const [x0, x1, y0, y1] = box(at);
+    return !nodes.some((m) => x0 < m.x + m.w / 2 && x1 > m.x - m.w / 2 && y0 < m.y + m.h / 2 && y1 > m.y - m.h / 2); });
+  if (!free.length) return;
+  const next = free.find((at) => !crossesEdge(box(at))) || free[0];
+  e.lx = next.lx;
+  e.ly = next.ly;
 }
 
 const TITLE_BAND = [1, 19]; // the title's text, from the top of the group's box (px)

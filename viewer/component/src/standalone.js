@@ -74,7 +74,48 @@ export function renderMarkdown(text) {
       return base(tokens, i, opts, env, self);
     };
   }
-  return markdown.render(String(text || ""));
+  return markdown.render(normalizeDoc(text));
+}
+
+const FENCE = /^( *)(`{3,}|~{3,})/;
+const LIST_ITEM = /^( *)([-*+]|\d{1,9}[.)])( +)/;
+const indentOf = (line) => line.length - line.trimStart().length;
+
+/** Doc text as Markdown reads it, the way Python docstrings are meant: ONNX schemas indent every
+ * line (often all but the first, once stripped), and markdown-it would read 4+ leading spaces as
+ * an indented code block or a paragraph's continuation, running a ``` block into one line of
+ * inline code. Tabs become 4 spaces; the common indentation of the lines after the first is
+ * removed (inspect.cleandoc, as the app's st.markdown dedents); a fenced block still indented 4+
+ * spaces past the text before it moves, content and all, to that text's indentation (a list
+ * item's content column), so it renders as a code block. */
+export function normalizeDoc(text) {
+  const lines = String(text || "").replace(/\r\n?/g, "\n").replace(/\t/g, "    ").split("\n");
+  const rest = lines.slice(1).filter((l) => l.trim());
+  const margin = rest.length ? Math.min(...rest.map(indentOf)) : 0;
+  const out = [lines[0].trimStart(), ...lines.slice(1).map((l) => l.slice(Math.min(margin, indentOf(l))))];
+  let context = 0; // the indentation a block opening here belongs to
+  for (let i = 0; i < out.length; i += 1) {
+    const fence = FENCE.exec(out[i]);
+    if (!fence) {
+      if (out[i].trim()) {
+        const item = LIST_ITEM.exec(out[i]);
+        context = item ? item[0].length : indentOf(out[i]);
+      }
+      continue;
+    }
+    const open = fence[1].length;
+    let end = i + 1;
+    const closer = new RegExp(`^ *${fence[2][0] === "`" ? "`" : "~"}{${fence[2].length},} *$`);
+    while (end < out.length && !closer.test(out[end])) end += 1;
+    if (open - context >= 4) {
+      const shift = open - context;
+      for (let j = i; j <= Math.min(end, out.length - 1); j += 1) out[j] = out[j].slice(Math.min(shift, indentOf(out[j])));
+    }
+    i = end; // the block's lines are code, never context
+  }
+  while (out.length && !out[0].trim()) out.shift();
+  while (out.length && !out[out.length - 1].trim()) out.pop();
+  return out.join("\n");
 }
 
 /** Escaped text with a break opportunity (<wbr>) after each "/", ".", "_" and ":" so long names wrap
