@@ -176,12 +176,12 @@ def check_output_path(path: Path) -> None:
 
 
 def _save_outputs(path: Path, arrays: dict[str, Any]) -> None:
-    import numpy as np
+    from runtime.arrays import save_npz
 
     if path.suffix.lower() != ".npz":
         raise ModelLensError(f"Cannot write {path.name}: outputs are saved as .npz", "name the file OUT.npz")
     try:
-        np.savez(path, **arrays)
+        save_npz(path, arrays)
     except OSError as err:
         raise ModelLensError(f"Cannot write {path}: {err.strerror}", "pick a writable output path") from err
 

@@ -300,15 +300,15 @@ def cast_lossless(arrays: Mapping[str, Any], model_inputs: list[ModelInput], ori
         return result
     for name, array in arrays.items():
         dtype = declared.get(name)
-        if not dtype or dtype in ("object", "bfloat16") or str(array.dtype) == dtype:
+        if not dtype or dtype == "object" or str(array.dtype) == dtype:
             continue
         try:
-            target = np.dtype(dtype)
+            target = _numpy_dtype(dtype)
             with np.errstate(all="ignore"):
                 cast = array.astype(target)
         except (TypeError, ValueError, OverflowError):
             continue
-        if target.kind == "f" and array.dtype.kind in "biuf":
+        if target.kind in "fV" and array.dtype.kind in "biuf":  # V: ml_dtypes bfloat16 / float8
             same = np.array_equal(cast.astype(np.float64), array.astype(np.float64), equal_nan=True) or (
                 array.dtype.kind == "f" and bool(np.all(np.isfinite(cast) == np.isfinite(array)))
             )
@@ -317,6 +317,17 @@ def cast_lossless(arrays: Mapping[str, Any], model_inputs: list[ModelInput], ori
         if same:
             result[name] = cast
     return result
+
+
+def _numpy_dtype(name: str) -> Any:
+    """numpy's dtype for ``name``; bfloat16 and float8 names through ml_dtypes."""
+    import numpy as np
+
+    if name.startswith(("bfloat16", "float8")):
+        import ml_dtypes
+
+        return np.dtype(getattr(ml_dtypes, name))
+    return np.dtype(name)
 
 
 def resolve_declared(path: Path, specs: InputSpecs, model_inputs: list[ModelInput]) -> InputSpecs:

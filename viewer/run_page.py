@@ -20,6 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from converters.errors import InputSpecError, ModelLensError
+from runtime.arrays import preview_array
 from runtime.engine import bench_model, model_shapes, profile_model, propose_for, run_model
 from runtime.propose import index_limits
 from runtime.results import RunResult
@@ -645,40 +646,64 @@ def _outputs(model: OpenModel, record: dict[str, Any]) -> None:
 
 
 def _preview(index: int, name: str, array: Any) -> None:
-    kinds = run_panel.preview_kinds(array.shape, str(array.dtype))
+    """The preview tabs of one output; bfloat16/float8/object arrays show as float32 or text, and
+    a preview that fails shows one line in its tab instead of taking down the rest of the page."""
+    try:
+        array = preview_array(array)
+        kinds = run_panel.preview_kinds(array.shape, str(array.dtype))
+    except Exception as err:  # noqa: BLE001 - any preview failure stays in its box
+        message = f"Cannot preview {literal(name)}: {literal(_preview_error(err))}"
+        st.warning(message, icon=":material/warning:")
+        return
     titles = {"topk": "Top-k", "image": "Image", "heatmap": "Heatmap", "table": "Table"}
     tabs = st.tabs([titles[k] for k in kinds])
     for kind, tab in zip(kinds, tabs, strict=True):
         with tab:
-            if kind == "topk":
-                cols = st.columns(2)
-                k = int(
-                    cols[0].number_input(
-                        "k", 1, max(1, array.shape[-1]), min(5, array.shape[-1]), key=f"topk_k_{index}"
-                    )
+            try:
+                _preview_tab(index, name, array, kind)
+            except Exception as err:  # noqa: BLE001 - any preview failure stays in its tab
+                st.warning(
+                    f"Cannot show the {titles[kind]} preview of {literal(name)} ({array.dtype}): "
+                    f"{literal(_preview_error(err))}",
+                    icon=":material/warning:",
                 )
-                labels_file = cols[1].file_uploader(
-                    "labels (.txt lines or JSON list)", type=["txt", "json"], key=f"labels_{index}"
-                )
-                labels = run_panel.parse_labels(labels_file.getvalue()) if labels_file else []
-                st.dataframe(run_panel.top_k(array, k, labels), hide_index=True, width="stretch")
-            elif kind == "image":
-                st.image(run_panel.output_image(array), caption=f"{name} (scaled min..max)", clamp=True)
-            elif kind == "heatmap":
-                frame = run_panel.heatmap_frame(array)
-                chart = (
-                    alt.Chart(frame)
-                    .mark_rect()
-                    .encode(
-                        x="col:O",
-                        y="row:O",
-                        color=alt.Color("value:Q", scale=alt.Scale(scheme="viridis")),
-                        tooltip=["row", "col", "value"],
-                    )
-                )
-                st.altair_chart(chart, width="stretch")
-            else:
-                st.dataframe(run_panel.table_frame(array), width="stretch")
+
+
+def _preview_error(err: Exception) -> str:
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0] if lines else ''}"[:200]
+
+
+def _preview_tab(index: int, name: str, array: Any, kind: str) -> None:
+    if kind == "topk":
+        cols = st.columns(2)
+        k = int(
+            cols[0].number_input(
+                "k", 1, max(1, array.shape[-1]), min(5, array.shape[-1]), key=f"topk_k_{index}"
+            )
+        )
+        labels_file = cols[1].file_uploader(
+            "labels (.txt lines or JSON list)", type=["txt", "json"], key=f"labels_{index}"
+        )
+        labels = run_panel.parse_labels(labels_file.getvalue()) if labels_file else []
+        st.dataframe(run_panel.top_k(array, k, labels), hide_index=True, width="stretch")
+    elif kind == "image":
+        st.image(run_panel.output_image(array), caption=f"{name} (scaled min..max)", clamp=True)
+    elif kind == "heatmap":
+        frame = run_panel.heatmap_frame(array)
+        chart = (
+            alt.Chart(frame)
+            .mark_rect()
+            .encode(
+                x="col:O",
+                y="row:O",
+                color=alt.Color("value:Q", scale=alt.Scale(scheme="viridis")),
+                tooltip=["row", "col", "value"],
+            )
+        )
+        st.altair_chart(chart, width="stretch")
+    else:
+        st.dataframe(run_panel.table_frame(array), width="stretch")
 
 
 def _slowest(model: OpenModel, timings: list[Any]) -> None:

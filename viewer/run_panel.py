@@ -21,6 +21,7 @@ import pandas as pd
 
 from converters.errors import InputSpecError, ModelLensError
 from converters.schema import ModelGraph
+from runtime import arrays as runtime_arrays
 from runtime.results import BenchResult, NodeTiming, ShapesResult
 from runtime.specs import (
     DataSource,
@@ -472,11 +473,9 @@ def table_frame(array: np.ndarray) -> pd.DataFrame:
 
 
 def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
-    import numpy as np
-
-    buffer = io.BytesIO()
-    np.savez(buffer, **dict(arrays))  # type: ignore[arg-type]
-    return buffer.getvalue()
+    """The outputs download: ``runtime.arrays.npz_bytes`` (bfloat16 etc. as float32, with the
+    original dtypes in a ``__dtypes__`` entry)."""
+    return runtime_arrays.npz_bytes(arrays)
 
 
 def check_typed_values(spec: InputSpec) -> None:
