@@ -111,10 +111,12 @@ def bench(
 
 
 def _with_timeout_fix(err: ModelLensError, control: str) -> ModelLensError:
-    """A timed-out worker's fix naming this API's ``timeout_s`` argument."""
+    """The error worded for this API: a timed-out worker's fix names the ``timeout_s`` argument,
+    other fixes the API's arguments (``spec=``, ``iterations=``), never a CLI flag."""
+    from runtime.fixes import for_surface
     from runtime.worker import WorkerStoppedError
 
-    return err.naming(control) if isinstance(err, WorkerStoppedError) else err
+    return err.naming(control) if isinstance(err, WorkerStoppedError) else for_surface(err, "api")
 
 
 __all__ = ["__version__", "bench", "load", "run", "summarize"]

@@ -137,6 +137,7 @@ def _with_template(options: argparse.Namespace, engine_call: Callable[..., Any],
     device, seed, signature, timeout) and ``extra``; a SpecNeededError prints its YAML template
     before the error line: on stdout, or on stderr with ``--json`` (whose stdout holds JSON only)."""
     from runtime.engine import SpecNeededError
+    from runtime.fixes import for_surface
     from runtime.worker import WorkerStoppedError
 
     try:
@@ -152,9 +153,11 @@ def _with_template(options: argparse.Namespace, engine_call: Callable[..., Any],
         )
     except SpecNeededError as err:
         print(err.template, end="", file=sys.stderr if options.json else sys.stdout)
-        raise
+        raise for_surface(err, "cli") from None
     except WorkerStoppedError as err:
         raise err.naming(f"--timeout, now {err.timeout_s:g} s") from None
+    except ModelLensError as err:
+        raise for_surface(err, "cli") from None
 
 
 def _check_timeout(timeout: float | None) -> None:

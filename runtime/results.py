@@ -170,16 +170,25 @@ class FailedNode:
     message: str
     source: str = ""  # "file.py:LINE" where the format records source locations (TorchScript)
 
-    def one_line(self) -> str:
+    def inputs_text(self) -> str:
+        """`` with inputs [2x4, 2]``; empty when the node has no tensor inputs."""
+        if not self.input_shapes:
+            return ""
         shapes = ", ".join(
             "?" if s is None else "x".join("?" if d is None else str(d) for d in s) or "scalar"
             for s in self.input_shapes
         )
-        return f"node {self.node} ({self.op_type}) failed with inputs [{shapes}]: {self.message}"
+        return f" with inputs [{shapes}]"
 
-    def where(self) -> str:
-        """``node N (Op) with inputs [2x4, 2]: message``, to follow "Fails at"."""
-        return self.one_line().replace(") failed with inputs [", ") with inputs [", 1)
+    def one_line(self) -> str:
+        """``node N (Op) failed with inputs [2x4, 2]: message``."""
+        return f"node {self.node} ({self.op_type}) failed{self.inputs_text()}: {self.message}"
+
+    def where(self, message: str | None = None) -> str:
+        """``node N (Op) with inputs [2x4, 2]: message`` (this node's message, or ``message``),
+        to follow "Fails at"."""
+        text = self.message if message is None else message
+        return f"node {self.node} ({self.op_type}){self.inputs_text()}: {text}"
 
 
 @dataclass

@@ -21,12 +21,12 @@ import streamlit as st
 
 from converters.errors import InputSpecError, ModelLensError
 from runtime.arrays import preview_array
-from runtime.engine import bench_model, model_shapes, profile_model, propose_for, run_model
+from runtime.engine import NodeRunError, bench_model, model_shapes, profile_model, propose_for, run_model
 from runtime.propose import index_limits
-from runtime.results import RunResult
+from runtime.results import RunResult, ShapesResult
 from runtime.spec_file import dumps_spec, load_spec_file, loads_spec
 from runtime.specs import InputSpec, InputSpecs, ModelInput
-from runtime.worker import RUN_TIMEOUT_S, WorkerPool, WorkerStoppedError
+from runtime.worker import RUN_TIMEOUT_S, WorkerPool
 from viewer import run_panel
 from viewer.app_state import model_path, select_node
 from viewer.model_view import OpenModel
@@ -497,12 +497,14 @@ def _do_run(model: OpenModel, request: dict[str, Any]) -> None:
     try:
         with st.spinner("Running…", show_time=True):
             result = run_model(request["path"], want_arrays=True, **_engine_args(request))
+    except NodeRunError as err:  # the engine found the failing node: select and draw it
+        st.session_state.run_error = run_panel.one_line(err)
+        st.session_state.pop("run_result", None)
+        _set_overlay(model, err.shapes)
+        return
     except ModelLensError as err:
         st.session_state.run_error = run_panel.one_line(err)
         st.session_state.pop("run_result", None)
-        if not isinstance(err, (WorkerStoppedError, InputSpecError)):
-            # name the node where it fails; after a timeout or crash the model is not run again
-            _do_shapes(model, request, quiet=True)
         return
     wall = time.perf_counter() - start
     times = st.session_state.setdefault("run_walls", {}).setdefault(f"{model.key}|{request['device']}", [])
@@ -525,6 +527,11 @@ def _do_shapes(model: OpenModel, request: dict[str, Any], quiet: bool = False) -
         if not quiet:
             st.session_state.run_error = run_panel.one_line(err)
         return
+    _set_overlay(model, result)
+
+
+def _set_overlay(model: OpenModel, result: ShapesResult) -> None:
+    """Draw ``result``'s shapes on the graph (keeping node times) and select its failing node."""
     overlay = run_panel.shape_overlay(model.graph, result)
     previous = st.session_state.get("run_overlay") or {}
     heat = previous.get("heat", {}) if previous.get("model_key") == model.key else {}
@@ -571,7 +578,8 @@ def _show_result(model: OpenModel, fingerprint: str) -> None:
         short = error if len(error) <= 400 else error[:400] + "…"
         st.error(short, icon=":material/error:")
     if overlay and overlay.get("model_key") == model.key and overlay.get("failed"):
-        st.error(f"Fails at {literal(overlay['message'])}", icon=":material/error:")
+        if not error:  # a failed run's message already names the node: one box, not two
+            st.error(f"Fails at {literal(overlay['message'])}", icon=":material/error:")
         _graph_link("Show the failing node on the graph", "goto_failed")
     elif overlay and overlay.get("model_key") == model.key and overlay.get("nodes"):
         st.caption(

@@ -22,6 +22,7 @@ import pandas as pd
 from converters.errors import InputSpecError, ModelLensError
 from converters.schema import ModelGraph
 from runtime import arrays as runtime_arrays
+from runtime.fixes import for_surface
 from runtime.results import BenchResult, NodeTiming, ShapesResult
 from runtime.specs import (
     DataSource,
@@ -279,6 +280,7 @@ def one_line(err: ModelLensError) -> str:
 
     if isinstance(err, WorkerStoppedError):
         err = err.naming(f"{TIMEOUT_LABEL} in the run settings, now {err.timeout_s:g} s")
+    err = for_surface(err, "app")
     return f"{err.message} — {err.fix}" if err.fix else err.message
 
 
