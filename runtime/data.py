@@ -228,6 +228,38 @@ def check_provided(
                     )
 
 
+def check_arrays_match_specs(specs: InputSpecs, provided: Mapping[str, np.ndarray], origin: str) -> None:
+    """An array given for an input that also has a spec row must have the row's shape: the array
+    does not silently override a dim the user set. InputSpecError names the first differing axis,
+    its named dim when it has one (``batch is 4``), and both fixes."""
+    for spec in specs:
+        array = provided.get(spec.name)
+        if array is None or spec.declared or tuple(array.shape) == tuple(spec.shape):
+            continue
+        have = "×".join(str(d) for d in array.shape) or "scalar"
+        want = "×".join(str(d) for d in spec.shape) or "scalar"
+        if len(array.shape) != len(spec.shape):
+            raise InputSpecError(
+                f"{spec.name} is {have} in {origin}, but its spec row says {want}",
+                f"give {spec.name} the shape {want}, or an array of that shape",
+            )
+        axis = next(
+            a for a, (got, set_) in enumerate(zip(array.shape, spec.shape, strict=True)) if got != set_
+        )
+        got, set_ = int(array.shape[axis]), spec.shape[axis]
+        dim = spec.named(axis)
+        if dim:
+            raise InputSpecError(
+                f"{spec.name} has {dim} = {got} in {origin} ({have}), but {dim} is {set_}",
+                f"set {dim} to {got}, or give an array with {dim} = {set_}",
+            )
+        raise InputSpecError(
+            f"{spec.name} has dim {axis} = {got} in {origin} ({have}), but its spec row says {want}",
+            f"set {spec.name}'s shape to {', '.join(str(d) for d in array.shape)}, "
+            f"or give an array of shape {want}",
+        )
+
+
 def image_to_input(
     image: str | Path | bytes,
     size: tuple[int, int] = (224, 224),

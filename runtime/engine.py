@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from converters.errors import InputSpecError, ModelLensError, ModelRunError
-from runtime.data import check_provided, load_arrays
+from runtime.data import check_arrays_match_specs, check_provided, load_arrays
 from runtime.fixes import iterations_fixes, node_failure_fix, spec_needed_fixes, with_fixes
 from runtime.propose import index_limits, propose_specs
 from runtime.results import BenchResult, FailedNode, NodeTiming, RunResult, ShapesResult
@@ -183,6 +183,7 @@ def prepare(
         _refuse_guesses(path, specs, model_inputs, provided, worker.info["format"])
     else:
         specs = resolve_declared(path, specs_given, model_inputs)
+        check_arrays_match_specs(specs, provided, origin)  # an array never overrides a dim set
     specs = InputSpecs(tuple(s for s in specs if s.name not in provided))
     given = tuple(InputSpec(name, str(a.dtype), tuple(a.shape)) for name, a in provided.items())
     validate_specs(InputSpecs(specs.inputs + given), model_inputs, provided=list(provided))

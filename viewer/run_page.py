@@ -75,7 +75,12 @@ def run_page() -> None:
     specs, provided, errors, slots = _input_rows(base)
     model_inputs: list[ModelInput] = base["inputs"]
     checked, overall = run_panel.row_errors(_with_arrays(specs, provided), model_inputs, provided)
-    errors = {**run_panel.value_errors(specs, provided, base["limits"]), **checked, **errors}
+    errors = {
+        **run_panel.value_errors(specs, provided, base["limits"]),
+        **checked,
+        **run_panel.upload_errors(specs, provided),
+        **errors,
+    }
     for name, message in errors.items():
         if name in slots:
             slots[name].error(message, icon=":material/error:")

@@ -22,6 +22,7 @@ import pandas as pd
 from converters.errors import InputSpecError, ModelLensError
 from converters.schema import ModelGraph
 from runtime import arrays as runtime_arrays
+from runtime.data import check_arrays_match_specs
 from runtime.fixes import for_surface
 from runtime.results import BenchResult, NodeTiming, ShapesResult
 from runtime.specs import (
@@ -243,6 +244,21 @@ def row_errors(
         except ModelLensError as err:
             overall = one_line(err)
     return errors, overall
+
+
+def upload_errors(specs: InputSpecs, provided: Mapping[str, Any]) -> dict[str, str]:
+    """Per input with an uploaded array, a message when the array's shape is not the row's (the
+    Dimensions and shape fields are what runs; an upload never overrides them silently)."""
+    errors: dict[str, str] = {}
+    for spec in specs:
+        if spec.name not in provided:
+            continue
+        origin = Path(spec.data.path).name if spec.data.path else "the uploaded file"
+        try:
+            check_arrays_match_specs(InputSpecs((spec,)), provided, origin)
+        except ModelLensError as err:
+            errors[spec.name] = one_line(err)
+    return errors
 
 
 def unknown_input_message(
