@@ -530,6 +530,13 @@ def _shapes(
     message = ("shapes", prepared.specs, prepared.provided, seed)
     result: ShapesResult = _request(prepared, message, timeout_s, "propagating shapes", pool)
     failed = result.failed
+    if failed is not None and failed.bound is not None:  # name the dim a constant bounds
+        size = failed.bound[0]
+        dims = [name for name, value in prepared.specs.dims().items() if value == size]
+        if dims:
+            failed.message = failed.message.replace(
+                "that input size may be at most", f"{' or '.join(dims)} (now {size}) may be at most"
+            )
     if failed is not None and failed.source and "@" in failed.node:  # not a converter node id
         graph = model_graph(path)
         if graph is not None and failed.node not in graph:
@@ -577,9 +584,15 @@ def _located(
     if not text:
         framework, text = "the model", err.message
     text = failed.message or text  # the framework's message, as ``modellens shapes`` shows it
+    fix = node_failure_fix(text, failed.input_shapes)
+    if failed.bound is not None:
+        fix = f"use {failed.bound[1]} or less where the inputs now have {failed.bound[0]}"
+        dims = [name for name, value in prepared.specs.dims().items() if value == failed.bound[0]]
+        if dims:
+            fix = f"set {' or '.join(dims)} to {failed.bound[1]} or less"
     located = NodeRunError(
         f"{framework} failed at {failed.where(text)}",
-        node_failure_fix(text, failed.input_shapes),
+        fix,
         failed,
         shapes,
     )

@@ -169,6 +169,8 @@ class FailedNode:
     input_shapes: list[list[int | str | None] | None]
     message: str
     source: str = ""  # "file.py:LINE" where the format records source locations (TorchScript)
+    # (a size the inputs have, the most a constant upstream allows), e.g. (600, 128): see shapes.bound_hint
+    bound: tuple[int, int] | None = None
 
     def inputs_text(self) -> str:
         """`` with inputs [2x4, 2]``; empty when the node has no tensor inputs."""
