@@ -121,8 +121,7 @@ def bound_hint(
 ) -> tuple[str, tuple[int, int] | None]:
     """When a failing node's input (rank 2 or more) has a size that no input has but a constant
     upstream of it does, while the inputs have a larger size (a 1×128 position table against seq
-    600): a clause
-    naming the constants and the bound, e.g. ``; its input 1x128 has 128 from the constant
+    600): a clause naming the constants and the bound, e.g. ``; its input 1x128 has 128 from the constant
     position_ids (1x128) where the inputs have 600: that input size may be at most 128``, and
     (the inputs' size, the bound), e.g. (600, 128); ("", None) when nothing fits."""
     fed = {int(d) for array in feeds.values() for d in array.shape if int(d) > 1}

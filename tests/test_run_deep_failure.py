@@ -106,3 +106,33 @@ def test_bound_hint_table() -> None:
     assert bound_hint([[1, 128]], [("pos", [1, 128])], {"x": np.zeros((1, 100))}) == ("", None)
     assert bound_hint([[1, 600]], [("pos", [1, 600])], feeds) == ("", None)  # the inputs have it too
     assert bound_hint([[2]], [("shape", [2])], feeds) == ("", None)  # a shape list, not a table
+
+
+def _pages_script(cli_model: str) -> None:
+    import streamlit as st
+
+    from viewer import app_state, pages, run_page
+
+    app_state.init_session_state(cli_model)
+    if st.session_state.get("_page") == "graph":
+        pages.graph_page()
+    else:
+        run_page.run_page()
+
+
+def test_the_inspector_shows_the_runs_shapes_up_to_the_failing_node() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_function(_pages_script, default_timeout=180, args=(str(SAMPLE),)).run()
+    app.number_input(key="run1_dim_seq").set_value(600).run()
+    app.button(key="run_button").click().run()
+    assert not app.exception
+    errors = [str(e.value).replace("\\", "") for e in app.error]
+    assert len(errors) == 1 and "node node_expand_1 (Expand) with inputs [1x128, 2]" in errors[0]
+    assert "seq (now 600) may be at most 128" in errors[0] and errors[0].endswith("set seq to 128 or less")
+    app.session_state["_page"] = "graph"
+    app.run()
+    assert not app.exception
+    assert app.session_state.selection == {"kind": "node", "id": "node_expand_1"}
+    text = "\n".join(str(m.value) for m in app.markdown).replace("\\", "")
+    assert "1×128 (this run)" in text  # the failing node's real input, not the file's 1×seq

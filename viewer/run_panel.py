@@ -569,9 +569,34 @@ def shape_overlay(graph: ModelGraph, result: ShapesResult) -> dict[str, Any]:
     return {
         "nodes": nodes,
         "failed": failed_id,
+        "failed_inputs": list(failed.input_shapes) if failed is not None else [],
         "method": result.method,
         "message": failed.where() if failed is not None else "",
     }
+
+
+def run_port_shapes(
+    graph: ModelGraph, overlay: Mapping[str, Any] | None, node_id: str
+) -> tuple[dict[int, Any], dict[int, Any]]:
+    """The last run's shapes of ``node_id``'s ports from a ``shape_overlay``: (input port → shape
+    of the producer's output, or the failing node's recorded inputs; output port → shape). Ports
+    the run did not reach (None) are left out."""
+    if not overlay or node_id not in graph:
+        return {}, {}
+    nodes = overlay.get("nodes") or {}
+    inputs: dict[int, Any] = {}
+    for src, _, data in graph.in_edges(node_id, data=True):
+        produced = nodes.get(src) or []
+        port = int(data.get("src_port") or 0)
+        if port < len(produced) and produced[port] is not None:
+            inputs[int(data.get("dst_port") or 0)] = produced[port]
+    if overlay.get("failed") == node_id:
+        recorded = graph.nodes[node_id].get("input_names") or []
+        for port, shape in enumerate(overlay.get("failed_inputs") or []):
+            if shape is not None and (port < len(recorded) or not recorded):
+                inputs[port] = shape
+    outputs = {port: shape for port, shape in enumerate(nodes.get(node_id) or []) if shape is not None}
+    return inputs, outputs
 
 
 def timing_rows(graph: ModelGraph, timings: Sequence[NodeTiming], count: int = 15) -> pd.DataFrame:
