@@ -634,8 +634,10 @@ def profile_model(
     signature: str | None = None,
     timeout_s: float = RUN_TIMEOUT_S,
 ) -> list[NodeTiming]:
-    """Per-node times of one run, slowest first: onnxruntime profiling (node names as in the
-    graph) or the torch profiler (aten ops); empty for backends that report none."""
+    """Per-node times, slowest first: after one warm-up run, the median per node of up to 5
+    profiled runs (``NodeTiming.runs`` says how many; fewer when they take over 10 s):
+    onnxruntime profiling (node names as in the graph) or the torch profiler (converter node
+    ids, else aten ops); empty for backends that report none."""
     prepared = prepare(path, spec, inputs, device, pool, signature)
     message = ("profile", prepared.specs, prepared.provided, seed)
     timings: list[NodeTiming] = _locating(path, prepared, message, timeout_s, "profiling", pool, seed)

@@ -78,11 +78,29 @@ def output_stats(name: str, array: np.ndarray) -> OutputStats:
 
 @dataclass(frozen=True)
 class NodeTiming:
-    """Time spent in one node (microseconds, summed over the profiled run)."""
+    """Time spent in one node (microseconds, summed within a profiled run); ``runs``: how many
+    profiled runs it is the median of (see ``median_timings``)."""
 
     node: str
     op_type: str
     duration_us: float
+    runs: int = 1
+
+
+def median_timings(runs: Sequence[Sequence[NodeTiming]]) -> list[NodeTiming]:
+    """Per (node, op type), the median of its time over ``runs`` (a node missing from a run counts
+    0 µs there), in the order nodes first appear; each carries ``runs=len(runs)``."""
+    import statistics
+
+    order: dict[tuple[str, str], list[float]] = {}
+    for index, timings in enumerate(runs):
+        for timing in timings:
+            times = order.setdefault((timing.node, timing.op_type), [0.0] * len(runs))
+            times[index] += timing.duration_us
+    return [
+        NodeTiming(node, op_type, float(statistics.median(times)), len(runs))
+        for (node, op_type), times in order.items()
+    ]
 
 
 @dataclass

@@ -553,7 +553,7 @@ def _set_overlay(model: OpenModel, result: ShapesResult) -> None:
 def _do_profile(model: OpenModel, request: dict[str, Any]) -> None:
     st.session_state.result_fp = st.session_state.run_request_fp
     try:
-        with st.spinner("Profiling one run…", show_time=True):
+        with st.spinner("Profiling (a warm-up run, then several profiled runs)…", show_time=True):
             timings = profile_model(request["path"], **_engine_args(request))
     except ModelLensError as err:
         st.session_state.run_error = run_panel.one_line(err)
@@ -720,7 +720,13 @@ def _preview_tab(index: int, name: str, array: Any, kind: str) -> None:
 
 
 def _slowest(model: OpenModel, timings: list[Any]) -> None:
-    st.markdown("**Slowest nodes** (one profiled run; coloured on the Graph page)")
+    runs = max((int(getattr(t, "runs", 1)) for t in timings), default=1)
+    how = (
+        f"median of {runs} profiled runs after a warm-up run"
+        if runs > 1
+        else "one profiled run, after a warm-up run"
+    )
+    st.markdown(f"**Slowest nodes** ({how}; coloured on the Graph page)")
     if not timings:
         st.caption("This backend reports no per-node times.")
         return
