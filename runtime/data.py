@@ -189,8 +189,9 @@ def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
                 f"{path.name} is not a {suffix} array file (or holds Python objects, which are not read)",
                 "save plain arrays with numpy.savez / numpy.save",
             ) from err
+        reason = (err.strerror or type(err).__name__) if isinstance(err, OSError) else str(err)
         raise InputSpecError(
-            f"Cannot read arrays from {path.name}: {err}", "check the file (.npy, .npz or .json)"
+            f"Cannot read arrays from {path.name}: {reason}", "check the file (.npy, .npz or .json)"
         ) from err
     raise InputSpecError(f"{path.name}: unknown array file type", "use .npy, .npz or .json")
 

@@ -156,7 +156,11 @@ def _load_spec_upload() -> None:
     try:
         specs = loads_spec(upload.getvalue().decode("utf-8", errors="replace"), name=upload.name)
     except ModelLensError as err:
-        st.session_state.spec_error = run_panel.one_line(err)
+        kept = base.get("origin", "proposed from the file")
+        st.session_state.spec_error = (
+            f"{run_panel.one_line(err)}. Nothing was loaded from {upload.name}: "
+            f"the inputs below are still the ones {kept}"
+        )
         return
     st.session_state.spec_error = None
     specs = run_panel.adopt_model_dims(specs, base["inputs"])
@@ -472,7 +476,8 @@ def _status_line(model: OpenModel) -> None:
         return
     record = st.session_state.get("run_result")
     if st.session_state.get("run_error"):
-        st.caption(":red[The last run failed: the message is below the inputs.]")
+        action = st.session_state.get("run_error_action", "run")
+        st.caption(f":red[The last {action} failed: the message is below the inputs.]")
     elif record and record["model_key"] == model.key:
         st.caption(f":green[Ran in {record['wall_s'] * 1000:.0f} ms: the outputs are below the inputs.]")
 
@@ -504,11 +509,13 @@ def _do_run(model: OpenModel, request: dict[str, Any]) -> None:
             result = run_model(request["path"], want_arrays=True, **_engine_args(request))
     except NodeRunError as err:  # the engine found the failing node: select and draw it
         st.session_state.run_error = run_panel.one_line(err)
+        st.session_state.run_error_action = "run"
         st.session_state.pop("run_result", None)
         _set_overlay(model, err.shapes)
         return
     except ModelLensError as err:
         st.session_state.run_error = run_panel.one_line(err)
+        st.session_state.run_error_action = "run"
         st.session_state.pop("run_result", None)
         return
     wall = time.perf_counter() - start
@@ -531,6 +538,7 @@ def _do_shapes(model: OpenModel, request: dict[str, Any], quiet: bool = False) -
     except ModelLensError as err:
         if not quiet:
             st.session_state.run_error = run_panel.one_line(err)
+            st.session_state.run_error_action = "shape check"
         return
     _set_overlay(model, result)
 
@@ -557,6 +565,7 @@ def _do_profile(model: OpenModel, request: dict[str, Any]) -> None:
             timings = profile_model(request["path"], **_engine_args(request))
     except ModelLensError as err:
         st.session_state.run_error = run_panel.one_line(err)
+        st.session_state.run_error_action = "profile"
         return
     st.session_state.run_timings = {"model_key": model.key, "timings": timings}
     overlay = st.session_state.get("run_overlay")
@@ -637,7 +646,14 @@ def _outputs(model: OpenModel, record: dict[str, Any]) -> None:
         ]
     )
     st.markdown("**Outputs**")
-    st.dataframe(stats, hide_index=True, width="stretch", key="output_stats")
+    value_format = st.column_config.NumberColumn(format=run_panel.VALUE_FORMAT)
+    st.dataframe(
+        stats,
+        hide_index=True,
+        width="stretch",
+        key="output_stats",
+        column_config={name: value_format for name in ("min", "max", "mean", "std")},
+    )
     arrays = result.arrays or {}
     if arrays:
         st.download_button(
@@ -735,6 +751,10 @@ def _slowest(model: OpenModel, timings: list[Any]) -> None:
         frame,
         hide_index=True,
         width="stretch",
+        column_config={
+            "ms": st.column_config.NumberColumn(format=run_panel.MS_FORMAT),
+            "share %": st.column_config.NumberColumn(format=run_panel.SHARE_FORMAT),
+        },
         on_select="rerun",
         selection_mode="single-row",
         key="slowest_table",

@@ -556,6 +556,13 @@ def graph_node_id(graph: ModelGraph, node: str) -> str | None:
     return by_name.get(node)
 
 
+# number formats of the Run page's tables (printf style, as st.column_config takes them):
+# output statistics keep 5 significant digits (1.2346e-10, not 0.0000000001), times 3 decimals
+VALUE_FORMAT = "%.5g"
+MS_FORMAT = "%.3f"
+SHARE_FORMAT = "%.1f"
+
+
 def shape_overlay(graph: ModelGraph, result: ShapesResult) -> dict[str, Any]:
     """``{"nodes": {node_id: [shape per output port]}, "failed": node_id | None, "method", "message"}``
     for the Graph page (node ids of ``graph``; runtime names that match no node are dropped)."""
