@@ -171,3 +171,31 @@ def test_only_model_failures_are_located() -> None:
             ROOT / "sample_models" / "cnn_branches.onnx", spec=loads_spec("inputs:\n  - input_name: nope\n")
         )
     assert issubclass(NodeRunError, ModelRunError)
+
+
+def _pages_script(model: str) -> None:
+    import streamlit as st
+
+    from viewer import app_state, pages, run_page
+
+    app_state.init_session_state(model)
+    if st.session_state.get("_page") == "graph":
+        pages.graph_page()
+    else:
+        run_page.run_page()
+
+
+def test_the_inspector_shows_the_spec_shape_of_a_scripted_input_after_a_failure(
+    scripted: tuple[Path, Path],
+) -> None:
+    path, _ = scripted
+    app = AppTest.from_function(_pages_script, default_timeout=TIMEOUT, args=(str(path),)).run()
+    app.text_input(key="run1_0_shape").set_value("1, 5, 16, 16").run()
+    app.button(key="run_button").click().run()
+    app.session_state["_page"] = "graph"
+    app.run()
+    assert not app.exception
+    ports = [str(m.value).replace("\\", "") for m in app.markdown if " · " in str(m.value)]
+    assert any(
+        p.startswith("input: **x.<wbr>1** · ") and p.endswith(" · 1×5×16×16 (this run)") for p in ports
+    ), ports
