@@ -91,3 +91,17 @@ def test_a_missing_file_is_named_once(tmp_path: Path) -> None:
         done.stderr.strip()
         == f"error: Cannot read input spec {missing}: No such file or directory. Fix: check the path"
     )
+
+
+def test_dims_no_shape_uses_any_more_leave_the_dimensions_panel(tmp_path: Path) -> None:
+    from tests.runtime_models import build_scripted
+
+    app = _open(build_scripted(tmp_path))
+    dims = [n.key for n in app.number_input if "_dim_" in str(n.key)]
+    assert dims, "the proposal names dims (batch, height, width)"
+    app.text_input(key="run1_0_shape").set_value("1, 3, 16, 16").run()
+    assert not app.exception
+    assert [n.key for n in app.number_input if "_dim_" in str(n.key)] == []
+    app.text_input(key="run1_0_shape").set_value("batch, 3, 16, 16").run()
+    assert [n.key for n in app.number_input if "_dim_" in str(n.key)] == ["run1_dim_batch"]
+    assert not app.error

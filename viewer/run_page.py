@@ -241,8 +241,13 @@ def _rename_row(base: dict[str, Any], index: int, spec: InputSpec, unused: list[
 
 
 def _dim_inputs(base: dict[str, Any], specs: InputSpecs, declared: dict[str, ModelInput]) -> dict[str, int]:
-    """One number input per named dim, shared by every input that uses it."""
-    values = specs.dims()
+    """One number input per named dim, shared by every input that uses it; a dim no row's shape
+    text uses any more (a shape typed as numbers) is not shown."""
+    used: set[str] = set()
+    for index, spec in enumerate(specs):
+        text = st.session_state.get(_wkey(base, index, "shape"), run_panel.shape_text(spec))
+        used |= run_panel.shape_text_names(str(text))
+    values = {name: value for name, value in specs.dims().items() if name in used}
     if not values:
         return {}
     ranges: dict[str, tuple[int, int]] = {}

@@ -137,15 +137,26 @@ def model_shape_text(model_input: ModelInput | None) -> str:
     return " × ".join(parts)
 
 
+def _shape_tokens(text: str) -> list[str]:
+    cleaned = text.strip()
+    if cleaned in ("", "scalar", "()"):
+        return []
+    return [t.strip() for t in re.split(r"[,×]|\s+x\s+|(?<=\d)x(?=\d|[A-Za-z_])", cleaned) if t.strip()]
+
+
+def shape_text_names(text: str) -> set[str]:
+    """The dim names a shape text uses: ``1, seq`` → {"seq"}."""
+    return {t for t in _shape_tokens(text) if not t.lstrip("-").isdigit() and _NAME.match(t)}
+
+
 def parse_shape_text(
     text: str, dims: Mapping[str, int], where: str
 ) -> tuple[tuple[int, ...], tuple[str | None, ...]]:
     """``batch, 3, 32, 32`` → ((dims["batch"], 3, 32, 32), ("batch", None, None, None)).
     Also accepts ``x`` or ``×`` between dims. Raises InputSpecError naming the bad token."""
-    cleaned = text.strip()
-    if cleaned in ("", "scalar", "()"):
+    tokens = _shape_tokens(text)
+    if not tokens:
         return (), ()
-    tokens = [t.strip() for t in re.split(r"[,×]|\s+x\s+|(?<=\d)x(?=\d|[A-Za-z_])", cleaned) if t.strip()]
     shape: list[int] = []
     names: list[str | None] = []
     for token in tokens:
