@@ -105,3 +105,25 @@ def test_dims_no_shape_uses_any_more_leave_the_dimensions_panel(tmp_path: Path) 
     app.text_input(key="run1_0_shape").set_value("batch, 3, 16, 16").run()
     assert [n.key for n in app.number_input if "_dim_" in str(n.key)] == ["run1_dim_batch"]
     assert not app.error
+
+
+UNKNOWN = """inputs:
+  - input_name: input_idz
+    shape: 1x8xsi64
+    data: {constant: 1}
+  - input_name: attention_mask
+    shape: 1x8xsi64
+    data: {constant: 1}
+"""
+
+
+def test_a_repointed_spec_row_takes_the_models_dim_names() -> None:
+    app = _open(SAMPLES / "transformer_block.onnx")
+    app.file_uploader(key="spec_upload").upload("unknown.yaml", UNKNOWN.encode(), "application/x-yaml").run()
+    app.selectbox(key="run2_0_rename").set_value("input_ids").run()
+    assert not app.exception
+    assert app.text_input(key="run2_0_shape").value == "batch, seq"
+    app.number_input(key="run2_dim_batch").set_value(3).run()
+    assert not app.exception
+    assert not app.error, [e.value for e in app.error]
+    assert not app.button(key="run_button").disabled

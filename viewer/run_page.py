@@ -237,7 +237,19 @@ def _rename_row(base: dict[str, Any], index: int, spec: InputSpec, unused: list[
         format_func=lambda n: f"{n} (not an input: unused)" if n == spec.name else n,
         key=_wkey(base, index, "rename"),
     )
-    return spec if choice == spec.name else replace(spec, name=str(choice))
+    if choice == spec.name:
+        return spec
+    # the row now describes a model input: its fixed dims take the model's dim names (``1, 8`` →
+    # ``batch, seq``), so the Dimensions panel sets them with the other inputs
+    renamed = run_panel.adopt_model_dims(
+        InputSpecs((replace(spec, name=str(choice)),)), base["inputs"]
+    ).inputs[0]
+    shape_key, done_key = _wkey(base, index, "shape"), _wkey(base, index, "renamed_to")
+    if st.session_state.get(done_key) != choice:
+        st.session_state[done_key] = choice
+        if st.session_state.get(shape_key, run_panel.shape_text(spec)) == run_panel.shape_text(spec):
+            st.session_state[shape_key] = run_panel.shape_text(renamed)  # before its widget is drawn
+    return renamed
 
 
 def _dim_inputs(base: dict[str, Any], specs: InputSpecs, declared: dict[str, ModelInput]) -> dict[str, int]:
