@@ -55,8 +55,12 @@ def _text(item: Any) -> str:
 
 
 def preview_array(array: Any) -> np.ndarray:
-    """The array the app previews: ``portable_array``, so bfloat16 and float8 show as float32."""
-    return portable_array(array)
+    """The array the app previews: ``portable_array``, so bfloat16 and float8 show as float32;
+    complex values (which Arrow cannot hold) as text such as ``(1+2j)``."""
+    values = portable_array(array)
+    if values.dtype.kind == "c":
+        return values.astype(str)
+    return values
 
 
 def portable_arrays(arrays: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, str]]:

@@ -71,13 +71,14 @@ def test_saved_outputs_load_with_plain_numpy(name: str) -> None:
         assert json.loads(str(loaded[DTYPES_KEY])) == {name: str(original.dtype)}
 
 
-@pytest.mark.parametrize("name", ["bf16", "f8", "i4", "text"])
+@pytest.mark.parametrize("name", ["bf16", "f8", "i4", "text", "complex"])
 def test_previews_are_frames_arrow_can_show(name: str) -> None:
     import pyarrow as pa
 
     from viewer import run_panel
 
-    frame = run_panel.table_frame(preview_array(ODD[name]))
+    array = np.array([1 + 2j, 3 - 1j], np.complex64) if name == "complex" else ODD[name]
+    frame = run_panel.table_frame(preview_array(array))
     pa.Table.from_pandas(frame)  # raises ArrowInvalid/ArrowNotImplementedError for bfloat16
 
 
