@@ -63,7 +63,9 @@ def run(
     ``inputs``: {input name: numpy array} or a .npz/.npy/.json path (may hold some inputs);
     ``spec``: a spec file path or ``runtime.specs.InputSpecs`` (None: proposed from the file).
     ``timeout_s``: seconds before the worker is stopped (ModelRunError naming ``timeout_s``).
-    Raises InputSpecError, ModelLoadError, ModelRunError (all ModelLensError with a ``fix``).
+    Raises InputSpecError, ModelLoadError, ModelRunError (all ModelLensError with a ``fix``); a
+    model that fails at a node raises ``runtime.engine.NodeRunError`` (a ModelRunError) whose
+    ``failed`` names the node, its op and input shapes, as ``modellens shapes`` does.
     """
     from converters.errors import ModelLensError
     from runtime.engine import run_model
