@@ -63,7 +63,9 @@ def run(
     ``inputs``: {input name: numpy array} or a .npz/.npy/.json path (may hold some inputs);
     ``spec``: a spec file path or ``runtime.specs.InputSpecs`` (None: proposed from the file).
     ``timeout_s``: seconds before the worker is stopped (ModelRunError naming ``timeout_s``).
-    Raises InputSpecError, ModelLoadError, ModelRunError (all ModelLensError with a ``fix``).
+    Raises InputSpecError, ModelLoadError, ModelRunError (all ModelLensError with a ``fix``); a
+    model that fails at a node raises ``runtime.engine.NodeRunError`` (a ModelRunError) whose
+    ``failed`` names the node, its op and input shapes, as ``modellens shapes`` does.
     """
     from converters.errors import ModelLensError
     from runtime.engine import run_model
@@ -111,10 +113,12 @@ def bench(
 
 
 def _with_timeout_fix(err: ModelLensError, control: str) -> ModelLensError:
-    """A timed-out worker's fix naming this API's ``timeout_s`` argument."""
+    """The error worded for this API: a timed-out worker's fix names the ``timeout_s`` argument,
+    other fixes the API's arguments (``spec=``, ``iterations=``), never a CLI flag."""
+    from runtime.fixes import for_surface
     from runtime.worker import WorkerStoppedError
 
-    return err.naming(control) if isinstance(err, WorkerStoppedError) else err
+    return err.naming(control) if isinstance(err, WorkerStoppedError) else for_surface(err, "api")
 
 
 __all__ = ["__version__", "bench", "load", "run", "summarize"]

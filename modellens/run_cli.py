@@ -137,6 +137,7 @@ def _with_template(options: argparse.Namespace, engine_call: Callable[..., Any],
     device, seed, signature, timeout) and ``extra``; a SpecNeededError prints its YAML template
     before the error line: on stdout, or on stderr with ``--json`` (whose stdout holds JSON only)."""
     from runtime.engine import SpecNeededError
+    from runtime.fixes import for_surface
     from runtime.worker import WorkerStoppedError
 
     try:
@@ -152,9 +153,11 @@ def _with_template(options: argparse.Namespace, engine_call: Callable[..., Any],
         )
     except SpecNeededError as err:
         print(err.template, end="", file=sys.stderr if options.json else sys.stdout)
-        raise
+        raise for_surface(err, "cli") from None
     except WorkerStoppedError as err:
         raise err.naming(f"--timeout, now {err.timeout_s:g} s") from None
+    except ModelLensError as err:
+        raise for_surface(err, "cli") from None
 
 
 def _check_timeout(timeout: float | None) -> None:
@@ -176,12 +179,12 @@ def check_output_path(path: Path) -> None:
 
 
 def _save_outputs(path: Path, arrays: dict[str, Any]) -> None:
-    import numpy as np
+    from runtime.arrays import save_npz
 
     if path.suffix.lower() != ".npz":
         raise ModelLensError(f"Cannot write {path.name}: outputs are saved as .npz", "name the file OUT.npz")
     try:
-        np.savez(path, **arrays)
+        save_npz(path, arrays)
     except OSError as err:
         raise ModelLensError(f"Cannot write {path}: {err.strerror}", "pick a writable output path") from err
 

@@ -41,6 +41,14 @@ from runtime.results import BenchResult, RunResult, ShapesResult, output_stats  
 from runtime.runners import Runner, make_runner  # noqa: E402
 from runtime.specs import InputSpecs  # noqa: E402
 
+# the framework each runner format runs on, as run failures name it ("torch failed: ...")
+FRAMEWORKS = {
+    "onnx": "onnxruntime",
+    "torchscript": "torch",
+    "exported_program": "torch",
+    "savedmodel": "tensorflow",
+}
+
 
 class Session:
     """The loaded runner and the inputs of the last request (generated once per spec and seed)."""
@@ -118,17 +126,22 @@ class Session:
     def profile(self, specs: InputSpecs, provided: Mapping[str, Any], seed: int) -> Any:
         from converters.errors import ModelLensError, ModelRunError
         from runtime.runners import first_line
+        from runtime.torch_runners import torch_message
 
         runner = self.loaded
         feeds = self.feeds(specs, provided, seed)
         runner.check(feeds)
         try:
-            return runner.profile(feeds)
+            from runtime.profiling import profile_median
+
+            return profile_median(runner, feeds)
         except ModelLensError:
             raise
         except Exception as err:  # the model fails for these inputs: a user error, as in ``run``
+            framework = FRAMEWORKS.get(runner.format, runner.format)
+            text = torch_message(err) if framework == "torch" else first_line(err)
             raise ModelRunError(
-                f"{runner.format} failed while profiling: {first_line(err)}",
+                f"{framework} failed: {text}",
                 failure_fix(str(err)),
             ) from err
 

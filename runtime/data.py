@@ -189,8 +189,9 @@ def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
                 f"{path.name} is not a {suffix} array file (or holds Python objects, which are not read)",
                 "save plain arrays with numpy.savez / numpy.save",
             ) from err
+        reason = (err.strerror or type(err).__name__) if isinstance(err, OSError) else str(err)
         raise InputSpecError(
-            f"Cannot read arrays from {path.name}: {err}", "check the file (.npy, .npz or .json)"
+            f"Cannot read arrays from {path.name}: {reason}", "check the file (.npy, .npz or .json)"
         ) from err
     raise InputSpecError(f"{path.name}: unknown array file type", "use .npy, .npz or .json")
 
@@ -226,6 +227,38 @@ def check_provided(
                     raise InputSpecError(
                         f"{name}: dim {axis} must be {want}, got {got}", f"fix {name} in {origin}"
                     )
+
+
+def check_arrays_match_specs(specs: InputSpecs, provided: Mapping[str, np.ndarray], origin: str) -> None:
+    """An array given for an input that also has a spec row must have the row's shape: the array
+    does not silently override a dim the user set. InputSpecError names the first differing axis,
+    its named dim when it has one (``batch is 4``), and both fixes."""
+    for spec in specs:
+        array = provided.get(spec.name)
+        if array is None or spec.declared or tuple(array.shape) == tuple(spec.shape):
+            continue
+        have = "×".join(str(d) for d in array.shape) or "scalar"
+        want = "×".join(str(d) for d in spec.shape) or "scalar"
+        if len(array.shape) != len(spec.shape):
+            raise InputSpecError(
+                f"{spec.name} is {have} in {origin}, but its spec row says {want}",
+                f"give {spec.name} the shape {want}, or an array of that shape",
+            )
+        axis = next(
+            a for a, (got, set_) in enumerate(zip(array.shape, spec.shape, strict=True)) if got != set_
+        )
+        got, set_ = int(array.shape[axis]), spec.shape[axis]
+        dim = spec.named(axis)
+        if dim:
+            raise InputSpecError(
+                f"{spec.name} has {dim} = {got} in {origin} ({have}), but {dim} is {set_}",
+                f"set {dim} to {got}, or give an array with {dim} = {set_}",
+            )
+        raise InputSpecError(
+            f"{spec.name} has dim {axis} = {got} in {origin} ({have}), but its spec row says {want}",
+            f"set {spec.name}'s shape to {', '.join(str(d) for d in array.shape)}, "
+            f"or give an array of shape {want}",
+        )
 
 
 def image_to_input(

@@ -26,13 +26,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from converters.errors import InputSpecError, ModelLensError
-from runtime.data import check_provided, load_arrays
+from converters.errors import InputSpecError, ModelLensError, ModelRunError
+from runtime.data import check_arrays_match_specs, check_provided, load_arrays
+from runtime.fixes import iterations_fixes, node_failure_fix, spec_needed_fixes, with_fixes
 from runtime.propose import index_limits, propose_specs
-from runtime.results import BenchResult, NodeTiming, RunResult, ShapesResult
+from runtime.results import BenchResult, FailedNode, NodeTiming, RunResult, ShapesResult
 from runtime.spec_file import dumps_spec, load_spec_file, loads_spec
 from runtime.specs import InputSpec, InputSpecs, ModelInput, check_index_values, validate_specs
-from runtime.worker import RUN_TIMEOUT_S, Worker, WorkerPool, check_memory, default_pool
+from runtime.worker import RUN_TIMEOUT_S, Worker, WorkerPool, WorkerStoppedError, check_memory, default_pool
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,6 +50,17 @@ class SpecNeededError(InputSpecError):
     def __init__(self, message: str, fix: str, template: str) -> None:
         super().__init__(message, fix)
         self.template = template
+
+
+class NodeRunError(ModelRunError):
+    """The model failed while running, at a node found by propagating shapes with the same inputs:
+    ``failed`` (node, op, input shapes, the framework's message), ``shapes`` (every node's shapes up
+    to it, for drawing on the graph). The message reads
+    ``torch failed at node c/conv2d (aten::conv2d) with inputs [1x5x16x16, 8x3x3x3]: Given groups…``."""
+
+    def __init__(self, message: str, fix: str, failed: FailedNode, shapes: ShapesResult) -> None:
+        super().__init__(message, fix)
+        self.failed, self.shapes = failed, shapes
 
 
 @dataclass
@@ -171,6 +183,7 @@ def prepare(
         _refuse_guesses(path, specs, model_inputs, provided, worker.info["format"])
     else:
         specs = resolve_declared(path, specs_given, model_inputs)
+        check_arrays_match_specs(specs, provided, origin)  # an array never overrides a dim set
     specs = InputSpecs(tuple(s for s in specs if s.name not in provided))
     given = tuple(InputSpec(name, str(a.dtype), tuple(a.shape)) for name, a in provided.items())
     validate_specs(InputSpecs(specs.inputs + given), model_inputs, provided=list(provided))
@@ -300,15 +313,15 @@ def cast_lossless(arrays: Mapping[str, Any], model_inputs: list[ModelInput], ori
         return result
     for name, array in arrays.items():
         dtype = declared.get(name)
-        if not dtype or dtype in ("object", "bfloat16") or str(array.dtype) == dtype:
+        if not dtype or dtype == "object" or str(array.dtype) == dtype:
             continue
         try:
-            target = np.dtype(dtype)
+            target = _numpy_dtype(dtype)
             with np.errstate(all="ignore"):
                 cast = array.astype(target)
         except (TypeError, ValueError, OverflowError):
             continue
-        if target.kind == "f" and array.dtype.kind in "biuf":
+        if target.kind in "fV" and array.dtype.kind in "biuf":  # V: ml_dtypes bfloat16 / float8
             same = np.array_equal(cast.astype(np.float64), array.astype(np.float64), equal_nan=True) or (
                 array.dtype.kind == "f" and bool(np.all(np.isfinite(cast) == np.isfinite(array)))
             )
@@ -317,6 +330,17 @@ def cast_lossless(arrays: Mapping[str, Any], model_inputs: list[ModelInput], ori
         if same:
             result[name] = cast
     return result
+
+
+def _numpy_dtype(name: str) -> Any:
+    """numpy's dtype for ``name``; bfloat16 and float8 names through ml_dtypes."""
+    import numpy as np
+
+    if name.startswith(("bfloat16", "float8")):
+        import ml_dtypes
+
+        return np.dtype(getattr(ml_dtypes, name))
+    return np.dtype(name)
 
 
 def resolve_declared(path: Path, specs: InputSpecs, model_inputs: list[ModelInput]) -> InputSpecs:
@@ -371,11 +395,8 @@ def _refuse_guesses(
     spec_name = f"{path.stem}.inputs.yaml"
     what = "declares no input shapes" if fmt == "torchscript" else "does not say every input shape"
     reasons = "; ".join(f"{s.name}: {s.guess}" for s in guessed)
-    raise SpecNeededError(
-        f"{path.name} {what} ({reasons})",
-        f"save the proposed spec printed above as {spec_name}, check it, and pass --input-spec {spec_name}",
-        template,
-    )
+    fixes = spec_needed_fixes(spec_name)
+    raise with_fixes(SpecNeededError(f"{path.name} {what} ({reasons})", fixes["api"], template), fixes)
 
 
 def run_model(
@@ -393,9 +414,8 @@ def run_model(
     """One inference in the worker; ``want_arrays`` brings the output arrays back too."""
     check_seed(seed)
     prepared = prepare(path, spec, inputs, device, pool, signature)
-    return _request(
-        prepared, ("run", prepared.specs, prepared.provided, seed, want_arrays), timeout_s, "running", pool
-    )
+    message = ("run", prepared.specs, prepared.provided, seed, want_arrays)
+    return _locating(path, prepared, message, timeout_s, "running", pool, seed)
 
 
 def bench_model(
@@ -420,9 +440,9 @@ def bench_model(
     ``timeout_s`` limits each request to the worker (plus the time budget); None: from the
     iteration count."""
     if iterations < 0 or warmup < 0 or (iterations == 0 and time_budget_s <= 0):
-        raise InputSpecError(
-            "iterations and warm-up must be >= 0, with iterations or a time budget", "e.g. --iterations 100"
-        )
+        fixes = iterations_fixes()
+        problem = "iterations and warm-up must be >= 0, with iterations or a time budget"
+        raise with_fixes(InputSpecError(problem, fixes["api"]), fixes)
     check_seed(seed)
     prepared = prepare(path, spec, inputs, device, pool, signature, threads)
     limit = (
@@ -432,8 +452,11 @@ def bench_model(
     )
     if progress is None:
         message = ("bench", prepared.specs, prepared.provided, seed, iterations, warmup, time_budget_s)
-        return _request(prepared, message, limit, "benchmarking", pool)
-    return _bench_in_chunks(prepared, pool, seed, iterations, warmup, time_budget_s, limit, progress)
+        return _locating(path, prepared, message, limit, "benchmarking", pool, seed)
+    try:
+        return _bench_in_chunks(prepared, pool, seed, iterations, warmup, time_budget_s, limit, progress)
+    except ModelRunError as err:
+        raise _located(path, prepared, err, pool, seed, limit) from err.__cause__
 
 
 def _bench_in_chunks(
@@ -498,14 +521,82 @@ def model_shapes(
     """Per-node output shapes for these inputs; ``failed`` names the node where the model broke."""
     check_seed(seed)
     prepared = prepare(path, spec, inputs, device, pool, signature)
+    return _shapes(path, prepared, seed, timeout_s, pool)
+
+
+def _shapes(
+    path: str | Path, prepared: Prepared, seed: int, timeout_s: float, pool: WorkerPool | None
+) -> ShapesResult:
     message = ("shapes", prepared.specs, prepared.provided, seed)
     result: ShapesResult = _request(prepared, message, timeout_s, "propagating shapes", pool)
     failed = result.failed
+    if failed is not None and failed.bound is not None:  # name the dim a constant bounds
+        size = failed.bound[0]
+        dims = [name for name, value in prepared.specs.dims().items() if value == size]
+        if dims:
+            failed.message = failed.message.replace(
+                "that input size may be at most", f"{' or '.join(dims)} (now {size}) may be at most"
+            )
     if failed is not None and failed.source and "@" in failed.node:  # not a converter node id
         graph = model_graph(path)
         if graph is not None and failed.node not in graph:
             failed.node = node_at_source(graph, failed.source, failed.op_type) or failed.node
     return result
+
+
+def _locating(
+    path: str | Path,
+    prepared: Prepared,
+    message: tuple[Any, ...],
+    timeout_s: float,
+    doing: str,
+    pool: WorkerPool | None,
+    seed: int,
+) -> Any:
+    """``_request``; a model failure becomes a NodeRunError naming the failing node."""
+    try:
+        return _request(prepared, message, timeout_s, doing, pool)
+    except ModelRunError as err:
+        raise _located(path, prepared, err, pool, seed, timeout_s) from err.__cause__
+
+
+def _located(
+    path: str | Path,
+    prepared: Prepared,
+    err: ModelRunError,
+    pool: WorkerPool | None,
+    seed: int,
+    timeout_s: float,
+) -> ModelRunError:
+    """``err`` naming the node where the model fails, found as ``model_shapes`` finds it (the same
+    inputs, recorded node by node); ``err`` itself when the worker stopped (a timeout or crash is
+    not run again), shapes find no failing node, or finding it fails."""
+    if isinstance(err, WorkerStoppedError) or not prepared.worker.alive:
+        return err
+    try:
+        shapes = _shapes(path, prepared, seed, timeout_s, pool)
+    except ModelLensError:
+        return err
+    failed = shapes.failed
+    if failed is None:
+        return err
+    framework, _, text = err.message.partition(" failed: ")
+    if not text:
+        framework, text = "the model", err.message
+    text = failed.message or text  # the framework's message, as ``modellens shapes`` shows it
+    fix = node_failure_fix(text, failed.input_shapes)
+    if failed.bound is not None:
+        fix = f"use {failed.bound[1]} or less where the inputs now have {failed.bound[0]}"
+        dims = [name for name, value in prepared.specs.dims().items() if value == failed.bound[0]]
+        if dims:
+            fix = f"set {' or '.join(dims)} to {failed.bound[1]} or less"
+    located = NodeRunError(
+        f"{framework} failed at {failed.where(text)}",
+        fix,
+        failed,
+        shapes,
+    )
+    return located
 
 
 def node_at_source(graph: ModelGraph, source: str, op_type: str = "") -> str | None:
@@ -543,9 +634,11 @@ def profile_model(
     signature: str | None = None,
     timeout_s: float = RUN_TIMEOUT_S,
 ) -> list[NodeTiming]:
-    """Per-node times of one run, slowest first: onnxruntime profiling (node names as in the
-    graph) or the torch profiler (aten ops); empty for backends that report none."""
+    """Per-node times, slowest first: after one warm-up run, the median per node of up to 5
+    profiled runs (``NodeTiming.runs`` says how many; fewer when they take over 10 s):
+    onnxruntime profiling (node names as in the graph) or the torch profiler (converter node
+    ids, else aten ops); empty for backends that report none."""
     prepared = prepare(path, spec, inputs, device, pool, signature)
     message = ("profile", prepared.specs, prepared.provided, seed)
-    timings: list[NodeTiming] = _request(prepared, message, timeout_s, "profiling", pool)
+    timings: list[NodeTiming] = _locating(path, prepared, message, timeout_s, "profiling", pool, seed)
     return sorted(timings, key=lambda t: t.duration_us, reverse=True)

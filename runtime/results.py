@@ -78,11 +78,29 @@ def output_stats(name: str, array: np.ndarray) -> OutputStats:
 
 @dataclass(frozen=True)
 class NodeTiming:
-    """Time spent in one node (microseconds, summed over the profiled run)."""
+    """Time spent in one node (microseconds, summed within a profiled run); ``runs``: how many
+    profiled runs it is the median of (see ``median_timings``)."""
 
     node: str
     op_type: str
     duration_us: float
+    runs: int = 1
+
+
+def median_timings(runs: Sequence[Sequence[NodeTiming]]) -> list[NodeTiming]:
+    """Per (node, op type), the median of its time over ``runs`` (a node missing from a run counts
+    0 µs there), in the order nodes first appear; each carries ``runs=len(runs)``."""
+    import statistics
+
+    order: dict[tuple[str, str], list[float]] = {}
+    for index, timings in enumerate(runs):
+        for timing in timings:
+            times = order.setdefault((timing.node, timing.op_type), [0.0] * len(runs))
+            times[index] += timing.duration_us
+    return [
+        NodeTiming(node, op_type, float(statistics.median(times)), len(runs))
+        for (node, op_type), times in order.items()
+    ]
 
 
 @dataclass
@@ -169,17 +187,28 @@ class FailedNode:
     input_shapes: list[list[int | str | None] | None]
     message: str
     source: str = ""  # "file.py:LINE" where the format records source locations (TorchScript)
+    # (a size the inputs have, the most a constant upstream allows), e.g. (600, 128): see shapes.bound_hint
+    bound: tuple[int, int] | None = None
 
-    def one_line(self) -> str:
+    def inputs_text(self) -> str:
+        """`` with inputs [2x4, 2]``; empty when the node has no tensor inputs."""
+        if not self.input_shapes:
+            return ""
         shapes = ", ".join(
             "?" if s is None else "x".join("?" if d is None else str(d) for d in s) or "scalar"
             for s in self.input_shapes
         )
-        return f"node {self.node} ({self.op_type}) failed with inputs [{shapes}]: {self.message}"
+        return f" with inputs [{shapes}]"
 
-    def where(self) -> str:
-        """``node N (Op) with inputs [2x4, 2]: message``, to follow "Fails at"."""
-        return self.one_line().replace(") failed with inputs [", ") with inputs [", 1)
+    def one_line(self) -> str:
+        """``node N (Op) failed with inputs [2x4, 2]: message``."""
+        return f"node {self.node} ({self.op_type}) failed{self.inputs_text()}: {self.message}"
+
+    def where(self, message: str | None = None) -> str:
+        """``node N (Op) with inputs [2x4, 2]: message`` (this node's message, or ``message``),
+        to follow "Fails at"."""
+        text = self.message if message is None else message
+        return f"node {self.node} ({self.op_type}){self.inputs_text()}: {text}"
 
 
 @dataclass

@@ -87,12 +87,115 @@ def _onnx_shapes(runner: Runner, feeds: Mapping[str, np.ndarray]) -> ShapesResul
     for name, array in feeds.items():
         inferred[name] = list(array.shape)
     actual, run_failure = _onnx_run_all_outputs(runner, feeds)
-    shapes = {**inferred, **actual}
+    upstream: dict[str, list[int | str | None] | None] = {}
+    constants: list[tuple[str, list[int]]] = []
+    if run_failure and run_failure[0]:  # run again up to the failing node: its real input shapes
+        upstream, constants = _onnx_run_upstream(runner, feeds, run_failure[0])
+    shapes = {**inferred, **actual, **upstream}
     graph = _onnx_graph(runner)
     failure = run_failure or failed_at
     nodes, failed = _onnx_node_shapes(graph, shapes, failure)
-    method = "onnx.shape_inference, confirmed by an onnxruntime run" if actual else "onnx.shape_inference"
+    if failed is not None and failed.node in graph:
+        nodes = _up_to(graph, nodes, failed.node)
+        hint, failed.bound = bound_hint(failed.input_shapes, constants, feeds)
+        failed.message += hint
+    method = (
+        "onnx.shape_inference, confirmed by an onnxruntime run"
+        if actual or upstream
+        else "onnx.shape_inference"
+    )
     return ShapesResult(nodes=nodes, method=method, failed=failed)
+
+
+def _up_to(graph: Any, nodes: dict[str, ShapeList], failed: str) -> dict[str, ShapeList]:
+    """Shapes of the nodes the run reached: none for the failing node's outputs or anything
+    downstream of it (inference's guesses there describe values that were never computed)."""
+    import networkx as nx
+
+    after = nx.descendants(graph, failed) | {failed}
+    return {node: ([None] * len(shapes) if node in after else shapes) for node, shapes in nodes.items()}
+
+
+def bound_hint(
+    input_shapes: ShapeList, constants: list[tuple[str, list[int]]], feeds: Mapping[str, np.ndarray]
+) -> tuple[str, tuple[int, int] | None]:
+    """When a failing node's input (rank 2 or more) has a size that no input has but a constant
+    upstream of it does, while the inputs have a larger size (a 1×128 position table against seq
+    600): a clause naming the constants and the bound, e.g. ``; its input 1x128 has 128 from the constant
+    position_ids (1x128) where the inputs have 600: that input size may be at most 128``, and
+    (the inputs' size, the bound), e.g. (600, 128); ("", None) when nothing fits."""
+    fed = {int(d) for array in feeds.values() for d in array.shape if int(d) > 1}
+    for shape in input_shapes:
+        if not shape or len(shape) < 2:  # a 1-D input is a shape or index list, not a table
+            continue
+        for size in (d for d in shape if isinstance(d, int) and d > 1 and d not in fed):
+            larger = sorted(v for v in fed if v > size)
+            owners = [(name, dims) for name, dims in constants if size in dims]
+            if not larger or not owners:
+                continue
+            named = ", ".join(f"{name} ({'x'.join(map(str, dims))})" for name, dims in owners[:2])
+            text = "x".join(str(d) for d in shape)
+            sizes = " or ".join(map(str, larger))
+            constant = "constants" if len(owners[:2]) > 1 else "constant"
+            hint = (
+                f"; its input {text} has {size} from the {constant} {named} where the inputs have {sizes}: "
+                f"that input size may be at most {size}"
+            )
+            return hint, (larger[0], size)
+    return "", None
+
+
+def _onnx_run_upstream(
+    runner: Runner, feeds: Mapping[str, np.ndarray], failing: str
+) -> tuple[dict[str, list[int | str | None] | None], list[tuple[str, list[int]]]]:
+    """Tensor → shape for every value the failing node (by name) depends on, from an onnxruntime
+    run whose outputs are just those values (the failing node itself is not run; {} when that
+    run fails too), and the constants (initializers, Constant nodes) upstream with their dims."""
+    import onnx
+    import onnxruntime as ort
+
+    from runtime.runners import ort_run
+
+    model = onnx.load(str(runner.path), load_external_data=False)
+    onnx.external_data_helper.load_external_data_for_model(model, str(runner.path.parent))
+    producers = {out: node for node in model.graph.node for out in node.output if out}
+    target = next((n for n in model.graph.node if n.name == failing), None)
+    if target is None:
+        return {}, []
+    initializers = {t.name: [int(d) for d in t.dims] for t in model.graph.initializer}
+    needed: list[str] = []
+    constants: list[tuple[str, list[int]]] = []
+    stack = [name for name in target.input if name]
+    seen: set[str] = set()
+    while stack:
+        name = stack.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in initializers:
+            constants.append((name, initializers[name]))
+        if name not in producers:
+            continue
+        needed.append(name)
+        node = producers[name]
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].HasField("t"):
+            constants.append((node.name or name, [int(d) for d in node.attribute[0].t.dims]))
+        stack.extend(i for i in node.input if i)
+    keep = [node for node in model.graph.node if any(out in seen for out in node.output)]
+    del model.graph.node[:]  # onnxruntime would still run the rest (the failing node included)
+    model.graph.node.extend(keep)
+    del model.graph.output[:]
+    for name in needed:
+        model.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    try:
+        session = ort.InferenceSession(model.SerializeToString(), options, providers=runner.providers)
+        names = [o.name for o in session.get_outputs()]
+        values = ort_run(session, feeds, names)
+    except Exception:  # noqa: BLE001 - another failure upstream: keep what inference says
+        return {}, constants
+    return {name: _shape(value) for name, value in zip(names, values, strict=True)}, constants
 
 
 def _set_input_shapes(graph: Any, feeds: Mapping[str, np.ndarray]) -> None:

@@ -110,8 +110,14 @@ def load_spec_file(path: str | Path) -> InputSpecs:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputSpecError(f"Cannot read input spec {path}: {err}", "check the path") from err
+    except OSError as err:
+        reason = err.strerror or type(err).__name__  # not str(err): it repeats the path
+        raise InputSpecError(f"Cannot read input spec {path}: {reason}", "check the path") from err
+    except UnicodeDecodeError as err:
+        raise InputSpecError(
+            f"Cannot read input spec {path}: it is not UTF-8 text ({err.reason} at byte {err.start})",
+            "save the spec file as UTF-8 YAML or JSON",
+        ) from err
     return loads_spec(text, base_dir=path.parent, name=path.name)
 
 

@@ -161,7 +161,8 @@ def test_failing_node_is_selected_and_shown_on_the_graph(tmp_path: Path) -> None
     assert not app.exception
     assert app.session_state.selection == {"kind": "node", "id": "bad_reshape"}
     text = _texts(app)
-    assert "Fails at node bad_reshape (Reshape) with inputs [2x4, 2]: " in text
+    assert "onnxruntime failed at node bad_reshape (Reshape) with inputs [2x4, 2]: " in text
+    assert len(app.error) == 1  # one box names the node and carries the framework's message
     assert "failed with" not in text
     app.session_state["_page"] = "graph"
     app.run()

@@ -134,8 +134,9 @@ def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) 
         )
     attributes = tables.attribute_rows(graph, node_id, doc, bindings)
     _attributes(attributes, model, node_id)
-    _port_section("Inputs", tables.input_rows(graph, node_id, doc), "from", node_id)
-    _port_section("Outputs", tables.output_rows(graph, node_id, doc), "to", node_id)
+    run_inputs, run_outputs = _run_shapes(model, sub_id, graph, node_id)
+    _port_section("Inputs", _with_run(tables.input_rows(graph, node_id, doc), run_inputs), "from", node_id)
+    _port_section("Outputs", _with_run(tables.output_rows(graph, node_id, doc), run_outputs), "to", node_id)
     _run_section(model, sub_id, node_id)
     if data["kind"] == "output" and data.get("tensor") is not None:
         info = data["tensor"]
@@ -155,6 +156,28 @@ def _node_panel(model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str) 
     elif data.get("source"):
         with st.expander("Source (stack trace)"):
             st.code(data["source"], language=None, wrap_lines=True)
+
+
+def _run_shapes(
+    model: OpenModel, sub_id: str, graph: ModelGraph, node_id: str
+) -> tuple[dict[int, Any], dict[int, Any]]:
+    """The last run's shapes of this node's ports (main graph only): see run_panel.run_port_shapes."""
+    from viewer.run_panel import run_port_shapes
+
+    overlay = st.session_state.get("run_overlay")
+    if not overlay or overlay.get("model_key") != model.key or sub_id != MAIN_GRAPH:
+        return {}, {}
+    return run_port_shapes(graph, overlay, node_id)
+
+
+def _with_run(rows: list[tables.PortRow], shapes: dict[int, Any]) -> list[tables.PortRow]:
+    """Port rows whose shape is the last run's (the spec's), where the run reached the port."""
+    from dataclasses import replace
+
+    return [
+        replace(row, shape=f"{format_shape(shapes[row.port])} (this run)") if row.port in shapes else row
+        for row in rows
+    ]
 
 
 def _run_section(model: OpenModel, sub_id: str, node_id: str) -> None:

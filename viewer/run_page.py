@@ -20,12 +20,13 @@ import pandas as pd
 import streamlit as st
 
 from converters.errors import InputSpecError, ModelLensError
-from runtime.engine import bench_model, model_shapes, profile_model, propose_for, run_model
+from runtime.arrays import preview_array
+from runtime.engine import NodeRunError, bench_model, model_shapes, profile_model, propose_for, run_model
 from runtime.propose import index_limits
-from runtime.results import RunResult
+from runtime.results import RunResult, ShapesResult
 from runtime.spec_file import dumps_spec, load_spec_file, loads_spec
 from runtime.specs import InputSpec, InputSpecs, ModelInput
-from runtime.worker import RUN_TIMEOUT_S, WorkerPool, WorkerStoppedError
+from runtime.worker import RUN_TIMEOUT_S, WorkerPool
 from viewer import run_panel
 from viewer.app_state import model_path, select_node
 from viewer.model_view import OpenModel
@@ -74,7 +75,12 @@ def run_page() -> None:
     specs, provided, errors, slots = _input_rows(base)
     model_inputs: list[ModelInput] = base["inputs"]
     checked, overall = run_panel.row_errors(_with_arrays(specs, provided), model_inputs, provided)
-    errors = {**run_panel.value_errors(specs, provided, base["limits"]), **checked, **errors}
+    errors = {
+        **run_panel.value_errors(specs, provided, base["limits"]),
+        **checked,
+        **run_panel.upload_errors(specs, provided),
+        **errors,
+    }
     for name, message in errors.items():
         if name in slots:
             slots[name].error(message, icon=":material/error:")
@@ -150,7 +156,11 @@ def _load_spec_upload() -> None:
     try:
         specs = loads_spec(upload.getvalue().decode("utf-8", errors="replace"), name=upload.name)
     except ModelLensError as err:
-        st.session_state.spec_error = run_panel.one_line(err)
+        kept = base.get("origin", "proposed from the file")
+        st.session_state.spec_error = (
+            f"{run_panel.one_line(err)}. Nothing was loaded from {upload.name}: "
+            f"the inputs below are still the ones {kept}"
+        )
         return
     st.session_state.spec_error = None
     specs = run_panel.adopt_model_dims(specs, base["inputs"])
@@ -227,12 +237,29 @@ def _rename_row(base: dict[str, Any], index: int, spec: InputSpec, unused: list[
         format_func=lambda n: f"{n} (not an input: unused)" if n == spec.name else n,
         key=_wkey(base, index, "rename"),
     )
-    return spec if choice == spec.name else replace(spec, name=str(choice))
+    if choice == spec.name:
+        return spec
+    # the row now describes a model input: its fixed dims take the model's dim names (``1, 8`` →
+    # ``batch, seq``), so the Dimensions panel sets them with the other inputs
+    renamed = run_panel.adopt_model_dims(
+        InputSpecs((replace(spec, name=str(choice)),)), base["inputs"]
+    ).inputs[0]
+    shape_key, done_key = _wkey(base, index, "shape"), _wkey(base, index, "renamed_to")
+    if st.session_state.get(done_key) != choice:
+        st.session_state[done_key] = choice
+        if st.session_state.get(shape_key, run_panel.shape_text(spec)) == run_panel.shape_text(spec):
+            st.session_state[shape_key] = run_panel.shape_text(renamed)  # before its widget is drawn
+    return renamed
 
 
 def _dim_inputs(base: dict[str, Any], specs: InputSpecs, declared: dict[str, ModelInput]) -> dict[str, int]:
-    """One number input per named dim, shared by every input that uses it."""
-    values = specs.dims()
+    """One number input per named dim, shared by every input that uses it; a dim no row's shape
+    text uses any more (a shape typed as numbers) is not shown."""
+    used: set[str] = set()
+    for index, spec in enumerate(specs):
+        text = st.session_state.get(_wkey(base, index, "shape"), run_panel.shape_text(spec))
+        used |= run_panel.shape_text_names(str(text))
+    values = {name: value for name, value in specs.dims().items() if name in used}
     if not values:
         return {}
     ranges: dict[str, tuple[int, int]] = {}
@@ -466,7 +493,8 @@ def _status_line(model: OpenModel) -> None:
         return
     record = st.session_state.get("run_result")
     if st.session_state.get("run_error"):
-        st.caption(":red[The last run failed: the message is below the inputs.]")
+        action = st.session_state.get("run_error_action", "run")
+        st.caption(f":red[The last {action} failed: the message is below the inputs.]")
     elif record and record["model_key"] == model.key:
         st.caption(f":green[Ran in {record['wall_s'] * 1000:.0f} ms: the outputs are below the inputs.]")
 
@@ -496,12 +524,16 @@ def _do_run(model: OpenModel, request: dict[str, Any]) -> None:
     try:
         with st.spinner("Running…", show_time=True):
             result = run_model(request["path"], want_arrays=True, **_engine_args(request))
+    except NodeRunError as err:  # the engine found the failing node: select and draw it
+        st.session_state.run_error = run_panel.one_line(err)
+        st.session_state.run_error_action = "run"
+        st.session_state.pop("run_result", None)
+        _set_overlay(model, err.shapes)
+        return
     except ModelLensError as err:
         st.session_state.run_error = run_panel.one_line(err)
+        st.session_state.run_error_action = "run"
         st.session_state.pop("run_result", None)
-        if not isinstance(err, (WorkerStoppedError, InputSpecError)):
-            # name the node where it fails; after a timeout or crash the model is not run again
-            _do_shapes(model, request, quiet=True)
         return
     wall = time.perf_counter() - start
     times = st.session_state.setdefault("run_walls", {}).setdefault(f"{model.key}|{request['device']}", [])
@@ -523,7 +555,13 @@ def _do_shapes(model: OpenModel, request: dict[str, Any], quiet: bool = False) -
     except ModelLensError as err:
         if not quiet:
             st.session_state.run_error = run_panel.one_line(err)
+            st.session_state.run_error_action = "shape check"
         return
+    _set_overlay(model, result)
+
+
+def _set_overlay(model: OpenModel, result: ShapesResult) -> None:
+    """Draw ``result``'s shapes on the graph (keeping node times) and select its failing node."""
     overlay = run_panel.shape_overlay(model.graph, result)
     previous = st.session_state.get("run_overlay") or {}
     heat = previous.get("heat", {}) if previous.get("model_key") == model.key else {}
@@ -540,10 +578,11 @@ def _do_shapes(model: OpenModel, request: dict[str, Any], quiet: bool = False) -
 def _do_profile(model: OpenModel, request: dict[str, Any]) -> None:
     st.session_state.result_fp = st.session_state.run_request_fp
     try:
-        with st.spinner("Profiling one run…", show_time=True):
+        with st.spinner("Profiling (a warm-up run, then several profiled runs)…", show_time=True):
             timings = profile_model(request["path"], **_engine_args(request))
     except ModelLensError as err:
         st.session_state.run_error = run_panel.one_line(err)
+        st.session_state.run_error_action = "profile"
         return
     st.session_state.run_timings = {"model_key": model.key, "timings": timings}
     overlay = st.session_state.get("run_overlay")
@@ -570,7 +609,8 @@ def _show_result(model: OpenModel, fingerprint: str) -> None:
         short = error if len(error) <= 400 else error[:400] + "…"
         st.error(short, icon=":material/error:")
     if overlay and overlay.get("model_key") == model.key and overlay.get("failed"):
-        st.error(f"Fails at {literal(overlay['message'])}", icon=":material/error:")
+        if not error:  # a failed run's message already names the node: one box, not two
+            st.error(f"Fails at {literal(overlay['message'])}", icon=":material/error:")
         _graph_link("Show the failing node on the graph", "goto_failed")
     elif overlay and overlay.get("model_key") == model.key and overlay.get("nodes"):
         st.caption(
@@ -623,7 +663,14 @@ def _outputs(model: OpenModel, record: dict[str, Any]) -> None:
         ]
     )
     st.markdown("**Outputs**")
-    st.dataframe(stats, hide_index=True, width="stretch", key="output_stats")
+    value_format = st.column_config.NumberColumn(format=run_panel.VALUE_FORMAT)
+    st.dataframe(
+        stats,
+        hide_index=True,
+        width="stretch",
+        key="output_stats",
+        column_config={name: value_format for name in ("min", "max", "mean", "std")},
+    )
     arrays = result.arrays or {}
     if arrays:
         st.download_button(
@@ -645,44 +692,74 @@ def _outputs(model: OpenModel, record: dict[str, Any]) -> None:
 
 
 def _preview(index: int, name: str, array: Any) -> None:
-    kinds = run_panel.preview_kinds(array.shape, str(array.dtype))
+    """The preview tabs of one output; bfloat16/float8/object arrays show as float32 or text, and
+    a preview that fails shows one line in its tab instead of taking down the rest of the page."""
+    try:
+        array = preview_array(array)
+        kinds = run_panel.preview_kinds(array.shape, str(array.dtype))
+    except Exception as err:  # noqa: BLE001 - any preview failure stays in its box
+        message = f"Cannot preview {literal(name)}: {literal(_preview_error(err))}"
+        st.warning(message, icon=":material/warning:")
+        return
     titles = {"topk": "Top-k", "image": "Image", "heatmap": "Heatmap", "table": "Table"}
     tabs = st.tabs([titles[k] for k in kinds])
     for kind, tab in zip(kinds, tabs, strict=True):
         with tab:
-            if kind == "topk":
-                cols = st.columns(2)
-                k = int(
-                    cols[0].number_input(
-                        "k", 1, max(1, array.shape[-1]), min(5, array.shape[-1]), key=f"topk_k_{index}"
-                    )
+            try:
+                _preview_tab(index, name, array, kind)
+            except Exception as err:  # noqa: BLE001 - any preview failure stays in its tab
+                st.warning(
+                    f"Cannot show the {titles[kind]} preview of {literal(name)} ({array.dtype}): "
+                    f"{literal(_preview_error(err))}",
+                    icon=":material/warning:",
                 )
-                labels_file = cols[1].file_uploader(
-                    "labels (.txt lines or JSON list)", type=["txt", "json"], key=f"labels_{index}"
-                )
-                labels = run_panel.parse_labels(labels_file.getvalue()) if labels_file else []
-                st.dataframe(run_panel.top_k(array, k, labels), hide_index=True, width="stretch")
-            elif kind == "image":
-                st.image(run_panel.output_image(array), caption=f"{name} (scaled min..max)", clamp=True)
-            elif kind == "heatmap":
-                frame = run_panel.heatmap_frame(array)
-                chart = (
-                    alt.Chart(frame)
-                    .mark_rect()
-                    .encode(
-                        x="col:O",
-                        y="row:O",
-                        color=alt.Color("value:Q", scale=alt.Scale(scheme="viridis")),
-                        tooltip=["row", "col", "value"],
-                    )
-                )
-                st.altair_chart(chart, width="stretch")
-            else:
-                st.dataframe(run_panel.table_frame(array), width="stretch")
+
+
+def _preview_error(err: Exception) -> str:
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0] if lines else ''}"[:200]
+
+
+def _preview_tab(index: int, name: str, array: Any, kind: str) -> None:
+    if kind == "topk":
+        cols = st.columns(2)
+        k = int(
+            cols[0].number_input(
+                "k", 1, max(1, array.shape[-1]), min(5, array.shape[-1]), key=f"topk_k_{index}"
+            )
+        )
+        labels_file = cols[1].file_uploader(
+            "labels (.txt lines or JSON list)", type=["txt", "json"], key=f"labels_{index}"
+        )
+        labels = run_panel.parse_labels(labels_file.getvalue()) if labels_file else []
+        st.dataframe(run_panel.top_k(array, k, labels), hide_index=True, width="stretch")
+    elif kind == "image":
+        st.image(run_panel.output_image(array), caption=f"{name} (scaled min..max)", clamp=True)
+    elif kind == "heatmap":
+        frame = run_panel.heatmap_frame(array)
+        chart = (
+            alt.Chart(frame)
+            .mark_rect()
+            .encode(
+                x="col:O",
+                y="row:O",
+                color=alt.Color("value:Q", scale=alt.Scale(scheme="viridis")),
+                tooltip=["row", "col", "value"],
+            )
+        )
+        st.altair_chart(chart, width="stretch")
+    else:
+        st.dataframe(run_panel.table_frame(array), width="stretch")
 
 
 def _slowest(model: OpenModel, timings: list[Any]) -> None:
-    st.markdown("**Slowest nodes** (one profiled run; coloured on the Graph page)")
+    runs = max((int(getattr(t, "runs", 1)) for t in timings), default=1)
+    how = (
+        f"median of {runs} profiled runs after a warm-up run"
+        if runs > 1
+        else "one profiled run, after a warm-up run"
+    )
+    st.markdown(f"**Slowest nodes** ({how}; coloured on the Graph page)")
     if not timings:
         st.caption("This backend reports no per-node times.")
         return
@@ -691,6 +768,10 @@ def _slowest(model: OpenModel, timings: list[Any]) -> None:
         frame,
         hide_index=True,
         width="stretch",
+        column_config={
+            "ms": st.column_config.NumberColumn(format=run_panel.MS_FORMAT),
+            "share %": st.column_config.NumberColumn(format=run_panel.SHARE_FORMAT),
+        },
         on_select="rerun",
         selection_mode="single-row",
         key="slowest_table",

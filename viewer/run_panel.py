@@ -21,6 +21,9 @@ import pandas as pd
 
 from converters.errors import InputSpecError, ModelLensError
 from converters.schema import ModelGraph
+from runtime import arrays as runtime_arrays
+from runtime.data import check_arrays_match_specs
+from runtime.fixes import for_surface
 from runtime.results import BenchResult, NodeTiming, ShapesResult
 from runtime.specs import (
     DataSource,
@@ -134,15 +137,26 @@ def model_shape_text(model_input: ModelInput | None) -> str:
     return " × ".join(parts)
 
 
+def _shape_tokens(text: str) -> list[str]:
+    cleaned = text.strip()
+    if cleaned in ("", "scalar", "()"):
+        return []
+    return [t.strip() for t in re.split(r"[,×]|\s+x\s+|(?<=\d)x(?=\d|[A-Za-z_])", cleaned) if t.strip()]
+
+
+def shape_text_names(text: str) -> set[str]:
+    """The dim names a shape text uses: ``1, seq`` → {"seq"}."""
+    return {t for t in _shape_tokens(text) if not t.lstrip("-").isdigit() and _NAME.match(t)}
+
+
 def parse_shape_text(
     text: str, dims: Mapping[str, int], where: str
 ) -> tuple[tuple[int, ...], tuple[str | None, ...]]:
     """``batch, 3, 32, 32`` → ((dims["batch"], 3, 32, 32), ("batch", None, None, None)).
     Also accepts ``x`` or ``×`` between dims. Raises InputSpecError naming the bad token."""
-    cleaned = text.strip()
-    if cleaned in ("", "scalar", "()"):
+    tokens = _shape_tokens(text)
+    if not tokens:
         return (), ()
-    tokens = [t.strip() for t in re.split(r"[,×]|\s+x\s+|(?<=\d)x(?=\d|[A-Za-z_])", cleaned) if t.strip()]
     shape: list[int] = []
     names: list[str | None] = []
     for token in tokens:
@@ -243,6 +257,21 @@ def row_errors(
     return errors, overall
 
 
+def upload_errors(specs: InputSpecs, provided: Mapping[str, Any]) -> dict[str, str]:
+    """Per input with an uploaded array, a message when the array's shape is not the row's (the
+    Dimensions and shape fields are what runs; an upload never overrides them silently)."""
+    errors: dict[str, str] = {}
+    for spec in specs:
+        if spec.name not in provided:
+            continue
+        origin = Path(spec.data.path).name if spec.data.path else "the uploaded file"
+        try:
+            check_arrays_match_specs(InputSpecs((spec,)), provided, origin)
+        except ModelLensError as err:
+            errors[spec.name] = one_line(err)
+    return errors
+
+
 def unknown_input_message(
     name: str, unknown: Sequence[str], missing: Sequence[str], inputs: Sequence[str]
 ) -> str:
@@ -278,6 +307,7 @@ def one_line(err: ModelLensError) -> str:
 
     if isinstance(err, WorkerStoppedError):
         err = err.naming(f"{TIMEOUT_LABEL} in the run settings, now {err.timeout_s:g} s")
+    err = for_surface(err, "app")
     return f"{err.message} — {err.fix}" if err.fix else err.message
 
 
@@ -472,11 +502,9 @@ def table_frame(array: np.ndarray) -> pd.DataFrame:
 
 
 def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
-    import numpy as np
-
-    buffer = io.BytesIO()
-    np.savez(buffer, **dict(arrays))  # type: ignore[arg-type]
-    return buffer.getvalue()
+    """The outputs download: ``runtime.arrays.npz_bytes`` (bfloat16 etc. as float32, with the
+    original dtypes in a ``__dtypes__`` entry)."""
+    return runtime_arrays.npz_bytes(arrays)
 
 
 def check_typed_values(spec: InputSpec) -> None:
@@ -539,6 +567,13 @@ def graph_node_id(graph: ModelGraph, node: str) -> str | None:
     return by_name.get(node)
 
 
+# number formats of the Run page's tables (printf style, as st.column_config takes them):
+# output statistics keep 5 significant digits (1.2346e-10, not 0.0000000001), times 3 decimals
+VALUE_FORMAT = "%.5g"
+MS_FORMAT = "%.3f"
+SHARE_FORMAT = "%.1f"
+
+
 def shape_overlay(graph: ModelGraph, result: ShapesResult) -> dict[str, Any]:
     """``{"nodes": {node_id: [shape per output port]}, "failed": node_id | None, "method", "message"}``
     for the Graph page (node ids of ``graph``; runtime names that match no node are dropped)."""
@@ -552,9 +587,34 @@ def shape_overlay(graph: ModelGraph, result: ShapesResult) -> dict[str, Any]:
     return {
         "nodes": nodes,
         "failed": failed_id,
+        "failed_inputs": list(failed.input_shapes) if failed is not None else [],
         "method": result.method,
         "message": failed.where() if failed is not None else "",
     }
+
+
+def run_port_shapes(
+    graph: ModelGraph, overlay: Mapping[str, Any] | None, node_id: str
+) -> tuple[dict[int, Any], dict[int, Any]]:
+    """The last run's shapes of ``node_id``'s ports from a ``shape_overlay``: (input port → shape
+    of the producer's output, or the failing node's recorded inputs; output port → shape). Ports
+    the run did not reach (None) are left out."""
+    if not overlay or node_id not in graph:
+        return {}, {}
+    nodes = overlay.get("nodes") or {}
+    inputs: dict[int, Any] = {}
+    for src, _, data in graph.in_edges(node_id, data=True):
+        produced = nodes.get(src) or []
+        port = int(data.get("src_port") or 0)
+        if port < len(produced) and produced[port] is not None:
+            inputs[int(data.get("dst_port") or 0)] = produced[port]
+    if overlay.get("failed") == node_id:
+        recorded = graph.nodes[node_id].get("input_names") or []
+        for port, shape in enumerate(overlay.get("failed_inputs") or []):
+            if shape is not None and (port < len(recorded) or not recorded):
+                inputs[port] = shape
+    outputs = {port: shape for port, shape in enumerate(nodes.get(node_id) or []) if shape is not None}
+    return inputs, outputs
 
 
 def timing_rows(graph: ModelGraph, timings: Sequence[NodeTiming], count: int = 15) -> pd.DataFrame:

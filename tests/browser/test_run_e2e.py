@@ -65,7 +65,7 @@ def test_run_fail_on_the_graph_and_benchmark(small_page: Any, app_url: str) -> N
     shape.press("Enter")
     page.wait_for_timeout(500)
     page.get_by_role("button", name="Run", exact=True).click()
-    page.get_by_text("Fails at node stem/_convolution").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text("torch failed at node stem/_convolution").wait_for(timeout=TIMEOUT_MS)
     _shot(page, "run-failure")
     page.get_by_role("button", name="Show the failing node on the graph").click()
     failed = page.locator("[data-id='stem/_convolution'].ml-sel.ml-hl")
