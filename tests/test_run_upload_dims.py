@@ -53,7 +53,7 @@ def test_an_upload_with_another_batch_is_a_live_error_not_an_override() -> None:
     assert not _errors(app) and not app.button(key="run_button").disabled
 
 
-def test_an_upload_with_other_fixed_dims_names_the_axis() -> None:
+def test_an_upload_against_the_models_fixed_dims_names_the_models_dim() -> None:
     app = AppTest.from_function(_path_script, default_timeout=TIMEOUT, args=(str(SAMPLE),)).run()
     app.selectbox(key="run1_0_source").set_value("file").run()
     app.file_uploader(key="run1_0_npy").upload(
@@ -61,7 +61,8 @@ def test_an_upload_with_other_fixed_dims_names_the_axis() -> None:
     ).run()
     assert not app.exception
     errors = _errors(app)
-    assert len(errors) == 1 and errors[0].startswith("image has dim 2 = 16 in small.npz (1×3×16×16)")
+    # the model fixes dim 2 at 32: that is what is said (not "set the row's shape to 1, 3, 16, 16")
+    assert len(errors) == 1 and errors[0].startswith("image: dim 2 must be 32, got 16")
     assert app.button(key="run_button").disabled
 
 

@@ -75,10 +75,10 @@ def run_page() -> None:
     specs, provided, errors, slots = _input_rows(base)
     model_inputs: list[ModelInput] = base["inputs"]
     checked, overall = run_panel.row_errors(_with_arrays(specs, provided), model_inputs, provided)
-    errors = {
+    errors = {  # later entries win: what the model itself requires is said before a row mismatch
         **run_panel.value_errors(specs, provided, base["limits"]),
-        **checked,
         **run_panel.upload_errors(specs, provided),
+        **checked,
         **errors,
     }
     for name, message in errors.items():
