@@ -106,3 +106,26 @@ def test_the_one_pass_group_index_lists_what_group_members_lists(sample: str) ->
         assert tables.group_details(graph, grouping, group_id, index) == tables.group_details(
             graph, grouping, group_id
         )
+
+
+def test_body_links_count_nodes_as_the_canvas_does() -> None:
+    """A body link's count is every node of the body's graph, Constants included (what the canvas
+    says once the body is open): compared with the node lists onnx itself reads."""
+    import onnx
+
+    from viewer.inspector_data import body_link_label
+
+    path = Path(__file__).resolve().parents[1] / "sample_models" / "control_flow_if_loop.onnx"
+    model = onnx.load(str(path))
+    graph = load_model(path)
+    subgraphs = graph.graph["subgraphs"]
+    checked = 0
+    for node in model.graph.node:
+        for attribute in node.attribute:
+            if attribute.type != onnx.AttributeProto.GRAPH:
+                continue
+            sub_id = next(s for s in subgraphs if s.endswith(f"/{attribute.name}") and node.name in s)
+            count = len(attribute.g.node)
+            assert body_link_label(subgraphs, sub_id).endswith(f"· {count} operator node{'s' * (count != 1)}")
+            checked += 1
+    assert checked >= 3
