@@ -23,7 +23,8 @@ def body_link_label(root_subgraphs: dict[str, ModelGraph], sub_id: str) -> str:
     name = sub_id.rsplit("/", 1)[-1]
     if body is None:
         return f"Open {name}"
-    nodes = sum(1 for _, d in body.nodes(data=True) if d["kind"] in ("op", "constant"))  # as the canvas counts
+    # operator nodes as the canvas counts them: ops and constants
+    nodes = sum(1 for _, d in body.nodes(data=True) if d["kind"] in ("op", "constant"))
     return f"Open {name} · {nodes} operator node{'' if nodes == 1 else 's'}"
 
 
