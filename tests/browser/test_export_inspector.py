@@ -226,6 +226,13 @@ def test_an_edge_click_describes_its_tensor_with_every_consumer(export: Any) -> 
     panel.locator("h3", has_text="1 tensor").wait_for()
     consumers = panel.locator("table.mls-t .mls-empty").inner_text()
     assert consumers == "/encoder/layer.0/act/Relu, /encoder/layer.0/act/Sigmoid"
+    assert panel.locator("a[data-node]").all_inner_texts() == [
+        f"from {LN_NAME}",
+        "to /encoder/layer.0/act/Relu",
+        "to /encoder/layer.0/act/Sigmoid",
+    ]
+    panel.locator("a[data-node]").last.click()
+    assert export.locator(".mls-panel h3").inner_text() == "/encoder/layer.0/act/Sigmoid"
     assert export.errors == []
 
 

@@ -272,9 +272,13 @@ function sameTensorEdges(payload, edges) {
 }
 
 function edgeDetails(payload, edges) {
-  const table = tensorTable(payload, sameTensorEdges(payload, edges), 1);
+  const all = sameTensorEdges(payload, edges);
+  const table = tensorTable(payload, all, 1);
   const count = new Set(edges.map((i) => payload.edges[i]).filter(Boolean).map((e) => `${e[0]}|${e[2]}`)).size;
-  return `<h3>${count} tensor${count > 1 ? "s" : ""}</h3>${table}`;
+  // jump links to the producer(s) and every consumer, as the app's tensor panel has
+  const ids = (end) => [...new Set(all.map((i) => payload.edges[i][end]))].map((k) => payload.nodes[k]).filter(Boolean).map((n) => n.id);
+  const links = ids(0).map((id) => nodeLink("from", id)).concat(ids(1).map((id) => nodeLink("to", id)));
+  return `<h3>${count} tensor${count > 1 ? "s" : ""}</h3>${table}<div class="mls-port">${links.join("")}</div>`;
 }
 
 function systemTheme() {
