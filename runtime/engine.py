@@ -31,7 +31,7 @@ from runtime.data import check_arrays_match_specs, check_provided, load_arrays
 from runtime.fixes import iterations_fixes, node_failure_fix, spec_needed_fixes, with_fixes
 from runtime.propose import index_limits, propose_specs
 from runtime.results import BenchResult, FailedNode, NodeTiming, RunResult, ShapesResult
-from runtime.spec_file import dumps_spec, load_spec_file, loads_spec
+from runtime.spec_file import dumps_spec, load_spec_file, loads_spec, sidecar_spec
 from runtime.specs import InputSpec, InputSpecs, ModelInput, check_index_values, validate_specs
 from runtime.worker import RUN_TIMEOUT_S, Worker, WorkerPool, WorkerStoppedError, check_memory, default_pool
 
@@ -178,7 +178,11 @@ def prepare(
         raise
     provided, origin = _provided(inputs, model_inputs)
     check_provided(provided, model_inputs, origin)
-    if specs_given is None:
+    shipped = sidecar_spec(path) if specs_given is None else None  # the schema the model ships
+    if shipped is not None:  # in the proposal's place: the given arrays still set the dims
+        specs = resolve_declared(path, load_spec_file(shipped), model_inputs)
+        specs = _dims_from_arrays(specs, model_inputs, provided)
+    elif specs_given is None:
         specs = _dims_from_arrays(suggest_specs(path, model_inputs), model_inputs, provided)
         _refuse_guesses(path, specs, model_inputs, provided, worker.info["format"])
     else:

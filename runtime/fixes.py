@@ -81,10 +81,10 @@ def spec_needed_fixes(spec_name: str) -> dict[Surface, str]:
     """Where the proposed spec for a model that declares no input shapes goes, per surface: the CLI
     printed it, the API carries it as ``err.template``, the app shows it as rows."""
     return {
-        "cli": f"save the proposed spec printed above as {spec_name}, check it, "
-        f"and pass --input-spec {spec_name}",
-        "api": f"write err.template (the proposed spec) to {spec_name}, check it, "
-        f'and pass spec="{spec_name}"',
+        "cli": f"save the proposed spec printed above as {spec_name} beside the model and check it "
+        f"(it is used from then on), or pass --input-spec FILE",
+        "api": f"write err.template (the proposed spec) to {spec_name} beside the model and check it "
+        '(it is used from then on), or pass spec="FILE"',
         "app": "check the proposed shape of each input row (or load a spec file), then run",
     }
 

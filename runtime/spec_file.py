@@ -431,3 +431,16 @@ def _data_entry(source: DataSource) -> dict[str, Any]:
 
 def _plain(value: float) -> int | float:
     return int(value) if float(value).is_integer() else float(value)
+
+
+def sidecar_spec(path: str | Path) -> Path | None:
+    """The input data schema a model ships beside it: ``<stem>.inputs.yaml`` (``.yml``,
+    ``.json``) next to a model file, or ``<folder>.inputs.yaml`` next to a SavedModel folder;
+    None when there is none. The app, the CLI and the Python API start from it when no spec is given."""
+    path = Path(path)
+    stem = path.name if path.is_dir() else path.stem
+    for suffix in (".inputs.yaml", ".inputs.yml", ".inputs.json"):
+        candidate = path.parent / f"{stem}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None

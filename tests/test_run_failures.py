@@ -124,8 +124,8 @@ def test_api_fixes_name_api_arguments(scripted: tuple[Path, Path]) -> None:
     with pytest.raises(InputSpecError) as needed:
         modellens.run(path)
     assert needed.value.fix == (
-        f"write err.template (the proposed spec) to {path.stem}.inputs.yaml, check it, "
-        f'and pass spec="{path.stem}.inputs.yaml"'
+        f"write err.template (the proposed spec) to {path.stem}.inputs.yaml beside the model and check it "
+        '(it is used from then on), or pass spec="FILE"'
     )
     with pytest.raises(InputSpecError) as iterations:
         modellens.bench(path, iterations=-1)
@@ -199,3 +199,18 @@ def test_the_inspector_shows_the_spec_shape_of_a_scripted_input_after_a_failure(
     assert any(
         p.startswith("input: **x.<wbr>1** · ") and p.endswith(" · 1×5×16×16 (this run)") for p in ports
     ), ports
+
+
+def test_a_spec_beside_the_model_is_used_without_being_passed(scripted: tuple[Path, Path]) -> None:
+    """What the fix above says: once the proposed spec sits beside the model as
+    ``<stem>.inputs.yaml``, ``run`` starts from it (as the app does); arrays given still set dims."""
+    path, _ = scripted
+    with pytest.raises(InputSpecError) as needed:
+        modellens.run(path)
+    beside = path.with_name(f"{path.stem}.inputs.yaml")
+    beside.write_text(needed.value.template)
+    try:
+        result = modellens.run(path)  # raised SpecNeededError above, without the file
+        assert result["outputs"] and result["outputs"][0]["dtype"] == "float32"
+    finally:
+        beside.unlink()

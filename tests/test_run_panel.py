@@ -10,6 +10,7 @@ import pytest
 from converters import load_model
 from converters.errors import InputSpecError
 from runtime.results import FailedNode, NodeTiming, ShapesResult
+from runtime.spec_file import sidecar_spec
 from runtime.specs import InputSpec, InputSpecs, ModelInput
 from viewer import run_panel
 from viewer.canvas_payload import build_payload
@@ -120,6 +121,6 @@ def test_overlay_maps_runtime_names_to_graph_nodes_and_draws_on_edges() -> None:
 
 
 def test_sidecar_spec_next_to_samples() -> None:
-    assert run_panel.sidecar_spec(SAMPLES / "cnn_traced.torchscript") == SAMPLES / "cnn_traced.inputs.yaml"
-    assert run_panel.sidecar_spec(SAMPLES / "savedmodel_cnn") == SAMPLES / "savedmodel_cnn.inputs.yaml"
-    assert run_panel.sidecar_spec(SAMPLES / "cnn_branches.onnx") is None
+    assert sidecar_spec(SAMPLES / "cnn_traced.torchscript") == SAMPLES / "cnn_traced.inputs.yaml"
+    assert sidecar_spec(SAMPLES / "savedmodel_cnn") == SAMPLES / "savedmodel_cnn.inputs.yaml"
+    assert sidecar_spec(SAMPLES / "cnn_branches.onnx") is None

@@ -24,7 +24,7 @@ from runtime.arrays import preview_array
 from runtime.engine import NodeRunError, bench_model, model_shapes, profile_model, propose_for, run_model
 from runtime.propose import index_limits
 from runtime.results import RunResult, ShapesResult
-from runtime.spec_file import dumps_spec, load_spec_file, loads_spec
+from runtime.spec_file import dumps_spec, load_spec_file, loads_spec, sidecar_spec
 from runtime.specs import InputSpec, InputSpecs, ModelInput
 from runtime.worker import RUN_TIMEOUT_S, WorkerPool
 from viewer import run_panel
@@ -113,7 +113,7 @@ def _base(model: OpenModel, path: Path) -> dict[str, Any] | None:
         st.error(run_panel.one_line(err), icon=":material/error:")
         return None
     origin = "proposed from the file"
-    sidecar = run_panel.sidecar_spec(path)
+    sidecar = sidecar_spec(path)
     if sidecar is not None:
         try:
             specs = run_panel.adopt_model_dims(load_spec_file(sidecar), info["inputs"])

@@ -58,17 +58,6 @@ HEATMAP_CELLS = 4096
 _NAME = re.compile(r"^[A-Za-z_][\w.]*$")
 
 
-def sidecar_spec(path: str | Path) -> Path | None:
-    """``<stem>.inputs.yaml`` (or ``.json``) next to a model file or folder, when it exists."""
-    path = Path(path)
-    stem = path.name if path.is_dir() else path.stem
-    for suffix in (".inputs.yaml", ".inputs.yml", ".inputs.json"):
-        candidate = path.parent / f"{stem}{suffix}"
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def source_key(data: DataSource) -> str:
     """The Run page's source choice for a DataSource (zeros and ones are constants 0 and 1)."""
     if data.kind == "constant" and data.value in (0, 1):
