@@ -20,3 +20,14 @@ def attribute_values(app: Any) -> list[str]:
     """The values of the attribute rows the inspector lists (``**name** = value``), unescaped."""
     texts = (str(m.value).replace("\\", "") for m in app.markdown)
     return [text.split("** = ", 1)[1] for text in texts if text.startswith("**") and "** = " in text]
+
+
+def save_screenshot(page: Any, name: str) -> None:
+    """A browser test's screenshot ``name``.png into $MODELLENS_SCREENSHOTS, when that is set."""
+    import os
+    from pathlib import Path
+
+    folder = os.environ.get("MODELLENS_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=False)

@@ -4,12 +4,12 @@ failing node highlighted on the graph for a wrong spec, run a short benchmark. S
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.app_helpers import save_screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -24,11 +24,7 @@ def small_page(browser: Any) -> Any:
     context.close()
 
 
-def _shot(page: Any, name: str) -> None:
-    folder = os.environ.get("MODELLENS_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=False)
+_shot = save_screenshot
 
 
 def _number(page: Any, label: str, value: str, nth: int = 0) -> None:

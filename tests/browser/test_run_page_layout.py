@@ -5,11 +5,11 @@ $MODELLENS_SCREENSHOTS when it is set."""
 from __future__ import annotations
 
 import io
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.app_helpers import save_screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -24,11 +24,7 @@ def laptop(browser: Any) -> Any:
     context.close()
 
 
-def _shot(page: Any, name: str) -> None:
-    folder = os.environ.get("MODELLENS_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=False)
+_shot = save_screenshot
 
 
 def test_run_is_above_the_fold_at_1280x720(laptop: Any, app_url: str) -> None:
