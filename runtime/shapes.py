@@ -151,13 +151,9 @@ def _onnx_run_upstream(
     """Tensor → shape for every value the failing node (by name) depends on, from an onnxruntime
     run whose outputs are just those values (the failing node itself is not run; {} when that
     run fails too), and the constants (initializers, Constant nodes) upstream with their dims."""
-    import onnx
-    import onnxruntime as ort
 
-    from runtime.runners import ort_run
 
-    model = onnx.load(str(runner.path), load_external_data=False)
-    onnx.external_data_helper.load_external_data_for_model(model, str(runner.path.parent))
+    model = _load_onnx(runner)
     producers = {out: node for node in model.graph.node for out in node.output if out}
     target = next((n for n in model.graph.node if n.name == failing), None)
     if target is None:
@@ -185,17 +181,10 @@ def _onnx_run_upstream(
     del model.graph.node[:]  # onnxruntime would still run the rest (the failing node included)
     model.graph.node.extend(keep)
     del model.graph.output[:]
-    for name in needed:
-        model.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
-    options = ort.SessionOptions()
-    options.log_severity_level = 4
     try:
-        session = ort.InferenceSession(model.SerializeToString(), options, providers=runner.providers)
-        names = [o.name for o in session.get_outputs()]
-        values = ort_run(session, feeds, names)
+        return _run_outputs(runner, model, needed, feeds), constants
     except Exception:  # noqa: BLE001 - another failure upstream: keep what inference says
         return {}, constants
-    return {name: _shape(value) for name, value in zip(names, values, strict=True)}, constants
 
 
 def _set_input_shapes(graph: Any, feeds: Mapping[str, np.ndarray]) -> None:
@@ -212,29 +201,47 @@ def _onnx_run_all_outputs(
     runner: Runner, feeds: Mapping[str, np.ndarray]
 ) -> tuple[dict[str, list[int | str | None] | None], tuple[str, str, str] | None]:
     """Run with every node output as a graph output: (tensor → shape, failure or None)."""
-    import onnx
-    import onnxruntime as ort
 
-    from runtime.runners import ort_run
 
-    model = onnx.load(str(runner.path), load_external_data=False)
-    onnx.external_data_helper.load_external_data_for_model(model, str(runner.path.parent))
+    model = _load_onnx(runner)
     declared = {o.name for o in model.graph.output}
     extra = [o for node in model.graph.node for o in node.output if o and o not in declared]
-    for name in extra:
-        model.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
-    options = ort.SessionOptions()
-    options.log_severity_level = 4
     try:
-        session = ort.InferenceSession(model.SerializeToString(), options, providers=runner.providers)
-        names = [o.name for o in session.get_outputs()]
-        values = ort_run(session, feeds, names)
+        return _run_outputs(runner, model, extra, feeds), None
     except Exception as err:  # noqa: BLE001
         match = _ORT_NODE.search(str(err))
         if match:
             return {}, (match.group(2), match.group(1), _first_line(err))
         return {}, ("", "", _first_line(err))
-    return {name: _shape(value) for name, value in zip(names, values, strict=True)}, None
+
+
+def _load_onnx(runner: Runner) -> Any:
+    """The runner's ModelProto with its external data (to edit its outputs and run it again)."""
+    import onnx
+
+    model = onnx.load(str(runner.path), load_external_data=False)
+    onnx.external_data_helper.load_external_data_for_model(model, str(runner.path.parent))
+    return model
+
+
+def _run_outputs(
+    runner: Runner, model: Any, outputs: list[str], feeds: Mapping[str, np.ndarray]
+) -> dict[str, list[int | str | None] | None]:
+    """Tensor → shape from running ``model`` with ``outputs`` added as graph outputs, on the
+    runner's execution providers (onnxruntime's errors propagate)."""
+    import onnx
+    import onnxruntime as ort
+
+    from runtime.runners import ort_run
+
+    for name in outputs:
+        model.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=runner.providers)
+    names = [o.name for o in session.get_outputs()]
+    values = ort_run(session, feeds, names)
+    return {name: _shape(value) for name, value in zip(names, values, strict=True)}
 
 
 def _onnx_graph(runner: Runner) -> Any:
